@@ -1,0 +1,32 @@
+-- report applies a classified failure to a key. ARGV[3] id, ARGV[4] kind,
+-- ARGV[5] reason, ARGV[6] until (ms; the cooldown end or a known reset).
+-- Returns {0} for an unknown key, else {1, old state, new state, reason, until}.
+--
+-- Suspect keys leave only through the worker or an admin, so that a report
+-- can never bring back a key someone said was invalid. Transient and
+-- unclassified failures are counted and change nothing.
+local id, kind, reason, until_ms = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+local k = kkey(id)
+local st = redis.call('HGET', k, 'st')
+if not st then return {0} end
+redis.call('HINCRBY', k, 'nf', 1)
+redis.call('HSET', k, 'fk', kind)
+
+local new, changes = st, false
+if kind == 'rate_limited' and (st == ACTIVE or st == COOLING) then
+  new, changes = COOLING, true
+  if st == COOLING then
+    until_ms = math.max(until_ms, tonumber(redis.call('HGET', k, 'un') or 0))
+  end
+elseif (kind == 'quota_exhausted' or kind == 'permission_denied') and st ~= SUSPECT then
+  new, changes = DISABLED, true
+elseif kind == 'invalid_key' then
+  new, changes, until_ms = SUSPECT, true, 0
+end
+
+if changes then
+  set_state(id, st, new, reason, until_ms)
+  publish('changed', {id})
+end
+local cur = redis.call('HMGET', k, 'rsn', 'un')
+return {1, st, new, cur[1] or '', tonumber(cur[2] or 0)}

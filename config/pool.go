@@ -1,0 +1,133 @@
+package config
+
+import (
+	"strings"
+	"time"
+
+	"github.com/keybroker/keybroker/failure"
+)
+
+// Pool is the policy of one pool: which provider its keys belong to, where
+// that provider lives, and how long keys are parked or leased.
+//
+// A zero field means "not set here": it is filled from the layer below
+// (Config.Defaults, then the built-in defaults) by Config.Pool, so a pool
+// only has to write what makes it different.
+type Pool struct {
+	// Provider picks the error dialect failures are classified in and the
+	// default BaseURL. Built-in default: openai.
+	Provider failure.Provider `yaml:"provider,omitempty"`
+
+	// BaseURL is the origin the provider's API paths hang off (the worker
+	// appends /v1/... itself), e.g. https://api.openai.com. It must be an
+	// absolute http(s) URL without query, fragment or credentials. When no
+	// layer sets it, it defaults per provider: https://api.openai.com,
+	// https://api.anthropic.com, https://generativelanguage.googleapis.com;
+	// openai-compatible has no default and must set it. A trailing slash is
+	// dropped.
+	BaseURL string `yaml:"base_url,omitempty"`
+
+	// CooldownDefault is how long a rate-limited key is parked when the
+	// report carries no Retry-After or reset header. Must be > 0; built-in
+	// default 60s.
+	CooldownDefault Duration `yaml:"cooldown_default,omitempty"`
+
+	// CooldownMax caps every cooldown, whatever the provider asked for, so
+	// a bogus header cannot park a key for a week. Must be at least
+	// CooldownDefault; built-in default 1h.
+	CooldownMax Duration `yaml:"cooldown_max,omitempty"`
+
+	// LeaseTTL is how long a GetRandom lease stays valid for ReportFailure.
+	// Between 1s and 24h; built-in default 5m.
+	LeaseTTL Duration `yaml:"lease_ttl,omitempty"`
+
+	// Validator holds the validation worker's settings for this pool.
+	Validator Validator `yaml:"validator,omitempty"`
+}
+
+// Validator is room for the validation worker's per-pool settings. It is a
+// struct, not a bare string, so the worker can add its knobs (interval,
+// probe model, rate limits) without changing the file's shape.
+type Validator struct {
+	// Kind selects how the worker checks this pool's keys. Accepted today:
+	// "" (not set: inherit, and none when nothing sets it) and "none" (no
+	// validation, also to opt one pool out of a validator set in defaults).
+	// The validation worker adds "billing", "openai", "anthropic" and
+	// "gemini".
+	Kind string `yaml:"kind,omitempty"`
+}
+
+// Validator kinds accepted today. The validation worker adds its own.
+const (
+	validatorUnset = ""
+	validatorNone  = "none"
+)
+
+// builtin is the bottom layer: the policy of a pool nothing else talks
+// about. It has no BaseURL on purpose: that default depends on the provider,
+// which is only known once all layers are merged.
+func builtin() Pool {
+	return Pool{
+		Provider:        failure.OpenAI,
+		CooldownDefault: Duration(60 * time.Second),
+		CooldownMax:     Duration(time.Hour),
+		LeaseTTL:        Duration(5 * time.Minute),
+	}
+}
+
+// Lease TTL bounds: shorter than a second cannot cover one upstream call;
+// longer than a day keeps dead leases around for nothing.
+const (
+	minLeaseTTL = Duration(time.Second)
+	maxLeaseTTL = Duration(24 * time.Hour)
+)
+
+// defaultBaseURL is the provider's own API origin; "" for openai-compatible
+// relays, which have no single home.
+func defaultBaseURL(p failure.Provider) string {
+	switch p {
+	case failure.OpenAI:
+		return "https://api.openai.com"
+	case failure.Anthropic:
+		return "https://api.anthropic.com"
+	case failure.Gemini:
+		return "https://generativelanguage.googleapis.com"
+	default:
+		return ""
+	}
+}
+
+// merge layers over on top of under: every field over leaves at its zero
+// value is taken from under.
+func merge(over, under Pool) Pool {
+	if over.Provider == "" {
+		over.Provider = under.Provider
+	}
+	if over.BaseURL == "" {
+		over.BaseURL = under.BaseURL
+	}
+	if over.CooldownDefault == 0 {
+		over.CooldownDefault = under.CooldownDefault
+	}
+	if over.CooldownMax == 0 {
+		over.CooldownMax = under.CooldownMax
+	}
+	if over.LeaseTTL == 0 {
+		over.LeaseTTL = under.LeaseTTL
+	}
+	if over.Validator.Kind == "" {
+		over.Validator.Kind = under.Validator.Kind
+	}
+	return over
+}
+
+// resolve turns a pool layered over the defaults into the effective policy:
+// it merges the built-ins in and then fills the provider's BaseURL.
+func resolve(declared, defaults Pool) Pool {
+	p := merge(declared, merge(defaults, builtin()))
+	if p.BaseURL == "" {
+		p.BaseURL = defaultBaseURL(p.Provider)
+	}
+	p.BaseURL = strings.TrimRight(p.BaseURL, "/")
+	return p
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/keybroker/keybroker/failure"
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/store"
+)
+
+var statesToProto = map[store.State]pb.KeyState{
+	store.Active:      pb.KeyState_KEY_STATE_ACTIVE,
+	store.CoolingDown: pb.KeyState_KEY_STATE_COOLING_DOWN,
+	store.Suspect:     pb.KeyState_KEY_STATE_SUSPECT,
+	store.Disabled:    pb.KeyState_KEY_STATE_DISABLED,
+}
+
+var kindsToProto = map[failure.Kind]pb.FailureKind{
+	failure.InvalidKey:       pb.FailureKind_FAILURE_KIND_INVALID_KEY,
+	failure.QuotaExhausted:   pb.FailureKind_FAILURE_KIND_QUOTA_EXHAUSTED,
+	failure.RateLimited:      pb.FailureKind_FAILURE_KIND_RATE_LIMITED,
+	failure.PermissionDenied: pb.FailureKind_FAILURE_KIND_PERMISSION_DENIED,
+	failure.Transient:        pb.FailureKind_FAILURE_KIND_TRANSIENT,
+	failure.Unclassified:     pb.FailureKind_FAILURE_KIND_UNCLASSIFIED,
+}
+
+func stateToProto(st store.State) pb.KeyState { return statesToProto[st] }
+
+// stateFromProto maps a filter; unspecified is "" (every state), and ok is
+// false for a number that names no state.
+func stateFromProto(st pb.KeyState) (s store.State, ok bool) {
+	if st == pb.KeyState_KEY_STATE_UNSPECIFIED {
+		return "", true
+	}
+	for k, v := range statesToProto {
+		if v == st {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+func kindToProto(k failure.Kind) pb.FailureKind { return kindsToProto[k] }
+
+func kindFromProto(k pb.FailureKind) (failure.Kind, bool) {
+	if k == pb.FailureKind_FAILURE_KIND_UNSPECIFIED {
+		return failure.Unspecified, true
+	}
+	for f, v := range kindsToProto {
+		if v == k {
+			return f, true
+		}
+	}
+	return failure.Unspecified, false
+}
+
+// timestamp converts a time, leaving zero times unset.
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func keyToProto(k store.Key, reveal bool) *pb.Key {
+	out := &pb.Key{
+		KeyId:             k.ID,
+		MaskedSecret:      secret.Mask(k.Secret),
+		State:             stateToProto(k.State),
+		Reason:            k.Reason,
+		StateUntil:        timestamp(k.Until),
+		AddTime:           timestamp(k.Added),
+		LastUsedTime:      timestamp(k.LastUsed),
+		LastValidatedTime: timestamp(k.LastValidated),
+		LeaseCount:        k.Leases,
+		FailureCount:      k.Failures,
+		LastFailureKind:   kindToProto(k.LastFailure),
+	}
+	if reveal {
+		out.Secret = k.Secret
+	}
+	return out
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"context"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/store"
+)
+
+// GetAll lists one page of a pool's keys in key id order.
+func (s *Service) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAllResponse, error) {
+	pool := req.GetPool()
+	if err := validatePool(pool); err != nil {
+		return nil, err
+	}
+	state, ok := stateFromProto(req.GetState())
+	if !ok {
+		return nil, invalid("state", "%d is not a KeyState", req.GetState())
+	}
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, invalid("page_size", "must not be negative")
+	case size == 0:
+		size = defaultPageSize
+	case size > maxPageSize:
+		size = maxPageSize
+	}
+	after, err := decodePageToken(req.GetPageToken(), pool, req.GetState())
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.keys.List(ctx, pool, store.Query{State: state, After: after, Limit: size})
+	if err != nil {
+		return nil, s.storeFailure(ctx, "GetAll", pool, err)
+	}
+	resp := &pb.GetAllResponse{
+		Keys: make([]*pb.Key, len(page.Keys)),
+		Counts: &pb.PoolCounts{
+			Total: page.Counts.Total, Active: page.Counts.Active, CoolingDown: page.Counts.CoolingDown,
+			Suspect: page.Counts.Suspect, Disabled: page.Counts.Disabled,
+		},
+	}
+	for i, k := range page.Keys {
+		resp.Keys[i] = keyToProto(k, req.GetReveal())
+	}
+	if page.More {
+		resp.NextPageToken = encodePageToken(pool, req.GetState(), page.Keys[len(page.Keys)-1].ID)
+	}
+	if req.GetReveal() {
+		s.log.InfoContext(ctx, "secrets revealed", "pool", pool, "keys", len(page.Keys))
+	}
+	return resp, nil
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/store"
+)
+
+// GetRandom leases one active key of a pool.
+func (s *Service) GetRandom(ctx context.Context, req *pb.GetRandomRequest) (*pb.GetRandomResponse, error) {
+	pool := req.GetPool()
+	if err := validatePool(pool); err != nil {
+		return nil, err
+	}
+	picked, err := s.selector.Pick(ctx, pool)
+	var nk *store.NoKeyError
+	if errors.As(err, &nk) {
+		return nil, s.noKey(nk)
+	}
+	if err != nil {
+		return nil, s.storeFailure(ctx, "GetRandom", pool, err)
+	}
+	expire := s.now().Add(time.Duration(s.policies.Pool(pool).LeaseTTL))
+	return &pb.GetRandomResponse{
+		Secret: picked.Secret,
+		KeyId:  picked.KeyID,
+		Lease: &pb.Lease{
+			LeaseId:    s.leases.Issue(pool, picked.KeyID, expire),
+			ExpireTime: timestamp(expire),
+		},
+	}, nil
+}
+
+// noKey explains an empty selection: an empty pool and a pool of parked
+// keys are the operator's to fix (FAILED_PRECONDITION); a pool whose keys
+// are cooling down heals by itself, so the caller is told when to retry.
+func (s *Service) noKey(nk *store.NoKeyError) error {
+	if nk.Total == 0 {
+		return statusError(codes.FailedPrecondition, ReasonPoolEmpty, nk.Pool, 0,
+			"pool %q has no keys; add keys with Add", nk.Pool)
+	}
+	if nk.CoolingDown > 0 {
+		wait := max(nk.NextWake.Sub(s.now()), 1e6) // at least a millisecond
+		return statusError(codes.Unavailable, ReasonNoHealthyKey, nk.Pool, wait,
+			"pool %q: all %d usable keys are cooling down; the first returns in %s", nk.Pool, nk.CoolingDown, wait.Round(1e6))
+	}
+	return statusError(codes.FailedPrecondition, ReasonNoHealthyKey, nk.Pool, 0,
+		"pool %q has %d keys and none is active (all disabled or suspect); see GetAll", nk.Pool, nk.Total)
+}

@@ -1,0 +1,99 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+)
+
+// GRPCConfig holds the transport settings of the gRPC server.
+type GRPCConfig struct {
+	// MaxRecvMsgSize bounds one request; Add of thousands of keys fits in
+	// the default 8 MiB.
+	MaxRecvMsgSize int
+	// Reflection registers server reflection so grpcurl needs no .proto.
+	Reflection bool
+}
+
+// DefaultGRPCConfig is what `keybroker serve` uses unless told otherwise.
+func DefaultGRPCConfig() GRPCConfig {
+	return GRPCConfig{MaxRecvMsgSize: 8 << 20, Reflection: true}
+}
+
+// NewGRPCServer returns a gRPC server with svc, grpc.health.v1 (hs) and,
+// if configured, reflection registered. Interceptors run in this order:
+// logging first, so it records the code the client finally sees; recovery
+// last, so a panic in a handler becomes INTERNAL (and is logged) instead
+// of killing the process.
+func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCConfig) *grpc.Server {
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall), // never payloads: they carry secrets
+		logging.WithLevels(codeToLevel),
+	}
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(slogAdapter(log), logOpts...),
+			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(panicHandler(log))),
+		),
+		grpc.ChainStreamInterceptor(
+			logging.StreamServerInterceptor(slogAdapter(log), logOpts...),
+			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(panicHandler(log))),
+		),
+		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: 15 * time.Minute,
+			Time:              30 * time.Second,
+			Timeout:           10 * time.Second,
+		}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             10 * time.Second,
+			PermitWithoutStream: true,
+		}),
+	)
+	pb.RegisterKeyBrokerServiceServer(srv, svc)
+	healthpb.RegisterHealthServer(srv, hs)
+	if cfg.Reflection {
+		reflection.Register(srv)
+	}
+	return srv
+}
+
+func slogAdapter(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
+
+// codeToLevel keeps successful calls (GetRandom is the hot path) out of
+// the default log and raises server-side trouble.
+func codeToLevel(c codes.Code) logging.Level {
+	switch c {
+	case codes.OK:
+		return logging.LevelDebug
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+		return logging.LevelWarn
+	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unimplemented:
+		return logging.LevelError
+	}
+	return logging.LevelInfo
+}
+
+func panicHandler(log *slog.Logger) recovery.RecoveryHandlerFuncContext {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "handler panicked", "panic", p, "stack", string(debug.Stack()))
+		return status.Error(codes.Internal, "internal error")
+	}
+}

@@ -1,0 +1,143 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/failure"
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/lease"
+	"github.com/keybroker/keybroker/store"
+)
+
+// leaseGrace is how long after its expiry a lease is still accepted by
+// ReportFailure: a call that started inside the lease may fail after it.
+const leaseGrace = 5 * time.Minute
+
+// ReportFailure classifies what the provider said and moves the key.
+func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureRequest) (*pb.ReportFailureResponse, error) {
+	pool := req.GetPool()
+	if err := validatePool(pool); err != nil {
+		return nil, err
+	}
+	id, err := s.reportedKey(pool, req)
+	if err != nil {
+		return nil, err
+	}
+	obs, explicit, err := observation(req)
+	if err != nil {
+		return nil, err
+	}
+	policy := s.policies.Pool(pool)
+	now := s.now()
+	verdict := failure.Classify(policy.Provider, obs, now)
+	if explicit != failure.Unspecified && explicit != verdict.Kind {
+		verdict = failure.Verdict{Kind: explicit, Reason: "reported_" + explicit.String(), RetryAfter: obs.RetryAfter}
+	}
+	tr, err := s.keys.Report(ctx, pool, id, store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: until(verdict, policy, now)})
+	if errors.Is(err, store.ErrKeyUnknown) {
+		return nil, statusError(codes.NotFound, ReasonKeyUnknown, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
+	}
+	if err != nil {
+		return nil, s.storeFailure(ctx, "ReportFailure", pool, err)
+	}
+	s.logTransition(ctx, pool, id, verdict, tr)
+	return &pb.ReportFailureResponse{
+		KeyId:         id,
+		Kind:          kindToProto(verdict.Kind),
+		PreviousState: stateToProto(tr.From),
+		State:         stateToProto(tr.To),
+		StateUntil:    timestamp(tr.Until),
+		Reason:        tr.Reason,
+	}, nil
+}
+
+// reportedKey resolves the lease or key id the report is about.
+func (s *Service) reportedKey(pool string, req *pb.ReportFailureRequest) (string, error) {
+	switch k := req.GetKey().(type) {
+	case *pb.ReportFailureRequest_KeyId:
+		return k.KeyId, validateKeyID("key_id", k.KeyId)
+	case *pb.ReportFailureRequest_LeaseId:
+		id, expire, err := s.leases.Verify(pool, k.LeaseId)
+		switch {
+		case errors.Is(err, lease.ErrMalformed):
+			return "", invalid("lease_id", "is not a lease id from GetRandom")
+		case err != nil:
+			return "", statusError(codes.NotFound, ReasonLeaseUnknown, pool, 0, "lease was not issued for pool %q by this deployment", pool)
+		case s.now().After(expire.Add(leaseGrace)):
+			return "", statusError(codes.FailedPrecondition, ReasonLeaseExpired, pool, 0,
+				"lease expired at %s; report by key_id instead", expire.UTC().Format(time.RFC3339))
+		}
+		return id, nil
+	}
+	return "", invalid("key", "one of lease_id or key_id is required")
+}
+
+// observation validates and collects what the caller saw.
+func observation(req *pb.ReportFailureRequest) (failure.Observation, failure.Kind, error) {
+	var obs failure.Observation
+	if st := req.GetHttpStatus(); st != 0 && (st < 100 || st > 599) {
+		return obs, 0, invalid("http_status", "must be 0 (no response) or 100 to 599, got %d", st)
+	}
+	for _, f := range []struct {
+		name, value string
+		limit       int
+	}{
+		{"error_type", req.GetErrorType(), maxErrorField},
+		{"error_code", req.GetErrorCode(), maxErrorField},
+		{"error_message", req.GetErrorMessage(), maxErrorMessage},
+	} {
+		if err := validateText(f.name, f.value, f.limit); err != nil {
+			return obs, 0, err
+		}
+	}
+	var retry time.Duration
+	if ra := req.GetRetryAfter(); ra != nil {
+		if err := ra.CheckValid(); err != nil || ra.AsDuration() < 0 {
+			return obs, 0, invalid("retry_after", "must be a non-negative duration")
+		}
+		retry = ra.AsDuration()
+	}
+	kind, ok := kindFromProto(req.GetKind())
+	if !ok {
+		return obs, 0, invalid("kind", "%d is not a FailureKind", req.GetKind())
+	}
+	obs = failure.Observation{
+		HTTPStatus:   int(req.GetHttpStatus()),
+		ErrorType:    req.GetErrorType(),
+		ErrorCode:    req.GetErrorCode(),
+		ErrorMessage: req.GetErrorMessage(),
+		RetryAfter:   retry,
+	}
+	return obs, kind, nil
+}
+
+// until is when a failed key returns by itself: the provider's Retry-After
+// (or the pool default when it gave none) capped by the pool's maximum for
+// rate limits, the provider's reset for quota errors that have one.
+func until(v failure.Verdict, p config.Pool, now time.Time) time.Time {
+	switch v.Kind {
+	case failure.RateLimited:
+		d := v.RetryAfter
+		if d <= 0 {
+			d = time.Duration(p.CooldownDefault)
+		}
+		return now.Add(min(d, time.Duration(p.CooldownMax)))
+	case failure.QuotaExhausted:
+		return v.Until
+	}
+	return time.Time{}
+}
+
+func (s *Service) logTransition(ctx context.Context, pool, id string, v failure.Verdict, tr store.Transition) {
+	if tr.From == tr.To && v.Kind != failure.RateLimited {
+		s.log.DebugContext(ctx, "failure reported", "pool", pool, "key_id", id, "kind", v.Kind.String(), "reason", v.Reason, "state", string(tr.To))
+		return
+	}
+	s.log.InfoContext(ctx, "key state changed", "pool", pool, "key_id", id, "kind", v.Kind.String(),
+		"reason", v.Reason, "from", string(tr.From), "to", string(tr.To), "until", tr.Until, "actor", "report")
+}

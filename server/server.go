@@ -1,0 +1,70 @@
+// Package server implements keybroker.v1.KeyBrokerService over a store:
+// request validation, classification of reported failures, leases, and the
+// mapping of every outcome to a canonical gRPC status. Internal causes go
+// to the log; clients get a code and a message that says what to do.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/lease"
+	"github.com/keybroker/keybroker/store"
+)
+
+// Selector chooses the key for a lease. The store picks from Redis; a view
+// kept in memory can take its place without touching the service.
+type Selector interface {
+	Pick(ctx context.Context, pool string) (store.Picked, error)
+}
+
+// Policies gives the effective policy of a pool. *config.Config is one.
+type Policies interface {
+	Pool(name string) config.Pool
+}
+
+// Service is the KeyBrokerService implementation.
+type Service struct {
+	pb.UnimplementedKeyBrokerServiceServer
+
+	keys     *store.Store
+	selector Selector
+	leases   *lease.Signer
+	policies Policies
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithSelector serves GetRandom from sel instead of the store.
+func WithSelector(sel Selector) Option { return func(s *Service) { s.selector = sel } }
+
+// WithPolicies sets the pool policies; the default is config.Default().
+func WithPolicies(p Policies) Option { return func(s *Service) { s.policies = p } }
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithClock replaces time.Now for lease expiry and cooldown ends.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// New returns a Service over keys that signs leases with leases.
+func New(keys *store.Store, leases *lease.Signer, opts ...Option) *Service {
+	s := &Service{
+		keys:     keys,
+		selector: keys,
+		leases:   leases,
+		policies: config.Default(),
+		log:      slog.New(slog.DiscardHandler),
+		now:      time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}

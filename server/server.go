@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"time"
 
-	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/config"
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/lease"
 	"github.com/keybroker/keybroker/store"
 )

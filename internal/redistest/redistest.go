@@ -21,9 +21,9 @@ type Server struct {
 	// Addr is the server's host:port on 127.0.0.1.
 	Addr string
 
-	t   testing.TB
-	bin string
-	dir string
+	t      testing.TB
+	bin    string
+	dir    string
 	cmd    *exec.Cmd
 	exited chan error // receives cmd.Wait's result once
 }

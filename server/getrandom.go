@@ -47,7 +47,7 @@ func (s *Service) noKey(nk *store.NoKeyError) error {
 	if nk.CoolingDown > 0 {
 		wait := max(nk.NextWake.Sub(s.now()), 1e6) // at least a millisecond
 		return statusError(codes.Unavailable, ReasonNoHealthyKey, nk.Pool, wait,
-			"pool %q: all %d usable keys are cooling down; the first returns in %s", nk.Pool, nk.CoolingDown, wait.Round(1e6))
+			"pool %q has no active key: %d cooling down, the first returns in %s", nk.Pool, nk.CoolingDown, wait.Round(1e6))
 	}
 	return statusError(codes.FailedPrecondition, ReasonNoHealthyKey, nk.Pool, 0,
 		"pool %q has %d keys and none is active (all disabled or suspect); see GetAll", nk.Pool, nk.Total)

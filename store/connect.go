@@ -38,8 +38,8 @@ func Connect(cfg RedisConfig) (redis.UniversalClient, error) {
 		u, err := redis.ParseURL(a)
 		if err != nil {
 			// go-redis quotes the whole URL, password included, in its error.
-			msg := strings.ReplaceAll(err.Error(), a, redactURL(a))
-			return nil, fmt.Errorf("redis address %s: %s", redactURL(a), msg)
+			msg := strings.ReplaceAll(err.Error(), a, RedactURL(a))
+			return nil, fmt.Errorf("redis address %s: %s", RedactURL(a), msg)
 		}
 		opts.Addrs = append(opts.Addrs, u.Addr)
 		opts.Username, opts.Password, opts.DB, opts.TLSConfig = u.Username, u.Password, u.DB, u.TLSConfig
@@ -53,8 +53,8 @@ func Connect(cfg RedisConfig) (redis.UniversalClient, error) {
 	return redis.NewUniversalClient(opts), nil
 }
 
-// redactURL hides a password in a Redis URL before it reaches an error.
-func redactURL(s string) string {
+// RedactURL hides the credentials of a Redis URL, for errors and logs.
+func RedactURL(s string) string {
 	at := strings.LastIndex(s, "@")
 	scheme := strings.Index(s, "://")
 	if at < 0 || scheme < 0 || at < scheme {

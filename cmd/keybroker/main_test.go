@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestRunCommands(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{nil, 2, "Usage"},
+		{[]string{"version"}, 0, "keybroker dev"},
+		{[]string{"help"}, 0, "keybroker serve"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"serve", "-h"}, 0, "KEYBROKER_REDIS"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tt.args, func(string) string { return "" }, &stdout, &stderr)
+		if code != tt.code || !strings.Contains(stdout.String()+stderr.String(), tt.out) {
+			t.Errorf("run(%q) = %d, %q; want %d and %q", tt.args, code, stdout.String()+stderr.String(), tt.code, tt.out)
+		}
+	}
+}
+
+func TestEnvFillsFlagsAndFlagsWin(t *testing.T) {
+	env := map[string]string{"KEYBROKER_LISTEN": "unix:/tmp/x.sock", "KEYBROKER_REDIS": "a:1, b:2", "KEYBROKER_POOL": "env-pool"}
+	f, err := parseServeFlags([]string{"--pool", "flag-pool"}, func(k string) string { return env[k] }, newFlagSet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.listen != "unix:/tmp/x.sock" || f.pool != "flag-pool" || strings.Join(f.redisAddrs(), "|") != "a:1|b:2" {
+		t.Fatalf("flags = %+v", f)
+	}
+}
+
+func newFlagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/keysfile"
+	"github.com/keybroker/keybroker/lease"
+	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/server"
+	"github.com/keybroker/keybroker/store"
+)
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keybroker serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f, err := parseServeFlags(args, getenv, fs)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "keybroker serve: %v\n", err)
+		return 2
+	}
+	log, err := newLogger(f.logLevel, f.logFormat, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "keybroker serve: %v\n", err)
+		return 2
+	}
+	if err := runServe(ctx, f, log); err != nil {
+		log.Error("keybroker stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// runServe wires the broker together and runs it until ctx ends (SIGINT,
+// SIGTERM) or the listener fails, then drains: health turns NOT_SERVING at
+// once, in-flight calls get --shutdown-timeout to finish.
+func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
+	policies := config.Default()
+	if f.configPath != "" {
+		var err error
+		if policies, err = config.Load(f.configPath); err != nil {
+			return err
+		}
+	}
+	rdb, closeRedis, err := openRedis(f, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+
+	key, err := waitForBrokerKey(ctx, rdb, log)
+	if err != nil {
+		return err
+	}
+	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")))
+	if err := seedKeys(ctx, st, f.keysFile, f.pool, log); err != nil {
+		return err
+	}
+	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")),
+		server.WithPolicies(policies), server.WithLogger(log))
+
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until the first ping
+	gcfg := server.DefaultGRPCConfig()
+	gcfg.Reflection = f.reflection
+	gs := server.NewGRPCServer(svc, hs, log, gcfg)
+	lis, err := listen(f.listen)
+	if err != nil {
+		return err
+	}
+	log.Info("keybroker serving", "listen", lis.Addr().String(), "pools_configured", len(policies.PoolNames()), "version", version)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return gs.Serve(lis) })
+	g.Go(func() error { server.MonitorHealth(gctx, hs, st.Ping, f.healthInterval, log); return nil })
+	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
+	g.Go(func() error {
+		<-gctx.Done()
+		drain(hs, gs, f.shutdownTimeout, log)
+		return nil
+	})
+	return g.Wait()
+}
+
+// openRedis connects to the configured Redis, or starts the embedded store
+// when none is configured.
+func openRedis(f *serveFlags, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	addrs := f.redisAddrs()
+	if len(addrs) == 0 {
+		m, err := startEmbedded()
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Warn("no --redis given: running on the EMBEDDED in-memory store; every key and state is lost when this process stops. Set --redis (KEYBROKER_REDIS) for real use.")
+		rdb, err := store.Connect(store.RedisConfig{Addrs: []string{m.Addr()}, Timeout: f.redisTimeout})
+		if err != nil {
+			m.Close()
+			return nil, nil, err
+		}
+		return rdb, func() { rdb.Close(); m.Close() }, nil
+	}
+	rdb, err := store.Connect(store.RedisConfig{Addrs: addrs, MasterName: f.redisMasterName, Timeout: f.redisTimeout})
+	if err != nil {
+		return nil, nil, err
+	}
+	shown := make([]string, len(addrs))
+	for i, a := range addrs {
+		shown[i] = store.RedactURL(a)
+	}
+	log.Info("using redis", "addrs", strings.Join(shown, ","), "master_name", f.redisMasterName)
+	return rdb, func() { rdb.Close() }, nil
+}
+
+// waitForBrokerKey loads the broker key, retrying while Redis is
+// unreachable so that a broker started before its Redis comes up on its
+// own instead of crash-looping.
+func waitForBrokerKey(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger) ([]byte, error) {
+	for attempt := 1; ; attempt++ {
+		key, err := store.LoadBrokerKey(ctx, rdb)
+		if err == nil {
+			return key, nil
+		}
+		log.Warn("waiting for redis", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stopped while waiting for redis: %w", err)
+		case <-time.After(min(time.Duration(attempt)*500*time.Millisecond, 5*time.Second)):
+		}
+	}
+}
+
+// seedKeys adds the keys of a keys file, like the seed's init step: keys
+// already present are left as they are.
+func seedKeys(ctx context.Context, st *store.Store, path, defaultPool string, log *slog.Logger) error {
+	if path == "" {
+		return nil
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("keys file: %w", err)
+	}
+	defer file.Close()
+	batches, err := keysfile.Parse(file, defaultPool)
+	if err != nil {
+		return fmt.Errorf("keys file %s: %w", path, err)
+	}
+	for _, b := range batches {
+		res, err := st.Add(ctx, b.Pool, b.Secrets)
+		if err != nil {
+			return fmt.Errorf("seed pool %q from %s: %w", b.Pool, path, err)
+		}
+		log.Info("seeded keys", "pool", b.Pool, "added", res.AddedCount(), "present", len(b.Secrets)-res.AddedCount())
+	}
+	return nil
+}
+
+// wakeLoop returns cooled-down keys to active in every pool on a timer, so
+// states and change notifications are timely even for pools nobody reads.
+func wakeLoop(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pools, err := st.Pools(ctx)
+		if err != nil {
+			log.Debug("wake: list pools", "err", err)
+			continue
+		}
+		for _, p := range pools {
+			if err := st.Wake(ctx, p); err != nil {
+				log.Debug("wake pool", "pool", p, "err", err)
+			}
+		}
+	}
+}
+
+// drain stops the server gracefully: NOT_SERVING first so load balancers
+// stop sending, then up to timeout for in-flight calls, then a hard stop.
+func drain(hs *health.Server, gs *grpc.Server, timeout time.Duration, log *slog.Logger) {
+	log.Info("draining", "timeout", timeout)
+	hs.Shutdown()
+	done := make(chan struct{})
+	go func() { gs.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+		log.Info("stopped")
+	case <-time.After(timeout):
+		log.Warn("shutdown timeout reached; closing remaining calls")
+		gs.Stop()
+	}
+}

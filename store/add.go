@@ -39,8 +39,12 @@ func (s *Store) Add(ctx context.Context, pool string, secrets []string) (AddResu
 		args := make([]any, 0, 2*len(chunk))
 		for _, sec := range chunk {
 			id := s.ids.Of(sec)
+			stored, err := s.sealSecret(pool, id, sec)
+			if err != nil {
+				return res, fmt.Errorf("add to pool %q: %w", pool, err)
+			}
 			res.KeyIDs = append(res.KeyIDs, id)
-			args = append(args, id, sec)
+			args = append(args, id, stored)
 		}
 		flags, err := s.eval(ctx, addScript, pool, args...).Int64Slice()
 		if err != nil {

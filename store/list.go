@@ -52,6 +52,12 @@ func (s *Store) List(ctx context.Context, pool string, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("list pool %q: %w", pool, err)
 	}
+	for i := range page.Keys {
+		k := &page.Keys[i]
+		if k.Secret, err = s.openSecret(pool, k.ID, k.Secret); err != nil {
+			return Page{}, fmt.Errorf("list pool %q: %w", pool, err)
+		}
+	}
 	return page, nil
 }
 

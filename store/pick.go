@@ -23,9 +23,13 @@ func (s *Store) Pick(ctx context.Context, pool string) (Picked, error) {
 		e := &NoKeyError{Pool: pool, Total: r.int(1), CoolingDown: r.int(2), NextWake: millis(r.int(3))}
 		return Picked{}, r.err(e)
 	}
-	p := Picked{KeyID: r.str(1), Secret: r.str(2)}
 	if err := r.err(nil); err != nil {
 		return Picked{}, fmt.Errorf("pick from pool %q: %w", pool, err)
 	}
-	return p, nil
+	id := r.str(1)
+	plain, err := s.openSecret(pool, id, r.str(2))
+	if err != nil {
+		return Picked{}, fmt.Errorf("pick from pool %q: %w", pool, err)
+	}
+	return Picked{KeyID: id, Secret: plain}, nil
 }

@@ -12,12 +12,14 @@ var luaFiles embed.FS
 // The scripts, each prefixed with lua/lib.lua. redis.Script runs them by
 // SHA and loads them on NOSCRIPT, so a restarted Redis costs one round trip.
 var (
-	pickScript   = script("pick")
-	addScript    = script("add")
-	removeScript = script("remove")
-	reportScript = script("report")
-	listScript   = script("list")
-	wakeScript   = script("wake")
+	pickScript    = script("pick")
+	addScript     = script("add")
+	removeScript  = script("remove")
+	reportScript  = script("report")
+	listScript    = script("list")
+	wakeScript    = script("wake")
+	secretsScript = script("secrets")
+	resealScript  = script("reseal")
 )
 
 func script(name string) *redis.Script {

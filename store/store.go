@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/keybroker/keybroker/seal"
 	"github.com/keybroker/keybroker/secret"
 )
 
@@ -22,6 +23,7 @@ type Store struct {
 	ids   *secret.IDs
 	now   func() time.Time
 	batch int
+	ring  *seal.Keyring // nil: secrets stored as they are
 }
 
 // Option configures a Store.

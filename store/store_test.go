@@ -124,11 +124,11 @@ func members(t *testing.T, cmd *redis.StringSliceCmd) []string {
 func TestLoadBrokerKeyIsCreatedOnceAndShared(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	ctx := context.Background()
-	a, err := LoadBrokerKey(ctx, rdb)
+	a, err := LoadBrokerKey(ctx, rdb, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := LoadBrokerKey(ctx, rdb)
+	b, err := LoadBrokerKey(ctx, rdb, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

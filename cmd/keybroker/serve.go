@@ -148,7 +148,7 @@ func openRedis(f *serveFlags, log *slog.Logger) (redis.UniversalClient, func(), 
 // own instead of crash-looping.
 func waitForBrokerKey(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger) ([]byte, error) {
 	for attempt := 1; ; attempt++ {
-		key, err := store.LoadBrokerKey(ctx, rdb)
+		key, err := store.LoadBrokerKey(ctx, rdb, nil)
 		if err == nil {
 			return key, nil
 		}

@@ -97,11 +97,11 @@ func TestParseKeys(t *testing.T) {
 	}
 	secretish := base64.StdEncoding.EncodeToString(a[:16])
 	for text, want := range map[string]string{
-		"":                        "no data keys",
-		"noequals":                "want ID=BASE64",
-		"k=%%%":                   "not base64",
-		"k=" + secretish:          "16 bytes",
-		"bad/id=" + secretish:     "",
+		"":                         "no data keys",
+		"noequals":                 "want ID=BASE64",
+		"k=%%%":                    "not base64",
+		"k=" + secretish:           "16 bytes",
+		"bad/id=" + secretish:      "",
 		"k=" + secretish + "\nk=x": "",
 	} {
 		_, err := ParseKeys(text)

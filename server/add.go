@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/keybroker/keybroker/auth"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
@@ -24,7 +25,7 @@ func (s *Service) Add(ctx context.Context, req *pb.AddRequest) (*pb.AddResponse,
 		return nil, s.storeFailure(ctx, "Add", pool, err)
 	}
 	added := res.AddedCount()
-	s.log.InfoContext(ctx, "keys added", "pool", pool, "added", added, "present", len(secrets)-added)
+	s.log.InfoContext(ctx, "keys added", "pool", pool, "added", added, "present", len(secrets)-added, "actor", auth.Actor(ctx))
 	return &pb.AddResponse{
 		AddedCount:   int32(added),
 		PresentCount: int32(len(secrets) - added),

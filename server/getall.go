@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/keybroker/keybroker/auth"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/store"
 )
@@ -48,7 +49,7 @@ func (s *Service) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAll
 		resp.NextPageToken = encodePageToken(pool, req.GetState(), page.Keys[len(page.Keys)-1].ID)
 	}
 	if req.GetReveal() {
-		s.log.InfoContext(ctx, "secrets revealed", "pool", pool, "keys", len(page.Keys))
+		s.log.InfoContext(ctx, "secrets revealed", "pool", pool, "keys", len(page.Keys), "actor", auth.Actor(ctx))
 	}
 	return resp, nil
 }

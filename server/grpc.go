@@ -10,12 +10,14 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/keybroker/keybroker/auth"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
@@ -26,6 +28,11 @@ type GRPCConfig struct {
 	MaxRecvMsgSize int
 	// Reflection registers server reflection so grpcurl needs no .proto.
 	Reflection bool
+	// Auth, when enabled, requires credentials on every call but health and
+	// reflection. A nil or empty policy leaves the service open.
+	Auth *auth.Policy
+	// Creds secures the transport (TLS, mTLS); nil serves plaintext.
+	Creds credentials.TransportCredentials
 }
 
 // DefaultGRPCConfig is what `keybroker serve` uses unless told otherwise.
@@ -35,23 +42,26 @@ func DefaultGRPCConfig() GRPCConfig {
 
 // NewGRPCServer returns a gRPC server with svc, grpc.health.v1 (hs) and,
 // if configured, reflection registered. Interceptors run in this order:
-// logging first, so it records the code the client finally sees; recovery
-// last, so a panic in a handler becomes INTERNAL (and is logged) instead
-// of killing the process.
+// logging first, so it records the code the client finally sees (refusals
+// included); then authentication and authorisation; recovery last, so a
+// panic in a handler becomes INTERNAL (and is logged) instead of killing
+// the process.
 func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCConfig) *grpc.Server {
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall), // never payloads: they carry secrets
 		logging.WithLevels(codeToLevel),
 	}
-	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(slogAdapter(log), logOpts...),
-			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(panicHandler(log))),
-		),
-		grpc.ChainStreamInterceptor(
-			logging.StreamServerInterceptor(slogAdapter(log), logOpts...),
-			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(panicHandler(log))),
-		),
+	unary := []grpc.UnaryServerInterceptor{logging.UnaryServerInterceptor(slogAdapter(log), logOpts...)}
+	stream := []grpc.StreamServerInterceptor{logging.StreamServerInterceptor(slogAdapter(log), logOpts...)}
+	if cfg.Auth != nil && cfg.Auth.Enabled() {
+		unary = append(unary, authUnary(cfg.Auth))
+		stream = append(stream, authStream(cfg.Auth))
+	}
+	unary = append(unary, recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(panicHandler(log))))
+	stream = append(stream, recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(panicHandler(log))))
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: 15 * time.Minute,
@@ -62,7 +72,11 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 			MinTime:             10 * time.Second,
 			PermitWithoutStream: true,
 		}),
-	)
+	}
+	if cfg.Creds != nil {
+		opts = append(opts, grpc.Creds(cfg.Creds))
+	}
+	srv := grpc.NewServer(opts...)
 	pb.RegisterKeyBrokerServiceServer(srv, svc)
 	healthpb.RegisterHealthServer(srv, hs)
 	if cfg.Reflection {

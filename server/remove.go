@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/keybroker/keybroker/auth"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
@@ -36,7 +37,7 @@ func (s *Service) Remove(ctx context.Context, req *pb.RemoveRequest) (*pb.Remove
 		return nil, s.storeFailure(ctx, "Remove", pool, err)
 	}
 	for _, id := range res.Removed {
-		s.log.InfoContext(ctx, "key removed", "pool", pool, "key_id", id, "actor", "admin")
+		s.log.InfoContext(ctx, "key removed", "pool", pool, "key_id", id, "actor", auth.Actor(ctx))
 	}
 	return &pb.RemoveResponse{
 		RemovedCount:   int32(len(res.Removed)),

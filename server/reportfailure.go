@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/keybroker/keybroker/auth"
 	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
@@ -139,5 +140,5 @@ func (s *Service) logTransition(ctx context.Context, pool, id string, v failure.
 		return
 	}
 	s.log.InfoContext(ctx, "key state changed", "pool", pool, "key_id", id, "kind", v.Kind.String(),
-		"reason", v.Reason, "from", string(tr.From), "to", string(tr.To), "until", tr.Until, "actor", "report")
+		"reason", v.Reason, "from", string(tr.From), "to", string(tr.To), "until", tr.Until, "actor", auth.Actor(ctx))
 }

@@ -3,16 +3,43 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"time"
 )
 
+// redisFlags say how to reach Redis and how secrets are sealed in it;
+// serve and rekey share them.
+type redisFlags struct {
+	redis             string
+	redisMasterName   string
+	redisTimeout      time.Duration
+	encryptionKeyFile string
+}
+
+func (r *redisFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.redis, "redis", "", "Redis address(es), comma-separated host:port or redis:// URLs; one = single node, several = Cluster, with --redis-master-name = Sentinel. Empty: embedded in-memory store (nothing survives a restart)")
+	fs.StringVar(&r.redisMasterName, "redis-master-name", "", "Sentinel master name; --redis then lists the sentinels")
+	fs.DurationVar(&r.redisTimeout, "redis-timeout", time.Second, "Redis dial/read/write timeout; calls fail with UNAVAILABLE after it")
+	fs.StringVar(&r.encryptionKeyFile, "encryption-key-file", "", "data keys sealing secrets at rest, one ID=BASE64 per line, first is primary (keybroker genkey); or the keys themselves in $KEYBROKER_ENCRYPTION_KEYS")
+}
+
+func (r *redisFlags) addrs() []string {
+	var out []string
+	for _, a := range strings.Split(r.redis, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // serveFlags are the settings of `keybroker serve`.
 type serveFlags struct {
+	redisFlags
 	listen          string
-	redis           string
-	redisMasterName string
-	redisTimeout    time.Duration
+	unixSocketMode  fileMode
 	configPath      string
 	keysFile        string
 	pool            string
@@ -22,21 +49,19 @@ type serveFlags struct {
 	healthInterval  time.Duration
 	wakeInterval    time.Duration
 	reflection      bool
+	authFile        string
+	tlsCert         string
+	tlsKey          string
+	tlsClientCA     string
+	tlsReload       time.Duration
+	insecure        bool
 }
 
-// envName turns a flag name into its environment variable.
-func envName(flagName string) string {
-	return "KEYBROKER_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
-// parseServeFlags reads flags, falling back to KEYBROKER_* variables and
-// then to the defaults. A bad variable is an error naming it.
-func parseServeFlags(args []string, getenv func(string) string, fs *flag.FlagSet) (*serveFlags, error) {
-	f := &serveFlags{}
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	f.redisFlags.register(fs)
+	f.unixSocketMode = 0o660
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:50051", "gRPC listen address: host:port, or unix:/path/to.sock")
-	fs.StringVar(&f.redis, "redis", "", "Redis address(es), comma-separated host:port or redis:// URLs; one = single node, several = Cluster, with --redis-master-name = Sentinel. Empty: embedded in-memory store (nothing survives a restart)")
-	fs.StringVar(&f.redisMasterName, "redis-master-name", "", "Sentinel master name; --redis then lists the sentinels")
-	fs.DurationVar(&f.redisTimeout, "redis-timeout", time.Second, "Redis dial/read/write timeout; calls fail with UNAVAILABLE after it")
+	fs.Var(&f.unixSocketMode, "unix-socket-mode", "permissions of a unix: listen socket, octal (default 0660)")
 	fs.StringVar(&f.configPath, "config", "", "pool policy YAML file (see config/testdata/example.yaml); empty: built-in defaults")
 	fs.StringVar(&f.keysFile, "keys-file", "", "seed keys at start from this file: one secret per line (into --pool) or pool<TAB>secret; idempotent")
 	fs.StringVar(&f.pool, "pool", "", "pool for keys-file lines without a pool")
@@ -46,7 +71,36 @@ func parseServeFlags(args []string, getenv func(string) string, fs *flag.FlagSet
 	fs.DurationVar(&f.healthInterval, "health-interval", 2*time.Second, "how often Redis is pinged for grpc.health.v1")
 	fs.DurationVar(&f.wakeInterval, "wake-interval", time.Second, "how often cooled-down keys are returned to active in every pool")
 	fs.BoolVar(&f.reflection, "reflection", true, "register gRPC server reflection (for grpcurl)")
+	fs.StringVar(&f.authFile, "auth-file", "", "who may call what: tokens (as SHA-256) and client-certificate rules, with roles and pools; $KEYBROKER_ADMIN_TOKEN and $KEYBROKER_CLIENT_TOKEN add tokens too")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM); reloaded when it changes")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "the TLS certificate's private key (PEM)")
+	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "verify client certificates against these CAs (PEM), for mTLS rules in --auth-file")
+	fs.DurationVar(&f.tlsReload, "tls-reload-interval", 5*time.Second, "how often TLS files are checked for changes")
+	fs.BoolVar(&f.insecure, "insecure", false, "allow listening beyond loopback without authentication (never in production)")
+}
 
+// fileMode is an octal permission flag.
+type fileMode uint32
+
+func (m *fileMode) String() string { return fmt.Sprintf("%#o", uint32(*m)) }
+
+func (m *fileMode) Set(s string) error {
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o777 {
+		return fmt.Errorf("want octal permissions such as 0660")
+	}
+	*m = fileMode(v)
+	return nil
+}
+
+// envName turns a flag name into its environment variable.
+func envName(flagName string) string {
+	return "KEYBROKER_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseFlags reads flags, falling back to KEYBROKER_* variables and then
+// to the defaults. A bad variable is an error naming it.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	var envErr error
 	fs.VisitAll(func(fl *flag.Flag) {
 		name := envName(fl.Name)
@@ -60,23 +114,20 @@ func parseServeFlags(args []string, getenv func(string) string, fs *flag.FlagSet
 		}
 	})
 	if envErr != nil {
-		return nil, envErr
+		return envErr
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	return f, nil
+	return nil
 }
 
-func (f *serveFlags) redisAddrs() []string {
-	var out []string
-	for _, a := range strings.Split(f.redis, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
+// newFlagSet returns a flag set that reports errors to w and returns them.
+func newFlagSet(name string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	return fs
 }

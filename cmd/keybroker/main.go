@@ -1,6 +1,10 @@
 // Command keybroker runs the key broker and its admin tools.
 //
 //	keybroker serve [flags]    run the gRPC service (see `keybroker serve -h`)
+//	keybroker rekey [flags]    re-encrypt secrets with the primary data key
+//	keybroker genkey           print a new data key
+//	keybroker gen-token        print a new bearer token and its hash
+//	keybroker hash-token       hash a token read from standard input
 //	keybroker version          print the version
 //
 // Every serve flag can also be set with an environment variable:
@@ -21,7 +25,7 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -30,13 +34,17 @@ const usage = `keybroker owns pools of provider API keys and leases them to call
 
 Usage:
   keybroker serve [flags]   run the broker (embedded store when no --redis is given)
+  keybroker rekey [flags]   re-encrypt stored secrets with the primary data key, online
+  keybroker genkey          print a new data key line for --encryption-key-file
+  keybroker gen-token       print a new bearer token and its SHA-256 for --auth-file
+  keybroker hash-token      print the SHA-256 of the token on standard input
   keybroker version         print the version
 
 Run "keybroker serve -h" for the flags and their KEYBROKER_* variables.
 `
 
 // run is main without process globals, so tests can drive it.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -44,6 +52,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stderr)
+	case "rekey":
+		return rekey(ctx, args[1:], getenv, stdout, stderr)
+	case "genkey":
+		return genKey(args[1:], stdout, stderr)
+	case "gen-token":
+		return genToken(stdout, stderr)
+	case "hash-token":
+		return hashToken(stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keybroker", version)
 		return 0

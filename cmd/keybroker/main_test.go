@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"strings"
 	"testing"
@@ -23,7 +22,7 @@ func TestRunCommands(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), tt.args, func(string) string { return "" }, &stdout, &stderr)
+		code := run(context.Background(), tt.args, func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr)
 		if code != tt.code || !strings.Contains(stdout.String()+stderr.String(), tt.out) {
 			t.Errorf("run(%q) = %d, %q; want %d and %q", tt.args, code, stdout.String()+stderr.String(), tt.code, tt.out)
 		}
@@ -32,17 +31,13 @@ func TestRunCommands(t *testing.T) {
 
 func TestEnvFillsFlagsAndFlagsWin(t *testing.T) {
 	env := map[string]string{"KEYBROKER_LISTEN": "unix:/tmp/x.sock", "KEYBROKER_REDIS": "a:1, b:2", "KEYBROKER_POOL": "env-pool"}
-	f, err := parseServeFlags([]string{"--pool", "flag-pool"}, func(k string) string { return env[k] }, newFlagSet())
-	if err != nil {
+	f := &serveFlags{}
+	fs := newFlagSet("test", io.Discard)
+	f.register(fs)
+	if err := parseFlags(fs, []string{"--pool", "flag-pool"}, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
-	if f.listen != "unix:/tmp/x.sock" || f.pool != "flag-pool" || strings.Join(f.redisAddrs(), "|") != "a:1|b:2" {
+	if f.listen != "unix:/tmp/x.sock" || f.pool != "flag-pool" || strings.Join(f.addrs(), "|") != "a:1|b:2" {
 		t.Fatalf("flags = %+v", f)
 	}
-}
-
-func newFlagSet() *flag.FlagSet {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
 }

@@ -14,21 +14,24 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/keysfile"
 	"github.com/keybroker/keybroker/lease"
+	"github.com/keybroker/keybroker/seal"
 	"github.com/keybroker/keybroker/secret"
 	"github.com/keybroker/keybroker/server"
 	"github.com/keybroker/keybroker/store"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keybroker serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f, err := parseServeFlags(args, getenv, fs)
+	fs := newFlagSet("keybroker serve", stderr)
+	f := &serveFlags{}
+	f.register(fs)
+	err := parseFlags(fs, args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -41,7 +44,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		fmt.Fprintf(stderr, "keybroker serve: %v\n", err)
 		return 2
 	}
-	if err := runServe(ctx, f, log); err != nil {
+	if err := runServe(ctx, f, getenv, log); err != nil {
 		log.Error("keybroker stopped", "err", err)
 		return 1
 	}
@@ -66,7 +69,7 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 // runServe wires the broker together and runs it until ctx ends (SIGINT,
 // SIGTERM) or the listener fails, then drains: health turns NOT_SERVING at
 // once, in-flight calls get --shutdown-timeout to finish.
-func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
+func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, log *slog.Logger) error {
 	policies := config.Default()
 	if f.configPath != "" {
 		var err error
@@ -74,17 +77,22 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 			return err
 		}
 	}
-	rdb, closeRedis, err := openRedis(f, log)
+	sec, err := loadSecurity(f, getenv)
+	if err != nil {
+		return err
+	}
+	rdb, closeRedis, err := openRedis(&f.redisFlags, log)
 	if err != nil {
 		return err
 	}
 	defer closeRedis()
 
-	key, err := waitForBrokerKey(ctx, rdb, log)
+	key, err := waitForBrokerKey(ctx, rdb, sec.ring, log)
 	if err != nil {
 		return err
 	}
-	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")))
+	sec.warn(log, len(f.addrs()) > 0)
+	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")), store.WithKeyring(sec.ring))
 	if err := seedKeys(ctx, st, f.keysFile, f.pool, log); err != nil {
 		return err
 	}
@@ -95,17 +103,25 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until the first ping
 	gcfg := server.DefaultGRPCConfig()
 	gcfg.Reflection = f.reflection
+	gcfg.Auth = sec.policy
+	if sec.tls != nil {
+		gcfg.Creds = credentials.NewTLS(sec.tls.ServerConfig())
+	}
 	gs := server.NewGRPCServer(svc, hs, log, gcfg)
-	lis, err := listen(f.listen)
+	lis, err := listen(f.listen, os.FileMode(f.unixSocketMode))
 	if err != nil {
 		return err
 	}
-	log.Info("keybroker serving", "listen", lis.Addr().String(), "pools_configured", len(policies.PoolNames()), "version", version)
+	log.Info("keybroker serving", "listen", lis.Addr().String(), "pools_configured", len(policies.PoolNames()),
+		"auth", sec.policy.Enabled(), "tls", sec.tls != nil, "encryption", sec.ring != nil, "version", version)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return gs.Serve(lis) })
 	g.Go(func() error { server.MonitorHealth(gctx, hs, st.Ping, f.healthInterval, log); return nil })
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
+	if sec.tls != nil {
+		g.Go(func() error { sec.tls.Watch(gctx, f.tlsReload, log); return nil })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		drain(hs, gs, f.shutdownTimeout, log)
@@ -116,8 +132,8 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 
 // openRedis connects to the configured Redis, or starts the embedded store
 // when none is configured.
-func openRedis(f *serveFlags, log *slog.Logger) (redis.UniversalClient, func(), error) {
-	addrs := f.redisAddrs()
+func openRedis(f *redisFlags, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	addrs := f.addrs()
 	if len(addrs) == 0 {
 		m, err := startEmbedded()
 		if err != nil {
@@ -143,14 +159,14 @@ func openRedis(f *serveFlags, log *slog.Logger) (redis.UniversalClient, func(), 
 	return rdb, func() { rdb.Close() }, nil
 }
 
-// waitForBrokerKey loads the broker key, retrying while Redis is
-// unreachable so that a broker started before its Redis comes up on its
-// own instead of crash-looping.
-func waitForBrokerKey(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger) ([]byte, error) {
+// waitForBrokerKey waits for Redis to answer, so that a broker started
+// before its Redis comes up on its own instead of crash-looping, then loads
+// the broker key; a key that ring cannot open is a start-up error.
+func waitForBrokerKey(ctx context.Context, rdb redis.UniversalClient, ring *seal.Keyring, log *slog.Logger) ([]byte, error) {
 	for attempt := 1; ; attempt++ {
-		key, err := store.LoadBrokerKey(ctx, rdb, nil)
+		err := rdb.Ping(ctx).Err()
 		if err == nil {
-			return key, nil
+			return store.LoadBrokerKey(ctx, rdb, ring)
 		}
 		log.Warn("waiting for redis", "attempt", attempt, "err", err)
 		select {

@@ -1,0 +1,211 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/keybroker/keybroker/auth"
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testpki"
+	"github.com/keybroker/keybroker/lease"
+	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/tlsreload"
+)
+
+const (
+	matrixClientToken     = "client-token-for-pool-p-0001"
+	matrixOtherPoolToken  = "client-token-for-pool-q-0002"
+	matrixAdminToken      = "admin-token-all-pools-00003"
+	matrixPool, matrixKey = "p", "sk-matrix-secret-0000000001"
+	matrixCertClientCN    = "app-client"
+	matrixCertAdminDNS    = "ops.admin.internal"
+	matrixUnmappedCertCN  = "stranger"
+)
+
+// secureBroker serves the service over TLS with token and certificate
+// authentication, as `keybroker serve --tls-* --auth-file` does.
+type secureBroker struct {
+	addr  string
+	ca    *testpki.CA
+	keyID string
+}
+
+func startSecureBroker(t *testing.T) *secureBroker {
+	t.Helper()
+	rdb, err := store.Connect(store.RedisConfig{Addrs: []string{redistest.Start(t).Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	st := store.New(rdb, secret.NewIDs([]byte("k")))
+	added, err := st.Add(context.Background(), matrixPool, []string{matrixKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	pol := &auth.Policy{}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(pol.AddToken(auth.Principal{Name: "client-p", Role: auth.RoleClient, Pools: []string{matrixPool}}, sha256.Sum256([]byte(matrixClientToken))))
+	must(pol.AddToken(auth.Principal{Name: "client-q", Role: auth.RoleClient, Pools: []string{"q"}}, sha256.Sum256([]byte(matrixOtherPoolToken))))
+	must(pol.AddToken(auth.Principal{Name: "admin", Role: auth.RoleAdmin}, sha256.Sum256([]byte(matrixAdminToken))))
+	must(pol.AddCert(auth.CertRule{Principal: auth.Principal{Name: "cert-client", Role: auth.RoleClient}, CN: matrixCertClientCN}))
+	must(pol.AddCert(auth.CertRule{Principal: auth.Principal{Name: "cert-admin", Role: auth.RoleAdmin}, DNSSAN: matrixCertAdminDNS}))
+
+	ca := testpki.NewCA(t, "matrix-ca")
+	srvCert := ca.Server("broker")
+	files, err := tlsreload.Load(srvCert.CertFile, srvCert.KeyFile, ca.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(st, lease.NewSigner([]byte("l")))
+	cfg := DefaultGRPCConfig()
+	cfg.Auth, cfg.Creds = pol, credentials.NewTLS(files.ServerConfig())
+	gs := NewGRPCServer(svc, health.NewServer(), slog.New(slog.DiscardHandler), cfg)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	return &secureBroker{addr: lis.Addr().String(), ca: ca, keyID: added.KeyIDs[0]}
+}
+
+// dial connects over TLS, presenting cert when given.
+func (b *secureBroker) dial(t *testing.T, cert *tls.Certificate) *grpc.ClientConn {
+	t.Helper()
+	tc := &tls.Config{RootCAs: b.ca.Pool, ServerName: "127.0.0.1"}
+	if cert != nil {
+		tc.Certificates = []tls.Certificate{*cert}
+	}
+	conn, err := grpc.NewClient(b.addr, grpc.WithTransportCredentials(credentials.NewTLS(tc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// every RPC, each with a request that succeeds when allowed.
+func (b *secureBroker) calls() map[string]func(context.Context, pb.KeyBrokerServiceClient) error {
+	return map[string]func(context.Context, pb.KeyBrokerServiceClient) error{
+		"GetRandom": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.GetRandom(ctx, &pb.GetRandomRequest{Pool: matrixPool})
+			return err
+		},
+		"ReportFailure": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.ReportFailure(ctx, &pb.ReportFailureRequest{Pool: matrixPool, Key: &pb.ReportFailureRequest_KeyId{KeyId: b.keyID}, HttpStatus: 503})
+			return err
+		},
+		"GetAll": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.GetAll(ctx, &pb.GetAllRequest{Pool: matrixPool, Reveal: true})
+			return err
+		},
+		"Add": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.Add(ctx, &pb.AddRequest{Pool: matrixPool, Secrets: []string{matrixKey}})
+			return err
+		},
+		"Remove": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.Remove(ctx, &pb.RemoveRequest{Pool: matrixPool, KeyIds: []string{"00000000000000ff"}})
+			return err
+		},
+	}
+}
+
+func TestAuthorizationMatrix(t *testing.T) {
+	b := startSecureBroker(t)
+	clientCert := b.ca.Client(matrixCertClientCN)
+	adminCert := b.ca.Client("ops", matrixCertAdminDNS)
+	unmapped := b.ca.Client(matrixUnmappedCertCN)
+
+	const ok, unauth, denied = codes.OK, codes.Unauthenticated, codes.PermissionDenied
+	clientOnly := map[string]codes.Code{"GetRandom": ok, "ReportFailure": ok, "GetAll": denied, "Add": denied, "Remove": denied}
+	all := func(c codes.Code) map[string]codes.Code {
+		return map[string]codes.Code{"GetRandom": c, "ReportFailure": c, "GetAll": c, "Add": c, "Remove": c}
+	}
+	callers := []struct {
+		name   string
+		token  string
+		cert   *tls.Certificate
+		expect map[string]codes.Code
+	}{
+		{"no credentials", "", nil, all(unauth)},
+		{"bad token", "not-a-token-at-all-000", nil, all(unauth)},
+		{"client token", matrixClientToken, nil, clientOnly},
+		{"client token for another pool", matrixOtherPoolToken, nil, all(denied)},
+		{"admin token", matrixAdminToken, nil, all(ok)},
+		{"mTLS client", "", &clientCert.TLS, clientOnly},
+		{"mTLS admin", "", &adminCert.TLS, all(ok)},
+		{"mTLS unmapped certificate", "", &unmapped.TLS, all(unauth)},
+		{"bad token beats a good certificate", "not-a-token-at-all-000", &adminCert.TLS, all(unauth)},
+	}
+	for _, caller := range callers {
+		conn := b.dial(t, caller.cert)
+		client := pb.NewKeyBrokerServiceClient(conn)
+		for rpc, call := range b.calls() {
+			t.Run(caller.name+"/"+rpc, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if caller.token != "" {
+					ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+caller.token)
+				}
+				err := call(ctx, client)
+				if got := status.Code(err); got != caller.expect[rpc] {
+					t.Fatalf("%s by %s = %v, want %v", rpc, caller.name, err, caller.expect[rpc])
+				}
+			})
+		}
+	}
+}
+
+func TestHealthAndReflectionStayOpen(t *testing.T) {
+	b := startSecureBroker(t)
+	conn := b.dial(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("health without credentials: %v", err)
+	}
+	stream, err := grpc_reflection_v1.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&grpc_reflection_v1.ServerReflectionRequest{MessageRequest: &grpc_reflection_v1.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("reflection without credentials: %v", err)
+	}
+}
+
+func TestCertificateFromAnotherCAIsRefused(t *testing.T) {
+	b := startSecureBroker(t)
+	rogue := testpki.NewCA(t, "rogue").Client(matrixCertClientCN)
+	client := pb.NewKeyBrokerServiceClient(b.dial(t, &rogue.TLS))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := client.GetRandom(ctx, &pb.GetRandomRequest{Pool: matrixPool})
+	if code := status.Code(err); code == codes.OK || code == codes.PermissionDenied {
+		t.Fatalf("a certificate from another CA got %v", err)
+	}
+}

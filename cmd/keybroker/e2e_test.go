@@ -73,6 +73,12 @@ type broker struct {
 // waits until it reports SERVING.
 func startBroker(t *testing.T, args ...string) *broker {
 	t.Helper()
+	return startBrokerEnv(t, nil, args...)
+}
+
+// startBrokerEnv is startBroker with extra environment variables.
+func startBrokerEnv(t *testing.T, env []string, args ...string) *broker {
+	t.Helper()
 	bin, err := binary()
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +87,7 @@ func startBroker(t *testing.T, args ...string) *broker {
 	b := &broker{out: &syncBuffer{}, addr: addr, exited: make(chan error, 1)}
 	b.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr, "--health-interval", "100ms", "--log-format", "json"}, args...)...)
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
-	b.cmd.Env = os.Environ()
+	b.cmd.Env = append(os.Environ(), env...)
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -338,4 +344,16 @@ func TestServeRejectsBadStartUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dialTo connects the broker's clients to addr.
+func (b *broker) dialTo(t *testing.T, addr string) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	b.addr, b.conn = addr, conn
+	b.client, b.health = pb.NewKeyBrokerServiceClient(conn), healthpb.NewHealthClient(conn)
 }

@@ -135,7 +135,9 @@ func until(v failure.Verdict, p config.Pool, now time.Time) time.Time {
 }
 
 func (s *Service) logTransition(ctx context.Context, pool, id string, v failure.Verdict, tr store.Transition) {
-	if tr.From == tr.To && v.Kind != failure.RateLimited {
+	// A cooling key hit again may have its end moved; any other report
+	// that leaves the state as it was changed nothing.
+	if tr.From == tr.To && (tr.To != store.CoolingDown || v.Kind != failure.RateLimited) {
 		s.log.DebugContext(ctx, "failure reported", "pool", pool, "key_id", id, "kind", v.Kind.String(), "reason", v.Reason, "state", string(tr.To))
 		return
 	}

@@ -49,7 +49,11 @@ func Connect(cfg RedisConfig) (redis.UniversalClient, error) {
 		timeout = time.Second
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = timeout, timeout, timeout, timeout
+	// One command retry and one dial retry: a refused connection should
+	// surface as UNAVAILABLE in tens of milliseconds, not after go-redis's
+	// default five dials.
 	opts.MaxRetries = 1
+	opts.DialerRetries, opts.DialerRetryTimeout = 1, 50*time.Millisecond
 	return redis.NewUniversalClient(opts), nil
 }
 

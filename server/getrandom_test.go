@@ -1,0 +1,127 @@
+package server_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/server"
+)
+
+func TestGetRandom(t *testing.T) {
+	h := newHarness(t)
+
+	t.Run("unknown pool is empty", func(t *testing.T) {
+		_, err := h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: "gr-never-filled"})
+		d := wantReason(t, err, codes.FailedPrecondition, server.ReasonPoolEmpty)
+		if d.retry != nil {
+			t.Errorf("POOL_EMPTY carries RetryInfo %v; waiting does not fill a pool", d.retry)
+		}
+		if got := d.info.GetMetadata()["pool"]; got != "gr-never-filled" {
+			t.Errorf("ErrorInfo metadata pool %q", got)
+		}
+	})
+
+	t.Run("all keys cooling down", func(t *testing.T) {
+		const pool = "gr-cooling"
+		ids := h.add(t, pool, "sk-gr-cool-000001", "sk-gr-cool-000002")
+		for i, wait := range []time.Duration{20 * time.Second, 7 * time.Second} {
+			h.report(t, &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_KeyId{KeyId: ids[i]},
+				HttpStatus: 429, ErrorCode: "rate_limit_exceeded", RetryAfter: durationpb.New(wait)})
+		}
+		_, err := h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: pool})
+		d := wantReason(t, err, codes.Unavailable, server.ReasonNoHealthyKey)
+		if d.retry == nil {
+			t.Fatal("no RetryInfo while every key cools down")
+		}
+		// The first key returns 7s from now (the clock stands still).
+		if delay := d.retry.GetRetryDelay().AsDuration(); delay <= 0 || delay > 7*time.Second {
+			t.Fatalf("retry delay %s, want within (0, 7s]", delay)
+		}
+	})
+
+	t.Run("only parked keys", func(t *testing.T) {
+		const pool = "gr-parked"
+		ids := h.add(t, pool, "sk-gr-parked-0001", "sk-gr-parked-0002")
+		h.report(t, &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_KeyId{KeyId: ids[0]}, HttpStatus: 401, ErrorCode: "invalid_api_key"})
+		h.report(t, &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_KeyId{KeyId: ids[1]}, HttpStatus: 429, ErrorType: "insufficient_quota"})
+		_, err := h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: pool})
+		d := wantReason(t, err, codes.FailedPrecondition, server.ReasonNoHealthyKey)
+		if d.retry != nil {
+			t.Fatalf("RetryInfo %v for suspect and disabled keys; waiting does not help", d.retry)
+		}
+	})
+
+	t.Run("lease", func(t *testing.T) {
+		for _, tc := range []struct {
+			pool string
+			ttl  time.Duration
+		}{
+			{"openai-lease", openAILeaseTTL}, // declared with its own lease_ttl
+			{"gr-lease", defaultLeaseTTL},    // undeclared: the defaults
+		} {
+			sec := "sk-gr-lease-" + tc.pool
+			id := h.add(t, tc.pool, sec)[0]
+			got, err := h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: tc.pool})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.GetKeyId() != id || got.GetSecret() != sec {
+				t.Fatalf("%s: leased %s %q, want %s %q", tc.pool, got.GetKeyId(), got.GetSecret(), id, sec)
+			}
+			if k := h.key(t, tc.pool, id); k.GetSecret() != got.GetSecret() {
+				t.Fatalf("%s: GetAll reveals %q for %s, GetRandom said %q", tc.pool, k.GetSecret(), id, got.GetSecret())
+			} else if k.GetLeaseCount() != 1 || !k.GetLastUsedTime().AsTime().Equal(clockStart) {
+				t.Errorf("%s: lease_count %d last_used %s, want 1 at %s", tc.pool, k.GetLeaseCount(), k.GetLastUsedTime().AsTime(), clockStart)
+			}
+			if want := h.clock.Now().Add(tc.ttl); !got.GetLease().GetExpireTime().AsTime().Equal(want) {
+				t.Errorf("%s: lease expires %s, want %s", tc.pool, got.GetLease().GetExpireTime().AsTime(), want)
+			}
+			rep := h.report(t, &pb.ReportFailureRequest{Pool: tc.pool, Key: &pb.ReportFailureRequest_LeaseId{LeaseId: got.GetLease().GetLeaseId()}, HttpStatus: 503})
+			if rep.GetKeyId() != id || rep.GetKind() != pb.FailureKind_FAILURE_KIND_TRANSIENT {
+				t.Errorf("%s: report by lease: key %s kind %s, want %s transient", tc.pool, rep.GetKeyId(), rep.GetKind(), id)
+			}
+		}
+	})
+
+	t.Run("only active keys, every one of them", func(t *testing.T) {
+		const pool = "gr-spread"
+		const active = 5
+		secrets := make([]string, active+3)
+		for i := range secrets {
+			secrets[i] = fmt.Sprintf("sk-gr-spread-%04d", i)
+		}
+		ids := h.add(t, pool, secrets...)
+		parked := map[string]bool{ids[active]: true, ids[active+1]: true, ids[active+2]: true}
+		h.report(t, &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_KeyId{KeyId: ids[active]}, HttpStatus: 429})
+		h.report(t, &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_KeyId{KeyId: ids[active+1]}, HttpStatus: 401})
+		h.report(t, &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_KeyId{KeyId: ids[active+2]}, HttpStatus: 403})
+
+		// With 5 equally likely keys, the chance that 400 draws miss one
+		// of them is at most 5 * (4/5)^400, about 1e-38.
+		const draws = 400
+		seen := map[string]int{}
+		for range draws {
+			got, err := h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: pool})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if parked[got.GetKeyId()] {
+				t.Fatalf("GetRandom leased %s, which is not active", got.GetKeyId())
+			}
+			seen[got.GetKeyId()]++
+		}
+		for _, id := range ids[:active] {
+			if seen[id] == 0 {
+				t.Errorf("active key %s never leased in %d draws: %v", id, draws, seen)
+			}
+		}
+		if len(seen) != active {
+			t.Errorf("leased %d distinct keys, want %d: %v", len(seen), active, seen)
+		}
+	})
+}

@@ -128,7 +128,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
 
-	master, err := store.LoadBrokerKey(t.Context(), rdb)
+	master, err := store.LoadBrokerKey(t.Context(), rdb, nil)
 	if err != nil {
 		t.Fatalf("broker key: %v", err)
 	}

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/keybroker/keybroker/internal/redistest"
 	"github.com/keybroker/keybroker/seal"
 	"github.com/keybroker/keybroker/secret"
@@ -26,33 +24,6 @@ func dataKey() []byte {
 	b := make([]byte, seal.KeyLen)
 	rand.Read(b)
 	return b
-}
-
-// rawBytes returns every byte this Redis holds for keybroker: each key's
-// name and its DUMP, which serialises any type.
-func rawBytes(t *testing.T, rdb *redis.Client) string {
-	t.Helper()
-	ctx := context.Background()
-	var b strings.Builder
-	iter := rdb.Scan(ctx, 0, "*", 100).Iterator()
-	for iter.Next(ctx) {
-		dump, err := rdb.Dump(ctx, iter.Val()).Result()
-		if err != nil {
-			t.Fatalf("DUMP %s: %v", iter.Val(), err)
-		}
-		b.WriteString(iter.Val())
-		b.WriteString(dump)
-		// DUMP may compress; the decoded values are what an attacker reads.
-		if typ, _ := rdb.Type(ctx, iter.Val()).Result(); typ == "hash" {
-			for f, v := range rdb.HGetAll(ctx, iter.Val()).Val() {
-				b.WriteString(f + v)
-			}
-		}
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }
 
 func TestSecretsAreSealedAtRest(t *testing.T) {
@@ -77,7 +48,7 @@ func TestSecretsAreSealedAtRest(t *testing.T) {
 	if err != nil || page.Keys[0].Secret == "" || !strings.HasPrefix(page.Keys[0].Secret, "sk-at-rest") {
 		t.Fatalf("List = %+v, %v", page, err)
 	}
-	raw := rawBytes(t, rdb)
+	raw := redistest.Dump(t, rdb)
 	if strings.Contains(raw, "UNIQUE") {
 		t.Fatal("a secret is readable in Redis")
 	}
@@ -106,7 +77,7 @@ func TestRotationAndRekey(t *testing.T) {
 	if err != nil || res.Keys != 20 || res.Resealed != 20 || res.Raced != 0 {
 		t.Fatalf("first Rekey = %+v, %v", res, err)
 	}
-	if strings.Contains(rawBytes(t, rdb), "sk-test-") {
+	if strings.Contains(redistest.Dump(t, rdb), "sk-test-") {
 		t.Fatal("plaintext left after rekey")
 	}
 	if res, _ := st1.Rekey(ctx, "p"); res.Current != 20 || res.Resealed != 0 {

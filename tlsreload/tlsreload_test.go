@@ -49,18 +49,25 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-func TestReloadPicksUpRotatedCertificates(t *testing.T) {
-	ca := testpki.NewCA(t, "ca")
-	a, b := ca.Server("server-a"), ca.Server("server-b")
+// installed copies leaf to files a test can overwrite, as a rotation would,
+// and loads them.
+func installed(t *testing.T, leaf *testpki.Leaf) (f *Files, cert, key string) {
+	t.Helper()
 	dir := t.TempDir()
-	cert, key := dir+"/tls.crt", dir+"/tls.key"
-	copyFile(t, a.CertFile, cert)
-	copyFile(t, a.KeyFile, key)
-
+	cert, key = dir+"/tls.crt", dir+"/tls.key"
+	copyFile(t, leaf.CertFile, cert)
+	copyFile(t, leaf.KeyFile, key)
 	f, err := Load(cert, key, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f, cert, key
+}
+
+func TestReloadPicksUpRotatedCertificates(t *testing.T) {
+	ca := testpki.NewCA(t, "ca")
+	a, b := ca.Server("server-a"), ca.Server("server-b")
+	f, cert, key := installed(t, a)
 	cfg := f.ServerConfig()
 	if got := servedSerial(t, cfg, ca); got != a.Cert.SerialNumber.String() {
 		t.Fatalf("serving %s, want certificate a", got)
@@ -88,14 +95,7 @@ func TestReloadPicksUpRotatedCertificates(t *testing.T) {
 func TestBrokenRotationKeepsTheOldCertificate(t *testing.T) {
 	ca := testpki.NewCA(t, "ca")
 	a := ca.Server("server-a")
-	dir := t.TempDir()
-	cert, key := dir+"/tls.crt", dir+"/tls.key"
-	copyFile(t, a.CertFile, cert)
-	copyFile(t, a.KeyFile, key)
-	f, err := Load(cert, key, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, cert, _ := installed(t, a)
 	os.WriteFile(cert, []byte("not a certificate"), 0o600)
 	if _, err := f.Reload(); err == nil {
 		t.Fatal("a broken certificate was accepted")

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -139,7 +138,7 @@ func TestEncryptionLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.stop(t)
-	if !strings.Contains(dumpRedis(t, raw), "LIFECYCLE") {
+	if !strings.Contains(redistest.Dump(t, raw), "LIFECYCLE") {
 		t.Fatal("test premise: secrets are plaintext before encryption is turned on")
 	}
 
@@ -149,7 +148,7 @@ func TestEncryptionLifecycle(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "pool p: 2 keys, 2 resealed with k1") {
 		t.Fatalf("rekey: exit %d\n%s", code, out)
 	}
-	if strings.Contains(dumpRedis(t, raw), "LIFECYCLE") {
+	if strings.Contains(redistest.Dump(t, raw), "LIFECYCLE") {
 		t.Fatal("plaintext secret left in Redis after rekey")
 	}
 
@@ -180,36 +179,6 @@ func TestEncryptionLifecycle(t *testing.T) {
 	if _, err := b.client.GetAll(ctx, &pb.GetAllRequest{Pool: "p", Reveal: true}); err != nil {
 		t.Fatalf("after retiring k1: %v", err)
 	}
-}
-
-// dumpRedis returns every key name and value keybroker stored, decoded.
-func dumpRedis(t *testing.T, rdb *redis.Client) string {
-	t.Helper()
-	ctx := context.Background()
-	var sb strings.Builder
-	iter := rdb.Scan(ctx, 0, "*", 100).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
-		sb.WriteString(k + "\n")
-		dump, _ := rdb.Dump(ctx, k).Result()
-		sb.WriteString(dump)
-		switch rdb.Type(ctx, k).Val() {
-		case "hash":
-			for f, v := range rdb.HGetAll(ctx, k).Val() {
-				sb.WriteString(f + "=" + v + "\n")
-			}
-		case "string":
-			sb.WriteString(rdb.Get(ctx, k).Val())
-		case "set":
-			sb.WriteString(strings.Join(rdb.SMembers(ctx, k).Val(), " "))
-		case "zset":
-			sb.WriteString(strings.Join(rdb.ZRange(ctx, k, 0, -1).Val(), " "))
-		}
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return sb.String()
 }
 
 // TestNothingLeaks runs every RPC, failures included, against a broker with
@@ -281,7 +250,7 @@ func TestNothingLeaks(t *testing.T) {
 	if !strings.Contains(logs, "secrets revealed") || !strings.Contains(logs, `"actor":"admin_token[0]"`) {
 		t.Errorf("reveal is not recorded with its actor:\n%s", logs)
 	}
-	stored := dumpRedis(t, rs.Client())
+	stored := redistest.Dump(t, rs.Client())
 	for where, text := range map[string]string{"log": logs, "errors": strings.Join(errs, "\n"), "redis": stored} {
 		if i := strings.Index(text, "LEAKCHECK"); i >= 0 {
 			t.Errorf("%s contains a secret or token: …%s…", where, text[max(0, i-80):min(len(text), i+40)])

@@ -1,0 +1,69 @@
+package redistest
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Dump returns everything a Redis holds, as an attacker with access to it
+// would read it: every key name, its DUMP serialisation, and its decoded
+// members and values. Tests search it for secrets that must not be there.
+func Dump(t testing.TB, rdb *redis.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	var sb strings.Builder
+	iter := rdb.Scan(ctx, 0, "*", 100).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		sb.WriteString(k + "\n")
+		dump, err := rdb.Dump(ctx, k).Result()
+		if err != nil {
+			t.Fatalf("DUMP %s: %v", k, err)
+		}
+		sb.WriteString(dump + "\n")
+		sb.WriteString(decoded(ctx, rdb, k) + "\n")
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("SCAN: %v", err)
+	}
+	return sb.String()
+}
+
+// decoded renders a key's contents; DUMP alone may be compressed.
+func decoded(ctx context.Context, rdb *redis.Client, k string) string {
+	switch rdb.Type(ctx, k).Val() {
+	case "hash":
+		var parts []string
+		for f, v := range rdb.HGetAll(ctx, k).Val() {
+			parts = append(parts, f+"="+v)
+		}
+		return strings.Join(parts, " ")
+	case "string":
+		return rdb.Get(ctx, k).Val()
+	case "set":
+		return strings.Join(rdb.SMembers(ctx, k).Val(), " ")
+	case "zset":
+		return strings.Join(rdb.ZRange(ctx, k, 0, -1).Val(), " ")
+	case "list":
+		return strings.Join(rdb.LRange(ctx, k, 0, -1).Val(), " ")
+	case "stream":
+		var parts []string
+		for _, m := range rdb.XRange(ctx, k, "-", "+").Val() {
+			for f, v := range m.Values {
+				parts = append(parts, f+"="+toString(v))
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	return ""
+}
+
+func toString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ""
+}

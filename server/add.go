@@ -25,6 +25,7 @@ func (s *Service) Add(ctx context.Context, req *pb.AddRequest) (*pb.AddResponse,
 		return nil, s.storeFailure(ctx, "Add", pool, err)
 	}
 	added := res.AddedCount()
+	s.observe.Added(pool, added)
 	s.log.InfoContext(ctx, "keys added", "pool", pool, "added", added, "present", len(secrets)-added, "actor", auth.Actor(ctx))
 	return &pb.AddResponse{
 		AddedCount:   int32(added),

@@ -25,6 +25,7 @@ func (s *Service) GetRandom(ctx context.Context, req *pb.GetRandomRequest) (*pb.
 	if err != nil {
 		return nil, s.storeFailure(ctx, "GetRandom", pool, err)
 	}
+	s.observe.Leased(pool)
 	expire := s.now().Add(time.Duration(s.policies.Pool(pool).LeaseTTL))
 	return &pb.GetRandomResponse{
 		Secret: picked.Secret,

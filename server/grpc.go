@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
@@ -15,6 +16,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/keybroker/keybroker/auth"
@@ -33,6 +35,11 @@ type GRPCConfig struct {
 	Auth *auth.Policy
 	// Creds secures the transport (TLS, mTLS); nil serves plaintext.
 	Creds credentials.TransportCredentials
+	// Metrics, when set, records every call (first interceptor, so refused
+	// and failed calls count too).
+	Metrics *grpcprom.ServerMetrics
+	// StatsHandler, when set, observes every call (OpenTelemetry tracing).
+	StatsHandler stats.Handler
 }
 
 // DefaultGRPCConfig is what `keybroker serve` uses unless told otherwise.
@@ -42,17 +49,23 @@ func DefaultGRPCConfig() GRPCConfig {
 
 // NewGRPCServer returns a gRPC server with svc, grpc.health.v1 (hs) and,
 // if configured, reflection registered. Interceptors run in this order:
-// logging first, so it records the code the client finally sees (refusals
-// included); then authentication and authorisation; recovery last, so a
-// panic in a handler becomes INTERNAL (and is logged) instead of killing
-// the process.
+// metrics and logging first, so they record the code the client finally
+// sees (refusals included); then authentication and authorisation;
+// recovery last, so a panic in a handler becomes INTERNAL (and is logged)
+// instead of killing the process.
 func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCConfig) *grpc.Server {
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall), // never payloads: they carry secrets
 		logging.WithLevels(codeToLevel),
 	}
-	unary := []grpc.UnaryServerInterceptor{logging.UnaryServerInterceptor(slogAdapter(log), logOpts...)}
-	stream := []grpc.StreamServerInterceptor{logging.StreamServerInterceptor(slogAdapter(log), logOpts...)}
+	var unary []grpc.UnaryServerInterceptor
+	var stream []grpc.StreamServerInterceptor
+	if cfg.Metrics != nil {
+		unary = append(unary, cfg.Metrics.UnaryServerInterceptor())
+		stream = append(stream, cfg.Metrics.StreamServerInterceptor())
+	}
+	unary = append(unary, logging.UnaryServerInterceptor(slogAdapter(log), logOpts...))
+	stream = append(stream, logging.StreamServerInterceptor(slogAdapter(log), logOpts...))
 	if cfg.Auth != nil && cfg.Auth.Enabled() {
 		unary = append(unary, authUnary(cfg.Auth))
 		stream = append(stream, authStream(cfg.Auth))
@@ -76,11 +89,17 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 	if cfg.Creds != nil {
 		opts = append(opts, grpc.Creds(cfg.Creds))
 	}
+	if cfg.StatsHandler != nil {
+		opts = append(opts, grpc.StatsHandler(cfg.StatsHandler))
+	}
 	srv := grpc.NewServer(opts...)
 	pb.RegisterKeyBrokerServiceServer(srv, svc)
 	healthpb.RegisterHealthServer(srv, hs)
 	if cfg.Reflection {
 		reflection.Register(srv)
+	}
+	if cfg.Metrics != nil {
+		cfg.Metrics.InitializeMetrics(srv) // zero series for every method
 	}
 	return srv
 }

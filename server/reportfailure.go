@@ -47,6 +47,7 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 		return nil, s.storeFailure(ctx, "ReportFailure", pool, err)
 	}
 	s.logTransition(ctx, pool, id, verdict, tr)
+	s.observe.Reported(pool, verdict, tr)
 	return &pb.ReportFailureResponse{
 		KeyId:         id,
 		Kind:          kindToProto(verdict.Kind),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/lease"
 	"github.com/keybroker/keybroker/store"
@@ -26,6 +27,23 @@ type Policies interface {
 	Pool(name string) config.Pool
 }
 
+// Observer is told what the service did, for metrics. Implementations must
+// be safe for concurrent use and cheap: they run on the hot path.
+type Observer interface {
+	Leased(pool string)
+	Reported(pool string, v failure.Verdict, tr store.Transition)
+	Added(pool string, n int)
+	Removed(pool string, n int)
+}
+
+// nopObserver is the default Observer.
+type nopObserver struct{}
+
+func (nopObserver) Leased(string)                                      {}
+func (nopObserver) Reported(string, failure.Verdict, store.Transition) {}
+func (nopObserver) Added(string, int)                                  {}
+func (nopObserver) Removed(string, int)                                {}
+
 // Service is the KeyBrokerService implementation.
 type Service struct {
 	pb.UnimplementedKeyBrokerServiceServer
@@ -36,6 +54,7 @@ type Service struct {
 	policies Policies
 	log      *slog.Logger
 	now      func() time.Time
+	observe  Observer
 }
 
 // Option configures a Service.
@@ -50,6 +69,9 @@ func WithPolicies(p Policies) Option { return func(s *Service) { s.policies = p 
 // WithLogger sets the logger; the default discards.
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
+// WithObserver reports leases, failure reports and changes to o.
+func WithObserver(o Observer) Option { return func(s *Service) { s.observe = o } }
+
 // WithClock replaces time.Now for lease expiry and cooldown ends.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
@@ -62,6 +84,7 @@ func New(keys *store.Store, leases *lease.Signer, opts ...Option) *Service {
 		policies: config.Default(),
 		log:      slog.New(slog.DiscardHandler),
 		now:      time.Now,
+		observe:  nopObserver{},
 	}
 	for _, o := range opts {
 		o(s)

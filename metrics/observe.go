@@ -1,0 +1,34 @@
+package metrics
+
+import (
+	"github.com/keybroker/keybroker/failure"
+	"github.com/keybroker/keybroker/store"
+)
+
+// Leased counts one GetRandom lease.
+func (m *Metrics) Leased(pool string) {
+	m.leases.WithLabelValues(pool).Inc()
+}
+
+// Reported counts a failure report and, when it moved the key, the
+// transition.
+func (m *Metrics) Reported(pool string, v failure.Verdict, tr store.Transition) {
+	m.reports.WithLabelValues(pool, v.Kind.String()).Inc()
+	if tr.From != tr.To {
+		m.transitions.WithLabelValues(pool, string(tr.From), string(tr.To), v.Kind.String(), v.Reason).Inc()
+	}
+}
+
+// Added counts keys that entered a pool.
+func (m *Metrics) Added(pool string, n int) {
+	if n > 0 {
+		m.transitions.WithLabelValues(pool, "none", string(store.Active), "", "added").Add(float64(n))
+	}
+}
+
+// Removed counts keys an admin deleted.
+func (m *Metrics) Removed(pool string, n int) {
+	if n > 0 {
+		m.transitions.WithLabelValues(pool, "any", "removed", "", "admin").Add(float64(n))
+	}
+}

@@ -1,0 +1,54 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisHook returns a go-redis hook recording each command's latency and
+// failures. redis.Nil (a missing key) is an answer, not a failure.
+func (m *Metrics) RedisHook() redis.Hook { return redisHook{m} }
+
+type redisHook struct{ m *Metrics }
+
+func (h redisHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil {
+			h.m.redisErrors.WithLabelValues("dial").Inc()
+		}
+		return conn, err
+	}
+}
+
+func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmd)
+		h.observe(strings.ToLower(cmd.Name()), start, err)
+		return err
+	}
+}
+
+func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmds)
+		h.observe("pipeline", start, err)
+		return err
+	}
+}
+
+func (h redisHook) observe(command string, start time.Time, err error) {
+	h.m.redisDuration.WithLabelValues(command).Observe(time.Since(start).Seconds())
+	// NOSCRIPT is answered by loading the script again (redis.Script),
+	// so it is routine after a Redis restart, not a failure.
+	if err != nil && !errors.Is(err, redis.Nil) && !strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		h.m.redisErrors.WithLabelValues(command).Inc()
+	}
+}

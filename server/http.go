@@ -1,0 +1,35 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// HTTPHandler serves the operator's plain-HTTP endpoints: /metrics (when
+// metrics is non-nil), /healthz (the process is up) and /readyz (200 while
+// grpc.health.v1 says SERVING: Redis reachable and not draining; 503
+// otherwise), for probes and load balancers that do not speak gRPC.
+func HTTPHandler(hs *health.Server, metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		resp, err := hs.Check(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			http.Error(w, "not ready: "+resp.GetStatus().String(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	return mux
+}

@@ -1,0 +1,77 @@
+// Package tracing turns on OpenTelemetry tracing of gRPC calls when an OTLP
+// endpoint is configured, and stays entirely out of the way otherwise. The
+// tracer provider is passed explicitly, never installed globally.
+package tracing
+
+import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/grpc/stats"
+)
+
+// The standard OpenTelemetry variables that switch export on.
+const (
+	EnvEndpoint       = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvTracesEndpoint = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+)
+
+// Tracer is the tracing set-up of one process.
+type Tracer struct {
+	// Handler observes gRPC server calls; nil when tracing is off.
+	Handler stats.Handler
+	// Endpoint is where spans go ("" when off).
+	Endpoint string
+
+	provider *sdktrace.TracerProvider
+}
+
+// Setup exports spans over OTLP/gRPC to the endpoint in
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT (an
+// http:// endpoint is plaintext, https:// TLS), and does nothing when
+// neither is set. The other OTEL_* variables (headers, timeouts,
+// OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) are honoured as the SDK
+// defines them.
+func Setup(ctx context.Context, getenv func(string) string, version string) (*Tracer, error) {
+	endpoint := getenv(EnvTracesEndpoint)
+	if endpoint == "" {
+		endpoint = getenv(EnvEndpoint)
+	}
+	if endpoint == "" {
+		return &Tracer{}, nil
+	}
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(endpoint))
+	if err != nil {
+		return nil, fmt.Errorf("OTLP trace exporter for %s: %w", endpoint, err)
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
+		attribute.String("service.name", "keybroker"),
+		attribute.String("service.version", version),
+	))
+	if err != nil {
+		return nil, fmt.Errorf("trace resource: %w", err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	h := otelgrpc.NewServerHandler(
+		otelgrpc.WithTracerProvider(tp),
+		otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
+	)
+	return &Tracer{Handler: h, Endpoint: endpoint, provider: tp}, nil
+}
+
+// Shutdown flushes pending spans.
+func (t *Tracer) Shutdown(ctx context.Context) error {
+	if t.provider == nil {
+		return nil
+	}
+	if err := t.provider.Shutdown(ctx); err != nil {
+		return fmt.Errorf("flush traces: %w", err)
+	}
+	return nil
+}

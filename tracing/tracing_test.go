@@ -1,0 +1,92 @@
+package tracing
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// collector is a fake OTLP trace receiver that remembers span names.
+type collector struct {
+	collectortrace.UnimplementedTraceServiceServer
+	mu    sync.Mutex
+	spans []string
+}
+
+func (c *collector) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, sp := range ss.Spans {
+				c.spans = append(c.spans, sp.Name)
+			}
+		}
+	}
+	return &collectortrace.ExportTraceServiceResponse{}, nil
+}
+
+func (c *collector) names() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.spans...)
+}
+
+func serve(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerOption) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer(opts...)
+	register(s)
+	go s.Serve(l)
+	t.Cleanup(s.Stop)
+	return l.Addr().String()
+}
+
+func TestOffWithoutEndpoint(t *testing.T) {
+	tr, err := Setup(context.Background(), func(string) string { return "" }, "test")
+	if err != nil || tr.Handler != nil || tr.Endpoint != "" {
+		t.Fatalf("Setup without endpoint = %+v, %v; want tracing off", tr, err)
+	}
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSpansReachTheCollector(t *testing.T) {
+	col := &collector{}
+	colAddr := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, col) })
+	env := map[string]string{EnvEndpoint: "http://" + colAddr}
+	tr, err := Setup(context.Background(), func(k string) string { return env[k] }, "test")
+	if err != nil || tr.Handler == nil {
+		t.Fatalf("Setup = %+v, %v", tr, err)
+	}
+	addr := serve(t, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, health.NewServer()) }, grpc.StatsHandler(tr.Handler))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	names := col.names()
+	if len(names) != 1 || names[0] != "grpc.health.v1.Health/Check" {
+		t.Fatalf("collector received spans %q, want the one Check call", names)
+	}
+}

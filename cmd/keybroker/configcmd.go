@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/keybroker/keybroker/config"
+)
+
+// configCmd runs `keybroker config check FILE…`: validate pool policy
+// files without starting anything, for CI and before a reload.
+func configCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 2 || args[0] != "check" {
+		fmt.Fprintln(stderr, "usage: keybroker config check FILE...")
+		return 2
+	}
+	code := 0
+	for _, path := range args[1:] {
+		c, err := config.Load(path)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			code = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d pools declared)\n", path, len(c.PoolNames()))
+	}
+	return code
+}

@@ -1,0 +1,130 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func writeAt(t *testing.T, path, body string, mtime time.Time) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestLiveReloadsOnChangeAndKeepsTheOldOnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pools.yaml")
+	base := time.Now().Add(-time.Hour)
+	writeAt(t, path, "defaults:\n  cooldown_default: 5s\n", base)
+	l, err := NewLive(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Pool("any").CooldownDefault.String(); got != "5s" {
+		t.Fatalf("cooldown_default = %s, want 5s", got)
+	}
+	logs := &syncBuf{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hup := make(chan os.Signal, 1)
+	go l.Watch(ctx, 10*time.Millisecond, hup, slog.New(slog.NewTextHandler(logs, nil)))
+
+	writeAt(t, path, "defaults:\n  cooldown_default: 45s\n", base.Add(time.Minute))
+	waitFor(t, "the changed file to load", func() bool { return l.Pool("any").CooldownDefault.String() == "45s" })
+
+	writeAt(t, path, "defaults:\n  cooldown_defualt: 1s\n", base.Add(2*time.Minute))
+	waitFor(t, "the reload error to be logged", func() bool { return strings.Contains(logs.String(), "config reload failed") })
+	if got := l.Pool("any").CooldownDefault.String(); got != "45s" {
+		t.Fatalf("a broken file replaced the configuration: cooldown_default = %s", got)
+	}
+	if !strings.Contains(logs.String(), "pools.yaml:2: defaults.cooldown_defualt") {
+		t.Errorf("reload error does not name the line:\n%s", logs)
+	}
+
+	// SIGHUP reloads even when size and time look the same.
+	writeAt(t, path, "defaults:\n  cooldown_default: 7s\n", base.Add(2*time.Minute))
+	hup <- os.Interrupt
+	waitFor(t, "SIGHUP to reload", func() bool { return l.Pool("any").CooldownDefault.String() == "7s" })
+}
+
+func TestLiveWithoutFile(t *testing.T) {
+	l, err := NewLive("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Pool("p").Provider != "openai" {
+		t.Fatalf("default pool = %+v", l.Pool("p"))
+	}
+	if _, err := NewLive(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+		t.Fatal("missing file accepted at start")
+	}
+}
+
+// A file caught mid-write (truncated: empty, which is a valid config) must
+// not be loaded by the timer: a change is loaded only once it has held
+// still for one check.
+func TestLiveWaitsForTheFileToSettle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pools.yaml")
+	base := time.Now().Add(-time.Hour)
+	writeAt(t, path, "defaults:\n  cooldown_default: 5s\n", base)
+	l, err := NewLive(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pending string
+	if l.settled(&pending) {
+		t.Fatal("an unchanged file counts as a change")
+	}
+	writeAt(t, path, "", base.Add(time.Minute)) // the editor truncated it
+	if l.settled(&pending) {
+		t.Fatal("a change was taken at first sight, before it settled")
+	}
+	writeAt(t, path, "defaults:\n  cooldown_default: 9s\n", base.Add(2*time.Minute)) // and wrote it
+	if l.settled(&pending) {
+		t.Fatal("a second, different version was taken without settling")
+	}
+	if !l.settled(&pending) {
+		t.Fatal("a file that held still for a check was not taken")
+	}
+	if _, err := l.Reload(); err != nil || l.Pool("x").CooldownDefault.String() != "9s" {
+		t.Fatalf("after settling: %v, cooldown %s", err, l.Pool("x").CooldownDefault)
+	}
+}

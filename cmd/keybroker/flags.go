@@ -55,6 +55,8 @@ type serveFlags struct {
 	tlsClientCA     string
 	tlsReload       time.Duration
 	insecure        bool
+	metricsAddr     string
+	configReload    time.Duration
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -77,6 +79,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "verify client certificates against these CAs (PEM), for mTLS rules in --auth-file")
 	fs.DurationVar(&f.tlsReload, "tls-reload-interval", 5*time.Second, "how often TLS files are checked for changes")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow listening beyond loopback without authentication (never in production)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz over plain HTTP on this host:port; empty: off")
+	fs.DurationVar(&f.configReload, "config-reload-interval", 5*time.Second, "how often --config is checked for changes (SIGHUP reloads at once)")
 }
 
 // fileMode is an octal permission flag.

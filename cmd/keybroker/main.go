@@ -1,6 +1,7 @@
 // Command keybroker runs the key broker and its admin tools.
 //
 //	keybroker serve [flags]    run the gRPC service (see `keybroker serve -h`)
+//	keybroker config check F   validate pool policy files
 //	keybroker rekey [flags]    re-encrypt secrets with the primary data key
 //	keybroker genkey           print a new data key
 //	keybroker gen-token        print a new bearer token and its hash
@@ -34,6 +35,7 @@ const usage = `keybroker owns pools of provider API keys and leases them to call
 
 Usage:
   keybroker serve [flags]   run the broker (embedded store when no --redis is given)
+  keybroker config check F  validate pool policy files without starting
   keybroker rekey [flags]   re-encrypt stored secrets with the primary data key, online
   keybroker genkey          print a new data key line for --encryption-key-file
   keybroker gen-token       print a new bearer token and its SHA-256 for --auth-file
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, args[1:], getenv, stderr)
 	case "rekey":
 		return rekey(ctx, args[1:], getenv, stdout, stderr)
+	case "config":
+		return configCmd(args[1:], stdout, stderr)
 	case "genkey":
 		return genKey(args[1:], stdout, stderr)
 	case "gen-token":

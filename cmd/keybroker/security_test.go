@@ -183,17 +183,18 @@ func TestEncryptionLifecycle(t *testing.T) {
 
 // TestNothingLeaks runs every RPC, failures included, against a broker with
 // encryption and authentication at its most verbose log level, and looks
-// for any secret or token in the log, in every error the callers saw, and
-// in every byte stored in Redis.
+// for any secret or token in the log, in every error the callers saw, on
+// the metrics page, and in every byte stored in Redis.
 func TestNothingLeaks(t *testing.T) {
 	rs := redistest.Start(t)
 	const (
 		adminTok  = "LEAKCHECK-admin-token-0001"
 		clientTok = "LEAKCHECK-client-token-002"
 	)
+	metricsAddr := freeAddr(t)
 	b := startBrokerEnv(t,
 		[]string{"KEYBROKER_ADMIN_TOKEN=" + adminTok, "KEYBROKER_CLIENT_TOKEN=" + clientTok, "KEYBROKER_ENCRYPTION_KEYS=" + dataKeyLine("k1")},
-		"--redis", rs.Addr, "--log-level", "debug")
+		"--redis", rs.Addr, "--log-level", "debug", "--metrics-addr", metricsAddr)
 	as := func(tok string) context.Context {
 		return metadata.AppendToOutgoingContext(ctxT(t), "authorization", "Bearer "+tok)
 	}
@@ -241,6 +242,7 @@ func TestNothingLeaks(t *testing.T) {
 	note(err)
 	_, err = b.client.Remove(as(adminTok), &pb.RemoveRequest{Pool: "p", Secrets: []string{"sk-LEAKCHECK with space"}})
 	note(err)
+	_, metricsPage := scrape(t, metricsAddr)
 	if len(errs) != 7 { // 3 bad Adds, a client's Add, a wrong token, a bad lease, a bad Remove
 		t.Fatalf("scenario produced %d errors, want 7; the failure paths did not all run: %q", len(errs), errs)
 	}
@@ -251,7 +253,7 @@ func TestNothingLeaks(t *testing.T) {
 		t.Errorf("reveal is not recorded with its actor:\n%s", logs)
 	}
 	stored := redistest.Dump(t, rs.Client())
-	for where, text := range map[string]string{"log": logs, "errors": strings.Join(errs, "\n"), "redis": stored} {
+	for where, text := range map[string]string{"log": logs, "errors": strings.Join(errs, "\n"), "redis": stored, "metrics": metricsPage} {
 		if i := strings.Index(text, "LEAKCHECK"); i >= 0 {
 			t.Errorf("%s contains a secret or token: …%s…", where, text[max(0, i-80):min(len(text), i+40)])
 		}

@@ -21,10 +21,12 @@ import (
 	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/keysfile"
 	"github.com/keybroker/keybroker/lease"
+	"github.com/keybroker/keybroker/metrics"
 	"github.com/keybroker/keybroker/seal"
 	"github.com/keybroker/keybroker/secret"
 	"github.com/keybroker/keybroker/server"
 	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/tracing"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
@@ -70,12 +72,9 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 // SIGTERM) or the listener fails, then drains: health turns NOT_SERVING at
 // once, in-flight calls get --shutdown-timeout to finish.
 func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, log *slog.Logger) error {
-	policies := config.Default()
-	if f.configPath != "" {
-		var err error
-		if policies, err = config.Load(f.configPath); err != nil {
-			return err
-		}
+	policies, err := config.NewLive(f.configPath)
+	if err != nil {
+		return err
 	}
 	sec, err := loadSecurity(f, getenv)
 	if err != nil {
@@ -86,6 +85,13 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		return err
 	}
 	defer closeRedis()
+	mx := metrics.New()
+	rdb.AddHook(mx.RedisHook())
+	tracer, err := tracing.Setup(ctx, getenv, version)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(tracer, log)
 
 	key, err := waitForBrokerKey(ctx, rdb, sec.ring, log)
 	if err != nil {
@@ -97,13 +103,15 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		return err
 	}
 	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")),
-		server.WithPolicies(policies), server.WithLogger(log))
+		server.WithPolicies(policies), server.WithLogger(log), server.WithObserver(mx))
+	mx.WatchKeys(st, 5*time.Second, log)
 
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until the first ping
 	gcfg := server.DefaultGRPCConfig()
 	gcfg.Reflection = f.reflection
 	gcfg.Auth = sec.policy
+	gcfg.Metrics, gcfg.StatsHandler = mx.GRPC, tracer.Handler
 	if sec.tls != nil {
 		gcfg.Creds = credentials.NewTLS(sec.tls.ServerConfig())
 	}
@@ -112,8 +120,14 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	if err != nil {
 		return err
 	}
-	log.Info("keybroker serving", "listen", lis.Addr().String(), "pools_configured", len(policies.PoolNames()),
-		"auth", sec.policy.Enabled(), "tls", sec.tls != nil, "encryption", sec.ring != nil, "version", version)
+	opsSrv, err := listenOps(f.metricsAddr, server.HTTPHandler(hs, mx.Handler()))
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	log.Info("keybroker serving", "listen", lis.Addr().String(), "metrics", f.metricsAddr,
+		"pools_configured", len(policies.Current().PoolNames()), "auth", sec.policy.Enabled(),
+		"tls", sec.tls != nil, "encryption", sec.ring != nil, "tracing", tracer.Endpoint, "version", version)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return gs.Serve(lis) })
@@ -121,6 +135,10 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
 	if sec.tls != nil {
 		g.Go(func() error { sec.tls.Watch(gctx, f.tlsReload, log); return nil })
+	}
+	g.Go(func() error { policies.Watch(gctx, f.configReload, hangups(gctx), log); return nil })
+	if opsSrv != nil {
+		g.Go(func() error { return serveOps(gctx, opsSrv) })
 	}
 	g.Go(func() error {
 		<-gctx.Done()

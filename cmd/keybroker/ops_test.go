@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/redistest"
+)
+
+// scrape returns the metrics page as series → value.
+func scrape(t *testing.T, addr string) (map[string]float64, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(string(body)))
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndex(line, " ")
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out, string(body)
+}
+
+func TestMetricsMoveWithTheScenario(t *testing.T) {
+	rs := redistest.Start(t)
+	metricsAddr := freeAddr(t)
+	b := startBroker(t, "--redis", rs.Addr, "--metrics-addr", metricsAddr)
+	ctx := ctxT(t)
+	secrets := []string{"sk-METRICS-secret-000000001", "sk-METRICS-secret-000000002", "sk-METRICS-secret-000000003"}
+
+	before, _ := scrape(t, metricsAddr)
+	added, err := b.client.Add(ctx, &pb.AddRequest{Pool: "mp", Secrets: secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if _, err := b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "mp"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report := func(id string, status int32, code string) {
+		if _, err := b.client.ReportFailure(ctx, &pb.ReportFailureRequest{Pool: "mp", Key: &pb.ReportFailureRequest_KeyId{KeyId: id},
+			HttpStatus: status, ErrorCode: code, RetryAfter: durationpb.New(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report(added.KeyIds[0], 429, "rate_limit_exceeded")
+	report(added.KeyIds[1], 401, "invalid_api_key")
+	report(added.KeyIds[2], 503, "")
+	b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "not a pool"}) // INVALID_ARGUMENT
+	after, page := scrape(t, metricsAddr)
+
+	delta := func(series string) float64 { return after[series] - before[series] }
+	for series, want := range map[string]float64{
+		`keybroker_leases_total{pool="mp"}`:                                                                                                             10,
+		`keybroker_failure_reports_total{kind="rate_limited",pool="mp"}`:                                                                                1,
+		`keybroker_failure_reports_total{kind="invalid_key",pool="mp"}`:                                                                                 1,
+		`keybroker_failure_reports_total{kind="transient",pool="mp"}`:                                                                                   1,
+		`keybroker_state_transitions_total{from="active",kind="rate_limited",pool="mp",reason="rate_limit_exceeded",to="cooling_down"}`:                 1,
+		`keybroker_state_transitions_total{from="active",kind="invalid_key",pool="mp",reason="invalid_api_key",to="suspect"}`:                           1,
+		`keybroker_state_transitions_total{from="none",kind="",pool="mp",reason="added",to="active"}`:                                                   3,
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="GetRandom",grpc_service="keybroker.v1.KeyBrokerService",grpc_type="unary"}`:              10,
+		`grpc_server_handled_total{grpc_code="InvalidArgument",grpc_method="GetRandom",grpc_service="keybroker.v1.KeyBrokerService",grpc_type="unary"}`: 1,
+	} {
+		if got := delta(series); got != want {
+			t.Errorf("%s moved by %v, want %v", series, got, want)
+		}
+	}
+	for series, want := range map[string]float64{
+		`keybroker_keys{pool="mp",state="active"}`:       1,
+		`keybroker_keys{pool="mp",state="cooling_down"}`: 1,
+		`keybroker_keys{pool="mp",state="suspect"}`:      1,
+		`keybroker_keys{pool="mp",state="disabled"}`:     0,
+		`keybroker_keys_scrape_success`:                  1,
+	} {
+		if got, ok := after[series]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
+		}
+	}
+	if delta(`keybroker_redis_command_duration_seconds_count{command="evalsha"}`) < 14 {
+		t.Errorf("Redis command latency not recorded:\n%s", grep(page, "redis_command"))
+	}
+	if strings.Contains(page, "sk-METRICS") || strings.Contains(page, added.KeyIds[0]) {
+		t.Error("the metrics page shows a secret or a key id")
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + metricsAddr + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s = %v, %v", path, resp.StatusCode, err)
+		}
+	}
+}
+
+func grep(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestConfigReloadChangesBehaviour edits the policy file under a running
+// broker and sends SIGHUP: the next report uses the new cooldown.
+func TestConfigReloadChangesBehaviour(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "pools.yaml")
+	os.WriteFile(cfg, []byte("defaults:\n  cooldown_default: 5s\n"), 0o600)
+	b := startBroker(t, "--config", cfg, "--config-reload-interval", "1h") // only SIGHUP reloads
+	ctx := ctxT(t)
+	added, err := b.client.Add(ctx, &pb.AddRequest{Pool: "r", Secrets: []string{"sk-reload-00000000001", "sk-reload-00000000002"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cooldown := func(id string) time.Duration {
+		start := time.Now()
+		rep, err := b.client.ReportFailure(ctx, &pb.ReportFailureRequest{Pool: "r", Key: &pb.ReportFailureRequest_KeyId{KeyId: id}, HttpStatus: 429})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.StateUntil.AsTime().Sub(start).Round(time.Second)
+	}
+	if got := cooldown(added.KeyIds[0]); got != 5*time.Second {
+		t.Fatalf("cooldown before reload = %v, want 5s", got)
+	}
+	os.WriteFile(cfg, []byte("defaults:\n  cooldown_default: 2m\n"), 0o600)
+	b.cmd.Process.Signal(syscall.SIGHUP)
+	for i := 0; !strings.Contains(b.out.String(), "config reloaded"); i++ {
+		if i == 500 {
+			t.Fatalf("no reload after SIGHUP:\n%s", b.out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := cooldown(added.KeyIds[1]); got != 2*time.Minute {
+		t.Fatalf("cooldown after reload = %v, want 2m", got)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("pools:\n  a:\n    provider: anthropic\n"), 0o600)
+	os.WriteFile(bad, []byte("pools:\n  a:\n    provider: anthropic\n    lease_ttl: forever\n"), 0o600)
+	if out, code := runBinary(t, nil, "config", "check", good); code != 0 || !strings.Contains(out, "ok (1 pools declared)") {
+		t.Fatalf("check good: %d %s", code, out)
+	}
+	if out, code := runBinary(t, nil, "config", "check", good, bad); code != 1 || !strings.Contains(out, "bad.yaml:4") {
+		t.Fatalf("check bad: %d %s", code, out)
+	}
+	if _, code := runBinary(t, nil, "config"); code != 2 {
+		t.Fatalf("config without check: %d", code)
+	}
+}

@@ -6,7 +6,8 @@
 #     and never touch a Redis they did not start.
 #   - buf, pinned in tools/package-lock.json (npm ci into tools/node_modules).
 # Then: gofmt, go vet, buf lint, the generated-code freshness check,
-# buf breaking against the previous commit, and go test -race ./...
+# buf breaking against the previous commit, a short bounded run of every
+# fuzz target (FUZZTIME, default 5s each), and go test -race ./...
 # .ci/run calls this script. Extra arguments go to `go test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +68,9 @@ if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:proto/k
 else
 	echo "no previous commit with the API; skipped"
 fi
+
+step "fuzz (${FUZZTIME:-5s} per target)"
+FUZZTIME="${FUZZTIME:-5s}" bash scripts/fuzz.sh
 
 step "go test -race ./..."
 go test -race -count=1 "$@" ./...

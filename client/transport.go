@@ -138,9 +138,16 @@ func (t *Transport) lease(ctx context.Context) (*leased, error) {
 }
 
 // send sends a copy of req with body and key's auth header; req itself
-// is not modified, as the RoundTripper contract asks.
+// is not modified, as the RoundTripper contract asks. Only the header is
+// changed, so only the header is copied deeply (as oauth2.Transport does);
+// req.Clone would copy the URL and more on the hot path for nothing.
 func (t *Transport) send(req *http.Request, body io.ReadCloser, key *leased) (*http.Response, error) {
-	out := req.Clone(req.Context())
+	out := new(http.Request)
+	*out = *req
+	out.Header = req.Header.Clone()
+	if out.Header == nil {
+		out.Header = http.Header{}
+	}
 	out.Body = body
 	t.auth.set(out.Header, key.secret)
 	return t.base.RoundTrip(out)

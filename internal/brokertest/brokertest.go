@@ -7,11 +7,13 @@ package brokertest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -40,28 +42,13 @@ type Broker struct {
 // defaults) and stops it, and its Redis, at the end of the test.
 func Start(t testing.TB, cfg *config.Config) *Broker {
 	t.Helper()
-	if cfg == nil {
-		cfg = config.Default()
-	}
 	rs := redistest.Start(t)
-	rdb := rs.Client()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	key, err := store.LoadBrokerKey(ctx, rdb)
+	addr, stop, err := Serve(rs.Client(), cfg)
 	if err != nil {
 		t.Fatalf("brokertest: %v", err)
 	}
-	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")))
-	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")), server.WithPolicies(cfg))
-	gs := server.NewGRPCServer(svc, health.NewServer(), slog.New(slog.DiscardHandler), server.DefaultGRPCConfig())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("brokertest: listen: %v", err)
-	}
-	go func() { _ = gs.Serve(lis) }()
-	t.Cleanup(gs.Stop)
-
-	b := &Broker{Addr: lis.Addr().String(), Redis: rs}
+	t.Cleanup(stop)
+	b := &Broker{Addr: addr, Redis: rs}
 	conn, err := grpc.NewClient(b.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatalf("brokertest: dial %s: %v", b.Addr, err)
@@ -69,6 +56,30 @@ func Start(t testing.TB, cfg *config.Config) *Broker {
 	t.Cleanup(func() { _ = conn.Close() })
 	b.Client = pb.NewKeyBrokerServiceClient(conn)
 	return b
+}
+
+// Serve runs a broker over rdb with the pool policies of cfg (nil:
+// built-in defaults) on a free loopback port until stop is called. It is
+// for callers without a testing.TB, such as runnable examples.
+func Serve(rdb redis.UniversalClient, cfg *config.Config) (addr string, stop func(), err error) {
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	key, err := store.LoadBrokerKey(ctx, rdb)
+	if err != nil {
+		return "", nil, err
+	}
+	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")))
+	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")), server.WithPolicies(cfg))
+	gs := server.NewGRPCServer(svc, health.NewServer(), slog.New(slog.DiscardHandler), server.DefaultGRPCConfig())
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("listen: %w", err)
+	}
+	go func() { _ = gs.Serve(lis) }()
+	return lis.Addr().String(), gs.Stop, nil
 }
 
 // Add puts secrets into pool and returns their key ids in order.

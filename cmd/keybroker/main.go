@@ -1,10 +1,14 @@
 // Command keybroker runs the key broker and its admin tools.
 //
 //	keybroker serve [flags]    run the gRPC service (see `keybroker serve -h`)
+//	keybroker keys ...         add, list, remove, import and export keys
+//	keybroker pools POOL...    show pools with their key counts
 //	keybroker version          print the version
 //
 // Every serve flag can also be set with an environment variable:
 // --redis-master-name is KEYBROKER_REDIS_MASTER_NAME, and so on. Flags win.
+// The admin commands talk to a running broker over gRPC, at --addr or
+// KEYBROKER_ADDR (default 127.0.0.1:50051), never to Redis directly.
 package main
 
 import (
@@ -21,7 +25,7 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -29,14 +33,20 @@ func main() {
 const usage = `keybroker owns pools of provider API keys and leases them to callers over gRPC.
 
 Usage:
-  keybroker serve [flags]   run the broker (embedded store when no --redis is given)
-  keybroker version         print the version
+  keybroker serve [flags]        run the broker (embedded store when no --redis is given)
+  keybroker keys add|list|remove|import|export [flags]
+                                 manage a pool's keys on a running broker
+  keybroker pools POOL...        show pools with their key counts per state
+  keybroker version              print the version
 
-Run "keybroker serve -h" for the flags and their KEYBROKER_* variables.
+Run "keybroker serve -h" for the flags and their KEYBROKER_* variables, and
+"keybroker keys" for the admin commands. Admin commands reach the broker at
+--addr or $KEYBROKER_ADDR (default 127.0.0.1:50051); docs/admin.md has the
+same tasks as grpcurl commands.
 `
 
 // run is main without process globals, so tests can drive it.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -44,6 +54,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stderr)
+	case "keys":
+		return keys(adminEnv{ctx, getenv, stdin, stdout, stderr}, args[1:])
+	case "pools":
+		return pools(adminEnv{ctx, getenv, stdin, stdout, stderr}, args[1:])
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keybroker", version)
 		return 0

@@ -23,7 +23,7 @@ func TestRunCommands(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), tt.args, func(string) string { return "" }, &stdout, &stderr)
+		code := run(context.Background(), tt.args, func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr)
 		if code != tt.code || !strings.Contains(stdout.String()+stderr.String(), tt.out) {
 			t.Errorf("run(%q) = %d, %q; want %d and %q", tt.args, code, stdout.String()+stderr.String(), tt.code, tt.out)
 		}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/keybroker/keybroker/client"
+)
+
+// Exit codes of the admin commands: a usage error is told apart from a
+// call that failed.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// adminEnv is what an admin command runs with.
+type adminEnv struct {
+	ctx            context.Context
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// usageError is a command line that cannot be run; it exits with
+// exitUsage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// connFlags are the flags every admin command has: where the broker is and
+// how to talk to it. They also come from KEYBROKER_ADDR, KEYBROKER_TOKEN and
+// KEYBROKER_TIMEOUT.
+type connFlags struct {
+	addr    string
+	token   string
+	timeout time.Duration
+}
+
+var connFlagNames = []string{"addr", "token", "timeout"}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:50051", "broker address: host:port or unix:///path/to.sock")
+	fs.StringVar(&c.token, "token", "", "bearer token for a broker that requires one")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "deadline of each call to the broker")
+}
+
+// dial returns a client for the broker. It does not connect yet: the
+// first call does, and a broker that is down fails that call.
+func (c *connFlags) dial() (*client.Client, error) {
+	opts := []client.Option{client.WithTimeout(c.timeout)}
+	if c.token != "" {
+		opts = append(opts, client.WithBearerToken(c.token))
+	}
+	return client.New(c.addr, opts...)
+}
+
+// parseAdminFlags parses a subcommand's flags with KEYBROKER_* fallbacks
+// for the connection flags. -h prints the usage and returns flag.ErrHelp.
+func parseAdminFlags(fs *flag.FlagSet, conn *connFlags, env adminEnv, args []string) error {
+	conn.register(fs)
+	fs.SetOutput(env.stderr)
+	if err := applyEnv(fs, env.getenv, connFlagNames); err != nil {
+		return usageError{err.Error()}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// exitCode prints err as one line prefixed by the command and returns the
+// exit code for it.
+func exitCode(cmd string, err error, conn *connFlags, stderr io.Writer) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "keybroker %s: %s\n", cmd, oneLine(ue.msg))
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "keybroker %s: %s\n", cmd, oneLine(describe(err, conn)))
+	return exitFail
+}
+
+// describe turns a call's error into what an operator needs to read: what
+// went wrong and what to do, without gRPC's wording around it.
+func describe(err error, conn *connFlags) string {
+	var se interface {
+		error
+		GRPCStatus() *status.Status
+	}
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	st := se.GRPCStatus()
+	prefix := strings.TrimSuffix(err.Error(), se.Error()) // the context it was wrapped in: "list pool "x": "
+	msg := st.Message()
+	switch {
+	case st.Code() == codes.Unavailable && client.ErrorReason(err) == "STORE_UNAVAILABLE":
+		msg = fmt.Sprintf("the broker at %s cannot reach its key store (Redis); retry shortly", conn.addr)
+	case st.Code() == codes.Unavailable && client.ErrorReason(err) == "":
+		if i := strings.LastIndex(msg, "dial "); i >= 0 { // "connection error: desc = "transport: Error while dialing: dial tcp …: connection refused""
+			msg = strings.TrimSuffix(msg[i:], `"`)
+		}
+		msg = fmt.Sprintf("cannot reach the broker at %s: %s", conn.addr, msg)
+	case st.Code() == codes.DeadlineExceeded:
+		msg = fmt.Sprintf("no answer from the broker at %s within %s (--timeout)", conn.addr, conn.timeout)
+	case st.Code() == codes.Unauthenticated || st.Code() == codes.PermissionDenied:
+		msg += " (set --token or KEYBROKER_TOKEN)"
+	}
+	return fmt.Sprintf("%s%s [%s]", prefix, msg, st.Code())
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// isTerminal reports whether w is a terminal, where progress lines are
+// useful; in pipes and logs they are noise.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -407,7 +407,7 @@ func TestTransportNeverLogsSecrets(t *testing.T) {
 		}
 		return answer{401, nil, openAIInvalidKey}
 	})
-	var logs syncBuffer
+	var logs bytes.Buffer // RoundTrip logs on the caller's goroutine, before Get returns
 	hc := &http.Client{Transport: NewTransport(newClient(t, b.Addr), "log", WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))}
 	resp, err := hc.Get(up.URL)
 	if err != nil {
@@ -440,20 +440,3 @@ type closeRecorder struct {
 }
 
 func (c *closeRecorder) Close() error { c.closed = true; return nil }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -7,6 +7,7 @@ package brokertest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net"
@@ -65,10 +66,10 @@ func Serve(rdb redis.UniversalClient, cfg *config.Config) (addr string, stop fun
 	if cfg == nil {
 		cfg = config.Default()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	key, err := store.LoadBrokerKey(ctx, rdb)
-	if err != nil {
+	// A fresh broker key per broker: a test broker has no other replica to
+	// agree with, and this keeps the helper off the key's storage format.
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
 		return "", nil, err
 	}
 	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")))

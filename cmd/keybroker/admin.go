@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -41,20 +42,27 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 // connFlags are the flags every admin command has: where the broker is and
-// how to talk to it. They also come from KEYBROKER_ADDR, KEYBROKER_TOKEN and
-// KEYBROKER_TIMEOUT.
+// how to talk to it. Their defaults come from KEYBROKER_ADDR,
+// KEYBROKER_TOKEN and KEYBROKER_TIMEOUT when set; flags win.
 type connFlags struct {
 	addr    string
 	token   string
 	timeout time.Duration
 }
 
-var connFlagNames = []string{"addr", "token", "timeout"}
-
-func (c *connFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:50051", "broker address: host:port or unix:///path/to.sock")
-	fs.StringVar(&c.token, "token", "", "bearer token for a broker that requires one")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "deadline of each call to the broker")
+func (c *connFlags) register(fs *flag.FlagSet, getenv func(string) string) error {
+	timeout := 30 * time.Second
+	if v := getenv("KEYBROKER_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("KEYBROKER_TIMEOUT=%q: %w", v, err)
+		}
+		timeout = d
+	}
+	fs.StringVar(&c.addr, "addr", cmp.Or(getenv("KEYBROKER_ADDR"), "127.0.0.1:50051"), "broker address: host:port or unix:///path/to.sock [$KEYBROKER_ADDR]")
+	fs.StringVar(&c.token, "token", getenv("KEYBROKER_TOKEN"), "bearer token for a broker that requires one [$KEYBROKER_TOKEN]")
+	fs.DurationVar(&c.timeout, "timeout", timeout, "deadline of each call to the broker [$KEYBROKER_TIMEOUT]")
+	return nil
 }
 
 // dial returns a client for the broker. It does not connect yet: the
@@ -67,12 +75,11 @@ func (c *connFlags) dial() (*client.Client, error) {
 	return client.New(c.addr, opts...)
 }
 
-// parseAdminFlags parses a subcommand's flags with KEYBROKER_* fallbacks
-// for the connection flags. -h prints the usage and returns flag.ErrHelp.
+// parseAdminFlags parses a subcommand's flags, the connection flags
+// included. -h prints the usage and returns flag.ErrHelp.
 func parseAdminFlags(fs *flag.FlagSet, conn *connFlags, env adminEnv, args []string) error {
-	conn.register(fs)
 	fs.SetOutput(env.stderr)
-	if err := applyEnv(fs, env.getenv, connFlagNames); err != nil {
+	if err := conn.register(fs, env.getenv); err != nil {
 		return usageError{err.Error()}
 	}
 	if err := fs.Parse(args); err != nil {

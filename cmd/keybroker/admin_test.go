@@ -166,3 +166,23 @@ func TestAdminErrors(t *testing.T) {
 func regexpMatch(pattern, s string) bool {
 	return regexp.MustCompile(pattern).MatchString(s)
 }
+
+func TestAdminFlagsFromEnvironment(t *testing.T) {
+	env := map[string]string{"KEYBROKER_ADDR": "127.0.0.1:1", "KEYBROKER_TIMEOUT": "soon"}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"pools", "p"}, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), `KEYBROKER_TIMEOUT="soon"`) {
+		t.Fatalf("bad KEYBROKER_TIMEOUT: exit %d, %q", code, errOut.String())
+	}
+	env["KEYBROKER_TIMEOUT"] = "2s"
+	errOut.Reset()
+	code = run(context.Background(), []string{"pools", "p"}, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "cannot reach the broker at 127.0.0.1:1") {
+		t.Fatalf("KEYBROKER_ADDR not used: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	code = run(context.Background(), []string{"pools", "--addr", "127.0.0.1:2", "p"}, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "127.0.0.1:2") {
+		t.Fatalf("--addr does not win over KEYBROKER_ADDR: exit %d, %q", code, errOut.String())
+	}
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -48,27 +47,8 @@ func parseServeFlags(args []string, getenv func(string) string, fs *flag.FlagSet
 	fs.DurationVar(&f.wakeInterval, "wake-interval", time.Second, "how often cooled-down keys are returned to active in every pool")
 	fs.BoolVar(&f.reflection, "reflection", true, "register gRPC server reflection (for grpcurl)")
 
-	if err := applyEnv(fs, getenv, nil); err != nil {
-		return nil, err
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	return f, nil
-}
-
-// applyEnv sets the flags of fs named in only (every flag when only is
-// nil) from their KEYBROKER_* variables and notes the variable in each
-// flag's usage. A bad value is an error naming the variable.
-func applyEnv(fs *flag.FlagSet, getenv func(string) string, only []string) error {
 	var envErr error
 	fs.VisitAll(func(fl *flag.Flag) {
-		if only != nil && !slices.Contains(only, fl.Name) {
-			return
-		}
 		name := envName(fl.Name)
 		fl.Usage += " [$" + name + "]"
 		v := getenv(name)
@@ -79,7 +59,16 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string, only []string) error
 			envErr = fmt.Errorf("%s=%q: %w", name, v, err)
 		}
 	})
-	return envErr
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return f, nil
 }
 
 func (f *serveFlags) redisAddrs() []string {

@@ -6,10 +6,14 @@
 //	keybroker genkey           print a new data key
 //	keybroker gen-token        print a new bearer token and its hash
 //	keybroker hash-token       hash a token read from standard input
+//	keybroker keys ...         add, list, remove, import and export keys
+//	keybroker pools POOL...    show pools with their key counts
 //	keybroker version          print the version
 //
 // Every serve flag can also be set with an environment variable:
 // --redis-master-name is KEYBROKER_REDIS_MASTER_NAME, and so on. Flags win.
+// The admin commands talk to a running broker over gRPC, at --addr or
+// KEYBROKER_ADDR (default 127.0.0.1:50051), never to Redis directly.
 package main
 
 import (
@@ -34,15 +38,21 @@ func main() {
 const usage = `keybroker owns pools of provider API keys and leases them to callers over gRPC.
 
 Usage:
-  keybroker serve [flags]   run the broker (embedded store when no --redis is given)
-  keybroker config check F  validate pool policy files without starting
-  keybroker rekey [flags]   re-encrypt stored secrets with the primary data key, online
-  keybroker genkey          print a new data key line for --encryption-key-file
-  keybroker gen-token       print a new bearer token and its SHA-256 for --auth-file
-  keybroker hash-token      print the SHA-256 of the token on standard input
-  keybroker version         print the version
+  keybroker serve [flags]        run the broker (embedded store when no --redis is given)
+  keybroker keys add|list|remove|import|export [flags]
+                                 manage a pool's keys on a running broker
+  keybroker pools POOL...        show pools with their key counts per state
+  keybroker config check FILE    validate pool policy files without starting
+  keybroker rekey [flags]        re-encrypt stored secrets with the primary data key, online
+  keybroker genkey               print a new data key line for --encryption-key-file
+  keybroker gen-token            print a new bearer token and its SHA-256 for --auth-file
+  keybroker hash-token           print the SHA-256 of the token on standard input
+  keybroker version              print the version
 
-Run "keybroker serve -h" for the flags and their KEYBROKER_* variables.
+Run "keybroker serve -h" for the flags and their KEYBROKER_* variables, and
+"keybroker keys" for the admin commands. Admin commands reach the broker at
+--addr or $KEYBROKER_ADDR (default 127.0.0.1:50051); docs/admin.md has the
+same tasks as grpcurl commands.
 `
 
 // run is main without process globals, so tests can drive it.
@@ -64,6 +74,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return genToken(stdout, stderr)
 	case "hash-token":
 		return hashToken(stdin, stdout, stderr)
+	case "keys":
+		return keys(adminEnv{ctx, getenv, stdin, stdout, stderr}, args[1:])
+	case "pools":
+		return pools(adminEnv{ctx, getenv, stdin, stdout, stderr}, args[1:])
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keybroker", version)
 		return 0

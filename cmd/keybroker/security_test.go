@@ -17,6 +17,7 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testpki"
 )
 
 // runBinary runs keybroker with args and env and returns its output and
@@ -257,5 +258,50 @@ func TestNothingLeaks(t *testing.T) {
 		if i := strings.Index(text, "LEAKCHECK"); i >= 0 {
 			t.Errorf("%s contains a secret or token: …%s…", where, text[max(0, i-80):min(len(text), i+40)])
 		}
+	}
+}
+
+// TestAdminCLIOverTLS drives the admin CLI against a broker that serves
+// TLS and requires credentials: a token, then a client certificate.
+func TestAdminCLIOverTLS(t *testing.T) {
+	ca := testpki.NewCA(t, "cli-ca")
+	srv := ca.Server("broker")
+	admin := ca.Client("ops-admin")
+	auth := filepath.Join(t.TempDir(), "auth.yaml")
+	os.WriteFile(auth, []byte("certificates:\n  - {name: ops, role: admin, subject_cn: ops-admin}\n"), 0o600)
+	const tok = "cli-admin-token-000000001"
+	addr := freeAddr(t)
+	bin, _ := binary()
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--auth-file", auth, "--tls-cert", srv.CertFile, "--tls-key", srv.KeyFile, "--tls-client-ca", ca.CertFile)
+	cmd.Env = append(os.Environ(), "KEYBROKER_ADMIN_TOKEN="+tok)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+
+	add := []string{"keys", "add", "--addr", addr, "--cacert", ca.CertFile, "--token", tok, "--pool", "p", "sk-cli-over-tls-000001"}
+	var got string
+	var code int
+	for range 100 {
+		if got, code = runBinary(t, nil, add...); code == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code != 0 {
+		t.Fatalf("keys add over TLS with a token: exit %d\n%s\nbroker:\n%s", code, got, out)
+	}
+	got, code = runBinary(t, nil, "keys", "list", "--addr", addr, "--cacert", ca.CertFile, "--cert", admin.CertFile, "--key", admin.KeyFile, "--pool", "p")
+	if code != 0 || !strings.Contains(got, "sk-cl…0001") {
+		t.Fatalf("keys list over mTLS: exit %d\n%s", code, got)
+	}
+	got, code = runBinary(t, nil, "keys", "list", "--addr", addr, "--cacert", ca.CertFile, "--pool", "p")
+	if code != 1 || !strings.Contains(strings.ToLower(got), "credentials") {
+		t.Fatalf("keys list without credentials: exit %d\n%s", code, got)
+	}
+	if got, code = runBinary(t, nil, "keys", "list", "--addr", addr, "--cert", admin.CertFile, "--pool", "p"); code != 2 {
+		t.Fatalf("--cert without --cacert: exit %d\n%s", code, got)
 	}
 }

@@ -18,6 +18,11 @@ var (
 	reportScript = script("report")
 	listScript   = script("list")
 	wakeScript   = script("wake")
+
+	claimScript    = script("claim")
+	applyScript    = script("apply")
+	scheduleScript = script("schedule")
+	historyScript  = script("history")
 )
 
 func script(name string) *redis.Script {

@@ -68,7 +68,8 @@ func (f fixture) add(t *testing.T, pool string, n int) []string {
 // checkInvariants reads the pool's raw Redis data and fails unless every
 // index agrees with every key's hash: each key in exactly one state index,
 // the selectable set equal to the active index, the wake schedule holding
-// exactly the keys with an end time, and nothing indexed that is not stored.
+// exactly the keys with an end time, every key on the worker's schedule,
+// and nothing indexed that is not stored.
 func checkInvariants(t *testing.T, rdb *redis.Client, pool string) {
 	t.Helper()
 	ctx := context.Background()
@@ -80,6 +81,9 @@ func checkInvariants(t *testing.T, rdb *redis.Client, pool string) {
 	}
 	selectable := members(t, rdb.SMembers(ctx, p+"active"))
 	wake := members(t, rdb.ZRange(ctx, p+"wake", 0, -1))
+	if due := members(t, rdb.ZRange(ctx, p+"due", 0, -1)); !slices.Equal(due, all) {
+		t.Errorf("worker schedule %v != every key %v", due, all)
+	}
 	if !slices.Equal(selectable, byState[Active]) {
 		t.Errorf("selectable set %v != active index %v", selectable, byState[Active])
 	}

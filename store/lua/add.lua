@@ -1,7 +1,8 @@
--- add puts keys into the pool as active. ARGV[3..] are id, secret pairs.
--- Returns 1 for each pair that was added and 0 for one already present.
+-- add puts keys into the pool as active and due for the worker's first
+-- check. ARGV[4..] are id, secret pairs. Returns 1 for each pair that was
+-- added and 0 for one already present.
 local result, added = {}, {}
-for i = 3, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   local id, secret = ARGV[i], ARGV[i + 1]
   local k = kkey(id)
   if redis.call('EXISTS', k) == 1 then
@@ -9,7 +10,8 @@ for i = 3, #ARGV, 2 do
   else
     redis.call('HSET', k, 's', secret, 'ad', now, 'nl', 0, 'nf', 0)
     redis.call('ZADD', ALL, 0, id)
-    set_state(id, nil, ACTIVE, 'added', 0)
+    redis.call('ZADD', DUE, now, id)
+    set_state(id, nil, ACTIVE, 'added', 0, 'admin')
     result[#result + 1] = 1
     added[#added + 1] = id
   end

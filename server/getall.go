@@ -4,6 +4,7 @@ import (
 	"context"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/secret"
 	"github.com/keybroker/keybroker/store"
 )
 
@@ -13,20 +14,20 @@ func (s *Service) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAll
 	if err := validatePool(pool); err != nil {
 		return nil, err
 	}
+	if req.GetState() == pb.KeyState_KEY_STATE_REMOVED {
+		return nil, invalid("state", "removed keys are not listed; see GetKeyHistory for why a key was removed")
+	}
 	state, ok := stateFromProto(req.GetState())
 	if !ok {
 		return nil, invalid("state", "%d is not a KeyState", req.GetState())
 	}
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, invalid("page_size", "must not be negative")
-	case size == 0:
-		size = defaultPageSize
-	case size > maxPageSize:
-		size = maxPageSize
+	size, err := pageSize(req.GetPageSize(), defaultPageSize)
+	if err != nil {
+		return nil, err
 	}
-	after, err := decodePageToken(req.GetPageToken(), pool, req.GetState())
+	after, err := decodePageToken(req.GetPageToken(), pageQuery{
+		rpc: "GetAll", scope: []string{pool, req.GetState().String()}, mismatch: "pool or state filter", valid: secret.ValidID,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func (s *Service) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAll
 		resp.Keys[i] = keyToProto(k, req.GetReveal())
 	}
 	if page.More {
-		resp.NextPageToken = encodePageToken(pool, req.GetState(), page.Keys[len(page.Keys)-1].ID)
+		resp.NextPageToken = encodePageToken([]string{pool, req.GetState().String()}, page.Keys[len(page.Keys)-1].ID)
 	}
 	if req.GetReveal() {
 		s.log.InfoContext(ctx, "secrets revealed", "pool", pool, "keys", len(page.Keys))

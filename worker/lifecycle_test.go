@@ -1,0 +1,134 @@
+package worker
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/failure"
+	"github.com/keybroker/keybroker/store"
+)
+
+// TestSuspectKeysAreVerifiedWithoutATick: a caller reports two keys
+// invalid; the running worker verifies both at once, restoring the one
+// that works and removing the one that does not, while the clock stands
+// still so that no periodic check can have done it.
+func TestSuspectKeysAreVerifiedWithoutATick(t *testing.T) {
+	e := newEnv(t)
+	f := newFake(t, "openai", e.clock.Now)
+	good, bad := "sk-suspect-good-0123456789abcdef", "sk-suspect-bad-0123456789abcdef"
+	ids := e.add("p", good, bad)
+	w := e.worker(policies(map[string]config.Pool{"p": pool("openai", "openai", f.srv.URL)}))
+	e.sweep(w) // the first check of new keys: both fine, next check in an hour
+	f.set(bad, invalid401)
+	run(t, w)
+	ctx := context.Background()
+	for _, id := range ids {
+		tr, err := e.st.Report(ctx, "p", id, store.Failure{Kind: failure.InvalidKey, Reason: "invalid_api_key"})
+		if err != nil || tr.To != store.Suspect {
+			t.Fatalf("report = %+v, %v", tr, err)
+		}
+	}
+	eventually(t, "both suspect keys are decided", func() bool {
+		keys := e.keys("p")
+		_, badLeft := keys[ids[1]]
+		return keys[ids[0]].State == store.Active && !badLeft
+	})
+	if k := e.keys("p")[ids[0]]; k.Reason != "verified" {
+		t.Fatalf("restored key reason %q, want verified", k.Reason)
+	}
+	h := e.history("p", ids[1])
+	if h[0].To != store.Removed || h[0].From != store.Suspect || h[0].Actor != "worker" || h[1].Actor != "report" {
+		t.Fatalf("history of the removed key = %+v", h)
+	}
+}
+
+// TestDisabledKeyReturnsWhenToppedUp: a relay key out of credit is parked,
+// re-checked every disabled_interval, and returns once its balance is
+// topped up.
+func TestDisabledKeyReturnsWhenToppedUp(t *testing.T) {
+	e := newEnv(t)
+	f := newFake(t, "billing", e.clock.Now)
+	sec := "sk-topup-0123456789abcdef"
+	f.setBalance(sec, 10, 1000) // $10 of $10 used
+	id := e.add("relay", sec)[0]
+	p := pool("billing", "billing", f.srv.URL)
+	w := e.worker(policies(map[string]config.Pool{"relay": p}))
+	e.sweep(w)
+	if k := e.keys("relay")[id]; k.State != store.Disabled || k.Reason != "usage_limit_reached" {
+		t.Fatalf("exhausted key = %s (%s)", k.State, k.Reason)
+	}
+	f.setBalance(sec, 50, 1000)
+	e.clock.Advance(time.Duration(p.Validator.Interval)) // an active key's interval is not enough
+	e.sweep(w)
+	if k := e.keys("relay")[id]; k.State != store.Disabled {
+		t.Fatalf("re-checked before disabled_interval: %s", k.State)
+	}
+	e.clock.Advance(time.Duration(float64(p.Validator.DisabledInterval) * (1 + p.Validator.Jitter)))
+	e.sweep(w)
+	k := e.keys("relay")[id]
+	if k.State != store.Active || k.Reason != "verified" || k.Balance.LimitUSD != 50 || k.Balance.UsedUSD != 10 {
+		t.Fatalf("after the top-up key = %s (%s), balance %+v", k.State, k.Reason, k.Balance)
+	}
+}
+
+// TestRemoveExhaustedIsThePoolsChoice: on_exhausted: remove is the seed's
+// behaviour; permission problems are still only parked.
+func TestRemoveExhaustedIsThePoolsChoice(t *testing.T) {
+	e := newEnv(t)
+	f := newFake(t, "billing", e.clock.Now)
+	broke, fine := "sk-broke-0123456789abcdef", "sk-fine-0123456789abcdef"
+	f.set(broke, exhaustedQ)
+	ids := e.add("seed", broke, fine)
+	p := pool("billing", "billing", f.srv.URL)
+	p.Validator.OnExhausted = config.ExhaustedRemove
+	e.sweep(e.worker(policies(map[string]config.Pool{"seed": p})))
+	keys := e.keys("seed")
+	if _, ok := keys[ids[0]]; ok || keys[ids[1]].State != store.Active {
+		t.Fatalf("keys = %+v; want the exhausted one removed, the other active", keys)
+	}
+	if h := e.history("seed", ids[0]); h[0].To != store.Removed || h[0].Reason != "usage_limit_reached" {
+		t.Fatalf("history = %+v", h)
+	}
+}
+
+// TestGeminiKeyNeverReachesTheLog: Gemini's key is in the URL, and
+// net/http quotes URLs in its errors; the worker's log must not show it
+// whatever goes wrong.
+func TestGeminiKeyNeverReachesTheLog(t *testing.T) {
+	e := newEnv(t) // the env fails the test if a secret is in the log
+	f := newFake(t, "gemini", e.clock.Now)
+	secrets := []string{"AIzaSyA-reset/+=&key-0123456789", "AIzaSyB-timeout-0123456789abcdef", "AIzaSyC-garbage-0123456789abcdef"}
+	f.set(secrets[0], faultReset)
+	f.set(secrets[1], faultTimeout)
+	f.set(secrets[2], faultGarbage)
+	e.add("g", secrets...)
+	e.sweep(e.worker(policies(map[string]config.Pool{"g": pool("gemini", "gemini", f.srv.URL)})))
+	logs := e.logs.String()
+	if strings.Count(logs, "check learned nothing") != 3 || !strings.Contains(logs, "key=REDACTED") {
+		t.Fatalf("want three faults logged with the key redacted from the URL:\n%s", logs)
+	}
+}
+
+// TestUnreachableUpstreamChangesNothing: a base URL nobody listens on.
+func TestUnreachableUpstreamChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	f := newFake(t, "openai", e.clock.Now)
+	base := f.srv.URL
+	f.srv.Close() // the port is now closed: connection refused
+	ids := e.add("p", secretsN("sk-unreachable", 3)...)
+	before := e.keys("p")
+	w := e.worker(policies(map[string]config.Pool{"p": pool("openai", "openai", base)}))
+	e.sweep(w)
+	if s := w.Stats(); s.Faults != 3 || s.Changed != 0 {
+		t.Fatalf("stats = %+v", s)
+	}
+	after := e.keys("p")
+	for _, id := range ids {
+		if before[id] != after[id] {
+			t.Fatalf("key changed: %+v → %+v", before[id], after[id])
+		}
+	}
+}

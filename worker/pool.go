@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/keybroker/keybroker/config"
-	"github.com/keybroker/keybroker/store"
 )
 
 // claimMargin is added to a check's time budget to make its claim: room
@@ -163,151 +161,4 @@ func (p *poolRunner) drain(ctx context.Context) (int, error) {
 			want = p.batch()
 		}
 	}
-}
-
-// batch is how many free slots a pool with a backlog waits for before it
-// claims again: a tenth of its concurrency, within the worker's own.
-func (p *poolRunner) batch() int {
-	return max(1, min(cap(p.slots), cap(p.w.slots))/10)
-}
-
-// acquire waits for want of the pool's slots, takes any more that are
-// free, and pairs as many of them as it can with the worker's slots,
-// waiting only for the first: a drain never waits on the worker's slots
-// while holding some, so pools cannot starve each other into a deadlock.
-// It returns how many pairs it holds (at least one).
-func (p *poolRunner) acquire(ctx context.Context, want int) (int, error) {
-	n := 0
-	for ; n < want; n++ {
-		if err := take(ctx, p.slots); err != nil {
-			p.releasePool(n)
-			return 0, err
-		}
-	}
-	for n < cap(p.slots) && tryTake(p.slots) {
-		n++
-	}
-	if err := take(ctx, p.w.slots); err != nil {
-		p.releasePool(n)
-		return 0, err
-	}
-	got := 1
-	for got < n && tryTake(p.w.slots) {
-		got++
-	}
-	p.releasePool(n - got)
-	return got, nil
-}
-
-func (p *poolRunner) releasePool(n int) {
-	for range n {
-		<-p.slots
-	}
-}
-
-// release gives back n pairs of slots.
-func (p *poolRunner) release(n int) {
-	for range n {
-		<-p.w.slots
-		<-p.slots
-	}
-}
-
-func take(ctx context.Context, slots chan struct{}) error {
-	select {
-	case slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func tryTake(slots chan struct{}) bool {
-	select {
-	case slots <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
-
-// check validates one claimed key within the budget and applies the
-// result. When the worker is stopping the result is dropped: the claim
-// lapses and another worker checks the key.
-func (p *poolRunner) check(ctx context.Context, k store.Claimed) {
-	defer p.inflight.Done()
-	defer p.release(1)
-	cctx, cancel := context.WithTimeout(ctx, p.budget)
-	res := p.validator.Validate(cctx, k.Secret)
-	cancel()
-	if ctx.Err() != nil {
-		return
-	}
-	p.apply(ctx, k, res)
-}
-
-// apply records a result with the store and logs and counts it.
-func (p *poolRunner) apply(ctx context.Context, k store.Claimed, res Result) {
-	c := store.Check{
-		Seen:            k.State,
-		Valid:           res.Valid,
-		Kind:            res.Verdict.Kind,
-		Reason:          res.Verdict.Reason,
-		Until:           p.policy.Until(res.Verdict, p.w.now()),
-		RemoveExhausted: p.policy.Validator.OnExhausted == config.ExhaustedRemove,
-		Balance:         res.Balance,
-		Next:            p.next(),
-		Actor:           p.w.actor,
-	}
-	if res.Valid {
-		c.Reason = "verified"
-	}
-	tr, err := p.w.store.Apply(ctx, p.name, k.ID, c)
-	p.record(ctx, k, res, tr, err)
-}
-
-// next is when the key is checked again, each interval put off by a
-// random share of up to Jitter of it, so checks do not come in bursts.
-func (p *poolRunner) next() store.Schedule {
-	v := p.policy.Validator
-	f := 1 + v.Jitter*p.w.jitter()
-	spread := func(d config.Duration) time.Duration { return time.Duration(float64(d) * f) }
-	return store.Schedule{Active: spread(v.Interval), Disabled: spread(v.DisabledInterval), Retry: spread(v.RetryInterval)}
-}
-
-// record logs and counts what a check and its application did, by key id.
-func (p *poolRunner) record(ctx context.Context, k store.Claimed, res Result, tr store.Transition, err error) {
-	s := &p.w.stats
-	log := p.w.log.With("pool", p.name, "key_id", k.ID)
-	switch {
-	case errors.Is(err, store.ErrKeyUnknown):
-		s.lost.Add(1)
-		log.DebugContext(ctx, "worker: key left the pool while it was checked")
-		return
-	case err != nil:
-		s.errors.Add(1)
-		log.WarnContext(ctx, "worker: record check; the key is retried when its claim lapses", "err", err)
-		return
-	}
-	s.checked.Add(1)
-	switch {
-	case res.Fault():
-		s.faults.Add(1)
-		log.WarnContext(ctx, "worker: check learned nothing; key unchanged", "kind", res.Verdict.Kind.String(),
-			"reason", res.Verdict.Reason, "state", string(tr.To), "err", res.Err)
-	case res.Valid:
-		s.valid.Add(1)
-	default:
-		s.refused.Add(1)
-	}
-	if tr.From == tr.To {
-		log.DebugContext(ctx, "worker: key checked", "state", string(tr.To), "valid", res.Valid, "reason", res.Verdict.Reason)
-		return
-	}
-	s.changed.Add(1)
-	if tr.To == store.Removed {
-		s.removed.Add(1)
-	}
-	log.InfoContext(ctx, "key state changed", "from", string(tr.From), "to", string(tr.To), "reason", tr.Reason,
-		"until", tr.Until, "actor", p.w.actor)
 }

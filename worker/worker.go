@@ -82,8 +82,8 @@ func WithPollInterval(d time.Duration) Option {
 	}
 }
 
-// WithPoolRefresh sets how often Run looks for new pools; the default is
-// 10s.
+// WithPoolRefresh sets how often Run looks for new pools (one SMEMBERS);
+// the default is 1s.
 func WithPoolRefresh(d time.Duration) Option {
 	return func(w *Worker) {
 		if d > 0 {
@@ -115,7 +115,7 @@ func New(st Store, policies Policies, opts ...Option) *Worker {
 		jitter:   rand.Float64,
 		slots:    make(chan struct{}, 32),
 		poll:     250 * time.Millisecond,
-		refresh:  10 * time.Second,
+		refresh:  time.Second,
 		actor:    "worker",
 		pools:    map[string]*poolRunner{},
 	}

@@ -1,9 +1,10 @@
 // Command keybroker runs the key broker and its admin tools.
 //
-//	keybroker serve [flags]    run the gRPC service (see `keybroker serve -h`)
+//	keybroker serve [flags]    run the gRPC service and the validation worker
+//	keybroker worker [flags]   run the validation worker alone
 //	keybroker version          print the version
 //
-// Every serve flag can also be set with an environment variable:
+// Every flag can also be set with an environment variable:
 // --redis-master-name is KEYBROKER_REDIS_MASTER_NAME, and so on. Flags win.
 package main
 
@@ -29,10 +30,11 @@ func main() {
 const usage = `keybroker owns pools of provider API keys and leases them to callers over gRPC.
 
 Usage:
-  keybroker serve [flags]   run the broker (embedded store when no --redis is given)
+  keybroker serve [flags]   run the broker and its validation worker (embedded store when no --redis is given)
+  keybroker worker [flags]  run the validation worker alone, against --redis
   keybroker version         print the version
 
-Run "keybroker serve -h" for the flags and their KEYBROKER_* variables.
+Run "keybroker serve -h" or "keybroker worker -h" for the flags and their KEYBROKER_* variables.
 `
 
 // run is main without process globals, so tests can drive it.
@@ -44,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stderr)
+	case "worker":
+		return workerCommand(ctx, args[1:], getenv, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keybroker", version)
 		return 0

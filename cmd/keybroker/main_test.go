@@ -20,6 +20,11 @@ func TestRunCommands(t *testing.T) {
 		{[]string{"help"}, 0, "keybroker serve"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"serve", "-h"}, 0, "KEYBROKER_REDIS"},
+		{[]string{"serve", "-h"}, 0, "KEYBROKER_WORKER_CONCURRENCY"},
+		{[]string{"worker", "-h"}, 0, "KEYBROKER_WORKER_POLL"},
+		{[]string{"worker"}, 1, "--redis is required"},
+		{[]string{"worker", "--worker-concurrency", "0"}, 2, "--worker-concurrency 0"},
+		{[]string{"serve", "--audit-length", "-1"}, 2, "--audit-length -1"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -36,8 +41,13 @@ func TestEnvFillsFlagsAndFlagsWin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.listen != "unix:/tmp/x.sock" || f.pool != "flag-pool" || strings.Join(f.redisAddrs(), "|") != "a:1|b:2" {
+	if f.listen != "unix:/tmp/x.sock" || f.pool != "flag-pool" || strings.Join(f.redisAddrs(), "|") != "a:1|b:2" || !f.worker {
 		t.Fatalf("flags = %+v", f)
+	}
+	env["KEYBROKER_WORKER"] = "false"
+	f, err = parseServeFlags(nil, func(k string) string { return env[k] }, newFlagSet())
+	if err != nil || f.worker {
+		t.Fatalf("KEYBROKER_WORKER=false: worker %v, %v", f.worker, err)
 	}
 }
 

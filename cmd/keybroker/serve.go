@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/keysfile"
 	"github.com/keybroker/keybroker/lease"
 	"github.com/keybroker/keybroker/secret"
@@ -67,14 +66,11 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 // SIGTERM) or the listener fails, then drains: health turns NOT_SERVING at
 // once, in-flight calls get --shutdown-timeout to finish.
 func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
-	policies := config.Default()
-	if f.configPath != "" {
-		var err error
-		if policies, err = config.Load(f.configPath); err != nil {
-			return err
-		}
+	policies, err := loadPolicies(f.configPath)
+	if err != nil {
+		return err
 	}
-	rdb, closeRedis, err := openRedis(f, log)
+	rdb, closeRedis, err := openRedis(&f.commonFlags, log)
 	if err != nil {
 		return err
 	}
@@ -84,7 +80,7 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")))
+	st := newStore(rdb, key, f.auditLength)
 	if err := seedKeys(ctx, st, f.keysFile, f.pool, log); err != nil {
 		return err
 	}
@@ -106,6 +102,12 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	g.Go(func() error { return gs.Serve(lis) })
 	g.Go(func() error { server.MonitorHealth(gctx, hs, st.Ping, f.healthInterval, log); return nil })
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
+	if f.worker {
+		w := newWorker(st, policies, &f.commonFlags, log)
+		g.Go(func() error { return w.Run(gctx) })
+	} else {
+		log.Info("validation worker off (--worker=false): run `keybroker worker` against the same Redis")
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		drain(hs, gs, f.shutdownTimeout, log)
@@ -116,7 +118,7 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 
 // openRedis connects to the configured Redis, or starts the embedded store
 // when none is configured.
-func openRedis(f *serveFlags, log *slog.Logger) (redis.UniversalClient, func(), error) {
+func openRedis(f *commonFlags, log *slog.Logger) (redis.UniversalClient, func(), error) {
 	addrs := f.redisAddrs()
 	if len(addrs) == 0 {
 		m, err := startEmbedded()

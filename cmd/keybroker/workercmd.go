@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/worker"
+)
+
+// workerCommand is `keybroker worker`: the validation worker alone, for
+// deployments that run it apart from the gRPC replicas (which then run
+// `serve --worker=false`). Any number may run against one Redis.
+func workerCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keybroker worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f, err := parseWorkerFlags(args, getenv, fs)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "keybroker worker: %v\n", err)
+		return 2
+	}
+	log, err := newLogger(f.logLevel, f.logFormat, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "keybroker worker: %v\n", err)
+		return 2
+	}
+	if err := runWorker(ctx, f, log); err != nil {
+		log.Error("keybroker worker stopped", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// runWorker checks keys until ctx ends (SIGINT, SIGTERM). Checks in flight
+// are abandoned; their claims lapse and another worker takes the keys.
+func runWorker(ctx context.Context, f *commonFlags, log *slog.Logger) error {
+	if len(f.redisAddrs()) == 0 {
+		return errors.New("--redis is required: the embedded store lives inside one `keybroker serve` process, which runs its own worker")
+	}
+	policies, err := loadPolicies(f.configPath)
+	if err != nil {
+		return err
+	}
+	rdb, closeRedis, err := openRedis(f, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	key, err := waitForBrokerKey(ctx, rdb, log)
+	if err != nil {
+		return err
+	}
+	w := newWorker(newStore(rdb, key, f.auditLength), policies, f, log)
+	return w.Run(ctx)
+}
+
+// loadPolicies reads the pool policy file, or returns the built-in
+// defaults when there is none.
+func loadPolicies(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	return config.Load(path)
+}
+
+// newStore is the key store every command shares: key ids derive from the
+// broker key, and the audit trail keeps auditLength entries per pool.
+func newStore(rdb redis.UniversalClient, brokerKey []byte, auditLength int) *store.Store {
+	return store.New(rdb, secret.NewIDs(secret.Derive(brokerKey, "key-id")), store.WithAuditLength(auditLength))
+}
+
+// newWorker builds the validation worker from the shared flags. Without a
+// --worker-name it is named after the host, so the audit trail says which
+// replica changed a key.
+func newWorker(st *store.Store, policies *config.Config, f *commonFlags, log *slog.Logger) *worker.Worker {
+	name := f.workerName
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	log.Info("validation worker running", "name", name, "concurrency", f.workerConcurrency, "poll", f.workerPoll)
+	return worker.New(st, policies,
+		worker.WithLogger(log),
+		worker.WithConcurrency(f.workerConcurrency),
+		worker.WithPollInterval(f.workerPoll),
+		worker.WithName(name),
+	)
+}

@@ -2,7 +2,10 @@ package worker
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +17,8 @@ import (
 // with perfect parallelism, keys × calls × latency / concurrency: ratio 1.0
 // means the worker added nothing to the upstream's own latency. Redis
 // (claims and results, two scripts per key) and scheduling are the rest.
+// raw-http-ratio is the same measure for bare HTTP requests made in the
+// same run with the same concurrency: what the machine itself allows.
 //
 //	go test ./worker -run '^$' -bench BenchmarkSweep -benchtime 3x
 func BenchmarkSweep(b *testing.B) {
@@ -44,6 +49,7 @@ func benchSweep(b *testing.B, dialect string, calls, concurrency int) {
 	w := e.worker(policies(map[string]config.Pool{"bench": p}), WithConcurrency(concurrency), WithLogger(slog.New(slog.DiscardHandler)))
 	next := time.Duration(float64(p.Validator.Interval)*(1+p.Validator.Jitter)) + time.Millisecond
 
+	raw := rawRequests(b, f.srv.URL+"/v1/models", keys*calls, concurrency)
 	var total time.Duration
 	b.ResetTimer()
 	for range b.N {
@@ -63,4 +69,36 @@ func benchSweep(b *testing.B, dialect string, calls, concurrency int) {
 	b.ReportMetric(sweep.Seconds(), "s/sweep")
 	b.ReportMetric(ideal.Seconds(), "ideal-s/sweep")
 	b.ReportMetric(float64(sweep)/float64(ideal), "ratio")
+	b.ReportMetric(float64(raw)/float64(ideal), "raw-http-ratio")
+}
+
+// rawRequests is the baseline of the same run: n bare GETs to url from
+// concurrency goroutines, no Redis and no worker, which is the best this
+// machine (fake and client sharing its cores) can do.
+func rawRequests(b *testing.B, url string, n, concurrency int) time.Duration {
+	client := defaultClient(concurrency)
+	jobs := make(chan struct{}, n)
+	for range n {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for range jobs {
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Header.Set("Authorization", "Bearer sk-baseline")
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/keybroker/keybroker/secret"
 )
 
@@ -38,8 +40,14 @@ type HistoryQuery struct {
 	Limit int
 }
 
+// historyChunk is how many audit entries one read takes. The trail is
+// shared by a pool's keys, so a key's entries are found by reading it
+// backwards a chunk at a time, in Go: Redis is never held for more than one
+// short XREVRANGE, however long the trail.
+const historyChunk = 500
+
 // History returns a page of a key's audit entries, newest first, and
-// whether older ones follow.
+// whether older ones follow. It needs Redis 6.2 (exclusive ranges).
 func (s *Store) History(ctx context.Context, pool string, q HistoryQuery) ([]AuditEntry, bool, error) {
 	if q.Limit < 1 {
 		return nil, false, fmt.Errorf("history of pool %q: limit %d is below 1", pool, q.Limit)
@@ -47,50 +55,52 @@ func (s *Store) History(ctx context.Context, pool string, q HistoryQuery) ([]Aud
 	if !secret.ValidID(q.KeyID) {
 		return nil, false, fmt.Errorf("history of pool %q: %q is not a key id", pool, q.KeyID)
 	}
-	before := "+"
+	end := "+"
 	if q.Before != "" {
 		if !validStreamID(q.Before) {
 			return nil, false, fmt.Errorf("history of pool %q: before %q is not an audit entry id", pool, q.Before)
 		}
-		before = q.Before
+		end = "(" + q.Before
 	}
-	res, err := s.eval(ctx, historyScript, pool, q.KeyID, q.Limit+1, before).Slice()
-	if err != nil {
-		return nil, false, fmt.Errorf("history of key %s in pool %q: %w", q.KeyID, pool, err)
+	var out []AuditEntry
+	for len(out) <= q.Limit {
+		msgs, err := s.rdb.XRevRangeN(ctx, prefix(pool)+"audit", end, "-", historyChunk).Result()
+		if err != nil {
+			return nil, false, fmt.Errorf("history of key %s in pool %q: %w", q.KeyID, pool, err)
+		}
+		for _, m := range msgs {
+			if e, ok := parseEntry(m, q.KeyID); ok {
+				out = append(out, e)
+			}
+		}
+		if len(msgs) < historyChunk {
+			break
+		}
+		end = "(" + msgs[len(msgs)-1].ID
 	}
-	entries, err := parseEntries(res, q.KeyID)
-	if err != nil {
-		return nil, false, fmt.Errorf("history of key %s in pool %q: %w", q.KeyID, pool, err)
+	if len(out) > q.Limit {
+		return out[:q.Limit], true, nil
 	}
-	more := len(entries) > q.Limit
-	if more {
-		entries = entries[:q.Limit]
-	}
-	return entries, more, nil
+	return out, false, nil
 }
 
-func parseEntries(rows []any, keyID string) ([]AuditEntry, error) {
-	out := make([]AuditEntry, 0, len(rows))
-	for _, row := range rows {
-		f, ok := row.([]any)
-		if !ok || len(f) != 7 {
-			return nil, fmt.Errorf("malformed audit row")
-		}
-		r := reply(f)
-		from, err := parseChange(r.str(2))
-		if err != nil {
-			return nil, err
-		}
-		to, err := parseChange(r.str(3))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, AuditEntry{
-			ID: r.str(0), Time: millis(num(r.str(1))), KeyID: keyID, From: from, To: to,
-			Reason: r.str(4), Actor: r.str(5), Until: millis(num(r.str(6))),
-		})
+// parseEntry reads one audit stream entry if it is about keyID. Entries
+// are written only by the scripts; a field that does not parse reads as
+// empty rather than failing the page.
+func parseEntry(m redis.XMessage, keyID string) (AuditEntry, bool) {
+	field := func(name string) string {
+		v, _ := m.Values[name].(string)
+		return v
 	}
-	return out, nil
+	if field("k") != keyID {
+		return AuditEntry{}, false
+	}
+	from, _ := parseChange(field("f"))
+	to, _ := parseChange(field("s"))
+	return AuditEntry{
+		ID: m.ID, Time: millis(num(field("t"))), KeyID: keyID, From: from, To: to,
+		Reason: field("r"), Actor: field("a"), Until: millis(num(field("u"))),
+	}, true
 }
 
 // validStreamID reports whether id has the shape of a Redis stream id,

@@ -22,7 +22,6 @@ var (
 	claimScript    = script("claim")
 	applyScript    = script("apply")
 	scheduleScript = script("schedule")
-	historyScript  = script("history")
 )
 
 func script(name string) *redis.Script {

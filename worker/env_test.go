@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,46 +13,10 @@ import (
 
 	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/secret"
 	"github.com/keybroker/keybroker/store"
 )
-
-// clock is a settable time source shared by a test, its Store and its
-// Workers. Only due times and dates follow it; timeouts are real.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // env is one test's Redis, store and clock, and the log all its workers
 // write to; at cleanup it fails the test if any secret it added is in it.
@@ -61,15 +24,15 @@ type env struct {
 	t       testing.TB
 	rdb     *redis.Client
 	st      *store.Store
-	clock   *clock
-	logs    *syncBuffer
+	clock   *testkit.Clock
+	logs    *testkit.Buffer
 	mu      sync.Mutex
 	secrets []string
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, rdb: redistest.Start(t).Client(), clock: &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	e := &env{t: t, rdb: redistest.Start(t).Client(), clock: testkit.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)), logs: &testkit.Buffer{}}
 	e.st = store.New(e.rdb, secret.NewIDs([]byte("worker-test")), store.WithClock(e.clock.Now))
 	t.Cleanup(func() {
 		logs := e.logs.String()
@@ -172,13 +135,7 @@ func (e *env) history(pool, id string) []store.AuditEntry {
 // eventually polls cond every 10ms until it holds, failing after 20s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 20*time.Second, 10*time.Millisecond, what, cond)
 }
 
 // run starts w.Run and returns a stop function that waits for it.

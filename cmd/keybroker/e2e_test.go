@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testkit"
 )
 
 // binary builds keybroker once per test run.
@@ -41,27 +41,9 @@ var binary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// syncBuffer collects a process's output safely while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type broker struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testkit.Buffer
 	addr   string
 	conn   *grpc.ClientConn
 	client pb.KeyBrokerServiceClient
@@ -78,7 +60,7 @@ func startBroker(t *testing.T, args ...string) *broker {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	b := &broker{out: &syncBuffer{}, addr: addr, exited: make(chan error, 1)}
+	b := &broker{out: &testkit.Buffer{}, addr: addr, exited: make(chan error, 1)}
 	b.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr, "--health-interval", "100ms", "--log-format", "json"}, args...)...)
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
 	b.cmd.Env = os.Environ()
@@ -276,7 +258,7 @@ func TestServeOnUnixSocket(t *testing.T) {
 	}
 	sock := filepath.Join(t.TempDir(), "kb.sock")
 	cmd := exec.Command(bin, "serve", "--listen", "unix:"+sock)
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -65,25 +65,29 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.worker, "worker", true, "run the validation worker in this process (--worker=false when `keybroker worker` runs elsewhere)")
 }
 
+// flagSet is a command's settings: they register their flags and check
+// what no flag type catches; logging says how the command logs.
+type flagSet interface {
+	register(fs *flag.FlagSet)
+	check() error
+	logging() (level, format string)
+}
+
 // parseServeFlags reads the flags of `keybroker serve`, falling back to
 // KEYBROKER_* variables and then to the defaults.
 func parseServeFlags(args []string, getenv func(string) string, fs *flag.FlagSet) (*serveFlags, error) {
 	f := &serveFlags{}
-	f.register(fs)
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return nil, err
-	}
-	return f, f.check()
+	return f, parseInto(f, args, getenv, fs)
 }
 
-// parseWorkerFlags reads the flags of `keybroker worker`.
-func parseWorkerFlags(args []string, getenv func(string) string, fs *flag.FlagSet) (*commonFlags, error) {
-	f := &commonFlags{}
+// parseInto registers f's flags on fs, fills them from the environment and
+// args, and checks them.
+func parseInto(f flagSet, args []string, getenv func(string) string, fs *flag.FlagSet) error {
 	f.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
-		return nil, err
+		return err
 	}
-	return f, f.check()
+	return f.check()
 }
 
 // parseFlags fills fs from KEYBROKER_* variables, then from args, so flags
@@ -112,6 +116,8 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	}
 	return nil
 }
+
+func (c *commonFlags) logging() (level, format string) { return c.logLevel, c.logFormat }
 
 // check rejects settings no flag type catches.
 func (c *commonFlags) check() error {

@@ -25,23 +25,33 @@ import (
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keybroker serve", flag.ContinueOnError)
+	f := &serveFlags{}
+	return command("serve", f, args, getenv, stderr, func(log *slog.Logger) error { return runServe(ctx, f, log) })
+}
+
+// command runs a subcommand the way every one runs: flags (and their
+// KEYBROKER_* variables) into f, a logger as they say, then run. It returns
+// the exit code: 0 when run returns nil or for -h, 2 for bad flags, 1 when
+// run fails.
+func command(name string, f flagSet, args []string, getenv func(string) string, stderr io.Writer, run func(*slog.Logger) error) int {
+	fs := flag.NewFlagSet("keybroker "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f, err := parseServeFlags(args, getenv, fs)
+	err := parseInto(f, args, getenv, fs)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "keybroker serve: %v\n", err)
+		fmt.Fprintf(stderr, "keybroker %s: %v\n", name, err)
 		return 2
 	}
-	log, err := newLogger(f.logLevel, f.logFormat, stderr)
+	level, format := f.logging()
+	log, err := newLogger(level, format, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "keybroker serve: %v\n", err)
+		fmt.Fprintf(stderr, "keybroker %s: %v\n", name, err)
 		return 2
 	}
-	if err := runServe(ctx, f, log); err != nil {
-		log.Error("keybroker stopped", "err", err)
+	if err := run(log); err != nil {
+		log.Error("keybroker "+name+" stopped", "err", err)
 		return 1
 	}
 	return 0

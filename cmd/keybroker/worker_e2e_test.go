@@ -14,6 +14,7 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testkit"
 )
 
 const (
@@ -51,13 +52,7 @@ func workerConfig(t *testing.T, base string) string {
 // waitFor polls cond every 50ms for up to 20s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, 20*time.Second, 50*time.Millisecond, what, cond)
 }
 
 // checkWorkerDecides adds a good and a bad key and waits for the worker to
@@ -117,7 +112,7 @@ func TestWorkerCommandAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	cmd := exec.Command(bin, "worker", "--redis", rs.Addr, "--config", cfg, "--worker-poll", "50ms", "--worker-name", "alone", "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

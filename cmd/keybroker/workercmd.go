@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -21,27 +19,14 @@ import (
 // deployments that run it apart from the gRPC replicas (which then run
 // `serve --worker=false`). Any number may run against one Redis.
 func workerCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keybroker worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f, err := parseWorkerFlags(args, getenv, fs)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "keybroker worker: %v\n", err)
-		return 2
-	}
-	log, err := newLogger(f.logLevel, f.logFormat, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "keybroker worker: %v\n", err)
-		return 2
-	}
-	if err := runWorker(ctx, f, log); err != nil {
-		log.Error("keybroker worker stopped", "err", err)
-		return 1
-	}
-	log.Info("stopped")
-	return 0
+	f := &commonFlags{}
+	return command("worker", f, args, getenv, stderr, func(log *slog.Logger) error {
+		if err := runWorker(ctx, f, log); err != nil {
+			return err
+		}
+		log.Info("stopped")
+		return nil
+	})
 }
 
 // runWorker checks keys until ctx ends (SIGINT, SIGTERM). Checks in flight

@@ -20,15 +20,24 @@ type billing struct {
 	days int // usage window
 }
 
-// subscription is GET /v1/dashboard/billing/subscription.
+// subscription is GET /v1/dashboard/billing/subscription. Its
+// soft_limit_usd only triggers a notification e-mail, so it is not read.
 type subscription struct {
 	HardLimitUSD       *float64 `json:"hard_limit_usd"`
-	SoftLimitUSD       float64  `json:"soft_limit_usd"`
 	SystemHardLimitUSD float64  `json:"system_hard_limit_usd"`
 	AccessUntil        int64    `json:"access_until"` // unix seconds; 0 = no end
 }
 
 func (s *subscription) complete() bool { return s.HardLimitUSD != nil }
+
+// limit is what the key may spend: the account's hard limit, capped by the
+// system's when that is lower (OpenAI's and relays' ceiling above it).
+func (s *subscription) limit() float64 {
+	if s.SystemHardLimitUSD > 0 && s.SystemHardLimitUSD < *s.HardLimitUSD {
+		return s.SystemHardLimitUSD
+	}
+	return *s.HardLimitUSD
+}
 
 // usage is GET /v1/dashboard/billing/usage.
 type usage struct {
@@ -43,7 +52,7 @@ func (b billing) Validate(ctx context.Context, secret string) Result {
 	if r, ok := b.up.fetch(ctx, secret, request{method: http.MethodGet, path: "/v1/dashboard/billing/subscription", header: bearer(secret)}, &sub); !ok {
 		return r
 	}
-	bal := &store.Balance{LimitUSD: *sub.HardLimitUSD}
+	bal := &store.Balance{LimitUSD: sub.limit()}
 	if sub.AccessUntil > 0 {
 		bal.Expires = time.Unix(sub.AccessUntil, 0)
 	}

@@ -73,3 +73,21 @@ func TestObserveReadsEveryDialect(t *testing.T) {
 		})
 	}
 }
+
+func TestSubscriptionLimitIsCappedBySystemLimit(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	tests := []struct {
+		sub  subscription
+		want float64
+	}{
+		{subscription{HardLimitUSD: f(100)}, 100},
+		{subscription{HardLimitUSD: f(100), SystemHardLimitUSD: 120}, 100},
+		{subscription{HardLimitUSD: f(100), SystemHardLimitUSD: 20}, 20},
+		{subscription{HardLimitUSD: f(0), SystemHardLimitUSD: 20}, 0},
+	}
+	for _, tt := range tests {
+		if got := tt.sub.limit(); got != tt.want {
+			t.Errorf("limit of %+v = %v, want %v", tt.sub, got, tt.want)
+		}
+	}
+}

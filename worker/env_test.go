@@ -22,6 +22,7 @@ import (
 // write to; at cleanup it fails the test if any secret it added is in it.
 type env struct {
 	t       testing.TB
+	srv     *redistest.Server
 	rdb     *redis.Client
 	st      *store.Store
 	clock   *testkit.Clock
@@ -32,7 +33,8 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, rdb: redistest.Start(t).Client(), clock: testkit.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)), logs: &testkit.Buffer{}}
+	srv := redistest.Start(t)
+	e := &env{t: t, srv: srv, rdb: srv.Client(), clock: testkit.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)), logs: &testkit.Buffer{}}
 	e.st = store.New(e.rdb, secret.NewIDs([]byte("worker-test")), store.WithClock(e.clock.Now))
 	t.Cleanup(func() {
 		logs := e.logs.String()
@@ -121,6 +123,19 @@ func (e *env) keys(pool string) map[string]store.Key {
 		}
 		q.After = page.Keys[len(page.Keys)-1].ID
 	}
+}
+
+// keysIfUp is keys for polling while Redis may still refuse: nil on error.
+func (e *env) keysIfUp(pool string) map[string]store.Key {
+	page, err := e.st.List(context.Background(), pool, store.Query{Limit: 1000})
+	if err != nil {
+		return nil
+	}
+	out := map[string]store.Key{}
+	for _, k := range page.Keys {
+		out[k.ID] = k
+	}
+	return out
 }
 
 func (e *env) history(pool, id string) []store.AuditEntry {

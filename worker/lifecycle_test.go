@@ -132,3 +132,40 @@ func TestUnreachableUpstreamChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisOutageIsSurvivedAndLoggedOnce: while Redis is down the worker
+// counts every failed poll but warns once, and carries on when Redis is
+// back (here empty, as a Redis that lost its memory).
+func TestRedisOutageIsSurvivedAndLoggedOnce(t *testing.T) {
+	e := newEnv(t)
+	f := newFake(t, "openai", e.clock.Now)
+	w := e.worker(policies(map[string]config.Pool{"p": pool("openai", "openai", f.srv.URL)}))
+	e.add("p", "sk-before-outage-0123456789abcdef")
+	run(t, w)
+	eventually(t, "the first key is checked", func() bool { return w.Stats().Checked == 1 })
+	e.srv.Stop()
+	eventually(t, "several polls fail", func() bool { return w.Stats().Errors >= 5 })
+	if n := strings.Count(e.logs.String(), "level=WARN msg=\"worker: claim due keys\""); n != 1 {
+		t.Fatalf("warned %d times about the outage, want once:\n%s", n, e.logs)
+	}
+	e.srv.Restart()
+	after := "sk-after-outage-0123456789abcdef"
+	e.mu.Lock()
+	e.secrets = append(e.secrets, after)
+	e.mu.Unlock()
+	var id string
+	eventually(t, "the client reconnects", func() bool { // go-redis backs off redialing for a second
+		res, err := e.st.Add(context.Background(), "p", []string{after})
+		if err == nil {
+			id = res.KeyIDs[0]
+		}
+		return err == nil
+	})
+	eventually(t, "the key added after the outage is checked", func() bool {
+		k, ok := e.keysIfUp("p")[id]
+		return ok && !k.LastValidated.IsZero()
+	})
+	if !strings.Contains(e.logs.String(), "claiming due keys works again") {
+		t.Fatalf("no recovery in the log:\n%s", e.logs)
+	}
+}

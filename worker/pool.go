@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -86,17 +87,38 @@ func (p *poolRunner) run(ctx context.Context) {
 	p.schedule(ctx)
 	t := time.NewTicker(p.w.poll)
 	defer t.Stop()
+	failing := false
 	for {
-		if _, err := p.drain(ctx); err != nil && ctx.Err() == nil {
-			p.w.stats.errors.Add(1)
-			p.w.log.WarnContext(ctx, "worker: claim due keys", "pool", p.name, "err", err)
-		}
+		_, err := p.drain(ctx)
+		failing = p.noteClaimError(ctx, err, failing)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// noteClaimError counts and logs a failed look for due keys: at warn when
+// it starts failing, at debug while it goes on (Redis down would otherwise
+// log every poll), at info when it recovers. It returns whether it fails.
+func (p *poolRunner) noteClaimError(ctx context.Context, err error, failing bool) bool {
+	switch {
+	case ctx.Err() != nil:
+		return failing
+	case err == nil:
+		if failing {
+			p.w.log.InfoContext(ctx, "worker: claiming due keys works again", "pool", p.name)
+		}
+		return false
+	}
+	p.w.stats.errors.Add(1)
+	level := slog.LevelWarn
+	if failing {
+		level = slog.LevelDebug
+	}
+	p.w.log.Log(ctx, level, "worker: claim due keys", "pool", p.name, "err", err)
+	return true
 }
 
 // sweep checks the pool's due keys, and those that fall due meanwhile,

@@ -18,11 +18,10 @@ import (
 // Store is a Redis-backed set of key pools. It is safe for concurrent use;
 // any number of Stores (one per broker replica) may share one Redis.
 type Store struct {
-	rdb      redis.UniversalClient
-	ids      *secret.IDs
-	now      func() time.Time
-	batch    int
-	auditMax int
+	rdb   redis.UniversalClient
+	ids   *secret.IDs
+	now   func() time.Time
+	batch int
 }
 
 // Option configures a Store.
@@ -44,24 +43,15 @@ func WithBatchSize(n int) Option {
 	}
 }
 
-// WithAuditLength caps each pool's audit trail at about n entries (Redis
-// trims the stream in whole nodes, so it may hold a few more). The oldest
-// entries go first. The default is DefaultAuditLength.
-func WithAuditLength(n int) Option {
-	return func(s *Store) {
-		if n > 0 {
-			s.auditMax = n
-		}
-	}
-}
-
-// DefaultAuditLength is how many audit entries a pool keeps by default:
-// enough for every key of a large pool to show its recent changes.
-const DefaultAuditLength = 10_000
+// AuditLength is about how many entries each pool's audit trail keeps
+// (lib.lua's AUDIT_MAX; Redis trims whole stream nodes, so a few more):
+// enough for every key of a large pool to show its recent changes. The
+// oldest entries go first.
+const AuditLength = 10_000
 
 // New returns a Store over rdb that derives key ids with ids.
 func New(rdb redis.UniversalClient, ids *secret.IDs, opts ...Option) *Store {
-	s := &Store{rdb: rdb, ids: ids, now: time.Now, batch: 500, auditMax: DefaultAuditLength}
+	s := &Store{rdb: rdb, ids: ids, now: time.Now, batch: 500}
 	for _, o := range opts {
 		o(s)
 	}
@@ -107,10 +97,9 @@ func (s *Store) run(ctx context.Context, sc *redis.Script, pool string, args ...
 }
 
 // eval executes a script against a pool: KEYS[1] routes it to the pool's
-// slot, ARGV[1] to ARGV[3] carry the key prefix, the time and the audit
-// trail's cap (see lib.lua).
+// slot, ARGV[1] and ARGV[2] carry the key prefix and the time (see lib.lua).
 func (s *Store) eval(ctx context.Context, sc *redis.Script, pool string, args ...any) *redis.Cmd {
 	p := prefix(pool)
-	argv := append([]any{p, s.now().UnixMilli(), s.auditMax}, args...)
+	argv := append([]any{p, s.now().UnixMilli()}, args...)
 	return sc.Run(ctx, s.rdb, []string{p + "all"}, argv...)
 }

@@ -19,7 +19,6 @@ type commonFlags struct {
 	workerConcurrency int
 	workerPoll        time.Duration
 	workerName        string
-	auditLength       int
 }
 
 // serveFlags are the settings of `keybroker serve`.
@@ -50,7 +49,6 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.workerConcurrency, "worker-concurrency", 32, "validation checks in flight at once across all pools (each pool also has its own validator.concurrency)")
 	fs.DurationVar(&c.workerPoll, "worker-poll", 250*time.Millisecond, "how often the worker looks for due keys in each pool; bounds how long a suspect key waits")
 	fs.StringVar(&c.workerName, "worker-name", "", "this worker's name in the audit trail (actor worker:<name>); empty: the host name")
-	fs.IntVar(&c.auditLength, "audit-length", 10_000, "audit trail entries kept per pool (approximately; oldest go first)")
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -126,8 +124,6 @@ func (c *commonFlags) check() error {
 		return fmt.Errorf("--worker-concurrency %d: want at least 1", c.workerConcurrency)
 	case c.workerPoll <= 0:
 		return fmt.Errorf("--worker-poll %s: want a positive duration", c.workerPoll)
-	case c.auditLength < 1:
-		return fmt.Errorf("--audit-length %d: want at least 1", c.auditLength)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ func TestRunCommands(t *testing.T) {
 		{[]string{"worker", "-h"}, 0, "KEYBROKER_WORKER_POLL"},
 		{[]string{"worker"}, 1, "--redis is required"},
 		{[]string{"worker", "--worker-concurrency", "0"}, 2, "--worker-concurrency 0"},
-		{[]string{"serve", "--audit-length", "-1"}, 2, "--audit-length -1"},
+		{[]string{"serve", "--worker-poll", "0s"}, 2, "--worker-poll 0s"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

@@ -90,7 +90,7 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	st := newStore(rdb, key, f.auditLength)
+	st := newStore(rdb, key)
 	if err := seedKeys(ctx, st, f.keysFile, f.pool, log); err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func runWorker(ctx context.Context, f *commonFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	w := newWorker(newStore(rdb, key, f.auditLength), policies, f, log)
+	w := newWorker(newStore(rdb, key), policies, f, log)
 	return w.Run(ctx)
 }
 
@@ -62,9 +62,9 @@ func loadPolicies(path string) (*config.Config, error) {
 }
 
 // newStore is the key store every command shares: key ids derive from the
-// broker key, and the audit trail keeps auditLength entries per pool.
-func newStore(rdb redis.UniversalClient, brokerKey []byte, auditLength int) *store.Store {
-	return store.New(rdb, secret.NewIDs(secret.Derive(brokerKey, "key-id")), store.WithAuditLength(auditLength))
+// broker key.
+func newStore(rdb redis.UniversalClient, brokerKey []byte) *store.Store {
+	return store.New(rdb, secret.NewIDs(secret.Derive(brokerKey, "key-id")))
 }
 
 // newWorker builds the validation worker from the shared flags. Without a

@@ -1,8 +1,8 @@
 -- add puts keys into the pool as active and due for the worker's first
--- check. ARGV[4..] are id, secret pairs. Returns 1 for each pair that was
+-- check. ARGV[3..] are id, secret pairs. Returns 1 for each pair that was
 -- added and 0 for one already present.
 local result, added = {}, {}
-for i = 4, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local id, secret = ARGV[i], ARGV[i + 1]
   local k = kkey(id)
   if redis.call('EXISTS', k) == 1 then

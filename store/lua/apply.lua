@@ -1,12 +1,12 @@
 -- apply records what the worker found when it checked a key and moves the
 -- key accordingly, in one step with its schedule and the audit trail.
---   ARGV[4] id            ARGV[5] state when claimed
---   ARGV[6] outcome: 'valid' or a failure kind
---   ARGV[7] reason        ARGV[8] until (ms; cooldown end or quota reset)
---   ARGV[9] 'remove' to remove exhausted keys, else they are disabled
---   ARGV[10..12] next check after a result for an active key, for a
---                disabled key, and after a fault (ms from now)
---   ARGV[13] actor        ARGV[14..16] balance limit, used, expiry ('' none)
+--   ARGV[3] id            ARGV[4] state when claimed
+--   ARGV[5] outcome: 'valid' or a failure kind
+--   ARGV[6] reason        ARGV[7] until (ms; cooldown end or quota reset)
+--   ARGV[8] 'remove' to remove exhausted keys, else they are disabled
+--   ARGV[9..11] next check after a result for an active key, for a
+--               disabled key, and after a fault (ms from now)
+--   ARGV[12] actor        ARGV[13..15] balance limit, used, expiry ('' none)
 -- Returns {0} for a key no longer in the pool, else
 -- {1, old state, new state ('removed' too), reason, until}.
 --
@@ -15,10 +15,10 @@
 -- Invalid takes two strikes: an active or disabled key becomes suspect and
 -- is verified again at once; a suspect key is removed. Someone else's
 -- change while the check ran wins: the key is checked again instead.
-local id, seen, outcome, reason = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local until_ms, on_exhausted = tonumber(ARGV[8]), ARGV[9]
-local active_in, disabled_in, retry_in = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-local actor = ARGV[13]
+local id, seen, outcome, reason = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local until_ms, on_exhausted = tonumber(ARGV[7]), ARGV[8]
+local active_in, disabled_in, retry_in = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local actor = ARGV[12]
 local k = kkey(id)
 local st = redis.call('HGET', k, 'st')
 if not st then
@@ -49,8 +49,8 @@ if outcome == 'transient' or outcome == 'unclassified' then
 end
 
 redis.call('HSET', k, 'lv', now)
-if ARGV[14] ~= '' then
-  redis.call('HSET', k, 'bl', ARGV[14], 'bu', ARGV[15], 'bx', ARGV[16])
+if ARGV[13] ~= '' then
+  redis.call('HSET', k, 'bl', ARGV[13], 'bu', ARGV[14], 'bx', ARGV[15])
 end
 if st ~= seen then
   if st == COOLING then schedule(st) else redis.call('ZADD', DUE, now, id) end

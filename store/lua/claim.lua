@@ -1,5 +1,5 @@
 -- claim hands out keys whose check is due and holds them so that no other
--- worker takes them meanwhile: ARGV[4] is the most keys to claim, ARGV[5]
+-- worker takes them meanwhile: ARGV[3] is the most keys to claim, ARGV[4]
 -- how long a claim holds (ms). A claimed key's next check moves to now +
 -- hold; the worker's result (apply) moves it again. A worker that dies
 -- simply lets its claims lapse: the keys fall due again once the hold
@@ -9,7 +9,7 @@
 -- down keys are not checked (the provider just said to wait); they move to
 -- when they return. Returns {keys looked at, {{id, secret, state}...}}.
 wake(100)
-local limit, hold = tonumber(ARGV[4]), tonumber(ARGV[5])
+local limit, hold = tonumber(ARGV[3]), tonumber(ARGV[4])
 local due = redis.call('ZRANGEBYSCORE', DUE, '-inf', now, 'LIMIT', 0, limit)
 local out = {}
 for _, id in ipairs(due) do

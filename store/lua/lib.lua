@@ -1,11 +1,13 @@
 -- Shared prelude of every keybroker script. All keys of a pool share the
 -- hash tag {pool}, so scripts may build them from the prefix and stay atomic
 -- in Redis Cluster. ARGV[1] is the pool's key prefix, ARGV[2] the time in
--- unix milliseconds, ARGV[3] the audit trail's approximate length cap; the
--- rest (ARGV[4] on) belongs to the script.
+-- unix milliseconds; the rest belongs to the script.
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
-local audit_max = tonumber(ARGV[3])
+
+-- AUDIT_MAX caps each pool's audit trail (approximately: Redis trims whole
+-- stream nodes). store.AuditLength says the same in Go.
+local AUDIT_MAX = 10000
 
 local ACTIVE, COOLING, SUSPECT, DISABLED = 'active', 'cooling_down', 'suspect', 'disabled'
 local REMOVED = 'removed' -- never stored: only in transitions and the audit trail
@@ -17,9 +19,9 @@ local ALL, SELECTABLE, WAKE, EVENTS = prefix .. 'all', prefix .. 'active', prefi
 local DUE, AUDIT = prefix .. 'due', prefix .. 'audit'
 
 -- audit appends one state change to the pool's audit trail, a stream capped
--- at about audit_max entries. old is '' for a key that was not in the pool.
+-- at about AUDIT_MAX entries. old is '' for a key that was not in the pool.
 local function audit(id, old, new, reason, actor, until_ms)
-  redis.call('XADD', AUDIT, 'MAXLEN', '~', audit_max, '*',
+  redis.call('XADD', AUDIT, 'MAXLEN', '~', AUDIT_MAX, '*',
     't', now, 'k', id, 'f', old or '', 's', new, 'r', reason, 'a', actor, 'u', until_ms or 0)
 end
 

@@ -1,16 +1,16 @@
 -- list returns one page of keys in key id order, first waking keys whose
--- time has come so that states are current. ARGV[4] is the index to page
--- ('all' or a state), ARGV[5] the ZRANGEBYLEX start ('-' or '(' .. last id),
--- ARGV[6] how many keys at most. Returns {counts, keys} where counts are
+-- time has come so that states are current. ARGV[3] is the index to page
+-- ('all' or a state), ARGV[4] the ZRANGEBYLEX start ('-' or '(' .. last id),
+-- ARGV[5] how many keys at most. Returns {counts, keys} where counts are
 -- {total, active, cooling, suspect, disabled} and each key is
 -- {id, secret, state, reason, until, added, last used, last validated,
 -- leases, failures, last failure kind, balance limit, balance used,
 -- balance expiry}; the balance fields are '' when the worker never read one.
 wake(1000)
-local index = ARGV[4] == 'all' and ALL or ix(ARGV[4])
+local index = ARGV[3] == 'all' and ALL or ix(ARGV[3])
 local counts = {redis.call('ZCARD', ALL)}
 for _, st in ipairs(STATES) do counts[#counts + 1] = redis.call('ZCARD', ix(st)) end
-local ids = redis.call('ZRANGEBYLEX', index, ARGV[5], '+', 'LIMIT', 0, tonumber(ARGV[6]))
+local ids = redis.call('ZRANGEBYLEX', index, ARGV[4], '+', 'LIMIT', 0, tonumber(ARGV[5]))
 local keys = {}
 local fields = {'s', 'st', 'rsn', 'un', 'ad', 'lu', 'lv', 'nl', 'nf', 'fk', 'bl', 'bu', 'bx'}
 local defaults = {'', '', '', '0', '0', '0', '0', '0', '0', '', '', '', ''}

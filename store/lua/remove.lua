@@ -1,8 +1,8 @@
 -- remove deletes keys and every index entry for them, on an admin's behalf.
--- ARGV[4..] are ids. Returns 1 for each id that was removed and 0 for one
+-- ARGV[3..] are ids. Returns 1 for each id that was removed and 0 for one
 -- not in the pool.
 local result, removed = {}, {}
-for i = 4, #ARGV do
+for i = 3, #ARGV do
   local id = ARGV[i]
   local st = redis.call('HGET', kkey(id), 'st')
   if st then

@@ -1,12 +1,12 @@
--- report applies a classified failure to a key. ARGV[4] id, ARGV[5] kind,
--- ARGV[6] reason, ARGV[7] until (ms; the cooldown end or a known reset).
+-- report applies a classified failure to a key. ARGV[3] id, ARGV[4] kind,
+-- ARGV[5] reason, ARGV[6] until (ms; the cooldown end or a known reset).
 -- Returns {0} for an unknown key, else {1, old state, new state, reason, until}.
 --
 -- Suspect keys leave only through the worker or an admin, so that a report
 -- can never bring back a key someone said was invalid; a key that becomes
 -- suspect goes to the head of the worker's schedule to be verified at once.
 -- Transient and unclassified failures are counted and change nothing.
-local id, kind, reason, until_ms = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local id, kind, reason, until_ms = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local k = kkey(id)
 local st = redis.call('HGET', k, 'st')
 if not st then return {0} end

@@ -90,7 +90,7 @@ func policies(pools map[string]config.Pool) *config.Config {
 }
 
 // worker returns a Worker on the env's store, clock and log.
-func (e *env) worker(pol *config.Config, opts ...Option) *Worker {
+func (e *env) worker(pol Policies, opts ...Option) *Worker {
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	base := []Option{WithClock(e.clock.Now), WithLogger(log), WithPollInterval(5 * time.Millisecond), WithPoolRefresh(20 * time.Millisecond)}
 	return New(e.st, pol, append(base, opts...)...)

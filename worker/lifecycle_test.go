@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,5 +168,52 @@ func TestRedisOutageIsSurvivedAndLoggedOnce(t *testing.T) {
 	})
 	if !strings.Contains(e.logs.String(), "claiming due keys works again") {
 		t.Fatalf("no recovery in the log:\n%s", e.logs)
+	}
+}
+
+// switchable is a configuration that a test replaces while a worker runs,
+// as config.Live does on a reload.
+type switchable struct {
+	mu  sync.Mutex
+	cfg *config.Config
+}
+
+func (s *switchable) Pool(name string) config.Pool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.Pool(name)
+}
+
+func (s *switchable) set(cfg *config.Config) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg = cfg
+}
+
+// TestPolicyChangesApplyWhileRunning: a reloaded configuration that points
+// a pool elsewhere (or turns checking on or off) takes effect without a
+// restart.
+func TestPolicyChangesApplyWhileRunning(t *testing.T) {
+	e := newEnv(t)
+	before, after := newFake(t, "openai", e.clock.Now), newFake(t, "openai", e.clock.Now)
+	sec := "sk-moving-pool-0123456789abcdef"
+	id := e.add("p", sec)[0]
+	e.add("quiet", "sk-quiet-pool-0123456789abcdef")
+	p := pool("openai", "openai", before.srv.URL)
+	pols := &switchable{cfg: policies(map[string]config.Pool{"p": p})}
+	w := e.worker(pols)
+	run(t, w)
+	eventually(t, "the key is checked against the first upstream", func() bool { return before.hitsOf(sec) == 1 })
+
+	p.BaseURL = after.srv.URL
+	pols.set(policies(map[string]config.Pool{"p": p, "quiet": pool("openai", "openai", after.srv.URL)}))
+	eventually(t, "the newly checked pool is checked", func() bool { return after.hitsOf("sk-quiet-pool-0123456789abcdef") == 1 })
+	e.clock.Advance(time.Duration(float64(p.Validator.Interval)*(1+p.Validator.Jitter)) + time.Millisecond)
+	eventually(t, "the key is checked against the new upstream", func() bool { return after.hitsOf(sec) == 1 })
+	if n := before.hitsOf(sec); n != 1 {
+		t.Fatalf("the old upstream was asked %d times", n)
+	}
+	if k := e.keys("p")[id]; k.State != store.Active {
+		t.Fatalf("key = %s", k.State)
 	}
 }

@@ -68,7 +68,7 @@ func (u *upstream) fetch(ctx context.Context, secret string, r request, out shap
 		return u.noAnswer(err), false
 	}
 	if obs, refused := refusal(a); refused {
-		return Result{Verdict: failure.Classify(u.provider, obs, u.now())}, false
+		return Result{Verdict: u.classify(obs)}, false
 	}
 	if err := json.Unmarshal(a.body, out); err != nil {
 		return malformed(fmt.Errorf("%s %s answered %d with a body that is not the expected JSON", r.method, r.pathOnly(), a.status)), false
@@ -90,11 +90,17 @@ func refusal(a answer) (failure.Observation, bool) {
 // noAnswer is the fault of a call that got no answer: the same reading as a
 // caller's report with no HTTP status.
 func (u *upstream) noAnswer(err error) Result {
-	v := failure.Classify(u.provider, failure.Observation{}, u.now())
+	v := u.classify(failure.Observation{})
 	if errors.Is(err, errLocalLimit) {
 		v.Reason = "local_rate_limit"
 	}
 	return Result{Verdict: v, Err: err}
+}
+
+// classify reads what the provider said in the pool's dialect, with the
+// table ReportFailure uses: the worker has no classification of its own.
+func (u *upstream) classify(o failure.Observation) failure.Verdict {
+	return failure.Classify(u.provider, o, u.now())
 }
 
 // call makes one request within the pool's rate limit and the request

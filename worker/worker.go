@@ -43,7 +43,14 @@ type Worker struct {
 	stats    counters
 
 	mu    sync.Mutex
-	pools map[string]*poolRunner // nil entry: the pool is not checked
+	pools map[string]cached
+}
+
+// cached is a pool's runner for the policy it was built from; a nil runner
+// means the policy checks nothing.
+type cached struct {
+	policy config.Pool
+	runner *poolRunner
 }
 
 // Option configures a Worker.
@@ -117,7 +124,7 @@ func New(st Store, policies Policies, opts ...Option) *Worker {
 		poll:     250 * time.Millisecond,
 		refresh:  time.Second,
 		actor:    "worker",
-		pools:    map[string]*poolRunner{},
+		pools:    map[string]cached{},
 	}
 	for _, o := range opts {
 		o(w)
@@ -139,17 +146,23 @@ func defaultClient(conns int) *http.Client {
 
 // Run checks keys until ctx ends: every pool with a validator gets a loop
 // that claims due keys, checks them and applies the results, and looks
-// again every poll interval; new pools are found every refresh. Run
-// returns nil when ctx ends; checks in flight are abandoned, and their
-// claims lapse so another worker takes them.
+// again every poll interval. Every refresh, Run finds new pools and
+// restarts the loop of a pool whose policy changed (a reloaded
+// configuration). Run returns nil when ctx ends; checks in flight are
+// abandoned, and their claims lapse so another worker takes them.
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTicker(w.refresh)
 	defer t.Stop()
-	started := map[string]bool{}
+	loops := map[string]loop{}
+	defer func() {
+		for _, l := range loops {
+			l.stop()
+		}
+	}()
 	for {
-		w.startPools(ctx, &wg, started)
+		w.startPools(ctx, &wg, loops)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -158,8 +171,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// startPools starts a loop for each checked pool not in started yet.
-func (w *Worker) startPools(ctx context.Context, wg *sync.WaitGroup, started map[string]bool) {
+// loop is a running pool loop: the runner it runs and how to stop it.
+type loop struct {
+	runner *poolRunner
+	stop   context.CancelFunc
+}
+
+// startPools starts a loop for each checked pool that has none, and
+// replaces the loop of a pool whose policy changed.
+func (w *Worker) startPools(ctx context.Context, wg *sync.WaitGroup, loops map[string]loop) {
 	names, err := w.store.Pools(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -168,12 +188,18 @@ func (w *Worker) startPools(ctx context.Context, wg *sync.WaitGroup, started map
 		return
 	}
 	for _, name := range names {
-		if started[name] {
-			continue
+		p := w.runner(name)
+		if l, ok := loops[name]; ok {
+			if l.runner == p {
+				continue
+			}
+			l.stop()
+			w.log.InfoContext(ctx, "worker: pool policy changed", "pool", name, "checked", p != nil)
 		}
-		started[name] = true
-		if p := w.runner(name); p != nil {
-			wg.Go(func() { p.run(ctx) })
+		lctx, stop := context.WithCancel(ctx)
+		loops[name] = loop{runner: p, stop: stop}
+		if p != nil {
+			wg.Go(func() { p.run(lctx) })
 		}
 	}
 }
@@ -199,19 +225,20 @@ func (w *Worker) Sweep(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// runner returns the pool's runner, creating it on first use, or nil when
-// the pool is not checked.
+// runner returns the pool's runner for its current policy, building a new
+// one when the policy changed, or nil when the pool is not checked.
 func (w *Worker) runner(name string) *poolRunner {
+	policy := w.policies.Pool(name)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if p, ok := w.pools[name]; ok {
-		return p
+	if c, ok := w.pools[name]; ok && c.policy == policy {
+		return c.runner
 	}
-	p, err := newPoolRunner(w, name, w.policies.Pool(name))
+	p, err := newPoolRunner(w, name, policy)
 	if err != nil {
 		w.log.Error("worker: pool not checked", "pool", name, "err", err)
 	}
-	w.pools[name] = p // nil when not checked: decided once
+	w.pools[name] = cached{policy: policy, runner: p}
 	return p
 }
 

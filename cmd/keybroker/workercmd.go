@@ -70,7 +70,7 @@ func newStore(rdb redis.UniversalClient, brokerKey []byte) *store.Store {
 // newWorker builds the validation worker from the shared flags. Without a
 // --worker-name it is named after the host, so the audit trail says which
 // replica changed a key.
-func newWorker(st *store.Store, policies *config.Config, f *commonFlags, log *slog.Logger) *worker.Worker {
+func newWorker(st *store.Store, policies worker.Policies, f *commonFlags, log *slog.Logger) *worker.Worker {
 	name := f.workerName
 	if name == "" {
 		name, _ = os.Hostname()

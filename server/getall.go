@@ -4,7 +4,6 @@ import (
 	"context"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/secret"
 	"github.com/keybroker/keybroker/store"
 )
 
@@ -25,9 +24,7 @@ func (s *Service) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAll
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodePageToken(req.GetPageToken(), pageQuery{
-		rpc: "GetAll", scope: []string{pool, req.GetState().String()}, mismatch: "pool or state filter", valid: secret.ValidID,
-	})
+	after, err := decodePageToken(req.GetPageToken(), pool, req.GetState())
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +43,7 @@ func (s *Service) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAll
 		resp.Keys[i] = keyToProto(k, req.GetReveal())
 	}
 	if page.More {
-		resp.NextPageToken = encodePageToken([]string{pool, req.GetState().String()}, page.Keys[len(page.Keys)-1].ID)
+		resp.NextPageToken = encodePageToken(pool, req.GetState(), page.Keys[len(page.Keys)-1].ID)
 	}
 	if req.GetReveal() {
 		s.log.InfoContext(ctx, "secrets revealed", "pool", pool, "keys", len(page.Keys))

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"strings"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/store"
@@ -21,9 +20,7 @@ func (s *Service) GetKeyHistory(ctx context.Context, req *pb.GetKeyHistoryReques
 	if err != nil {
 		return nil, err
 	}
-	before, err := decodePageToken(req.GetPageToken(), pageQuery{
-		rpc: "GetKeyHistory", scope: []string{pool, id}, mismatch: "pool or key", valid: streamID,
-	})
+	before, err := decodeHistoryToken(req.GetPageToken(), pool, id)
 	if err != nil {
 		return nil, err
 	}
@@ -36,14 +33,7 @@ func (s *Service) GetKeyHistory(ctx context.Context, req *pb.GetKeyHistoryReques
 		resp.Events[i] = eventToProto(e)
 	}
 	if more {
-		resp.NextPageToken = encodePageToken([]string{pool, id}, entries[len(entries)-1].ID)
+		resp.NextPageToken = encodeHistoryToken(pool, id, entries[len(entries)-1].ID)
 	}
 	return resp, nil
-}
-
-// streamID reports whether a page position looks like an audit entry id
-// ("<ms>-<seq>"); the store checks it again.
-func streamID(s string) bool {
-	ms, seq, ok := strings.Cut(s, "-")
-	return ok && ms != "" && seq != "" && strings.Trim(ms+seq, "0123456789") == ""
 }

@@ -79,7 +79,7 @@ func TestGetKeyHistoryValidates(t *testing.T) {
 	svc, _ := newTestService(t)
 	ctx := context.Background()
 	id := "0123456789abcdef"
-	token := encodePageToken([]string{"p", id}, "1-0")
+	token := encodeHistoryToken("p", id, "1-0")
 	tests := []struct {
 		req   *pb.GetKeyHistoryRequest
 		field string
@@ -89,7 +89,7 @@ func TestGetKeyHistoryValidates(t *testing.T) {
 		{&pb.GetKeyHistoryRequest{Pool: "p", KeyId: id, PageSize: -1}, "page_size"},
 		{&pb.GetKeyHistoryRequest{Pool: "p", KeyId: id, PageToken: "!!"}, "page_token"},
 		{&pb.GetKeyHistoryRequest{Pool: "p", KeyId: "fedcba9876543210", PageToken: token}, "page_token"},
-		{&pb.GetKeyHistoryRequest{Pool: "p", KeyId: id, PageToken: encodePageToken([]string{"p", id}, "x-1")}, "page_token"},
+		{&pb.GetKeyHistoryRequest{Pool: "p", KeyId: id, PageToken: encodeHistoryToken("p", id, "x-1")}, "page_token"},
 	}
 	for _, tt := range tests {
 		_, err := svc.GetKeyHistory(ctx, tt.req)

@@ -3,31 +3,58 @@ package server
 import (
 	"encoding/base64"
 	"strings"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/secret"
 )
 
 // A page token remembers where a page ended together with the query it
-// belongs to (the scope: pool and filter, or pool and key), so a token
-// cannot silently page another query. It is opaque to clients: base64url
-// of "v1|scope…|position".
+// belongs to (its scope), so a token cannot silently page another query.
+// It is opaque to clients: base64url of "v1|scope…|position". GetAll's
+// scope is the pool and state filter, its position the last key id;
+// GetKeyHistory's scope is the pool and key, its position the last audit
+// entry id. Pool names, states and ids never contain "|".
 const pageTokenVersion = "v1"
 
-func encodePageToken(scope []string, position string) string {
+func encodePageToken(pool string, state pb.KeyState, after string) string {
+	return encodeToken([]string{pool, state.String()}, after)
+}
+
+// decodePageToken returns the last key id a GetAll token carries, or an
+// INVALID_ARGUMENT error when it is malformed or made for another query.
+func decodePageToken(token, pool string, state pb.KeyState) (string, error) {
+	return decodeToken(token, tokenQuery{
+		rpc: "GetAll", scope: []string{pool, state.String()}, mismatch: "pool or state filter", valid: secret.ValidID,
+	})
+}
+
+func encodeHistoryToken(pool, keyID, before string) string {
+	return encodeToken([]string{pool, keyID}, before)
+}
+
+// decodeHistoryToken returns the audit entry id a GetKeyHistory token
+// carries, or an INVALID_ARGUMENT error.
+func decodeHistoryToken(token, pool, keyID string) (string, error) {
+	return decodeToken(token, tokenQuery{
+		rpc: "GetKeyHistory", scope: []string{pool, keyID}, mismatch: "pool or key", valid: streamID,
+	})
+}
+
+func encodeToken(scope []string, position string) string {
 	parts := append(append([]string{pageTokenVersion}, scope...), position)
 	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "|")))
 }
 
-// pageQuery says what a page token must match, for decodePageToken.
-type pageQuery struct {
+// tokenQuery says what a page token must match.
+type tokenQuery struct {
 	rpc      string            // the RPC that issues the tokens, for messages
 	scope    []string          // what the token must have been issued for
 	mismatch string            // what differs when the scope does not match
 	valid    func(string) bool // whether a position is well formed
 }
 
-// decodePageToken returns the position the token carries ("" for no
-// token), or an INVALID_ARGUMENT error when it is malformed or made for
-// another query. Pool names, states and key ids never contain "|".
-func decodePageToken(token string, q pageQuery) (string, error) {
+// decodeToken returns the position a token carries ("" for no token).
+func decodeToken(token string, q tokenQuery) (string, error) {
 	if token == "" {
 		return "", nil
 	}
@@ -46,4 +73,11 @@ func decodePageToken(token string, q pageQuery) (string, error) {
 		}
 	}
 	return parts[len(parts)-1], nil
+}
+
+// streamID reports whether a position looks like an audit entry id
+// ("<ms>-<seq>"); the store checks it again.
+func streamID(s string) bool {
+	ms, seq, ok := strings.Cut(s, "-")
+	return ok && ms != "" && seq != "" && strings.Trim(ms+seq, "0123456789") == ""
 }

@@ -41,9 +41,12 @@ var binary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// syncBuffer collects a process's output safely while it runs.
+type syncBuffer = testkit.Buffer
+
 type broker struct {
 	cmd    *exec.Cmd
-	out    *testkit.Buffer
+	out    *syncBuffer
 	addr   string
 	conn   *grpc.ClientConn
 	client pb.KeyBrokerServiceClient
@@ -60,7 +63,7 @@ func startBroker(t *testing.T, args ...string) *broker {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	b := &broker{out: &testkit.Buffer{}, addr: addr, exited: make(chan error, 1)}
+	b := &broker{out: &syncBuffer{}, addr: addr, exited: make(chan error, 1)}
 	b.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr, "--health-interval", "100ms", "--log-format", "json"}, args...)...)
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
 	b.cmd.Env = os.Environ()
@@ -258,7 +261,7 @@ func TestServeOnUnixSocket(t *testing.T) {
 	}
 	sock := filepath.Join(t.TempDir(), "kb.sock")
 	cmd := exec.Command(bin, "serve", "--listen", "unix:"+sock)
-	out := &testkit.Buffer{}
+	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -112,7 +112,7 @@ func TestWorkerCommandAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &testkit.Buffer{}
+	out := &syncBuffer{}
 	cmd := exec.Command(bin, "worker", "--redis", rs.Addr, "--config", cfg, "--worker-poll", "50ms", "--worker-name", "alone", "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -192,6 +192,7 @@ type scrubbed struct {
 	timeout bool
 }
 
+// Error returns the message with the secret cut out.
 func (e scrubbed) Error() string { return e.msg }
 
 // Timeout reports whether the request timed out, like net.Error.

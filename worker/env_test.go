@@ -72,13 +72,17 @@ func secretsN(prefix string, n int) []string {
 	return out
 }
 
-// pool is a policy for a test pool against base: fast timeouts, hourly
-// intervals on the test clock, no waiting on the rate limit.
+// shortTimeout is the request timeout of tests whose fake hangs on purpose;
+// others keep a timeout that a loaded machine never reaches.
+const shortTimeout = config.Duration(300 * time.Millisecond)
+
+// pool is a policy for a test pool against base: hourly intervals on the
+// test clock, no waiting on the rate limit.
 func pool(provider, kind, base string) config.Pool {
 	p := config.Pool{BaseURL: base}
 	p.Provider = providerOf(provider)
 	p.Validator = config.Validator{Kind: kind, Interval: config.Duration(time.Hour), DisabledInterval: config.Duration(6 * time.Hour),
-		RetryInterval: config.Duration(10 * time.Minute), Timeout: config.Duration(300 * time.Millisecond), Jitter: 0.1,
+		RetryInterval: config.Duration(10 * time.Minute), Timeout: config.Duration(10 * time.Second), Jitter: 0.1,
 		Concurrency: 8, RateLimit: 10_000}
 	return p
 }

@@ -106,7 +106,9 @@ func TestGeminiKeyNeverReachesTheLog(t *testing.T) {
 	f.set(secrets[1], faultTimeout)
 	f.set(secrets[2], faultGarbage)
 	e.add("g", secrets...)
-	e.sweep(e.worker(policies(map[string]config.Pool{"g": pool("gemini", "gemini", f.srv.URL)})))
+	p := pool("gemini", "gemini", f.srv.URL)
+	p.Validator.Timeout = shortTimeout
+	e.sweep(e.worker(policies(map[string]config.Pool{"g": p})))
 	logs := e.logs.String()
 	if strings.Count(logs, "check learned nothing") != 3 || !strings.Contains(logs, "key=REDACTED") {
 		t.Fatalf("want three faults logged with the key redacted from the URL:\n%s", logs)

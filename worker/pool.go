@@ -160,6 +160,10 @@ func (p *poolRunner) drain(ctx context.Context) (int, error) {
 		if err != nil {
 			return looked, err
 		}
+		if err := ctx.Err(); err != nil { // a slot freed as the worker stopped
+			p.release(n)
+			return looked, err
+		}
 		claims, err := p.w.store.Claim(ctx, p.name, n, p.hold)
 		if err != nil {
 			p.release(n)

@@ -151,9 +151,11 @@ func TestKilledReplicasKeysArePickedUp(t *testing.T) {
 	c, _ := r.start(t, "c", r.f.srv.URL)
 	start := r.e.clock.Now()
 	settle(t, b, c)
-	held := len(r.ids) - r.validatedSince(start)
-	if held != r.policy.Validator.Concurrency {
-		t.Fatalf("%d keys unchecked after the others finished, want the %d the frozen worker held", held, r.policy.Validator.Concurrency)
+	// The frozen worker held a claim for each of its slots; a slot freed
+	// by the kill may have claimed a few more just before it stopped.
+	held, slots := len(r.ids)-r.validatedSince(start), r.policy.Validator.Concurrency
+	if held < slots || held > 2*slots {
+		t.Fatalf("%d keys unchecked after the others finished, want the %d to %d the frozen worker held", held, slots, 2*slots)
 	}
 
 	r.e.clock.Advance(frozen.runner("p").hold) // the claims lapse; the interval has not passed

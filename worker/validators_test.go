@@ -76,6 +76,9 @@ func TestValidatorsAgainstFakes(t *testing.T) {
 				name := dc.dialect + "-" + oc.mode
 				p := pool(dc.dialect, dc.kind, f.srv.URL)
 				p.Validator.Model = dc.model
+				if oc.mode == faultTimeout {
+					p.Validator.Timeout = shortTimeout
+				}
 				sec := "sk-" + name + "-0123456789abcdef"
 				f.set(sec, oc.mode)
 				id := e.add(name, sec)[0]

@@ -48,7 +48,8 @@ func Default() *Config {
 // Pool returns the effective policy for the pool called name: the declared
 // pool layered over Defaults over the built-ins, or Defaults over the
 // built-ins for a pool the file does not declare. Every field of the result
-// is set (Validator.Kind aside, where "" means none).
+// is set, except Validator.Kind ("" means none) and Validator.Model (no
+// probe model: the cheaper probe).
 func (c *Config) Pool(name string) Pool {
 	return resolve(c.Pools[name], c.Defaults)
 }

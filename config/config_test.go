@@ -22,6 +22,14 @@ func d(s string) Duration {
 	return Duration(v)
 }
 
+// bv is the built-in validator settings, with kind as given.
+func bv(kind string) Validator {
+	return Validator{
+		Kind: kind, Interval: d("1m"), DisabledInterval: d("15m"), RetryInterval: d("30s"), Timeout: d("10s"),
+		Jitter: 0.1, Concurrency: 4, RateLimit: 5, OnExhausted: "disable", UsageDays: 99,
+	}
+}
+
 // builtinOpenAI is the effective policy of a pool nothing configures.
 var builtinOpenAI = Pool{
 	Provider:        failure.OpenAI,
@@ -29,6 +37,7 @@ var builtinOpenAI = Pool{
 	CooldownDefault: d("60s"),
 	CooldownMax:     d("1h"),
 	LeaseTTL:        d("5m"),
+	Validator:       bv(""),
 }
 
 func mustParse(t *testing.T, src string) *Config {
@@ -63,31 +72,37 @@ func TestExampleLoads(t *testing.T) {
 	if got, want := c.PoolNames(), []string{"anthropic-main", "gemini-main", "openai-main", "relay"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("PoolNames() = %v, want %v", got, want)
 	}
+	openaiV := bv("openai")
+	openaiV.Interval = d("5m")
+	anthropicV := bv("anthropic")
+	anthropicV.Model, anthropicV.Interval, anthropicV.RateLimit = "claude-haiku-4-5", d("1h"), 1
+	relayV := bv("billing")
+	relayV.Interval, relayV.DisabledInterval, relayV.Concurrency, relayV.OnExhausted = d("10m"), d("1h"), 8, "remove"
 	want := map[string]Pool{
 		"openai-main": {
 			Provider: failure.OpenAI, BaseURL: "https://api.openai.com",
 			CooldownDefault: d("60s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
-			Validator: Validator{Kind: "none"},
+			Validator: openaiV,
 		},
 		"anthropic-main": {
 			Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com",
 			CooldownDefault: d("20s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
-			Validator: Validator{Kind: "none"},
+			Validator: anthropicV,
 		},
 		"gemini-main": {
 			Provider: failure.Gemini, BaseURL: "https://generativelanguage.googleapis.com",
 			CooldownDefault: d("60s"), CooldownMax: d("2h"), LeaseTTL: d("2m"),
-			Validator: Validator{Kind: "none"},
+			Validator: bv("none"),
 		},
 		"relay": {
 			Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com",
 			CooldownDefault: d("30s"), CooldownMax: d("30m"), LeaseTTL: d("10m"),
-			Validator: Validator{Kind: "none"},
+			Validator: relayV,
 		},
 		"not-declared": {
 			Provider: failure.OpenAI, BaseURL: "https://api.openai.com",
 			CooldownDefault: d("60s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
-			Validator: Validator{Kind: "none"},
+			Validator: bv("none"),
 		},
 	}
 	for name, w := range want {
@@ -111,17 +126,17 @@ func TestUndeclaredPoolDefaults(t *testing.T) {
 		{
 			"defaults apply",
 			"defaults:\n  provider: anthropic\n  cooldown_max: 2h\n",
-			Pool{Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", CooldownDefault: d("60s"), CooldownMax: d("2h"), LeaseTTL: d("5m")},
+			Pool{Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", CooldownDefault: d("60s"), CooldownMax: d("2h"), LeaseTTL: d("5m"), Validator: bv("")},
 		},
 		{
 			"gemini base url",
 			"defaults:\n  provider: gemini\n",
-			Pool{Provider: failure.Gemini, BaseURL: "https://generativelanguage.googleapis.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m")},
+			Pool{Provider: failure.Gemini, BaseURL: "https://generativelanguage.googleapis.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m"), Validator: bv("")},
 		},
 		{
 			"relay defaults",
 			"defaults:\n  provider: openai-compatible\n  base_url: https://relay.example.com/\n",
-			Pool{Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m")},
+			Pool{Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m"), Validator: bv("")},
 		},
 	}
 	for _, tt := range tests {
@@ -175,6 +190,14 @@ func TestLayering(t *testing.T) {
 		{"validator defaults", "validator: {kind: none}", "", func(p Pool) any { return p.Validator.Kind }, "none"},
 		{"validator pool", "", "validator:\n  kind: none", func(p Pool) any { return p.Validator.Kind }, "none"},
 		{"validator empty pool section", "validator: {kind: none}", "validator: {}", func(p Pool) any { return p.Validator.Kind }, "none"},
+		{"validator interval builtin", "", "", func(p Pool) any { return p.Validator.Interval }, d("1m")},
+		{"validator interval pool over defaults", "validator: {interval: 5m}", "validator: {interval: 7m}", func(p Pool) any { return p.Validator.Interval }, d("7m")},
+		{"validator field from defaults kept beside a pool field", "validator: {interval: 5m}", "validator: {timeout: 2s}", func(p Pool) any { return p.Validator.Interval }, d("5m")},
+		{"validator on_exhausted defaults", "validator: {on_exhausted: remove}", "", func(p Pool) any { return p.Validator.OnExhausted }, "remove"},
+		{"validator jitter pool", "", "validator: {jitter: 0.5}", func(p Pool) any { return p.Validator.Jitter }, 0.5},
+		{"anthropic model default", "", "provider: anthropic\nvalidator: {kind: anthropic}", func(p Pool) any { return p.Validator.Model }, "claude-haiku-4-5"},
+		{"anthropic model set", "validator: {model: claude-opus-4-1}", "provider: anthropic\nvalidator: {kind: anthropic}", func(p Pool) any { return p.Validator.Model }, "claude-opus-4-1"},
+		{"openai has no default model", "", "validator: {kind: openai}", func(p Pool) any { return p.Validator.Model }, ""},
 	}
 	indent := func(s, pad string) string {
 		if s == "" {
@@ -214,7 +237,7 @@ pools:
 	want := Pool{
 		Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com",
 		CooldownDefault: d("15s"), CooldownMax: d("15m"), LeaseTTL: d("30s"),
-		Validator: Validator{Kind: "none"},
+		Validator: bv("none"),
 	}
 	if got := c.Pool("a"); got != want {
 		t.Errorf("Pool(a) =\n%+v\nwant\n%+v", got, want)
@@ -228,7 +251,8 @@ pools:
 func TestMerge(t *testing.T) {
 	full := Pool{
 		Provider: failure.Gemini, BaseURL: "https://u", CooldownDefault: 1, CooldownMax: 2, LeaseTTL: 3,
-		Validator: Validator{Kind: "none"},
+		Validator: Validator{Kind: "gemini", Interval: 4, DisabledInterval: 5, RetryInterval: 6, Timeout: 7, Jitter: 0.5,
+			Concurrency: 8, RateLimit: 9, OnExhausted: "remove", Model: "m", UsageDays: 10},
 	}
 	if got := merge(Pool{}, full); got != full {
 		t.Errorf("merge(zero, full) = %+v, want %+v", got, full)
@@ -249,6 +273,19 @@ func TestMerge(t *testing.T) {
 		if v.Field(i).IsZero() {
 			t.Errorf("merge does not layer field %s", v.Type().Field(i).Name)
 		}
+	}
+	vv := v.FieldByName("Validator")
+	for i := range vv.NumField() {
+		if vv.Field(i).IsZero() {
+			t.Errorf("merge does not layer field Validator.%s", vv.Type().Field(i).Name)
+		}
+	}
+	// A validator field set in the pool wins over the one below, alone.
+	got := merge(Pool{Validator: Validator{Concurrency: 99}}, full).Validator
+	wantV := full.Validator
+	wantV.Concurrency = 99
+	if got != wantV {
+		t.Errorf("merge(validator.concurrency only, full) = %+v, want %+v", got, wantV)
 	}
 }
 
@@ -362,9 +399,54 @@ func TestErrors(t *testing.T) {
 			[]string{"pools.yaml:3: pools.a.lease_ttl: must be between 1s and 24h, got 0s"},
 		},
 		{
-			"validator kind not yet known",
-			"pools:\n  a:\n    validator:\n      kind: billing\n",
-			[]string{`pools.yaml:4: pools.a.validator.kind: unknown validator kind "billing"`},
+			"validator kind unknown",
+			"pools:\n  a:\n    validator:\n      kind: probe\n",
+			[]string{`pools.yaml:4: pools.a.validator.kind: unknown validator kind "probe" (want none, billing, openai, anthropic or gemini)`},
+		},
+		{
+			"validator kind empty",
+			"pools:\n  a:\n    validator:\n      kind: ''\n",
+			[]string{`pools.yaml:4: pools.a.validator.kind: unknown validator kind ""`},
+		},
+		{
+			"validator values",
+			"defaults:\n  validator:\n    interval: 500ms\n    disabled_interval: 0s\n    retry_interval: -1s\n    timeout: 10m\n" +
+				"    jitter: 1.5\n    concurrency: 0\n    rate_limit: -2\n    on_exhausted: delete\n    model: 'gpt 4'\n    usage_days: 101\n",
+			[]string{
+				"pools.yaml:3: defaults.validator.interval: must be at least 1s, got 500ms",
+				"pools.yaml:4: defaults.validator.disabled_interval: must be at least 1s, got 0s",
+				"pools.yaml:5: defaults.validator.retry_interval: must be at least 1s, got -1s",
+				"pools.yaml:6: defaults.validator.timeout: must be between 100ms and 5m, got 10m",
+				"pools.yaml:7: defaults.validator.jitter: must be a fraction above 0 and at most 1, got 1.5",
+				"pools.yaml:8: defaults.validator.concurrency: must be between 1 and 1000, got 0",
+				"pools.yaml:9: defaults.validator.rate_limit: must be above 0 and at most 10000 requests per second, got -2",
+				`pools.yaml:10: defaults.validator.on_exhausted: unknown policy "delete" (want disable or remove)`,
+				`pools.yaml:11: defaults.validator.model: "gpt 4" is not a model name`,
+				"pools.yaml:12: defaults.validator.usage_days: must be between 1 and 100, got 101",
+			},
+		},
+		{
+			"validator jitter zero and not a number",
+			"pools:\n  a:\n    validator: {jitter: 0}\n  b:\n    validator:\n      rate_limit: .nan\n",
+			[]string{
+				"pools.yaml:3: pools.a.validator.jitter: must be a fraction above 0 and at most 1, got 0",
+				"pools.yaml:6: pools.b.validator.rate_limit: must be above 0",
+			},
+		},
+		{
+			"validator wrong type",
+			"pools:\n  a:\n    validator:\n      concurrency: many\n",
+			[]string{"pools.yaml:4: pools.a.validator.concurrency: cannot unmarshal !!str `many` into int"},
+		},
+		{
+			"validator kind does not fit the pool's provider",
+			"pools:\n  a:\n    provider: anthropic\n    validator:\n      kind: billing\n",
+			[]string{"pools.yaml:5: pools.a.validator.kind: validator billing cannot check keys of provider anthropic (it needs provider openai-compatible or openai)"},
+		},
+		{
+			"provider does not fit the validator from defaults",
+			"defaults:\n  validator: {kind: gemini}\n  provider: gemini\npools:\n  a:\n    provider: openai\n  b:\n    lease_ttl: 1m\n",
+			[]string{"pools.yaml:6: pools.a.provider: provider openai cannot be checked by validator gemini (set validator.kind)"},
 		},
 		{
 			"bad duration string",
@@ -411,8 +493,8 @@ func TestErrors(t *testing.T) {
 		},
 		{
 			"unknown validator field",
-			"defaults:\n  validator:\n    interval: 1h\n",
-			[]string{"pools.yaml:3: defaults.validator.interval: field interval not found in type config.Validator"},
+			"defaults:\n  validator:\n    intervall: 1h\n",
+			[]string{"pools.yaml:3: defaults.validator.intervall: field intervall not found in type config.Validator"},
 		},
 		{
 			"unknown field in flow style names the enclosing path",
@@ -491,7 +573,7 @@ pools:
     base_url: ftp://x
     cooldown_default: later
   "no spaces":
-    validator: {kind: billing}
+    validator: {kind: biling}
 `
 	_, err := Parse("pools.yaml", []byte(src))
 	want := []string{
@@ -502,7 +584,7 @@ pools:
 		"pools.yaml:10: pools.b.base_url:",
 		`pools.yaml:11: pools.b.cooldown_default: invalid duration "later"`,
 		`pools.yaml:12: pools: invalid pool name "no spaces"`,
-		`pools.yaml:13: pools.no spaces.validator.kind: unknown validator kind "billing"`,
+		`pools.yaml:13: pools.no spaces.validator.kind: unknown validator kind "biling"`,
 	}
 	got := problems(err)
 	if len(got) != len(want) {

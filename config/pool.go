@@ -45,24 +45,6 @@ type Pool struct {
 	Validator Validator `yaml:"validator,omitempty"`
 }
 
-// Validator is room for the validation worker's per-pool settings. It is a
-// struct, not a bare string, so the worker can add its knobs (interval,
-// probe model, rate limits) without changing the file's shape.
-type Validator struct {
-	// Kind selects how the worker checks this pool's keys. Accepted today:
-	// "" (not set: inherit, and none when nothing sets it) and "none" (no
-	// validation, also to opt one pool out of a validator set in defaults).
-	// The validation worker adds "billing", "openai", "anthropic" and
-	// "gemini".
-	Kind string `yaml:"kind,omitempty"`
-}
-
-// Validator kinds accepted today. The validation worker adds its own.
-const (
-	validatorUnset = ""
-	validatorNone  = "none"
-)
-
 // builtin is the bottom layer: the policy of a pool nothing else talks
 // about. It has no BaseURL on purpose: that default depends on the provider,
 // which is only known once all layers are merged.
@@ -72,6 +54,7 @@ func builtin() Pool {
 		CooldownDefault: Duration(60 * time.Second),
 		CooldownMax:     Duration(time.Hour),
 		LeaseTTL:        Duration(5 * time.Minute),
+		Validator:       builtinValidator(),
 	}
 }
 
@@ -115,9 +98,7 @@ func merge(over, under Pool) Pool {
 	if over.LeaseTTL == 0 {
 		over.LeaseTTL = under.LeaseTTL
 	}
-	if over.Validator.Kind == "" {
-		over.Validator.Kind = under.Validator.Kind
-	}
+	over.Validator = mergeValidator(over.Validator, under.Validator)
 	return over
 }
 
@@ -129,5 +110,28 @@ func resolve(declared, defaults Pool) Pool {
 		p.BaseURL = defaultBaseURL(p.Provider)
 	}
 	p.BaseURL = strings.TrimRight(p.BaseURL, "/")
+	if p.Validator.Model == "" {
+		p.Validator.Model = defaultModel(p.Validator.Kind)
+	}
 	return p
+}
+
+// Until is when a key the verdict parks returns by itself: for a rate
+// limit, after the provider's Retry-After (the pool's CooldownDefault when
+// it gave none), never later than CooldownMax; for exhausted quota, at the
+// provider's known reset; otherwise never (zero). ReportFailure and the
+// worker both use it, so a pool's keys cool down the same way whoever saw
+// the refusal.
+func (p Pool) Until(v failure.Verdict, now time.Time) time.Time {
+	switch v.Kind {
+	case failure.RateLimited:
+		d := v.RetryAfter
+		if d <= 0 {
+			d = time.Duration(p.CooldownDefault)
+		}
+		return now.Add(min(d, time.Duration(p.CooldownMax)))
+	case failure.QuotaExhausted:
+		return v.Until
+	}
+	return time.Time{}
 }

@@ -68,10 +68,8 @@ func checkLayer(r *report, path string, n *yaml.Node, p Pool, under Pool) {
 	if (leaseNode != nil || p.LeaseTTL != 0) && (p.LeaseTTL < minLeaseTTL || p.LeaseTTL > maxLeaseTTL) {
 		at("lease_ttl", leaseNode, "must be between %s and %s, got %s", minLeaseTTL, maxLeaseTTL, p.LeaseTTL)
 	}
-	kindNode := field(field(n, "validator"), "kind")
-	if k := p.Validator.Kind; k != validatorUnset && k != validatorNone {
-		at("validator.kind", kindNode, "unknown validator kind %q (want %q; the validation worker adds more)", k, validatorNone)
-	}
+	validatorNode := field(n, "validator")
+	checkValidator(r, path+".validator", firstNode(validatorNode, n), validatorNode != nil, p.Validator)
 
 	// Rules across fields, on the merged values (before the provider's
 	// BaseURL default, which is what the second rule is about).
@@ -85,6 +83,8 @@ func checkLayer(r *report, path string, n *yaml.Node, p Pool, under Pool) {
 			at("cooldown_default", defNode, "must be at most cooldown_max (%s)", eff.CooldownMax)
 		}
 	}
+
+	checkKindFitsProvider(r, path, n, p, eff)
 
 	if p.Provider != "" && baseNode == nil && !r.isBroken(providerNode) &&
 		eff.Provider == failure.OpenAICompatible && eff.BaseURL == "" {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keybroker/keybroker/auth"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/store"
 )
 
 // methodRoles is who may call what. Methods not listed need admin, so a new
@@ -54,7 +55,7 @@ func authUnary(pol *auth.Policy) grpc.UnaryServerInterceptor {
 		if err := authorize(p, info.FullMethod, req); err != nil {
 			return nil, err
 		}
-		return handler(auth.NewContext(ctx, p), req)
+		return handler(store.WithActor(auth.NewContext(ctx, p), p.Name), req)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -207,5 +208,43 @@ func TestCertificateFromAnotherCAIsRefused(t *testing.T) {
 	_, err := client.GetRandom(ctx, &pb.GetRandomRequest{Pool: matrixPool})
 	if code := status.Code(err); code == codes.OK || code == codes.PermissionDenied {
 		t.Fatalf("a certificate from another CA got %v", err)
+	}
+}
+
+// The audit trail names the authenticated caller behind each change.
+func TestAuditTrailNamesTheCaller(t *testing.T) {
+	b := startSecureBroker(t)
+	c := pb.NewKeyBrokerServiceClient(b.dial(t, nil))
+	as := func(tok string) context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		t.Cleanup(cancel)
+		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+	}
+	added, err := c.Add(as(matrixAdminToken), &pb.AddRequest{Pool: matrixPool, Secrets: []string{"sk-audit-actor-000000001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := added.KeyIds[0]
+	if _, err := c.ReportFailure(as(matrixClientToken), &pb.ReportFailureRequest{Pool: matrixPool, Key: &pb.ReportFailureRequest_KeyId{KeyId: id}, HttpStatus: 429}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Remove(as(matrixAdminToken), &pb.RemoveRequest{Pool: matrixPool, KeyIds: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.GetKeyHistory(as(matrixAdminToken), &pb.GetKeyHistoryRequest{Pool: matrixPool, KeyId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actors []string
+	for _, e := range h.Events {
+		actors = append(actors, e.State.String()+" by "+e.Actor)
+	}
+	slices.Sort(actors)
+	want := []string{"KEY_STATE_ACTIVE by admin:admin", "KEY_STATE_COOLING_DOWN by report:client-p", "KEY_STATE_REMOVED by admin:admin"}
+	if !slices.Equal(actors, want) {
+		t.Fatalf("history = %q, want %q", actors, want)
+	}
+	if _, err := c.GetKeyHistory(as(matrixClientToken), &pb.GetKeyHistoryRequest{Pool: matrixPool, KeyId: id}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a client reading history: %v, want PERMISSION_DENIED", err)
 	}
 }

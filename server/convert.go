@@ -78,9 +78,38 @@ func keyToProto(k store.Key, reveal bool) *pb.Key {
 		LeaseCount:        k.Leases,
 		FailureCount:      k.Failures,
 		LastFailureKind:   kindToProto(k.LastFailure),
+		Balance:           balanceToProto(k.Balance, k.LastValidated),
 	}
 	if reveal {
 		out.Secret = k.Secret
 	}
 	return out
+}
+
+func balanceToProto(b *store.Balance, checked time.Time) *pb.KeyBalance {
+	if b == nil {
+		return nil
+	}
+	return &pb.KeyBalance{LimitUsd: b.LimitUSD, UsedUsd: b.UsedUSD, ExpireTime: timestamp(b.Expires), CheckTime: timestamp(checked)}
+}
+
+// changeToProto maps either end of a recorded change: a state, Removed, or
+// "" (not in the pool) as unspecified.
+func changeToProto(st store.State) pb.KeyState {
+	if st == store.Removed {
+		return pb.KeyState_KEY_STATE_REMOVED
+	}
+	return stateToProto(st)
+}
+
+func eventToProto(e store.AuditEntry) *pb.KeyEvent {
+	return &pb.KeyEvent{
+		Time:          timestamp(e.Time),
+		KeyId:         e.KeyID,
+		PreviousState: changeToProto(e.From),
+		State:         changeToProto(e.To),
+		Reason:        e.Reason,
+		Actor:         e.Actor,
+		StateUntil:    timestamp(e.Until),
+	}
 }

@@ -14,18 +14,16 @@ func (s *Service) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAll
 	if err := validatePool(pool); err != nil {
 		return nil, err
 	}
+	if req.GetState() == pb.KeyState_KEY_STATE_REMOVED {
+		return nil, invalid("state", "removed keys are not listed; see GetKeyHistory for why a key was removed")
+	}
 	state, ok := stateFromProto(req.GetState())
 	if !ok {
 		return nil, invalid("state", "%d is not a KeyState", req.GetState())
 	}
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, invalid("page_size", "must not be negative")
-	case size == 0:
-		size = defaultPageSize
-	case size > maxPageSize:
-		size = maxPageSize
+	size, err := pageSize(req.GetPageSize(), defaultPageSize)
+	if err != nil {
+		return nil, err
 	}
 	after, err := decodePageToken(req.GetPageToken(), pool, req.GetState())
 	if err != nil {

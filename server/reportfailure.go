@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/keybroker/keybroker/auth"
-	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/lease"
@@ -39,7 +38,7 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	if explicit != failure.Unspecified && explicit != verdict.Kind {
 		verdict = failure.Verdict{Kind: explicit, Reason: "reported_" + explicit.String(), RetryAfter: obs.RetryAfter}
 	}
-	tr, err := s.keys.Report(ctx, pool, id, store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: until(verdict, policy, now)})
+	tr, err := s.keys.Report(ctx, pool, id, store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: policy.Until(verdict, now)})
 	if errors.Is(err, store.ErrKeyUnknown) {
 		return nil, statusError(codes.NotFound, ReasonKeyUnknown, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
 	}
@@ -116,23 +115,6 @@ func observation(req *pb.ReportFailureRequest) (failure.Observation, failure.Kin
 		RetryAfter:   retry,
 	}
 	return obs, kind, nil
-}
-
-// until is when a failed key returns by itself: the provider's Retry-After
-// (or the pool default when it gave none) capped by the pool's maximum for
-// rate limits, the provider's reset for quota errors that have one.
-func until(v failure.Verdict, p config.Pool, now time.Time) time.Time {
-	switch v.Kind {
-	case failure.RateLimited:
-		d := v.RetryAfter
-		if d <= 0 {
-			d = time.Duration(p.CooldownDefault)
-		}
-		return now.Add(min(d, time.Duration(p.CooldownMax)))
-	case failure.QuotaExhausted:
-		return v.Until
-	}
-	return time.Time{}
 }
 
 func (s *Service) logTransition(ctx context.Context, pool, id string, v failure.Verdict, tr store.Transition) {

@@ -15,6 +15,7 @@ const (
 	maxKeyIDsPerCall  = 10_000
 	defaultPageSize   = 100
 	maxPageSize       = 1000
+	defaultEventPage  = 20   // GetKeyHistory
 	maxErrorField     = 256  // error_type, error_code
 	maxErrorMessage   = 4096 // error_message
 )
@@ -27,6 +28,18 @@ func validatePool(pool string) error {
 		return invalid("pool", "must be 1 to 64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	return nil
+}
+
+// pageSize reads a page_size: 0 means def, more than maxPageSize means
+// maxPageSize, and a negative size is refused.
+func pageSize(requested int32, def int) (int, error) {
+	switch {
+	case requested < 0:
+		return 0, invalid("page_size", "must not be negative")
+	case requested == 0:
+		return def, nil
+	}
+	return min(int(requested), maxPageSize), nil
 }
 
 func validateKeyID(field, id string) error {

@@ -46,7 +46,7 @@ func (s *Store) Add(ctx context.Context, pool string, secrets []string) (AddResu
 			res.KeyIDs = append(res.KeyIDs, id)
 			args = append(args, id, stored)
 		}
-		flags, err := s.eval(ctx, addScript, pool, args...).Int64Slice()
+		flags, err := s.eval(ctx, addScript, pool, append(args, actorOf(ctx, "admin"))...).Int64Slice()
 		if err != nil {
 			return res, fmt.Errorf("add %d keys to pool %q: %w", len(chunk), pool, err)
 		}

@@ -4,11 +4,16 @@ package store
 //
 //	kb:{pool}:k:<id>       hash: s secret, st state, rsn reason, un until ms,
 //	                       ad added ms, lu last used ms, lv last validated ms,
-//	                       nl leases, nf failures, fk last failure kind
+//	                       nl leases, nf failures, fk last failure kind,
+//	                       bl/bu balance limit/used (USD), bx balance expiry ms
 //	kb:{pool}:all          zset (score 0): every key id, for lexical paging
 //	kb:{pool}:ix:<state>   zset (score 0): key ids in one state, for paging
 //	kb:{pool}:active       set: the selectable key ids (SRANDMEMBER)
 //	kb:{pool}:wake         zset: key id → ms when it returns to active
+//	kb:{pool}:due          zset: key id → ms when the worker checks it next
+//	                       (0: verify at once; a claim pushes it past now)
+//	kb:{pool}:audit        stream, capped: one entry per state change
+//	                       (t ms, k id, f from, s to, r reason, a actor, u until)
 //	kb:{pool}:events       pub/sub channel: "added|removed|changed id…"
 //
 // Outside any pool:

@@ -91,8 +91,8 @@ func parsePage(res []any, limit int) (Page, error) {
 }
 
 func parseKey(r reply) (Key, error) {
-	if len(r) != 11 {
-		return Key{}, fmt.Errorf("key row has %d fields, want 11", len(r))
+	if len(r) != 14 {
+		return Key{}, fmt.Errorf("key row has %d fields, want 14", len(r))
 	}
 	st, err := parseState(r.str(2))
 	if err != nil {
@@ -109,7 +109,17 @@ func parseKey(r reply) (Key, error) {
 			return Key{}, fmt.Errorf("key %s: %w", k.ID, err)
 		}
 	}
+	if r.str(11) != "" {
+		k.Balance = &Balance{LimitUSD: decimal(r.str(11)), UsedUSD: decimal(r.str(12)), Expires: millis(num(r.str(13)))}
+	}
 	return k, nil
+}
+
+// decimal reads a stored amount written by the worker; like num, a bad
+// value reads as 0.
+func decimal(s string) float64 {
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
 }
 
 // num reads a stored decimal; hash fields are written only by the scripts,

@@ -17,7 +17,8 @@ type Failure struct {
 	Until time.Time
 }
 
-// Transition is what a failure did to a key.
+// Transition is what a failure or a check did to a key. To is Removed
+// when the check removed the key.
 type Transition struct {
 	From, To State
 	Reason   string
@@ -35,7 +36,7 @@ func (s *Store) Report(ctx context.Context, pool, id string, f Failure) (Transit
 	if !f.Until.IsZero() {
 		until = f.Until.UnixMilli()
 	}
-	res, err := s.eval(ctx, reportScript, pool, id, f.Kind.String(), f.Reason, until).Slice()
+	res, err := s.eval(ctx, reportScript, pool, id, f.Kind.String(), f.Reason, until, actorOf(ctx, "report")).Slice()
 	if err != nil {
 		return Transition{}, fmt.Errorf("report %s failure of key %s in pool %q: %w", f.Kind, id, pool, err)
 	}
@@ -43,16 +44,26 @@ func (s *Store) Report(ctx context.Context, pool, id string, f Failure) (Transit
 	if err := r.err(nil); err != nil {
 		return Transition{}, fmt.Errorf("report to pool %q: %w", pool, err)
 	}
+	tr, err := parseTransition(r)
+	if err != nil {
+		return Transition{}, fmt.Errorf("report to pool %q, key %s: %w", pool, id, err)
+	}
+	return tr, nil
+}
+
+// parseTransition reads a script's {found, old, new, reason, until} reply;
+// a key that was not found is ErrKeyUnknown.
+func parseTransition(r reply) (Transition, error) {
 	if r.int(0) == 0 {
-		return Transition{}, fmt.Errorf("report to pool %q, key %s: %w", pool, id, ErrKeyUnknown)
+		return Transition{}, ErrKeyUnknown
 	}
 	from, err := parseState(r.str(1))
 	if err != nil {
-		return Transition{}, fmt.Errorf("report to pool %q, key %s: %w", pool, id, err)
+		return Transition{}, err
 	}
-	to, err := parseState(r.str(2))
+	to, err := parseChange(r.str(2))
 	if err != nil {
-		return Transition{}, fmt.Errorf("report to pool %q, key %s: %w", pool, id, err)
+		return Transition{}, err
 	}
 	return Transition{From: from, To: to, Reason: r.str(3), Until: millis(r.int(4))}, nil
 }

@@ -20,6 +20,10 @@ var (
 	wakeScript    = script("wake")
 	secretsScript = script("secrets")
 	resealScript  = script("reseal")
+
+	claimScript    = script("claim")
+	applyScript    = script("apply")
+	scheduleScript = script("schedule")
 )
 
 func script(name string) *redis.Script {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keybroker/keybroker/internal/redistest"
 	"github.com/keybroker/keybroker/seal"
@@ -141,5 +142,33 @@ func TestBrokerKeyRefusesMissingOrWrongKeysAndWritesNothing(t *testing.T) {
 	sealedStore.Add(ctx, "p", []string{"sk-needs-the-key-1"})
 	if _, err := legacy.Pick(ctx, "p"); err == nil {
 		t.Error("a store without keys handed out a sealed secret")
+	}
+}
+
+// The worker sends what Claim returns to the provider: it must be the
+// secret, never its ciphertext, and a key this process cannot open must be
+// set aside, not sent.
+func TestClaimOpensSealedSecrets(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	ids := secret.NewIDs([]byte("x"))
+	k1, k2 := dataKey(), dataKey()
+	st1 := New(rdb, ids, WithKeyring(keyring(t, "k1", map[string][]byte{"k1": k1})))
+	st2 := New(rdb, ids, WithKeyring(keyring(t, "k2", map[string][]byte{"k2": k2})))
+	if _, err := st1.Add(ctx, "p", []string{"sk-claim-sealed-000001"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st2.Add(ctx, "p", []string{"sk-claim-sealed-000002"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st1.Claim(ctx, "p", 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Keys) != 1 || c.Keys[0].Secret != "sk-claim-sealed-000001" {
+		t.Fatalf("claimed %+v, want the k1 key with its plaintext secret", c.Keys)
+	}
+	if len(c.Unreadable) != 1 || c.Unreadable[0] != st2.KeyID("sk-claim-sealed-000002") {
+		t.Fatalf("unreadable = %v, want the k2 key", c.Unreadable)
 	}
 }

@@ -18,6 +18,11 @@ const (
 	Disabled    State = "disabled"
 )
 
+// Removed is where a deleted key went. No stored key is ever in it: it
+// appears only as the end of a Transition and in the audit trail, which
+// outlives the key.
+const Removed State = "removed"
+
 // States lists every state, in lifecycle order.
 func States() []State {
 	return []State{Active, CoolingDown, Suspect, Disabled}
@@ -45,6 +50,15 @@ type Key struct {
 	Leases        int64
 	Failures      int64
 	LastFailure   failure.Kind
+	Balance       *Balance // nil until a billing check read one
+}
+
+// Balance is what a billing check last read for a key, so operators see
+// how much credit is left without asking the provider themselves.
+type Balance struct {
+	LimitUSD float64   // the subscription's hard limit
+	UsedUSD  float64   // usage over the billing window; 0 when not read
+	Expires  time.Time // when access ends; zero for never
 }
 
 // Counts is how many keys a pool holds in each state.
@@ -66,4 +80,13 @@ func parseState(s string) (State, error) {
 		return "", fmt.Errorf("unknown stored state %q", s)
 	}
 	return st, nil
+}
+
+// parseChange reads either end of a recorded change: a stored state,
+// Removed, or "" for a key that was not in the pool before.
+func parseChange(s string) (State, error) {
+	if s == "" || State(s) == Removed {
+		return State(s), nil
+	}
+	return parseState(s)
 }

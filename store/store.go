@@ -45,6 +45,12 @@ func WithBatchSize(n int) Option {
 	}
 }
 
+// AuditLength is about how many entries each pool's audit trail keeps
+// (lib.lua's AUDIT_MAX; Redis trims whole stream nodes, so a few more):
+// enough for every key of a large pool to show its recent changes. The
+// oldest entries go first.
+const AuditLength = 10_000
+
 // New returns a Store over rdb that derives key ids with ids.
 func New(rdb redis.UniversalClient, ids *secret.IDs, opts ...Option) *Store {
 	s := &Store{rdb: rdb, ids: ids, now: time.Now, batch: 500}

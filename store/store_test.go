@@ -4,40 +4,22 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/secret"
 )
 
-// clock is a settable time source shared by a test and its Store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.UnixMilli(1_800_000_000_000)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *testkit.Clock { return testkit.NewClock(time.UnixMilli(1_800_000_000_000)) }
 
 type fixture struct {
 	st    *Store
 	rdb   *redis.Client
-	clock *clock
+	clock *testkit.Clock
 }
 
 func newFixture(t *testing.T, opts ...Option) fixture {
@@ -68,7 +50,8 @@ func (f fixture) add(t *testing.T, pool string, n int) []string {
 // checkInvariants reads the pool's raw Redis data and fails unless every
 // index agrees with every key's hash: each key in exactly one state index,
 // the selectable set equal to the active index, the wake schedule holding
-// exactly the keys with an end time, and nothing indexed that is not stored.
+// exactly the keys with an end time, every key on the worker's schedule,
+// and nothing indexed that is not stored.
 func checkInvariants(t *testing.T, rdb *redis.Client, pool string) {
 	t.Helper()
 	ctx := context.Background()
@@ -80,6 +63,9 @@ func checkInvariants(t *testing.T, rdb *redis.Client, pool string) {
 	}
 	selectable := members(t, rdb.SMembers(ctx, p+"active"))
 	wake := members(t, rdb.ZRange(ctx, p+"wake", 0, -1))
+	if due := members(t, rdb.ZRange(ctx, p+"due", 0, -1)); !slices.Equal(due, all) {
+		t.Errorf("worker schedule %v != every key %v", due, all)
+	}
 	if !slices.Equal(selectable, byState[Active]) {
 		t.Errorf("selectable set %v != active index %v", selectable, byState[Active])
 	}

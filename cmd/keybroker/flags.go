@@ -10,7 +10,7 @@ import (
 )
 
 // redisFlags say how to reach Redis and how secrets are sealed in it;
-// serve and rekey share them.
+// serve, worker and rekey share them.
 type redisFlags struct {
 	redis             string
 	redisMasterName   string
@@ -19,7 +19,7 @@ type redisFlags struct {
 }
 
 func (r *redisFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.redis, "redis", "", "Redis address(es), comma-separated host:port or redis:// URLs; one = single node, several = Cluster, with --redis-master-name = Sentinel. Empty: embedded in-memory store (nothing survives a restart)")
+	fs.StringVar(&r.redis, "redis", "", "Redis address(es), comma-separated host:port or redis:// URLs; one = single node, several = Cluster, with --redis-master-name = Sentinel. Empty: embedded in-memory store (serve only; nothing survives a restart)")
 	fs.StringVar(&r.redisMasterName, "redis-master-name", "", "Sentinel master name; --redis then lists the sentinels")
 	fs.DurationVar(&r.redisTimeout, "redis-timeout", time.Second, "Redis dial/read/write timeout; calls fail with UNAVAILABLE after it")
 	fs.StringVar(&r.encryptionKeyFile, "encryption-key-file", "", "data keys sealing secrets at rest, one ID=BASE64 per line, first is primary (keybroker genkey); or the keys themselves in $KEYBROKER_ENCRYPTION_KEYS")
@@ -35,16 +35,48 @@ func (r *redisFlags) addrs() []string {
 	return out
 }
 
+// commonFlags are the settings `keybroker serve` and `keybroker worker`
+// share: Redis, the pool policy, logging, and the worker's knobs.
+type commonFlags struct {
+	redisFlags
+	configPath        string
+	logLevel          string
+	logFormat         string
+	workerConcurrency int
+	workerPoll        time.Duration
+	workerName        string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	c.redisFlags.register(fs)
+	fs.StringVar(&c.configPath, "config", "", "pool policy YAML file (see config/testdata/example.yaml); empty: built-in defaults")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.IntVar(&c.workerConcurrency, "worker-concurrency", 32, "validation checks in flight at once across all pools (each pool also has its own validator.concurrency)")
+	fs.DurationVar(&c.workerPoll, "worker-poll", 250*time.Millisecond, "how often the worker looks for due keys in each pool; bounds how long a suspect key waits")
+	fs.StringVar(&c.workerName, "worker-name", "", "this worker's name in the audit trail (actor worker:<name>); empty: the host name")
+}
+
+func (c *commonFlags) logging() (level, format string) { return c.logLevel, c.logFormat }
+
+// check rejects settings no flag type catches.
+func (c *commonFlags) check() error {
+	switch {
+	case c.workerConcurrency < 1:
+		return fmt.Errorf("--worker-concurrency %d: want at least 1", c.workerConcurrency)
+	case c.workerPoll <= 0:
+		return fmt.Errorf("--worker-poll %s: want a positive duration", c.workerPoll)
+	}
+	return nil
+}
+
 // serveFlags are the settings of `keybroker serve`.
 type serveFlags struct {
-	redisFlags
+	commonFlags
 	listen          string
 	unixSocketMode  fileMode
-	configPath      string
 	keysFile        string
 	pool            string
-	logLevel        string
-	logFormat       string
 	shutdownTimeout time.Duration
 	healthInterval  time.Duration
 	wakeInterval    time.Duration
@@ -57,18 +89,16 @@ type serveFlags struct {
 	insecure        bool
 	metricsAddr     string
 	configReload    time.Duration
+	worker          bool
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
-	f.redisFlags.register(fs)
+	f.commonFlags.register(fs)
 	f.unixSocketMode = 0o660
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:50051", "gRPC listen address: host:port, or unix:/path/to.sock")
 	fs.Var(&f.unixSocketMode, "unix-socket-mode", "permissions of a unix: listen socket, octal (default 0660)")
-	fs.StringVar(&f.configPath, "config", "", "pool policy YAML file (see config/testdata/example.yaml); empty: built-in defaults")
 	fs.StringVar(&f.keysFile, "keys-file", "", "seed keys at start from this file: one secret per line (into --pool) or pool<TAB>secret; idempotent")
 	fs.StringVar(&f.pool, "pool", "", "pool for keys-file lines without a pool")
-	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight calls may finish after SIGINT/SIGTERM")
 	fs.DurationVar(&f.healthInterval, "health-interval", 2*time.Second, "how often Redis is pinged for grpc.health.v1")
 	fs.DurationVar(&f.wakeInterval, "wake-interval", time.Second, "how often cooled-down keys are returned to active in every pool")
@@ -81,6 +111,25 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.insecure, "insecure", false, "allow listening beyond loopback without authentication (never in production)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz over plain HTTP on this host:port; empty: off")
 	fs.DurationVar(&f.configReload, "config-reload-interval", 5*time.Second, "how often --config is checked for changes (SIGHUP reloads at once)")
+	fs.BoolVar(&f.worker, "worker", true, "run the validation worker in this process (--worker=false when `keybroker worker` runs elsewhere)")
+}
+
+// flagSet is a daemon's settings: they register their flags and check what
+// no flag type catches; logging says how the daemon logs.
+type flagSet interface {
+	register(fs *flag.FlagSet)
+	check() error
+	logging() (level, format string)
+}
+
+// parseInto registers f's flags on fs, fills them from the environment and
+// args, and checks them.
+func parseInto(f flagSet, args []string, getenv func(string) string, fs *flag.FlagSet) error {
+	f.register(fs)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	return f.check()
 }
 
 // fileMode is an octal permission flag.
@@ -102,8 +151,8 @@ func envName(flagName string) string {
 	return "KEYBROKER_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseFlags reads flags, falling back to KEYBROKER_* variables and then
-// to the defaults. A bad variable is an error naming it.
+// parseFlags fills fs from KEYBROKER_* variables, then from args, so flags
+// win. A bad variable is an error naming it.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	var envErr error
 	fs.VisitAll(func(fl *flag.Flag) {

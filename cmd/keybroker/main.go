@@ -1,6 +1,7 @@
 // Command keybroker runs the key broker and its admin tools.
 //
-//	keybroker serve [flags]    run the gRPC service (see `keybroker serve -h`)
+//	keybroker serve [flags]    run the gRPC service and the validation worker
+//	keybroker worker [flags]   run the validation worker alone
 //	keybroker config check F   validate pool policy files
 //	keybroker rekey [flags]    re-encrypt secrets with the primary data key
 //	keybroker genkey           print a new data key
@@ -10,7 +11,7 @@
 //	keybroker pools POOL...    show pools with their key counts
 //	keybroker version          print the version
 //
-// Every serve flag can also be set with an environment variable:
+// Every flag can also be set with an environment variable:
 // --redis-master-name is KEYBROKER_REDIS_MASTER_NAME, and so on. Flags win.
 // The admin commands talk to a running broker over gRPC, at --addr or
 // KEYBROKER_ADDR (default 127.0.0.1:50051), never to Redis directly.
@@ -38,7 +39,8 @@ func main() {
 const usage = `keybroker owns pools of provider API keys and leases them to callers over gRPC.
 
 Usage:
-  keybroker serve [flags]        run the broker (embedded store when no --redis is given)
+  keybroker serve [flags]        run the broker and its validation worker (embedded store when no --redis)
+  keybroker worker [flags]       run the validation worker alone, against --redis
   keybroker keys add|list|remove|import|export [flags]
                                  manage a pool's keys on a running broker
   keybroker pools POOL...        show pools with their key counts per state
@@ -49,7 +51,7 @@ Usage:
   keybroker hash-token           print the SHA-256 of the token on standard input
   keybroker version              print the version
 
-Run "keybroker serve -h" for the flags and their KEYBROKER_* variables, and
+Run "keybroker serve -h" or "keybroker worker -h" for the flags and their KEYBROKER_* variables, and
 "keybroker keys" for the admin commands. Admin commands reach the broker at
 --addr or $KEYBROKER_ADDR (default 127.0.0.1:50051); docs/admin.md has the
 same tasks as grpcurl commands.
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return keys(adminEnv{ctx, getenv, stdin, stdout, stderr}, args[1:])
 	case "pools":
 		return pools(adminEnv{ctx, getenv, stdin, stdout, stderr}, args[1:])
+	case "worker":
+		return workerCommand(ctx, args[1:], getenv, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keybroker", version)
 		return 0

@@ -19,6 +19,11 @@ func TestRunCommands(t *testing.T) {
 		{[]string{"help"}, 0, "keybroker serve"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"serve", "-h"}, 0, "KEYBROKER_REDIS"},
+		{[]string{"serve", "-h"}, 0, "KEYBROKER_WORKER_CONCURRENCY"},
+		{[]string{"worker", "-h"}, 0, "KEYBROKER_WORKER_POLL"},
+		{[]string{"worker"}, 1, "--redis is required"},
+		{[]string{"worker", "--worker-concurrency", "0"}, 2, "--worker-concurrency 0"},
+		{[]string{"serve", "--worker-poll", "0s"}, 2, "--worker-poll 0s"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -37,7 +42,12 @@ func TestEnvFillsFlagsAndFlagsWin(t *testing.T) {
 	if err := parseFlags(fs, []string{"--pool", "flag-pool"}, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
-	if f.listen != "unix:/tmp/x.sock" || f.pool != "flag-pool" || strings.Join(f.addrs(), "|") != "a:1|b:2" {
+	if f.listen != "unix:/tmp/x.sock" || f.pool != "flag-pool" || strings.Join(f.addrs(), "|") != "a:1|b:2" || !f.worker {
 		t.Fatalf("flags = %+v", f)
+	}
+	env["KEYBROKER_WORKER"] = "false"
+	f = &serveFlags{}
+	if err := parseInto(f, nil, func(k string) string { return env[k] }, newFlagSet("test", io.Discard)); err != nil || f.worker {
+		t.Fatalf("KEYBROKER_WORKER=false: worker %v, %v", f.worker, err)
 	}
 }

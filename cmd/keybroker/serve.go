@@ -30,24 +30,31 @@ import (
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	fs := newFlagSet("keybroker serve", stderr)
 	f := &serveFlags{}
-	f.register(fs)
-	err := parseFlags(fs, args, getenv)
+	return runDaemon("serve", f, args, getenv, stderr, func(log *slog.Logger) error { return runServe(ctx, f, getenv, log) })
+}
+
+// runDaemon runs a long-lived subcommand the way each one runs: flags (and
+// their KEYBROKER_* variables) into f, a logger as they say, then run. It
+// returns the exit code: 0 when run returns nil or for -h, 2 for bad
+// flags, 1 when run fails.
+func runDaemon(name string, f flagSet, args []string, getenv func(string) string, stderr io.Writer, run func(*slog.Logger) error) int {
+	err := parseInto(f, args, getenv, newFlagSet("keybroker "+name, stderr))
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "keybroker serve: %v\n", err)
+		fmt.Fprintf(stderr, "keybroker %s: %v\n", name, err)
 		return 2
 	}
-	log, err := newLogger(f.logLevel, f.logFormat, stderr)
+	level, format := f.logging()
+	log, err := newLogger(level, format, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "keybroker serve: %v\n", err)
+		fmt.Fprintf(stderr, "keybroker %s: %v\n", name, err)
 		return 2
 	}
-	if err := runServe(ctx, f, getenv, log); err != nil {
-		log.Error("keybroker stopped", "err", err)
+	if err := run(log); err != nil {
+		log.Error("keybroker "+name+" stopped", "err", err)
 		return 1
 	}
 	return 0
@@ -98,7 +105,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		return err
 	}
 	sec.warn(log, len(f.addrs()) > 0)
-	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")), store.WithKeyring(sec.ring))
+	st := newStore(rdb, key, sec.ring)
 	if err := seedKeys(ctx, st, f.keysFile, f.pool, log); err != nil {
 		return err
 	}
@@ -133,6 +140,12 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	g.Go(func() error { return gs.Serve(lis) })
 	g.Go(func() error { server.MonitorHealth(gctx, hs, st.Ping, f.healthInterval, log); return nil })
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
+	if f.worker {
+		w := newWorker(st, policies, &f.commonFlags, log)
+		g.Go(func() error { return w.Run(gctx) })
+	} else {
+		log.Info("validation worker off (--worker=false): run `keybroker worker` against the same Redis")
+	}
 	if sec.tls != nil {
 		g.Go(func() error { sec.tls.Watch(gctx, f.tlsReload, log); return nil })
 	}

@@ -5,19 +5,34 @@
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
 
+-- AUDIT_MAX caps each pool's audit trail (approximately: Redis trims whole
+-- stream nodes). store.AuditLength says the same in Go.
+local AUDIT_MAX = 10000
+
 local ACTIVE, COOLING, SUSPECT, DISABLED = 'active', 'cooling_down', 'suspect', 'disabled'
+local REMOVED = 'removed' -- never stored: only in transitions and the audit trail
 local STATES = {ACTIVE, COOLING, SUSPECT, DISABLED}
 
 local function kkey(id) return prefix .. 'k:' .. id end
 local function ix(state) return prefix .. 'ix:' .. state end
 local ALL, SELECTABLE, WAKE, EVENTS = prefix .. 'all', prefix .. 'active', prefix .. 'wake', prefix .. 'events'
+local DUE, AUDIT = prefix .. 'due', prefix .. 'audit'
+
+-- audit appends one state change to the pool's audit trail, a stream capped
+-- at about AUDIT_MAX entries. old is '' for a key that was not in the pool.
+local function audit(id, old, new, reason, actor, until_ms)
+  redis.call('XADD', AUDIT, 'MAXLEN', '~', AUDIT_MAX, '*',
+    't', now, 'k', id, 'f', old or '', 's', new, 'r', reason, 'a', actor, 'u', until_ms or 0)
+end
 
 -- set_state moves a key to a state and keeps every index in step with it:
 -- the per-state lexical index, the selectable set and the wake-up schedule.
-local function set_state(id, old, new, reason, until_ms)
+-- A change of state is written to the audit trail on behalf of actor.
+local function set_state(id, old, new, reason, until_ms, actor)
   if old ~= new then
     if old then redis.call('ZREM', ix(old), id) end
     redis.call('ZADD', ix(new), 0, id)
+    audit(id, old, new, reason, actor, until_ms)
   end
   if new == ACTIVE then
     redis.call('SADD', SELECTABLE, id)
@@ -30,6 +45,24 @@ local function set_state(id, old, new, reason, until_ms)
     redis.call('ZREM', WAKE, id)
   end
   redis.call('HSET', kkey(id), 'st', new, 'rsn', reason, 'un', until_ms)
+end
+
+-- delete_key removes a key in state st and every index entry for it, and
+-- records the removal in the audit trail.
+local function delete_key(id, st, reason, actor)
+  redis.call('ZREM', ix(st), id)
+  redis.call('ZREM', ALL, id)
+  redis.call('SREM', SELECTABLE, id)
+  redis.call('ZREM', WAKE, id)
+  redis.call('ZREM', DUE, id)
+  redis.call('DEL', kkey(id))
+  audit(id, st, REMOVED, reason, actor, 0)
+end
+
+-- verify_soon puts a key at the head of the worker's schedule: score 0 sorts
+-- before every key that is merely due, so a suspect key is checked next.
+local function verify_soon(id)
+  redis.call('ZADD', DUE, 0, id)
 end
 
 -- publish tells replicas which keys changed, so their views refresh at once.
@@ -45,7 +78,7 @@ local function wake(limit)
   for _, id in ipairs(due) do
     local st = redis.call('HGET', kkey(id), 'st')
     if st then
-      set_state(id, st, ACTIVE, 'recovered', 0)
+      set_state(id, st, ACTIVE, 'recovered', 0, 'broker')
     else
       redis.call('ZREM', WAKE, id)
     end

@@ -4,15 +4,20 @@
 -- ARGV[5] how many keys at most. Returns {counts, keys} where counts are
 -- {total, active, cooling, suspect, disabled} and each key is
 -- {id, secret, state, reason, until, added, last used, last validated,
--- leases, failures, last failure kind}.
+-- leases, failures, last failure kind, balance limit, balance used,
+-- balance expiry}; the balance fields are '' when the worker never read one.
 wake(1000)
 local index = ARGV[3] == 'all' and ALL or ix(ARGV[3])
 local counts = {redis.call('ZCARD', ALL)}
 for _, st in ipairs(STATES) do counts[#counts + 1] = redis.call('ZCARD', ix(st)) end
 local ids = redis.call('ZRANGEBYLEX', index, ARGV[4], '+', 'LIMIT', 0, tonumber(ARGV[5]))
 local keys = {}
+local fields = {'s', 'st', 'rsn', 'un', 'ad', 'lu', 'lv', 'nl', 'nf', 'fk', 'bl', 'bu', 'bx'}
+local defaults = {'', '', '', '0', '0', '0', '0', '0', '0', '', '', '', ''}
 for _, id in ipairs(ids) do
-  local f = redis.call('HMGET', kkey(id), 's', 'st', 'rsn', 'un', 'ad', 'lu', 'lv', 'nl', 'nf', 'fk')
-  keys[#keys + 1] = {id, f[1] or '', f[2] or '', f[3] or '', f[4] or '0', f[5] or '0', f[6] or '0', f[7] or '0', f[8] or '0', f[9] or '0', f[10] or ''}
+  local f = redis.call('HMGET', kkey(id), unpack(fields))
+  local row = {id}
+  for i = 1, #fields do row[i + 1] = f[i] or defaults[i] end
+  keys[#keys + 1] = row
 end
 return {counts, keys}

@@ -1,11 +1,13 @@
 -- report applies a classified failure to a key. ARGV[3] id, ARGV[4] kind,
--- ARGV[5] reason, ARGV[6] until (ms; the cooldown end or a known reset).
+-- ARGV[5] reason, ARGV[6] until (ms; the cooldown end or a known reset),
+-- ARGV[7] the actor for the audit trail.
 -- Returns {0} for an unknown key, else {1, old state, new state, reason, until}.
 --
 -- Suspect keys leave only through the worker or an admin, so that a report
--- can never bring back a key someone said was invalid. Transient and
--- unclassified failures are counted and change nothing.
-local id, kind, reason, until_ms = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+-- can never bring back a key someone said was invalid; a key that becomes
+-- suspect goes to the head of the worker's schedule to be verified at once.
+-- Transient and unclassified failures are counted and change nothing.
+local id, kind, reason, until_ms, actor = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local k = kkey(id)
 local st = redis.call('HGET', k, 'st')
 if not st then return {0} end
@@ -25,7 +27,8 @@ elseif kind == 'invalid_key' then
 end
 
 if changes then
-  set_state(id, st, new, reason, until_ms)
+  set_state(id, st, new, reason, until_ms, actor)
+  if new == SUSPECT then verify_soon(id) end
   publish('changed', {id})
 end
 local cur = redis.call('HMGET', k, 'rsn', 'un')

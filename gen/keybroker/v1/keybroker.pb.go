@@ -41,6 +41,11 @@ const (
 	// reset time (state_until) they return to active then; otherwise they wait
 	// for a re-check or an admin.
 	KeyState_KEY_STATE_DISABLED KeyState = 4
+	// KEY_STATE_REMOVED keys are gone from the pool: an admin removed them or
+	// the worker confirmed them invalid (or out of credit, where the pool
+	// removes such keys). It appears only in GetKeyHistory; GetAll never
+	// lists removed keys and refuses it as a filter.
+	KeyState_KEY_STATE_REMOVED KeyState = 5
 )
 
 // Enum value maps for KeyState.
@@ -51,6 +56,7 @@ var (
 		2: "KEY_STATE_COOLING_DOWN",
 		3: "KEY_STATE_SUSPECT",
 		4: "KEY_STATE_DISABLED",
+		5: "KEY_STATE_REMOVED",
 	}
 	KeyState_value = map[string]int32{
 		"KEY_STATE_UNSPECIFIED":  0,
@@ -58,6 +64,7 @@ var (
 		"KEY_STATE_COOLING_DOWN": 2,
 		"KEY_STATE_SUSPECT":      3,
 		"KEY_STATE_DISABLED":     4,
+		"KEY_STATE_REMOVED":      5,
 	}
 )
 
@@ -439,8 +446,11 @@ type Key struct {
 	FailureCount int64 `protobuf:"varint,11,opt,name=failure_count,json=failureCount,proto3" json:"failure_count,omitempty"`
 	// last_failure_kind is the classification of the latest failure report.
 	LastFailureKind FailureKind `protobuf:"varint,12,opt,name=last_failure_kind,json=lastFailureKind,proto3,enum=keybroker.v1.FailureKind" json:"last_failure_kind,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// balance is what the billing validator last read for the key; unset
+	// when the pool is not checked by billing or no check has read one yet.
+	Balance       *KeyBalance `protobuf:"bytes,13,opt,name=balance,proto3" json:"balance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Key) Reset() {
@@ -557,6 +567,88 @@ func (x *Key) GetLastFailureKind() FailureKind {
 	return FailureKind_FAILURE_KIND_UNSPECIFIED
 }
 
+func (x *Key) GetBalance() *KeyBalance {
+	if x != nil {
+		return x.Balance
+	}
+	return nil
+}
+
+// KeyBalance is a key's credit as the provider's (or relay's) billing
+// endpoints reported it at check_time.
+type KeyBalance struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// limit_usd is the subscription's hard limit in US dollars.
+	LimitUsd float64 `protobuf:"fixed64,1,opt,name=limit_usd,json=limitUsd,proto3" json:"limit_usd,omitempty"`
+	// used_usd is the usage over the pool's billing window in US dollars; 0
+	// when the worker did not read it (expired subscription, zero limit).
+	UsedUsd float64 `protobuf:"fixed64,2,opt,name=used_usd,json=usedUsd,proto3" json:"used_usd,omitempty"`
+	// expire_time is when the subscription's access ends; unset for never.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// check_time is when the worker read the balance.
+	CheckTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=check_time,json=checkTime,proto3" json:"check_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyBalance) Reset() {
+	*x = KeyBalance{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyBalance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyBalance) ProtoMessage() {}
+
+func (x *KeyBalance) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyBalance.ProtoReflect.Descriptor instead.
+func (*KeyBalance) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *KeyBalance) GetLimitUsd() float64 {
+	if x != nil {
+		return x.LimitUsd
+	}
+	return 0
+}
+
+func (x *KeyBalance) GetUsedUsd() float64 {
+	if x != nil {
+		return x.UsedUsd
+	}
+	return 0
+}
+
+func (x *KeyBalance) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *KeyBalance) GetCheckTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CheckTime
+	}
+	return nil
+}
+
 // PoolCounts is how many keys a pool holds in each state.
 type PoolCounts struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -576,7 +668,7 @@ type PoolCounts struct {
 
 func (x *PoolCounts) Reset() {
 	*x = PoolCounts{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +680,7 @@ func (x *PoolCounts) String() string {
 func (*PoolCounts) ProtoMessage() {}
 
 func (x *PoolCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +693,7 @@ func (x *PoolCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolCounts.ProtoReflect.Descriptor instead.
 func (*PoolCounts) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{5}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PoolCounts) GetTotal() int64 {
@@ -654,7 +746,7 @@ type GetAllResponse struct {
 
 func (x *GetAllResponse) Reset() {
 	*x = GetAllResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +758,7 @@ func (x *GetAllResponse) String() string {
 func (*GetAllResponse) ProtoMessage() {}
 
 func (x *GetAllResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +771,7 @@ func (x *GetAllResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllResponse.ProtoReflect.Descriptor instead.
 func (*GetAllResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{6}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetAllResponse) GetKeys() []*Key {
@@ -717,7 +809,7 @@ type AddRequest struct {
 
 func (x *AddRequest) Reset() {
 	*x = AddRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +821,7 @@ func (x *AddRequest) String() string {
 func (*AddRequest) ProtoMessage() {}
 
 func (x *AddRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +834,7 @@ func (x *AddRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRequest.ProtoReflect.Descriptor instead.
 func (*AddRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{7}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AddRequest) GetPool() string {
@@ -775,7 +867,7 @@ type AddResponse struct {
 
 func (x *AddResponse) Reset() {
 	*x = AddResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +879,7 @@ func (x *AddResponse) String() string {
 func (*AddResponse) ProtoMessage() {}
 
 func (x *AddResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +892,7 @@ func (x *AddResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddResponse.ProtoReflect.Descriptor instead.
 func (*AddResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{8}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AddResponse) GetAddedCount() int32 {
@@ -839,7 +931,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +943,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +956,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{9}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RemoveRequest) GetPool() string {
@@ -903,7 +995,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1007,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1020,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{10}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RemoveResponse) GetRemovedCount() int32 {
@@ -988,7 +1080,7 @@ type ReportFailureRequest struct {
 
 func (x *ReportFailureRequest) Reset() {
 	*x = ReportFailureRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1092,7 @@ func (x *ReportFailureRequest) String() string {
 func (*ReportFailureRequest) ProtoMessage() {}
 
 func (x *ReportFailureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1105,7 @@ func (x *ReportFailureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFailureRequest.ProtoReflect.Descriptor instead.
 func (*ReportFailureRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{11}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReportFailureRequest) GetPool() string {
@@ -1129,7 +1221,7 @@ type ReportFailureResponse struct {
 
 func (x *ReportFailureResponse) Reset() {
 	*x = ReportFailureResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1233,7 @@ func (x *ReportFailureResponse) String() string {
 func (*ReportFailureResponse) ProtoMessage() {}
 
 func (x *ReportFailureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1246,7 @@ func (x *ReportFailureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFailureResponse.ProtoReflect.Descriptor instead.
 func (*ReportFailureResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{12}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReportFailureResponse) GetKeyId() string {
@@ -1199,6 +1291,239 @@ func (x *ReportFailureResponse) GetReason() string {
 	return ""
 }
 
+// GetKeyHistoryRequest names the key whose history to read.
+type GetKeyHistoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pool is the pool name.
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// key_id is the key's id; a removed key's id works too.
+	KeyId string `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// page_size is the most events to return: 0 means 20, larger than 1000
+	// means 1000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token is next_page_token from the previous page, or empty for the
+	// newest events. It is only valid with the same pool and key.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetKeyHistoryRequest) Reset() {
+	*x = GetKeyHistoryRequest{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetKeyHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetKeyHistoryRequest) ProtoMessage() {}
+
+func (x *GetKeyHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetKeyHistoryRequest.ProtoReflect.Descriptor instead.
+func (*GetKeyHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetKeyHistoryRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *GetKeyHistoryRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *GetKeyHistoryRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetKeyHistoryRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// GetKeyHistoryResponse is one page of a key's history, newest first.
+type GetKeyHistoryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// events are the key's state changes, newest first.
+	Events []*KeyEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// next_page_token fetches older events; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetKeyHistoryResponse) Reset() {
+	*x = GetKeyHistoryResponse{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetKeyHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetKeyHistoryResponse) ProtoMessage() {}
+
+func (x *GetKeyHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetKeyHistoryResponse.ProtoReflect.Descriptor instead.
+func (*GetKeyHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetKeyHistoryResponse) GetEvents() []*KeyEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *GetKeyHistoryResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// KeyEvent is one state change of a key, as the audit trail recorded it.
+type KeyEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// time is when the change happened.
+	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// key_id is the key that changed.
+	KeyId string `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// previous_state is the state before; unspecified when the key was added.
+	PreviousState KeyState `protobuf:"varint,3,opt,name=previous_state,json=previousState,proto3,enum=keybroker.v1.KeyState" json:"previous_state,omitempty"`
+	// state is the state after; KEY_STATE_REMOVED when the key was removed.
+	State KeyState `protobuf:"varint,4,opt,name=state,proto3,enum=keybroker.v1.KeyState" json:"state,omitempty"`
+	// reason says why ("added", "removed_by_admin", "rate_limit_exceeded",
+	// "verified", "invalid_api_key", "usage_limit_reached", ...).
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// actor is who made the change: "admin" (Add, Remove), "report"
+	// (ReportFailure), "broker" (a cooldown or quota reset ended), or
+	// "worker" followed by the worker's name.
+	Actor string `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	// state_until is when the new state ends by itself, when known.
+	StateUntil    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=state_until,json=stateUntil,proto3" json:"state_until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyEvent) Reset() {
+	*x = KeyEvent{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyEvent) ProtoMessage() {}
+
+func (x *KeyEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyEvent.ProtoReflect.Descriptor instead.
+func (*KeyEvent) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *KeyEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *KeyEvent) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *KeyEvent) GetPreviousState() KeyState {
+	if x != nil {
+		return x.PreviousState
+	}
+	return KeyState_KEY_STATE_UNSPECIFIED
+}
+
+func (x *KeyEvent) GetState() KeyState {
+	if x != nil {
+		return x.State
+	}
+	return KeyState_KEY_STATE_UNSPECIFIED
+}
+
+func (x *KeyEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *KeyEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *KeyEvent) GetStateUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StateUntil
+	}
+	return nil
+}
+
 var File_keybroker_v1_keybroker_proto protoreflect.FileDescriptor
 
 const file_keybroker_v1_keybroker_proto_rawDesc = "" +
@@ -1220,7 +1545,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12,\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x16.keybroker.v1.KeyStateR\x05state\x12\x16\n" +
-	"\x06reveal\x18\x05 \x01(\bR\x06reveal\"\xae\x04\n" +
+	"\x06reveal\x18\x05 \x01(\bR\x06reveal\"\xe2\x04\n" +
 	"\x03Key\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12#\n" +
 	"\rmasked_secret\x18\x02 \x01(\tR\fmaskedSecret\x12\x16\n" +
@@ -1236,7 +1561,16 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	" \x01(\x03R\n" +
 	"leaseCount\x12#\n" +
 	"\rfailure_count\x18\v \x01(\x03R\ffailureCount\x12E\n" +
-	"\x11last_failure_kind\x18\f \x01(\x0e2\x19.keybroker.v1.FailureKindR\x0flastFailureKind\"\x93\x01\n" +
+	"\x11last_failure_kind\x18\f \x01(\x0e2\x19.keybroker.v1.FailureKindR\x0flastFailureKind\x122\n" +
+	"\abalance\x18\r \x01(\v2\x18.keybroker.v1.KeyBalanceR\abalance\"\xbc\x01\n" +
+	"\n" +
+	"KeyBalance\x12\x1b\n" +
+	"\tlimit_usd\x18\x01 \x01(\x01R\blimitUsd\x12\x19\n" +
+	"\bused_usd\x18\x02 \x01(\x01R\ausedUsd\x12;\n" +
+	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x129\n" +
+	"\n" +
+	"check_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcheckTime\"\x93\x01\n" +
 	"\n" +
 	"PoolCounts\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x03R\x05total\x12\x16\n" +
@@ -1287,13 +1621,32 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x05state\x18\x04 \x01(\x0e2\x16.keybroker.v1.KeyStateR\x05state\x12;\n" +
 	"\vstate_until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"stateUntil\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason*\x86\x01\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"}\n" +
+	"\x14GetKeyHistoryRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"o\n" +
+	"\x15GetKeyHistoryResponse\x12.\n" +
+	"\x06events\x18\x01 \x03(\v2\x16.keybroker.v1.KeyEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa9\x02\n" +
+	"\bKeyEvent\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12=\n" +
+	"\x0eprevious_state\x18\x03 \x01(\x0e2\x16.keybroker.v1.KeyStateR\rpreviousState\x12,\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x16.keybroker.v1.KeyStateR\x05state\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\x12;\n" +
+	"\vstate_until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"stateUntil*\x9d\x01\n" +
 	"\bKeyState\x12\x19\n" +
 	"\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_STATE_ACTIVE\x10\x01\x12\x1a\n" +
 	"\x16KEY_STATE_COOLING_DOWN\x10\x02\x12\x15\n" +
 	"\x11KEY_STATE_SUSPECT\x10\x03\x12\x16\n" +
-	"\x12KEY_STATE_DISABLED\x10\x04*\xe9\x01\n" +
+	"\x12KEY_STATE_DISABLED\x10\x04\x12\x15\n" +
+	"\x11KEY_STATE_REMOVED\x10\x05*\xe9\x01\n" +
 	"\vFailureKind\x12\x1c\n" +
 	"\x18FAILURE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18FAILURE_KIND_INVALID_KEY\x10\x01\x12 \n" +
@@ -1301,13 +1654,14 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x19FAILURE_KIND_RATE_LIMITED\x10\x03\x12\"\n" +
 	"\x1eFAILURE_KIND_PERMISSION_DENIED\x10\x04\x12\x1a\n" +
 	"\x16FAILURE_KIND_TRANSIENT\x10\x05\x12\x1d\n" +
-	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\x80\x03\n" +
+	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xda\x03\n" +
 	"\x10KeyBrokerService\x12L\n" +
 	"\tGetRandom\x12\x1e.keybroker.v1.GetRandomRequest\x1a\x1f.keybroker.v1.GetRandomResponse\x12C\n" +
 	"\x06GetAll\x12\x1b.keybroker.v1.GetAllRequest\x1a\x1c.keybroker.v1.GetAllResponse\x12:\n" +
 	"\x03Add\x12\x18.keybroker.v1.AddRequest\x1a\x19.keybroker.v1.AddResponse\x12C\n" +
 	"\x06Remove\x12\x1b.keybroker.v1.RemoveRequest\x1a\x1c.keybroker.v1.RemoveResponse\x12X\n" +
-	"\rReportFailure\x12\".keybroker.v1.ReportFailureRequest\x1a#.keybroker.v1.ReportFailureResponseB=Z;github.com/keybroker/keybroker/gen/keybroker/v1;keybrokerv1b\x06proto3"
+	"\rReportFailure\x12\".keybroker.v1.ReportFailureRequest\x1a#.keybroker.v1.ReportFailureResponse\x12X\n" +
+	"\rGetKeyHistory\x12\".keybroker.v1.GetKeyHistoryRequest\x1a#.keybroker.v1.GetKeyHistoryResponseB=Z;github.com/keybroker/keybroker/gen/keybroker/v1;keybrokerv1b\x06proto3"
 
 var (
 	file_keybroker_v1_keybroker_proto_rawDescOnce sync.Once
@@ -1322,7 +1676,7 @@ func file_keybroker_v1_keybroker_proto_rawDescGZIP() []byte {
 }
 
 var file_keybroker_v1_keybroker_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_keybroker_v1_keybroker_proto_goTypes = []any{
 	(KeyState)(0),                 // 0: keybroker.v1.KeyState
 	(FailureKind)(0),              // 1: keybroker.v1.FailureKind
@@ -1331,50 +1685,64 @@ var file_keybroker_v1_keybroker_proto_goTypes = []any{
 	(*GetRandomResponse)(nil),     // 4: keybroker.v1.GetRandomResponse
 	(*GetAllRequest)(nil),         // 5: keybroker.v1.GetAllRequest
 	(*Key)(nil),                   // 6: keybroker.v1.Key
-	(*PoolCounts)(nil),            // 7: keybroker.v1.PoolCounts
-	(*GetAllResponse)(nil),        // 8: keybroker.v1.GetAllResponse
-	(*AddRequest)(nil),            // 9: keybroker.v1.AddRequest
-	(*AddResponse)(nil),           // 10: keybroker.v1.AddResponse
-	(*RemoveRequest)(nil),         // 11: keybroker.v1.RemoveRequest
-	(*RemoveResponse)(nil),        // 12: keybroker.v1.RemoveResponse
-	(*ReportFailureRequest)(nil),  // 13: keybroker.v1.ReportFailureRequest
-	(*ReportFailureResponse)(nil), // 14: keybroker.v1.ReportFailureResponse
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(*KeyBalance)(nil),            // 7: keybroker.v1.KeyBalance
+	(*PoolCounts)(nil),            // 8: keybroker.v1.PoolCounts
+	(*GetAllResponse)(nil),        // 9: keybroker.v1.GetAllResponse
+	(*AddRequest)(nil),            // 10: keybroker.v1.AddRequest
+	(*AddResponse)(nil),           // 11: keybroker.v1.AddResponse
+	(*RemoveRequest)(nil),         // 12: keybroker.v1.RemoveRequest
+	(*RemoveResponse)(nil),        // 13: keybroker.v1.RemoveResponse
+	(*ReportFailureRequest)(nil),  // 14: keybroker.v1.ReportFailureRequest
+	(*ReportFailureResponse)(nil), // 15: keybroker.v1.ReportFailureResponse
+	(*GetKeyHistoryRequest)(nil),  // 16: keybroker.v1.GetKeyHistoryRequest
+	(*GetKeyHistoryResponse)(nil), // 17: keybroker.v1.GetKeyHistoryResponse
+	(*KeyEvent)(nil),              // 18: keybroker.v1.KeyEvent
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
 }
 var file_keybroker_v1_keybroker_proto_depIdxs = []int32{
-	15, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	19, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
 	2,  // 1: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
 	0,  // 2: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
 	0,  // 3: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
-	15, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
-	15, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
-	15, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
-	15, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
+	19, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
+	19, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
+	19, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
+	19, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
-	6,  // 9: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
-	7,  // 10: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
-	16, // 11: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
-	1,  // 12: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
-	1,  // 13: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
-	0,  // 14: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
-	0,  // 15: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
-	15, // 16: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
-	3,  // 17: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
-	5,  // 18: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
-	9,  // 19: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
-	11, // 20: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
-	13, // 21: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
-	4,  // 22: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
-	8,  // 23: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
-	10, // 24: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
-	12, // 25: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
-	14, // 26: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
-	22, // [22:27] is the sub-list for method output_type
-	17, // [17:22] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	7,  // 9: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
+	19, // 10: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
+	19, // 11: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
+	6,  // 12: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
+	8,  // 13: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
+	20, // 14: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
+	1,  // 15: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
+	1,  // 16: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
+	0,  // 17: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
+	0,  // 18: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
+	19, // 19: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
+	18, // 20: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
+	19, // 21: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 22: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
+	0,  // 23: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
+	19, // 24: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
+	3,  // 25: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
+	5,  // 26: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
+	10, // 27: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
+	12, // 28: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
+	14, // 29: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
+	16, // 30: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
+	4,  // 31: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
+	9,  // 32: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
+	11, // 33: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
+	13, // 34: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
+	15, // 35: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
+	17, // 36: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
+	31, // [31:37] is the sub-list for method output_type
+	25, // [25:31] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_keybroker_v1_keybroker_proto_init() }
@@ -1382,7 +1750,7 @@ func file_keybroker_v1_keybroker_proto_init() {
 	if File_keybroker_v1_keybroker_proto != nil {
 		return
 	}
-	file_keybroker_v1_keybroker_proto_msgTypes[11].OneofWrappers = []any{
+	file_keybroker_v1_keybroker_proto_msgTypes[12].OneofWrappers = []any{
 		(*ReportFailureRequest_LeaseId)(nil),
 		(*ReportFailureRequest_KeyId)(nil),
 	}
@@ -1392,7 +1760,7 @@ func file_keybroker_v1_keybroker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keybroker_v1_keybroker_proto_rawDesc), len(file_keybroker_v1_keybroker_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	KeyBrokerService_Add_FullMethodName           = "/keybroker.v1.KeyBrokerService/Add"
 	KeyBrokerService_Remove_FullMethodName        = "/keybroker.v1.KeyBrokerService/Remove"
 	KeyBrokerService_ReportFailure_FullMethodName = "/keybroker.v1.KeyBrokerService/ReportFailure"
+	KeyBrokerService_GetKeyHistory_FullMethodName = "/keybroker.v1.KeyBrokerService/GetKeyHistory"
 )
 
 // KeyBrokerServiceClient is the client API for KeyBrokerService service.
@@ -60,6 +61,13 @@ type KeyBrokerServiceClient interface {
 	// rate limited keys cool down, exhausted keys are disabled, keys reported
 	// invalid become suspect until verified, transient errors change nothing.
 	ReportFailure(ctx context.Context, in *ReportFailureRequest, opts ...grpc.CallOption) (*ReportFailureResponse, error)
+	// GetKeyHistory returns the recent state changes of one key, newest
+	// first, from the pool's audit trail: who (an admin, a caller's report,
+	// the broker's timer, the validation worker) moved it from which state to
+	// which, when and why. The trail outlives the key, so a removed key's
+	// history says why it was removed. The trail is capped per pool; a key
+	// with no entries left has an empty history.
+	GetKeyHistory(ctx context.Context, in *GetKeyHistoryRequest, opts ...grpc.CallOption) (*GetKeyHistoryResponse, error)
 }
 
 type keyBrokerServiceClient struct {
@@ -120,6 +128,16 @@ func (c *keyBrokerServiceClient) ReportFailure(ctx context.Context, in *ReportFa
 	return out, nil
 }
 
+func (c *keyBrokerServiceClient) GetKeyHistory(ctx context.Context, in *GetKeyHistoryRequest, opts ...grpc.CallOption) (*GetKeyHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetKeyHistoryResponse)
+	err := c.cc.Invoke(ctx, KeyBrokerService_GetKeyHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyBrokerServiceServer is the server API for KeyBrokerService service.
 // All implementations must embed UnimplementedKeyBrokerServiceServer
 // for forward compatibility.
@@ -154,6 +172,13 @@ type KeyBrokerServiceServer interface {
 	// rate limited keys cool down, exhausted keys are disabled, keys reported
 	// invalid become suspect until verified, transient errors change nothing.
 	ReportFailure(context.Context, *ReportFailureRequest) (*ReportFailureResponse, error)
+	// GetKeyHistory returns the recent state changes of one key, newest
+	// first, from the pool's audit trail: who (an admin, a caller's report,
+	// the broker's timer, the validation worker) moved it from which state to
+	// which, when and why. The trail outlives the key, so a removed key's
+	// history says why it was removed. The trail is capped per pool; a key
+	// with no entries left has an empty history.
+	GetKeyHistory(context.Context, *GetKeyHistoryRequest) (*GetKeyHistoryResponse, error)
 	mustEmbedUnimplementedKeyBrokerServiceServer()
 }
 
@@ -178,6 +203,9 @@ func (UnimplementedKeyBrokerServiceServer) Remove(context.Context, *RemoveReques
 }
 func (UnimplementedKeyBrokerServiceServer) ReportFailure(context.Context, *ReportFailureRequest) (*ReportFailureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportFailure not implemented")
+}
+func (UnimplementedKeyBrokerServiceServer) GetKeyHistory(context.Context, *GetKeyHistoryRequest) (*GetKeyHistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetKeyHistory not implemented")
 }
 func (UnimplementedKeyBrokerServiceServer) mustEmbedUnimplementedKeyBrokerServiceServer() {}
 func (UnimplementedKeyBrokerServiceServer) testEmbeddedByValue()                          {}
@@ -290,6 +318,24 @@ func _KeyBrokerService_ReportFailure_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyBrokerService_GetKeyHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetKeyHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyBrokerServiceServer).GetKeyHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyBrokerService_GetKeyHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyBrokerServiceServer).GetKeyHistory(ctx, req.(*GetKeyHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyBrokerService_ServiceDesc is the grpc.ServiceDesc for KeyBrokerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -316,6 +362,10 @@ var KeyBrokerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportFailure",
 			Handler:    _KeyBrokerService_ReportFailure_Handler,
+		},
+		{
+			MethodName: "GetKeyHistory",
+			Handler:    _KeyBrokerService_GetKeyHistory_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,94 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/store"
+)
+
+// check validates one claimed key within the budget and applies the
+// result. When the worker is stopping the result is dropped: the claim
+// lapses and another worker checks the key.
+func (p *poolRunner) check(ctx context.Context, k store.Claimed) {
+	defer p.inflight.Done()
+	defer p.release(1)
+	cctx, cancel := context.WithTimeout(ctx, p.budget)
+	res := p.validator.Validate(cctx, k.Secret)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	p.apply(ctx, k, res)
+}
+
+// apply records a result with the store and logs and counts it.
+func (p *poolRunner) apply(ctx context.Context, k store.Claimed, res Result) {
+	c := store.Check{
+		Seen:            k.State,
+		Valid:           res.Valid,
+		Kind:            res.Verdict.Kind,
+		Reason:          res.Verdict.Reason,
+		Until:           p.policy.Until(res.Verdict, p.w.now()),
+		RemoveExhausted: p.policy.Validator.OnExhausted == config.ExhaustedRemove,
+		Balance:         res.Balance,
+		Next:            p.next(),
+		Actor:           p.w.actor,
+	}
+	if res.Valid {
+		c.Reason = "verified"
+	}
+	tr, err := p.w.store.Apply(ctx, p.name, k.ID, c)
+	p.record(ctx, k, res, tr, err)
+}
+
+// next is when the key is checked again, each interval put off by a
+// random share of up to Jitter of it, so checks do not come in bursts.
+func (p *poolRunner) next() store.Schedule {
+	v := p.policy.Validator
+	f := 1 + v.Jitter*p.w.jitter()
+	spread := func(d config.Duration) time.Duration { return time.Duration(float64(d) * f) }
+	return store.Schedule{Active: spread(v.Interval), Disabled: spread(v.DisabledInterval), Retry: spread(v.RetryInterval)}
+}
+
+// record logs and counts what a check and its application did, by key id.
+func (p *poolRunner) record(ctx context.Context, k store.Claimed, res Result, tr store.Transition, err error) {
+	s := &p.w.stats
+	log := p.w.log.With("pool", p.name, "key_id", k.ID)
+	if res.Err != nil {
+		log = log.With("err", res.Err)
+	}
+	switch {
+	case errors.Is(err, store.ErrKeyUnknown):
+		s.lost.Add(1)
+		log.DebugContext(ctx, "worker: key left the pool while it was checked")
+		return
+	case err != nil:
+		s.errors.Add(1)
+		log.WarnContext(ctx, "worker: record check; the key is retried when its claim lapses", "err", err)
+		return
+	}
+	s.checked.Add(1)
+	switch {
+	case res.Fault():
+		s.faults.Add(1)
+		log.WarnContext(ctx, "worker: check learned nothing; key unchanged", "kind", res.Verdict.Kind.String(),
+			"reason", res.Verdict.Reason, "state", string(tr.To))
+	case res.Valid:
+		s.valid.Add(1)
+	default:
+		s.refused.Add(1)
+	}
+	if tr.From == tr.To {
+		log.DebugContext(ctx, "worker: key checked", "state", string(tr.To), "valid", res.Valid, "reason", res.Verdict.Reason)
+		return
+	}
+	s.changed.Add(1)
+	if tr.To == store.Removed {
+		s.removed.Add(1)
+	}
+	log.InfoContext(ctx, "key state changed", "from", string(tr.From), "to", string(tr.To), "reason", tr.Reason,
+		"until", tr.Until, "actor", p.w.actor)
+}

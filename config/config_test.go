@@ -106,7 +106,7 @@ func TestExampleLoads(t *testing.T) {
 		},
 	}
 	for name, w := range want {
-		if got := c.Pool(name); got != w {
+		if got := c.Pool(name); !got.Equal(w) {
 			t.Errorf("Pool(%q) =\n%+v\nwant\n%+v", name, got, w)
 		}
 	}
@@ -142,7 +142,7 @@ func TestUndeclaredPoolDefaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := mustParse(t, tt.src)
-			if got := c.Pool("undeclared"); got != tt.want {
+			if got := c.Pool("undeclared"); !got.Equal(tt.want) {
 				t.Errorf("Pool(undeclared) =\n%+v\nwant\n%+v", got, tt.want)
 			}
 		})
@@ -214,7 +214,7 @@ func TestLayering(t *testing.T) {
 			}
 			// Fields the pool does not set match an undeclared pool.
 			if tt.pool == "" {
-				if got, want := c.Pool("p"), c.Pool("undeclared"); got != want {
+				if got, want := c.Pool("p"), c.Pool("undeclared"); !got.Equal(want) {
 					t.Errorf("empty pool %+v differs from undeclared %+v", got, want)
 				}
 			}
@@ -239,11 +239,11 @@ pools:
 		CooldownDefault: d("15s"), CooldownMax: d("15m"), LeaseTTL: d("30s"),
 		Validator: bv("none"),
 	}
-	if got := c.Pool("a"); got != want {
+	if got := c.Pool("a"); !got.Equal(want) {
 		t.Errorf("Pool(a) =\n%+v\nwant\n%+v", got, want)
 	}
 	// The layers themselves are kept as written.
-	if got := c.Pools["a"]; got != (Pool{LeaseTTL: d("30s")}) {
+	if got := c.Pools["a"]; !got.Equal(Pool{LeaseTTL: d("30s")}) {
 		t.Errorf("Pools[a] = %+v, want only lease_ttl", got)
 	}
 }
@@ -251,19 +251,20 @@ pools:
 func TestMerge(t *testing.T) {
 	full := Pool{
 		Provider: failure.Gemini, BaseURL: "https://u", CooldownDefault: 1, CooldownMax: 2, LeaseTTL: 3,
+		AuthHeader: AuthXGoogAPIKey, Classify: []ClassifyRule{{Status: 500, Kind: "transient"}},
 		Validator: Validator{Kind: "gemini", Interval: 4, DisabledInterval: 5, RetryInterval: 6, Timeout: 7, Jitter: 0.5,
 			Concurrency: 8, RateLimit: 9, OnExhausted: "remove", Model: "m", UsageDays: 10},
 	}
-	if got := merge(Pool{}, full); got != full {
+	if got := merge(Pool{}, full); !got.Equal(full) {
 		t.Errorf("merge(zero, full) = %+v, want %+v", got, full)
 	}
-	if got := merge(full, Pool{}); got != full {
+	if got := merge(full, Pool{}); !got.Equal(full) {
 		t.Errorf("merge(full, zero) = %+v, want %+v", got, full)
 	}
 	over := Pool{Provider: failure.Anthropic, LeaseTTL: 9}
 	want := full
 	want.Provider, want.LeaseTTL = failure.Anthropic, 9
-	if got := merge(over, full); got != want {
+	if got := merge(over, full); !got.Equal(want) {
 		t.Errorf("merge(partial, full) = %+v, want %+v", got, want)
 	}
 	// Every field of Pool must be handled by merge: a new field that is
@@ -602,7 +603,7 @@ func TestDefault(t *testing.T) {
 	if names := c.PoolNames(); len(names) != 0 {
 		t.Errorf("Default().PoolNames() = %v, want none", names)
 	}
-	if got := c.Pool("anything"); got != builtinOpenAI {
+	if got := c.Pool("anything"); !got.Equal(builtinOpenAI) {
 		t.Errorf("Default().Pool = %+v, want %+v", got, builtinOpenAI)
 	}
 	// The built-in policy, written out as a file, passes validation.
@@ -626,7 +627,7 @@ func TestDefault(t *testing.T) {
 	}
 	// The zero Config is usable too.
 	var zero Config
-	if got := zero.Pool("x"); got != builtinOpenAI {
+	if got := zero.Pool("x"); !got.Equal(builtinOpenAI) {
 		t.Errorf("zero Config Pool = %+v, want %+v", got, builtinOpenAI)
 	}
 }

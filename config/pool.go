@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"time"
 
@@ -40,6 +41,18 @@ type Pool struct {
 	// LeaseTTL is how long a GetRandom lease stays valid for ReportFailure.
 	// Between 1s and 24h; built-in default 5m.
 	LeaseTTL Duration `yaml:"lease_ttl,omitempty"`
+
+	// AuthHeader is how the worker presents a key to this pool's upstream:
+	// "authorization" (Authorization: Bearer), "x-api-key",
+	// "x-goog-api-key", "api-key" (Azure OpenAI), or "query" (?key=). When
+	// no layer sets it, Auth follows the provider: authorization for openai
+	// and openai-compatible, x-api-key for anthropic, query for gemini.
+	AuthHeader string `yaml:"auth_header,omitempty"`
+
+	// Classify lists override rules tried, in order, before the built-in
+	// classification table, for an upstream whose errors the table reads
+	// wrongly. A pool that sets it replaces the list of the layer below.
+	Classify []ClassifyRule `yaml:"classify,omitempty"`
 
 	// Validator holds the validation worker's settings for this pool.
 	Validator Validator `yaml:"validator,omitempty"`
@@ -98,6 +111,12 @@ func merge(over, under Pool) Pool {
 	if over.LeaseTTL == 0 {
 		over.LeaseTTL = under.LeaseTTL
 	}
+	if over.AuthHeader == "" {
+		over.AuthHeader = under.AuthHeader
+	}
+	if over.Classify == nil {
+		over.Classify = under.Classify
+	}
 	over.Validator = mergeValidator(over.Validator, under.Validator)
 	return over
 }
@@ -134,4 +153,10 @@ func (p Pool) Until(v failure.Verdict, now time.Time) time.Time {
 		return v.Until
 	}
 	return time.Time{}
+}
+
+// Equal reports whether two policies are the same, for callers that
+// rebuild what depends on a pool only when its policy changed.
+func (p Pool) Equal(q Pool) bool {
+	return reflect.DeepEqual(p, q)
 }

@@ -68,6 +68,16 @@ func checkLayer(r *report, path string, n *yaml.Node, p Pool, under Pool) {
 	if (leaseNode != nil || p.LeaseTTL != 0) && (p.LeaseTTL < minLeaseTTL || p.LeaseTTL > maxLeaseTTL) {
 		at("lease_ttl", leaseNode, "must be between %s and %s, got %s", minLeaseTTL, maxLeaseTTL, p.LeaseTTL)
 	}
+	authNode := field(n, "auth_header")
+	if (authNode != nil || p.AuthHeader != "") && !validAuthHeader(p.AuthHeader) {
+		at("auth_header", authNode, "%q: want one of %s", p.AuthHeader, strings.Join(authHeaders(), ", "))
+	}
+	classifyNode := field(n, "classify")
+	for i, c := range p.Classify {
+		if _, err := c.rule(); err != nil {
+			at(fmt.Sprintf("classify[%d]", i), itemNode(classifyNode, i), "%v", err)
+		}
+	}
 	validatorNode := field(n, "validator")
 	checkValidator(r, path+".validator", firstNode(validatorNode, n), validatorNode != nil, p.Validator)
 
@@ -153,4 +163,13 @@ func firstNode(nodes ...*yaml.Node) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// itemNode is the i-th element of a sequence node, or nil.
+func itemNode(seq *yaml.Node, i int) *yaml.Node {
+	seq = deref(seq)
+	if seq == nil || seq.Kind != yaml.SequenceNode || i >= len(seq.Content) {
+		return nil
+	}
+	return seq.Content[i]
 }

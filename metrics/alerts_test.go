@@ -29,6 +29,7 @@ func registered(t *testing.T) map[string]bool {
 	m.Reported("p", failure.Verdict{Kind: failure.RateLimited, Reason: "r"}, store.Transition{From: store.Active, To: store.CoolingDown})
 	m.redisDuration.WithLabelValues("get").Observe(0.001)
 	m.redisErrors.WithLabelValues("get").Inc()
+	m.Checked("p", "openai", "valid", 1e6)
 	m.GRPC.UnaryServerInterceptor() // histograms are registered on creation
 	families, err := m.Registry.Gather()
 	if err != nil {

@@ -32,6 +32,8 @@ type Metrics struct {
 	transitions   *prometheus.CounterVec
 	redisDuration *prometheus.HistogramVec
 	redisErrors   *prometheus.CounterVec
+	checks        *prometheus.CounterVec
+	checkDuration *prometheus.HistogramVec
 }
 
 // New registers keybroker's collectors on a fresh registry.
@@ -59,6 +61,15 @@ func New() *Metrics {
 			Help:    "Latency of Redis commands and pipelines, by command.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"command"}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "validator_checks_total",
+			Help: "Validation worker checks by pool, validator and outcome (valid, refused, fault, lost, error).",
+		}, []string{"pool", "validator", "outcome"}),
+		checkDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "validator_check_duration_seconds",
+			Help:    "Time a validation check spent upstream, by pool and validator.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"pool", "validator"}),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "redis_errors_total",
 			Help: "Redis commands that failed (network, timeout, or an error reply), by command.",
@@ -67,7 +78,7 @@ func New() *Metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.GRPC, m.leases, m.reports, m.transitions, m.redisDuration, m.redisErrors,
+		m.GRPC, m.leases, m.reports, m.transitions, m.redisDuration, m.redisErrors, m.checks, m.checkDuration,
 	)
 	return m
 }

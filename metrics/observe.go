@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/keybroker/keybroker/failure"
 	"github.com/keybroker/keybroker/store"
 )
@@ -31,4 +33,19 @@ func (m *Metrics) Removed(pool string, n int) {
 	if n > 0 {
 		m.transitions.WithLabelValues(pool, "any", "removed", "", "admin").Add(float64(n))
 	}
+}
+
+// Checked counts one validation check and how long it took upstream.
+func (m *Metrics) Checked(pool, validator, outcome string, took time.Duration) {
+	m.checks.WithLabelValues(pool, validator, outcome).Inc()
+	m.checkDuration.WithLabelValues(pool, validator).Observe(took.Seconds())
+}
+
+// Transitioned counts a state change the validation worker made.
+func (m *Metrics) Transitioned(pool string, tr store.Transition, kind failure.Kind, reason string) {
+	k := ""
+	if kind != failure.Unspecified {
+		k = kind.String()
+	}
+	m.transitions.WithLabelValues(pool, string(tr.From), string(tr.To), k, reason).Inc()
 }

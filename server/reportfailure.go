@@ -34,7 +34,7 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	}
 	policy := s.policies.Pool(pool)
 	now := s.now()
-	verdict := failure.Classify(policy.Provider, obs, now)
+	verdict := policy.Rules().Classify(policy.Provider, obs, now)
 	if explicit != failure.Unspecified && explicit != verdict.Kind {
 		verdict = failure.Verdict{Kind: explicit, Reason: "reported_" + explicit.String(), RetryAfter: obs.RetryAfter}
 	}

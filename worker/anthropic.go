@@ -23,18 +23,19 @@ type message struct {
 
 func (m *message) complete() bool { return m.Type == "message" }
 
-// Validate sends a max_tokens 1 message with x-api-key.
+// Validate sends a max_tokens 1 message, the key in x-api-key unless the
+// pool's auth_header says otherwise.
 func (a anthropic) Validate(ctx context.Context, secret string) Result {
-	r := request{
+	r := a.up.authed(secret, request{
 		method: http.MethodPost,
 		path:   "/v1/messages",
-		header: http.Header{"X-Api-Key": {secret}, "Anthropic-Version": {anthropicVersion}},
+		header: http.Header{"Anthropic-Version": {anthropicVersion}},
 		body: map[string]any{
 			"model":      a.model,
 			"max_tokens": 1,
 			"messages":   []map[string]string{{"role": "user", "content": "ping"}},
 		},
-	}
+	})
 	var m message
 	if res, ok := a.up.fetch(ctx, secret, r, &m); !ok {
 		return res

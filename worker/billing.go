@@ -49,7 +49,7 @@ func (u *usage) complete() bool { return u.TotalUsage != nil }
 // Validate reads the key's subscription and, while it is live, its usage.
 func (b billing) Validate(ctx context.Context, secret string) Result {
 	var sub subscription
-	if r, ok := b.up.fetch(ctx, secret, request{method: http.MethodGet, path: "/v1/dashboard/billing/subscription", header: bearer(secret)}, &sub); !ok {
+	if r, ok := b.up.fetch(ctx, secret, b.up.authed(secret, request{method: http.MethodGet, path: "/v1/dashboard/billing/subscription"}), &sub); !ok {
 		return r
 	}
 	bal := &store.Balance{LimitUSD: sub.limit()}
@@ -64,7 +64,7 @@ func (b billing) Validate(ctx context.Context, secret string) Result {
 		return exhausted("hard_limit_zero", bal)
 	}
 	var use usage
-	if r, ok := b.up.fetch(ctx, secret, request{method: http.MethodGet, path: b.usagePath(now), header: bearer(secret)}, &use); !ok {
+	if r, ok := b.up.fetch(ctx, secret, b.up.authed(secret, request{method: http.MethodGet, path: b.usagePath(now)}), &use); !ok {
 		return r
 	}
 	bal.UsedUSD = *use.TotalUsage / 100

@@ -16,16 +16,20 @@ func (p *poolRunner) check(ctx context.Context, k store.Claimed) {
 	defer p.inflight.Done()
 	defer p.release(1)
 	cctx, cancel := context.WithTimeout(ctx, p.budget)
+	start := time.Now()
 	res := p.validator.Validate(cctx, k.Secret)
+	took := time.Since(start)
 	cancel()
 	if ctx.Err() != nil {
 		return
 	}
-	p.apply(ctx, k, res)
+	outcome := p.apply(ctx, k, res)
+	p.w.observe.Checked(p.name, p.policy.Validator.Kind, outcome, took)
 }
 
-// apply records a result with the store and logs and counts it.
-func (p *poolRunner) apply(ctx context.Context, k store.Claimed, res Result) {
+// apply records a result with the store, logs and counts it, and says
+// what came of the check (see Observer.Checked).
+func (p *poolRunner) apply(ctx context.Context, k store.Claimed, res Result) string {
 	c := store.Check{
 		Seen:            k.State,
 		Valid:           res.Valid,
@@ -41,7 +45,7 @@ func (p *poolRunner) apply(ctx context.Context, k store.Claimed, res Result) {
 		c.Reason = "verified"
 	}
 	tr, err := p.w.store.Apply(ctx, p.name, k.ID, c)
-	p.record(ctx, k, res, tr, err)
+	return p.record(ctx, k, res, tr, err)
 }
 
 // next is when the key is checked again, each interval put off by a
@@ -53,8 +57,9 @@ func (p *poolRunner) next() store.Schedule {
 	return store.Schedule{Active: spread(v.Interval), Disabled: spread(v.DisabledInterval), Retry: spread(v.RetryInterval)}
 }
 
-// record logs and counts what a check and its application did, by key id.
-func (p *poolRunner) record(ctx context.Context, k store.Claimed, res Result, tr store.Transition, err error) {
+// record logs and counts what a check and its application did, by key id,
+// and returns the check's outcome.
+func (p *poolRunner) record(ctx context.Context, k store.Claimed, res Result, tr store.Transition, err error) string {
 	s := &p.w.stats
 	log := p.w.log.With("pool", p.name, "key_id", k.ID)
 	if res.Err != nil {
@@ -64,31 +69,36 @@ func (p *poolRunner) record(ctx context.Context, k store.Claimed, res Result, tr
 	case errors.Is(err, store.ErrKeyUnknown):
 		s.lost.Add(1)
 		log.DebugContext(ctx, "worker: key left the pool while it was checked")
-		return
+		return "lost"
 	case err != nil:
 		s.errors.Add(1)
 		log.WarnContext(ctx, "worker: record check; the key is retried when its claim lapses", "err", err)
-		return
+		return "error"
 	}
 	s.checked.Add(1)
+	outcome := "refused"
 	switch {
 	case res.Fault():
 		s.faults.Add(1)
+		outcome = "fault"
 		log.WarnContext(ctx, "worker: check learned nothing; key unchanged", "kind", res.Verdict.Kind.String(),
 			"reason", res.Verdict.Reason, "state", string(tr.To))
 	case res.Valid:
 		s.valid.Add(1)
+		outcome = "valid"
 	default:
 		s.refused.Add(1)
 	}
 	if tr.From == tr.To {
 		log.DebugContext(ctx, "worker: key checked", "state", string(tr.To), "valid", res.Valid, "reason", res.Verdict.Reason)
-		return
+		return outcome
 	}
+	p.w.observe.Transitioned(p.name, tr, res.Verdict.Kind, tr.Reason)
 	s.changed.Add(1)
 	if tr.To == store.Removed {
 		s.removed.Add(1)
 	}
 	log.InfoContext(ctx, "key state changed", "from", string(tr.From), "to", string(tr.To), "reason", tr.Reason,
 		"until", tr.Until, "actor", p.w.actor)
+	return outcome
 }

@@ -35,20 +35,18 @@ func (g *generated) complete() bool { return g.Candidates != nil || g.UsageMetad
 
 // Validate lists one model and, with a model, generates one token.
 func (g gemini) Validate(ctx context.Context, secret string) Result {
-	key := url.Values{"key": {secret}}
 	var list models
-	listQuery := url.Values{"key": {secret}, "pageSize": {"1"}}
-	if r, ok := g.up.fetch(ctx, secret, request{method: http.MethodGet, path: "/v1beta/models?" + listQuery.Encode()}, &list); !ok {
+	if r, ok := g.up.fetch(ctx, secret, g.up.authed(secret, request{method: http.MethodGet, path: "/v1beta/models?pageSize=1"}), &list); !ok {
 		return r
 	}
 	if g.model == "" {
 		return valid(nil)
 	}
 	name := url.PathEscape(strings.TrimPrefix(g.model, "models/"))
-	r := request{method: http.MethodPost, path: "/v1beta/models/" + name + ":generateContent?" + key.Encode(), body: map[string]any{
+	r := g.up.authed(secret, request{method: http.MethodPost, path: "/v1beta/models/" + name + ":generateContent", body: map[string]any{
 		"contents":         []map[string]any{{"parts": []map[string]string{{"text": "ping"}}}},
 		"generationConfig": map[string]any{"maxOutputTokens": 1},
-	}}
+	}})
 	var out generated
 	if res, ok := g.up.fetch(ctx, secret, r, &out); !ok {
 		return res

@@ -32,18 +32,18 @@ func (c *chatCompletion) complete() bool { return c.Choices != nil }
 // Validate lists models and, with a model, completes one token.
 func (o openAI) Validate(ctx context.Context, secret string) Result {
 	var models list
-	if r, ok := o.up.fetch(ctx, secret, request{method: http.MethodGet, path: "/v1/models", header: bearer(secret)}, &models); !ok {
+	if r, ok := o.up.fetch(ctx, secret, o.up.authed(secret, request{method: http.MethodGet, path: "/v1/models"}), &models); !ok {
 		return r
 	}
 	if o.model == "" {
 		return valid(nil)
 	}
 	var chat chatCompletion
-	r := request{method: http.MethodPost, path: "/v1/chat/completions", header: bearer(secret), body: map[string]any{
+	r := o.up.authed(secret, request{method: http.MethodPost, path: "/v1/chat/completions", body: map[string]any{
 		"model":      o.model,
 		"messages":   []map[string]string{{"role": "user", "content": "ping"}},
 		"max_tokens": 1,
-	}}
+	}})
 	if res, ok := o.up.fetch(ctx, secret, r, &chat); !ok {
 		return res
 	}

@@ -41,6 +41,8 @@ func newPoolRunner(w *Worker, name string, policy config.Pool) (*poolRunner, err
 		client:   noRedirects(w.client),
 		base:     policy.BaseURL,
 		provider: policy.Provider,
+		rules:    policy.Rules(),
+		auth:     policy.Auth(),
 		limiter:  rate.NewLimiter(rate.Limit(v.RateLimit), v.Concurrency),
 		timeout:  timeout,
 		now:      w.now,

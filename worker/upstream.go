@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/failure"
 )
 
@@ -32,6 +33,8 @@ type upstream struct {
 	client   *http.Client
 	base     string
 	provider failure.Provider
+	rules    failure.Rules // the pool's classification overrides
+	auth     string        // how keys are presented (config.Pool.Auth)
 	limiter  *rate.Limiter
 	timeout  time.Duration
 	now      func() time.Time
@@ -100,7 +103,7 @@ func (u *upstream) noAnswer(err error) Result {
 // classify reads what the provider said in the pool's dialect, with the
 // table ReportFailure uses: the worker has no classification of its own.
 func (u *upstream) classify(o failure.Observation) failure.Verdict {
-	return failure.Classify(u.provider, o, u.now())
+	return u.rules.Classify(u.provider, o, u.now())
 }
 
 // call makes one request within the pool's rate limit and the request
@@ -159,8 +162,34 @@ func (r request) pathOnly() string {
 	return p
 }
 
-func bearer(secret string) http.Header {
-	return http.Header{"Authorization": {"Bearer " + secret}}
+// credentials presents secret the way the pool says (config.Pool.Auth):
+// in a header, or as the key query parameter appended to path.
+func (u *upstream) credentials(secret, path string) (http.Header, string) {
+	switch u.auth {
+	case config.AuthXAPIKey:
+		return http.Header{"X-Api-Key": {secret}}, path
+	case config.AuthXGoogAPIKey:
+		return http.Header{"X-Goog-Api-Key": {secret}}, path
+	case config.AuthAzureAPIKey:
+		return http.Header{"Api-Key": {secret}}, path
+	case config.AuthQueryKey:
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		return http.Header{}, path + sep + url.Values{"key": {secret}}.Encode()
+	}
+	return http.Header{"Authorization": {"Bearer " + secret}}, path
+}
+
+// authed returns r with the pool's credentials for secret.
+func (u *upstream) authed(secret string, r request) request {
+	h, path := u.credentials(secret, r.path)
+	for k, v := range r.header {
+		h[k] = v
+	}
+	r.header, r.path = h, path
+	return r
 }
 
 // keyParam matches a key=… query parameter, however a URL ended up in a

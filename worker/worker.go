@@ -41,6 +41,7 @@ type Worker struct {
 	refresh  time.Duration
 	actor    string
 	stats    counters
+	observe  Observer
 
 	mu    sync.Mutex
 	pools map[string]cached
@@ -125,6 +126,7 @@ func New(st Store, policies Policies, opts ...Option) *Worker {
 		refresh:  time.Second,
 		actor:    "worker",
 		pools:    map[string]cached{},
+		observe:  nopObserver{},
 	}
 	for _, o := range opts {
 		o(w)
@@ -231,7 +233,7 @@ func (w *Worker) runner(name string) *poolRunner {
 	policy := w.policies.Pool(name)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if c, ok := w.pools[name]; ok && c.policy == policy {
+	if c, ok := w.pools[name]; ok && c.policy.Equal(policy) {
 		return c.runner
 	}
 	p, err := newPoolRunner(w, name, policy)

@@ -45,6 +45,7 @@ type commonFlags struct {
 	workerConcurrency int
 	workerPoll        time.Duration
 	workerName        string
+	metricsAddr       string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -55,6 +56,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.workerConcurrency, "worker-concurrency", 32, "validation checks in flight at once across all pools (each pool also has its own validator.concurrency)")
 	fs.DurationVar(&c.workerPoll, "worker-poll", 250*time.Millisecond, "how often the worker looks for due keys in each pool; bounds how long a suspect key waits")
 	fs.StringVar(&c.workerName, "worker-name", "", "this worker's name in the audit trail (actor worker:<name>); empty: the host name")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz over plain HTTP on this host:port; empty: off")
 }
 
 func (c *commonFlags) logging() (level, format string) { return c.logLevel, c.logFormat }
@@ -87,7 +89,6 @@ type serveFlags struct {
 	tlsClientCA     string
 	tlsReload       time.Duration
 	insecure        bool
-	metricsAddr     string
 	configReload    time.Duration
 	worker          bool
 }
@@ -109,7 +110,6 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "verify client certificates against these CAs (PEM), for mTLS rules in --auth-file")
 	fs.DurationVar(&f.tlsReload, "tls-reload-interval", 5*time.Second, "how often TLS files are checked for changes")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow listening beyond loopback without authentication (never in production)")
-	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz over plain HTTP on this host:port; empty: off")
 	fs.DurationVar(&f.configReload, "config-reload-interval", 5*time.Second, "how often --config is checked for changes (SIGHUP reloads at once)")
 	fs.BoolVar(&f.worker, "worker", true, "run the validation worker in this process (--worker=false when `keybroker worker` runs elsewhere)")
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -171,5 +172,37 @@ func TestConfigCheck(t *testing.T) {
 	}
 	if _, code := runBinary(t, nil, "config"); code != 2 {
 		t.Fatalf("config without check: %d", code)
+	}
+}
+
+// The worker's checks show on /metrics by outcome, against a fake OpenAI.
+func TestValidatorMetrics(t *testing.T) {
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer sk-metrics-valid-0000000001" {
+			w.Write([]byte(`{"object":"list","data":[]}`))
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer fake.Close()
+	cfg := filepath.Join(t.TempDir(), "pools.yaml")
+	os.WriteFile(cfg, []byte("pools:\n  v:\n    provider: openai\n    base_url: "+fake.URL+"\n    validator: {kind: openai, interval: 1h}\n"), 0o600)
+	metricsAddr := freeAddr(t)
+	b := startBroker(t, "--config", cfg, "--metrics-addr", metricsAddr, "--worker-poll", "20ms")
+	if _, err := b.client.Add(ctxT(t), &pb.AddRequest{Pool: "v", Secrets: []string{"sk-metrics-valid-0000000001", "sk-metrics-flaky-0000000002"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		m, _ := scrape(t, metricsAddr)
+		if m[`keybroker_validator_checks_total{outcome="valid",pool="v",validator="openai"}`] >= 1 &&
+			m[`keybroker_validator_checks_total{outcome="fault",pool="v",validator="openai"}`] >= 1 &&
+			m[`keybroker_validator_check_duration_seconds_count{pool="v",validator="openai"}`] >= 2 {
+			break
+		}
+		if i == 500 {
+			_, page := scrape(t, metricsAddr)
+			t.Fatalf("validator checks never showed:\n%s", grep(page, "validator_check"))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

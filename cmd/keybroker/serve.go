@@ -141,7 +141,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	g.Go(func() error { server.MonitorHealth(gctx, hs, st.Ping, f.healthInterval, log); return nil })
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
 	if f.worker {
-		w := newWorker(st, policies, &f.commonFlags, log)
+		w := newWorker(st, policies, &f.commonFlags, mx, log)
 		g.Go(func() error { return w.Run(gctx) })
 	} else {
 		log.Info("validation worker off (--worker=false): run `keybroker worker` against the same Redis")

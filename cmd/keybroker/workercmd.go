@@ -10,10 +10,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/health"
 
 	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/metrics"
 	"github.com/keybroker/keybroker/seal"
 	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/server"
 	"github.com/keybroker/keybroker/store"
 	"github.com/keybroker/keybroker/worker"
 )
@@ -55,9 +58,21 @@ func runWorker(ctx context.Context, f *commonFlags, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	w := newWorker(newStore(rdb, key, ring), policies, f, log)
+	mx := metrics.New()
+	rdb.AddHook(mx.RedisHook())
+	st := newStore(rdb, key, ring)
+	w := newWorker(st, policies, f, mx, log)
+	hs := health.NewServer()
+	ops, err := listenOps(f.metricsAddr, server.HTTPHandler(hs, mx.Handler()))
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { policies.Watch(gctx, 5*time.Second, hangups(gctx), log); return nil })
+	g.Go(func() error { server.MonitorHealth(gctx, hs, st.Ping, 2*time.Second, log); return nil })
+	if ops != nil {
+		g.Go(func() error { return serveOps(gctx, ops) })
+	}
 	g.Go(func() error { return w.Run(gctx) })
 	return g.Wait()
 }
@@ -71,7 +86,7 @@ func newStore(rdb redis.UniversalClient, brokerKey []byte, ring *seal.Keyring) *
 // newWorker builds the validation worker from the shared flags. Without a
 // --worker-name it is named after the host, so the audit trail says which
 // replica changed a key.
-func newWorker(st *store.Store, policies worker.Policies, f *commonFlags, log *slog.Logger) *worker.Worker {
+func newWorker(st *store.Store, policies worker.Policies, f *commonFlags, obs worker.Observer, log *slog.Logger) *worker.Worker {
 	name := f.workerName
 	if name == "" {
 		name, _ = os.Hostname()
@@ -82,5 +97,6 @@ func newWorker(st *store.Store, policies worker.Policies, f *commonFlags, log *s
 		worker.WithConcurrency(f.workerConcurrency),
 		worker.WithPollInterval(f.workerPoll),
 		worker.WithName(name),
+		worker.WithObserver(obs),
 	)
 }

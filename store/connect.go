@@ -54,7 +54,22 @@ func Connect(cfg RedisConfig) (redis.UniversalClient, error) {
 	// default five dials.
 	opts.MaxRetries = 1
 	opts.DialerRetries, opts.DialerRetryTimeout = 1, 50*time.Millisecond
+	if len(opts.Addrs) > 1 && opts.MasterName == "" {
+		return newClusterClient(opts), nil
+	}
 	return redis.NewUniversalClient(opts), nil
+}
+
+// clusterReload is how often a Cluster client refreshes its slot map.
+// go-redis waits 60s by default, so after a master fails a broker would
+// keep calling the dead node for up to a minute; a refresh is one CLUSTER
+// SLOTS, cheap at this pace.
+const clusterReload = 2 * time.Second
+
+func newClusterClient(opts *redis.UniversalOptions) *redis.ClusterClient {
+	co := opts.Cluster()
+	co.ClusterStateReloadInterval = clusterReload
+	return redis.NewClusterClient(co)
 }
 
 // RedactURL hides the credentials of a Redis URL, for errors and logs.

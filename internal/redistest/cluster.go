@@ -1,0 +1,174 @@
+package redistest
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/keybroker/keybroker/internal/redisproc"
+)
+
+// Cluster is a Redis Cluster of three masters, each with replicas, on free
+// loopback ports, built with redis-cli --cluster create and torn down at
+// cleanup. Node timeouts are short so failover tests run in seconds.
+type Cluster struct {
+	t     testing.TB
+	nodes []*redisproc.Server
+}
+
+// StartCluster starts 3 × (1 + replicas) nodes and joins them.
+func StartCluster(t testing.TB, replicas int) *Cluster {
+	t.Helper()
+	bin, err := redisproc.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := exec.LookPath(filepath.Join(filepath.Dir(bin), "redis-cli"))
+	if err != nil {
+		if cli, err = exec.LookPath("redis-cli"); err != nil {
+			t.Fatalf("redis-cli not found (%v): it comes with redis-server (Debian: redis-tools)", err)
+		}
+	}
+	c := &Cluster{t: t}
+	t.Cleanup(c.Stop)
+	for range 3 * (1 + replicas) {
+		dir := t.TempDir()
+		n, err := redisproc.StartWith(bin, dir, "", []string{
+			"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
+			"--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.nodes = append(c.nodes, n)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs()...)
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	c.waitHealthy()
+	return c
+}
+
+// Addrs are the nodes' host:port, masters first as created.
+func (c *Cluster) Addrs() []string {
+	out := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.Addr
+	}
+	return out
+}
+
+// Client returns a cluster client over every node, closed at cleanup. It
+// refreshes its slot map every second, so it follows failovers quickly.
+func (c *Cluster) Client() *redis.ClusterClient {
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), ClusterStateReloadInterval: time.Second})
+	c.t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+// Stop kills every node.
+func (c *Cluster) Stop() {
+	for _, n := range c.nodes {
+		n.Stop()
+	}
+}
+
+// KillMasterOf kills the master that serves key's slot and waits until a
+// replica has taken over and the cluster answers for every slot again. It
+// returns the killed node's address.
+func (c *Cluster) KillMasterOf(key string) string {
+	c.t.Helper()
+	ctx := context.Background()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	defer cc.Close()
+	master, err := cc.MasterForKey(ctx, key)
+	if err != nil {
+		c.t.Fatalf("find the master of %q: %v", key, err)
+	}
+	addr := master.Options().Addr
+	slot := int64(keySlot(ctx, cc, key))
+	for _, n := range c.nodes {
+		if n.Addr == addr {
+			n.Stop()
+		}
+	}
+	c.waitPromoted(slot, addr)
+	c.waitHealthy()
+	return addr
+}
+
+func keySlot(ctx context.Context, cc *redis.ClusterClient, key string) int64 {
+	slot, _ := cc.ClusterKeySlot(ctx, key).Result()
+	return slot
+}
+
+// waitPromoted waits until a live node says slot is served by a master
+// other than dead: the replica has taken over.
+func (c *Cluster) waitPromoted(slot int64, dead string) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, n := range c.nodes {
+			if n.Pid() == 0 {
+				continue
+			}
+			if owner := slotOwner(n.Addr, slot); owner != "" && owner != dead {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("no replica took over slot %d from %s within 30s", slot, dead)
+}
+
+// slotOwner asks node which master serves slot.
+func slotOwner(node string, slot int64) string {
+	cl := redis.NewClient(&redis.Options{Addr: node, MaxRetries: -1})
+	defer cl.Close()
+	ranges, err := cl.ClusterSlots(context.Background()).Result()
+	if err != nil {
+		return ""
+	}
+	for _, r := range ranges {
+		if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
+			return r.Nodes[0].Addr
+		}
+	}
+	return ""
+}
+
+// waitHealthy waits until every live node reports cluster_state:ok.
+func (c *Cluster) waitHealthy() {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if c.healthy() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatal("Redis Cluster did not reach cluster_state:ok within 30s")
+}
+
+func (c *Cluster) healthy() bool {
+	for _, n := range c.nodes {
+		if n.Pid() == 0 {
+			continue
+		}
+		cl := redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
+		info, err := cl.ClusterInfo(context.Background()).Result()
+		cl.Close()
+		if err != nil || !strings.Contains(info, "cluster_state:ok") {
+			return false
+		}
+	}
+	return true
+}

@@ -7,7 +7,8 @@
 #   - buf, pinned in tools/package-lock.json (npm ci into tools/node_modules).
 # Then: gofmt, go vet, buf lint, the generated-code freshness check,
 # buf breaking against the previous commit, a short bounded run of every
-# fuzz target (FUZZTIME, default 5s each), and go test -race ./...
+# fuzz target (FUZZTIME, default 5s each), the store and server suites on
+# Redis Cluster and Sentinel, and go test -race ./... (single node).
 # .ci/run calls this script. Extra arguments go to `go test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +72,10 @@ fi
 
 step "fuzz (${FUZZTIME:-5s} per target)"
 FUZZTIME="${FUZZTIME:-5s}" bash scripts/fuzz.sh
+
+step "store and server suites on Redis Cluster and Sentinel"
+KEYBROKER_TEST_REDIS=cluster go test -count=1 ./store ./server
+KEYBROKER_TEST_REDIS=sentinel go test -count=1 ./store ./server
 
 step "go test -race ./..."
 go test -race -count=1 "$@" ./...

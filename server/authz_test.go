@@ -49,7 +49,8 @@ type secureBroker struct {
 
 func startSecureBroker(t *testing.T) *secureBroker {
 	t.Helper()
-	rdb, err := store.Connect(store.RedisConfig{Addrs: []string{redistest.Start(t).Addr}})
+	d := redistest.Deploy(t)
+	rdb, err := store.Connect(store.RedisConfig{Addrs: d.Addrs, MasterName: d.MasterName})
 	if err != nil {
 		t.Fatal(err)
 	}

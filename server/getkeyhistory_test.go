@@ -18,7 +18,7 @@ import (
 
 func newTestService(t *testing.T) (*Service, *store.Store) {
 	t.Helper()
-	st := store.New(redistest.Start(t).Client(), secret.NewIDs([]byte("server-test")))
+	st := store.New(redistest.Deploy(t).Client(), secret.NewIDs([]byte("server-test")))
 	return New(st, lease.NewSigner([]byte("lease-test"))), st
 }
 

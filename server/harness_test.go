@@ -88,7 +88,7 @@ type harness struct {
 	health healthpb.HealthClient
 	conn   *grpc.ClientConn
 	store  *store.Store
-	redis  *redistest.Server
+	redis  *redistest.Deployment
 	clock  *testClock
 	logs   *logBuffer
 
@@ -121,8 +121,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		o(&hc)
 	}
 
-	srv := redistest.Start(t)
-	rdb, err := store.Connect(store.RedisConfig{Addrs: []string{srv.Addr}})
+	srv := redistest.Deploy(t)
+	rdb, err := store.Connect(store.RedisConfig{Addrs: srv.Addrs, MasterName: srv.MasterName})
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}

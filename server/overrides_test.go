@@ -25,7 +25,7 @@ pools:
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(redistest.Start(t).Client(), secret.NewIDs([]byte("k")))
+	st := store.New(redistest.Deploy(t).Client(), secret.NewIDs([]byte("k")))
 	svc := New(st, lease.NewSigner([]byte("l")), WithPolicies(policies))
 	ctx := context.Background()
 	for pool, want := range map[string]pb.KeyState{"relay": pb.KeyState_KEY_STATE_DISABLED, "other": pb.KeyState_KEY_STATE_ACTIVE} {

@@ -33,7 +33,8 @@ func TestRedisUnreachable(t *testing.T) {
 	})
 	waitHealth(t, h, healthpb.HealthCheckResponse_SERVING)
 
-	h.redis.Stop()
+	single := h.redis.Single(t)
+	single.Stop()
 
 	calls := []struct {
 		name string
@@ -76,7 +77,7 @@ func TestRedisUnreachable(t *testing.T) {
 	}
 	waitHealth(t, h, healthpb.HealthCheckResponse_NOT_SERVING)
 
-	h.redis.Restart() // empty, as a Redis that lost its memory
+	single.Restart() // empty, as a Redis that lost its memory
 	waitHealth(t, h, healthpb.HealthCheckResponse_SERVING)
 
 	newID := h.add(t, pool, "sk-down-key-00003")[0]

@@ -28,7 +28,7 @@ func dataKey() []byte {
 }
 
 func TestSecretsAreSealedAtRest(t *testing.T) {
-	rdb := redistest.Start(t).Client()
+	rdb := redistest.Deploy(t).Client()
 	ctx := context.Background()
 	ring := keyring(t, "k1", map[string][]byte{"k1": dataKey()})
 	if _, err := LoadBrokerKey(ctx, rdb, ring); err != nil {
@@ -59,7 +59,7 @@ func TestSecretsAreSealedAtRest(t *testing.T) {
 }
 
 func TestRotationAndRekey(t *testing.T) {
-	rdb := redistest.Start(t).Client()
+	rdb := redistest.Deploy(t).Client()
 	ctx := context.Background()
 	ids := secret.NewIDs([]byte("x"))
 	k1, k2 := dataKey(), dataKey()
@@ -106,7 +106,7 @@ func TestRotationAndRekey(t *testing.T) {
 }
 
 func TestBrokerKeyRefusesMissingOrWrongKeysAndWritesNothing(t *testing.T) {
-	rdb := redistest.Start(t).Client()
+	rdb := redistest.Deploy(t).Client()
 	ctx := context.Background()
 	k1 := dataKey()
 
@@ -149,7 +149,7 @@ func TestBrokerKeyRefusesMissingOrWrongKeysAndWritesNothing(t *testing.T) {
 // secret, never its ciphertext, and a key this process cannot open must be
 // set aside, not sent.
 func TestClaimOpensSealedSecrets(t *testing.T) {
-	rdb := redistest.Start(t).Client()
+	rdb := redistest.Deploy(t).Client()
 	ctx := context.Background()
 	ids := secret.NewIDs([]byte("x"))
 	k1, k2 := dataKey(), dataKey()

@@ -18,13 +18,13 @@ func newClock() *testkit.Clock { return testkit.NewClock(time.UnixMilli(1_800_00
 
 type fixture struct {
 	st    *Store
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	clock *testkit.Clock
 }
 
 func newFixture(t *testing.T, opts ...Option) fixture {
 	t.Helper()
-	rdb := redistest.Start(t).Client()
+	rdb := redistest.Deploy(t).Client()
 	c := newClock()
 	opts = append([]Option{WithClock(c.Now)}, opts...)
 	return fixture{st: New(rdb, secret.NewIDs([]byte("test-key")), opts...), rdb: rdb, clock: c}
@@ -52,7 +52,7 @@ func (f fixture) add(t *testing.T, pool string, n int) []string {
 // the selectable set equal to the active index, the wake schedule holding
 // exactly the keys with an end time, every key on the worker's schedule,
 // and nothing indexed that is not stored.
-func checkInvariants(t *testing.T, rdb *redis.Client, pool string) {
+func checkInvariants(t *testing.T, rdb redis.UniversalClient, pool string) {
 	t.Helper()
 	ctx := context.Background()
 	p := prefix(pool)
@@ -108,7 +108,7 @@ func members(t *testing.T, cmd *redis.StringSliceCmd) []string {
 }
 
 func TestLoadBrokerKeyIsCreatedOnceAndShared(t *testing.T) {
-	rdb := redistest.Start(t).Client()
+	rdb := redistest.Deploy(t).Client()
 	ctx := context.Background()
 	a, err := LoadBrokerKey(ctx, rdb, nil)
 	if err != nil {

@@ -2,9 +2,9 @@ package redistest
 
 import (
 	"context"
-	"os/exec"
+	"fmt"
+	"net"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,25 +15,20 @@ import (
 )
 
 // Cluster is a Redis Cluster of three masters, each with replicas, on free
-// loopback ports, built with redis-cli --cluster create and torn down at
-// cleanup. Node timeouts are short so failover tests run in seconds.
+// loopback ports, torn down at cleanup. Node timeouts are short so failover tests run in seconds.
 type Cluster struct {
 	t     testing.TB
 	nodes []*redisproc.Server
 }
 
-// StartCluster starts 3 × (1 + replicas) nodes and joins them.
+// StartCluster starts 3 × (1 + replicas) nodes and joins them: each
+// master takes a third of the slots, every node meets the first, and
+// replicas follow their masters.
 func StartCluster(t testing.TB, replicas int) *Cluster {
 	t.Helper()
 	bin, err := redisproc.Binary()
 	if err != nil {
 		t.Fatal(err)
-	}
-	cli, err := exec.LookPath(filepath.Join(filepath.Dir(bin), "redis-cli"))
-	if err != nil {
-		if cli, err = exec.LookPath("redis-cli"); err != nil {
-			t.Fatalf("redis-cli not found (%v): it comes with redis-server (Debian: redis-tools)", err)
-		}
 	}
 	c := &Cluster{t: t}
 	t.Cleanup(c.Stop)
@@ -42,19 +37,68 @@ func StartCluster(t testing.TB, replicas int) *Cluster {
 		n, err := redisproc.StartWith(bin, dir, "", []string{
 			"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 			"--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0",
+			"--repl-diskless-sync-delay", "0",
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.nodes = append(c.nodes, n)
 	}
-	args := append([]string{"--cluster", "create"}, c.Addrs()...)
-	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
-	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	if err := c.join(replicas); err != nil {
+		t.Fatalf("join the cluster: %v", err)
 	}
 	c.waitHealthy()
+	for _, n := range c.nodes[3:] {
+		waitLinked(t, n.Addr)
+	}
 	return c
+}
+
+// join assigns slots to the first three nodes, introduces every node to
+// the first, and makes the rest replicas, round robin.
+func (c *Cluster) join(replicas int) error {
+	ctx := context.Background()
+	const slots = 16384
+	clients := make([]*redis.Client, len(c.nodes))
+	for i, n := range c.nodes {
+		clients[i] = redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
+		defer clients[i].Close()
+	}
+	for i := range 3 {
+		lo, hi := i*slots/3, (i+1)*slots/3-1
+		if err := clients[i].Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			return fmt.Errorf("ADDSLOTSRANGE on %s: %w", c.nodes[i].Addr, err)
+		}
+	}
+	host, port, _ := net.SplitHostPort(c.nodes[0].Addr)
+	for _, cl := range clients[1:] {
+		if err := cl.ClusterMeet(ctx, host, port).Err(); err != nil {
+			return fmt.Errorf("CLUSTER MEET: %w", err)
+		}
+	}
+	for i := 3; i < len(clients); i++ {
+		master, err := clients[i%3].ClusterMyID(ctx).Result()
+		if err != nil {
+			return err
+		}
+		if err := c.replicate(ctx, clients[i], master); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replicate retries CLUSTER REPLICATE until the replica has heard of the
+// master through gossip.
+func (c *Cluster) replicate(ctx context.Context, replica *redis.Client, master string) error {
+	var err error
+	for range 200 {
+		if err = replica.Do(ctx, "CLUSTER", "REPLICATE", master).Err(); err == nil {
+			return nil
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return fmt.Errorf("CLUSTER REPLICATE %s: %w", master, err)
 }
 
 // Addrs are the nodes' host:port, masters first as created.

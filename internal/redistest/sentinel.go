@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,13 +37,17 @@ func StartSentinel(t testing.TB) *Sentinel {
 	}
 	s := &Sentinel{t: t}
 	t.Cleanup(s.Stop)
-	if s.Master, err = redisproc.Start(bin, t.TempDir()); err != nil {
+	// Without a sync delay a replica is in step within milliseconds
+	// instead of Redis's default 5s.
+	nodeArgs := []string{"--repl-diskless-sync-delay", "0"}
+	if s.Master, err = redisproc.StartWith(bin, t.TempDir(), "", nodeArgs); err != nil {
 		t.Fatal(err)
 	}
 	host, port := splitAddr(s.Master.Addr)
-	if s.Replica, err = redisproc.StartWith(bin, t.TempDir(), "", []string{"--replicaof", host, port}); err != nil {
+	if s.Replica, err = redisproc.StartWith(bin, t.TempDir(), "", append(nodeArgs, "--replicaof", host, port)); err != nil {
 		t.Fatal(err)
 	}
+	waitLinked(t, s.Replica.Addr)
 	for range 3 {
 		dir := t.TempDir()
 		conf := filepath.Join(dir, "sentinel.conf")
@@ -130,4 +135,20 @@ func (s *Sentinel) allAgree(ctx context.Context, addr string) bool {
 func splitAddr(addr string) (host, port string) {
 	host, port, _ = net.SplitHostPort(addr)
 	return host, port
+}
+
+// waitLinked waits until the replica at addr has synced with its master
+// (master_link_status:up), so data written next reaches it.
+func waitLinked(t testing.TB, addr string) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if info, err := c.Info(context.Background(), "replication").Result(); err == nil && strings.Contains(info, "master_link_status:up") {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("replica %s did not sync with its master within 30s", addr)
 }

@@ -33,6 +33,7 @@ type Metrics struct {
 	redisDuration *prometheus.HistogramVec
 	redisErrors   *prometheus.CounterVec
 	checks        *prometheus.CounterVec
+	queued        *prometheus.CounterVec
 	checkDuration *prometheus.HistogramVec
 }
 
@@ -61,6 +62,10 @@ func New() *Metrics {
 			Help:    "Latency of Redis commands and pipelines, by command.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}, []string{"command"}),
+		queued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "report_queue_total",
+			Help: "Failure reports met with an unreachable Redis, by pool and outcome: queued (applied later) or refused (buffer full).",
+		}, []string{"pool", "outcome"}),
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "validator_checks_total",
 			Help: "Validation worker checks by pool, validator and outcome (valid, refused, fault, lost, error).",
@@ -78,7 +83,7 @@ func New() *Metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.GRPC, m.leases, m.reports, m.transitions, m.redisDuration, m.redisErrors, m.checks, m.checkDuration,
+		m.GRPC, m.leases, m.reports, m.transitions, m.redisDuration, m.redisErrors, m.checks, m.checkDuration, m.queued,
 	)
 	return m
 }

@@ -3,6 +3,8 @@ package metrics
 import (
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/keybroker/keybroker/failure"
 	"github.com/keybroker/keybroker/store"
 )
@@ -48,4 +50,21 @@ func (m *Metrics) Transitioned(pool string, tr store.Transition, kind failure.Ki
 		k = kind.String()
 	}
 	m.transitions.WithLabelValues(pool, string(tr.From), string(tr.To), k, reason).Inc()
+}
+
+// ReportQueued counts a failure report met with an unreachable store.
+func (m *Metrics) ReportQueued(pool string, accepted bool) {
+	outcome := "queued"
+	if !accepted {
+		outcome = "refused"
+	}
+	m.queued.WithLabelValues(pool, outcome).Inc()
+}
+
+// WatchReportQueue exports how many reports wait for the store.
+func (m *Metrics) WatchReportQueue(pending func() int) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "report_queue_length",
+		Help: "Failure reports accepted while Redis was unreachable and not yet applied.",
+	}, func() float64 { return float64(pending()) }))
 }

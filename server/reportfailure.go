@@ -38,9 +38,13 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	if explicit != failure.Unspecified && explicit != verdict.Kind {
 		verdict = failure.Verdict{Kind: explicit, Reason: "reported_" + explicit.String(), RetryAfter: obs.RetryAfter}
 	}
-	tr, err := s.keys.Report(ctx, pool, id, store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: policy.Until(verdict, now)})
+	f := store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: policy.Until(verdict, now)}
+	tr, err := s.keys.Report(ctx, pool, id, f)
 	if errors.Is(err, store.ErrKeyUnknown) {
 		return nil, statusError(codes.NotFound, ReasonKeyUnknown, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
+	}
+	if err != nil && retryable(err) && ctx.Err() == nil {
+		return s.queue(ctx, queuedReport{pool: pool, id: id, failure: f, actor: callerName(ctx)}, verdict, err)
 	}
 	if err != nil {
 		return nil, s.storeFailure(ctx, "ReportFailure", pool, err)
@@ -126,4 +130,13 @@ func (s *Service) logTransition(ctx context.Context, pool, id string, v failure.
 	}
 	s.log.InfoContext(ctx, "key state changed", "pool", pool, "key_id", id, "kind", v.Kind.String(),
 		"reason", v.Reason, "from", string(tr.From), "to", string(tr.To), "until", tr.Until, "actor", auth.Actor(ctx))
+}
+
+// callerName is the authenticated caller, for the audit trail of a
+// report applied later; "" when authentication is off.
+func callerName(ctx context.Context) string {
+	if p, ok := auth.FromContext(ctx); ok {
+		return p.Name
+	}
+	return ""
 }

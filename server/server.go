@@ -34,6 +34,9 @@ type Observer interface {
 	Reported(pool string, v failure.Verdict, tr store.Transition)
 	Added(pool string, n int)
 	Removed(pool string, n int)
+	// ReportQueued is told of a report met with an unreachable store:
+	// accepted into the buffer, or refused because it was full.
+	ReportQueued(pool string, accepted bool)
 }
 
 // nopObserver is the default Observer.
@@ -43,6 +46,7 @@ func (nopObserver) Leased(string)                                      {}
 func (nopObserver) Reported(string, failure.Verdict, store.Transition) {}
 func (nopObserver) Added(string, int)                                  {}
 func (nopObserver) Removed(string, int)                                {}
+func (nopObserver) ReportQueued(string, bool)                          {}
 
 // Service is the KeyBrokerService implementation.
 type Service struct {
@@ -55,6 +59,7 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	observe  Observer
+	pending  *reportQueue // nil: reports fail with UNAVAILABLE during an outage
 }
 
 // Option configures a Service.
@@ -72,6 +77,18 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 // WithObserver reports leases, failure reports and changes to o.
 func WithObserver(o Observer) Option { return func(s *Service) { s.observe = o } }
 
+// WithReportBuffer sets how many failure reports are kept while the key
+// store is unreachable (DefaultReportBuffer unless set); 0 turns the
+// buffer off, so such reports fail with UNAVAILABLE.
+func WithReportBuffer(n int) Option {
+	return func(s *Service) {
+		s.pending = nil
+		if n > 0 {
+			s.pending = newReportQueue(n)
+		}
+	}
+}
+
 // WithClock replaces time.Now for lease expiry and cooldown ends.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
@@ -85,6 +102,7 @@ func New(keys *store.Store, leases *lease.Signer, opts ...Option) *Service {
 		log:      slog.New(slog.DiscardHandler),
 		now:      time.Now,
 		observe:  nopObserver{},
+		pending:  newReportQueue(DefaultReportBuffer),
 	}
 	for _, o := range opts {
 		o(s)

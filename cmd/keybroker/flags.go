@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keybroker/keybroker/server"
 )
 
 // redisFlags say how to reach Redis and how secrets are sealed in it;
@@ -91,6 +93,7 @@ type serveFlags struct {
 	insecure        bool
 	configReload    time.Duration
 	worker          bool
+	reportBuffer    int
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -111,6 +114,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.tlsReload, "tls-reload-interval", 5*time.Second, "how often TLS files are checked for changes")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow listening beyond loopback without authentication (never in production)")
 	fs.DurationVar(&f.configReload, "config-reload-interval", 5*time.Second, "how often --config is checked for changes (SIGHUP reloads at once)")
+	fs.IntVar(&f.reportBuffer, "report-buffer", server.DefaultReportBuffer, "failure reports kept in memory while Redis is unreachable, applied in order when it returns; 0: refuse them with UNAVAILABLE")
 	fs.BoolVar(&f.worker, "worker", true, "run the validation worker in this process (--worker=false when `keybroker worker` runs elsewhere)")
 }
 

@@ -110,7 +110,9 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		return err
 	}
 	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")),
-		server.WithPolicies(policies), server.WithLogger(log), server.WithObserver(mx))
+		server.WithPolicies(policies), server.WithLogger(log), server.WithObserver(mx),
+		server.WithReportBuffer(f.reportBuffer))
+	mx.WatchReportQueue(svc.PendingReports)
 	mx.WatchKeys(st, 5*time.Second, log)
 
 	hs := health.NewServer()
@@ -140,6 +142,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	g.Go(func() error { return gs.Serve(lis) })
 	g.Go(func() error { server.MonitorHealth(gctx, hs, st.Ping, f.healthInterval, log); return nil })
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
+	g.Go(func() error { svc.ReplayReports(gctx, 500*time.Millisecond); return nil })
 	if f.worker {
 		w := newWorker(st, policies, &f.commonFlags, mx, log)
 		g.Go(func() error { return w.Run(gctx) })

@@ -1214,7 +1214,12 @@ type ReportFailureResponse struct {
 	// state_until is when the key returns to active, when known.
 	StateUntil *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=state_until,json=stateUntil,proto3" json:"state_until,omitempty"`
 	// reason is the recorded reason for the key's state.
-	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// queued is true when the key store was unreachable: the report was
+	// accepted into this broker's bounded buffer and is applied, in order,
+	// when the store returns. previous_state, state and reason are then
+	// unset; kind and state_until (for a cooldown) are what will be applied.
+	Queued        bool `protobuf:"varint,7,opt,name=queued,proto3" json:"queued,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1289,6 +1294,13 @@ func (x *ReportFailureResponse) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *ReportFailureResponse) GetQueued() bool {
+	if x != nil {
+		return x.Queued
+	}
+	return false
 }
 
 // GetKeyHistoryRequest names the key whose history to read.
@@ -1613,7 +1625,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\vretry_after\x18\b \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"retryAfter\x12-\n" +
 	"\x04kind\x18\t \x01(\x0e2\x19.keybroker.v1.FailureKindR\x04kindB\x05\n" +
-	"\x03key\"\x9f\x02\n" +
+	"\x03key\"\xb7\x02\n" +
 	"\x15ReportFailureResponse\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.keybroker.v1.FailureKindR\x04kind\x12=\n" +
@@ -1621,7 +1633,8 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x05state\x18\x04 \x01(\x0e2\x16.keybroker.v1.KeyStateR\x05state\x12;\n" +
 	"\vstate_until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"stateUntil\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"}\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06queued\x18\a \x01(\bR\x06queued\"}\n" +
 	"\x14GetKeyHistoryRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x15\n" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12\x1b\n" +

@@ -15,6 +15,7 @@ package store
 //	kb:{pool}:audit        stream, capped: one entry per state change
 //	                       (t ms, k id, f from, s to, r reason, a actor, u until)
 //	kb:{pool}:events       pub/sub channel: "added|removed|changed id…"
+//	kb:{pool}:rep:<id>     a failure report already applied (1h TTL)
 //
 // Outside any pool:
 //

@@ -15,6 +15,9 @@ type Failure struct {
 	// Until is when the key returns to active: the cooldown end for
 	// RateLimited, a known reset for QuotaExhausted; zero for none.
 	Until time.Time
+	// ID identifies the report, so that applying it again (a retry after
+	// a lost reply, a replay after an outage) changes nothing; "" opts out.
+	ID string
 }
 
 // Transition is what a failure or a check did to a key. To is Removed
@@ -36,7 +39,7 @@ func (s *Store) Report(ctx context.Context, pool, id string, f Failure) (Transit
 	if !f.Until.IsZero() {
 		until = f.Until.UnixMilli()
 	}
-	res, err := s.eval(ctx, reportScript, pool, id, f.Kind.String(), f.Reason, until, actorOf(ctx, "report")).Slice()
+	res, err := s.eval(ctx, reportScript, pool, id, f.Kind.String(), f.Reason, until, actorOf(ctx, "report"), f.ID).Slice()
 	if err != nil {
 		return Transition{}, fmt.Errorf("report %s failure of key %s in pool %q: %w", f.Kind, id, pool, err)
 	}

@@ -136,3 +136,32 @@ func TestReportUnknownKey(t *testing.T) {
 		t.Fatalf("Report on unknown key = %v, want ErrKeyUnknown", err)
 	}
 }
+
+// A report applied twice (a retry after a lost reply, a replay after an
+// outage) counts and changes the key once.
+func TestReportWithIDIsAppliedOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	id := f.add(t, "p", 1)[0]
+	r := Failure{Kind: failure.InvalidKey, Reason: "invalid_api_key", ID: "report-0001"}
+	first, err := f.st.Report(ctx, "p", id, r)
+	if err != nil || first.To != Suspect {
+		t.Fatalf("first = %+v, %v", first, err)
+	}
+	again, err := f.st.Report(ctx, "p", id, r)
+	if err != nil || again.From != Suspect || again.To != Suspect {
+		t.Fatalf("again = %+v, %v", again, err)
+	}
+	other := Failure{Kind: failure.Transient, Reason: "http_503", ID: "report-0002"}
+	if _, err := f.st.Report(ctx, "p", id, other); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := f.st.List(ctx, "p", Query{Limit: 1})
+	if page.Keys[0].Failures != 2 {
+		t.Fatalf("failure count %d, want 2 (the repeated report counts once)", page.Keys[0].Failures)
+	}
+	hist, _, err := f.st.History(ctx, "p", HistoryQuery{KeyID: id, Limit: 10})
+	if err != nil || len(hist) != 2 {
+		t.Fatalf("history = %+v, %v; want added and suspect, once each", hist, err)
+	}
+}

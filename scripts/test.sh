@@ -8,7 +8,8 @@
 # Then: gofmt, go vet, buf lint, the generated-code freshness check,
 # buf breaking against the previous commit, a short bounded run of every
 # fuzz target (FUZZTIME, default 5s each), the store and server suites on
-# Redis Cluster and Sentinel, and go test -race ./... (single node).
+# Redis Cluster and Sentinel, a 30s soak (KEYBROKER_SOAK), and
+# go test -race ./... (single node).
 # .ci/run calls this script. Extra arguments go to `go test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,6 +77,9 @@ FUZZTIME="${FUZZTIME:-5s}" bash scripts/fuzz.sh
 step "store and server suites on Redis Cluster and Sentinel"
 KEYBROKER_TEST_REDIS=cluster go test -count=1 ./store ./server
 KEYBROKER_TEST_REDIS=sentinel go test -count=1 ./store ./server
+
+step "soak: 3 brokers, workers, clients, broker and Redis kills (${KEYBROKER_SOAK:-30s})"
+KEYBROKER_SOAK="${KEYBROKER_SOAK:-30s}" go test -count=1 -run '^TestSoak$' ./cmd/keybroker
 
 step "go test -race ./..."
 go test -race -count=1 "$@" ./...

@@ -64,11 +64,17 @@ func startBroker(t *testing.T, args ...string) *broker {
 // startBrokerEnv is startBroker with extra environment variables.
 func startBrokerEnv(t *testing.T, env []string, args ...string) *broker {
 	t.Helper()
+	return startBrokerAt(t, freeAddr(t), env, args...)
+}
+
+// startBrokerAt is startBrokerEnv on a given address, so a test can
+// restart a broker where its clients expect it.
+func startBrokerAt(t *testing.T, addr string, env []string, args ...string) *broker {
+	t.Helper()
 	bin, err := binary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
 	b := &broker{out: &syncBuffer{}, addr: addr, exited: make(chan error, 1)}
 	b.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr, "--health-interval", "100ms", "--log-format", "json"}, args...)...)
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out

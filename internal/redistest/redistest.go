@@ -57,3 +57,21 @@ func (s *Server) Restart() {
 		s.t.Fatal(err)
 	}
 }
+
+// StartPersistent is Start with an append-only file synced on every write,
+// so Restart brings the data back: a Redis that crashes and recovers,
+// for soak tests.
+func StartPersistent(t testing.TB) *Server {
+	t.Helper()
+	bin, err := redisproc.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := redisproc.StartWith(bin, t.TempDir(), "", []string{"--appendonly", "yes", "--appendfsync", "always"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Addr: p.Addr, t: t, proc: p}
+	t.Cleanup(s.Stop)
+	return s
+}

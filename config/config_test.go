@@ -29,6 +29,7 @@ var builtinOpenAI = Pool{
 	CooldownDefault: d("60s"),
 	CooldownMax:     d("1h"),
 	LeaseTTL:        d("5m"),
+	Selection:       Random,
 }
 
 func mustParse(t *testing.T, src string) *Config {
@@ -67,27 +68,27 @@ func TestExampleLoads(t *testing.T) {
 		"openai-main": {
 			Provider: failure.OpenAI, BaseURL: "https://api.openai.com",
 			CooldownDefault: d("60s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
-			Validator: Validator{Kind: "none"},
+			Validator: Validator{Kind: "none"}, Selection: Random,
 		},
 		"anthropic-main": {
 			Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com",
 			CooldownDefault: d("20s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
-			Validator: Validator{Kind: "none"},
+			Validator: Validator{Kind: "none"}, Selection: LeastUsed,
 		},
 		"gemini-main": {
 			Provider: failure.Gemini, BaseURL: "https://generativelanguage.googleapis.com",
 			CooldownDefault: d("60s"), CooldownMax: d("2h"), LeaseTTL: d("2m"),
-			Validator: Validator{Kind: "none"},
+			Validator: Validator{Kind: "none"}, Selection: Random,
 		},
 		"relay": {
 			Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com",
 			CooldownDefault: d("30s"), CooldownMax: d("30m"), LeaseTTL: d("10m"),
-			Validator: Validator{Kind: "none"},
+			Validator: Validator{Kind: "none"}, Selection: Weighted,
 		},
 		"not-declared": {
 			Provider: failure.OpenAI, BaseURL: "https://api.openai.com",
 			CooldownDefault: d("60s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
-			Validator: Validator{Kind: "none"},
+			Validator: Validator{Kind: "none"}, Selection: Random,
 		},
 	}
 	for name, w := range want {
@@ -111,17 +112,17 @@ func TestUndeclaredPoolDefaults(t *testing.T) {
 		{
 			"defaults apply",
 			"defaults:\n  provider: anthropic\n  cooldown_max: 2h\n",
-			Pool{Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", CooldownDefault: d("60s"), CooldownMax: d("2h"), LeaseTTL: d("5m")},
+			Pool{Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", CooldownDefault: d("60s"), CooldownMax: d("2h"), LeaseTTL: d("5m"), Selection: Random},
 		},
 		{
 			"gemini base url",
 			"defaults:\n  provider: gemini\n",
-			Pool{Provider: failure.Gemini, BaseURL: "https://generativelanguage.googleapis.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m")},
+			Pool{Provider: failure.Gemini, BaseURL: "https://generativelanguage.googleapis.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m"), Selection: Random},
 		},
 		{
 			"relay defaults",
 			"defaults:\n  provider: openai-compatible\n  base_url: https://relay.example.com/\n",
-			Pool{Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m")},
+			Pool{Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m"), Selection: Random},
 		},
 	}
 	for _, tt := range tests {
@@ -175,6 +176,11 @@ func TestLayering(t *testing.T) {
 		{"validator defaults", "validator: {kind: none}", "", func(p Pool) any { return p.Validator.Kind }, "none"},
 		{"validator pool", "", "validator:\n  kind: none", func(p Pool) any { return p.Validator.Kind }, "none"},
 		{"validator empty pool section", "validator: {kind: none}", "validator: {}", func(p Pool) any { return p.Validator.Kind }, "none"},
+
+		{"selection builtin", "", "", func(p Pool) any { return p.Selection }, Random},
+		{"selection defaults", "selection: least_used", "", func(p Pool) any { return p.Selection }, LeastUsed},
+		{"selection pool", "", "selection: weighted", func(p Pool) any { return p.Selection }, Weighted},
+		{"selection pool over defaults", "selection: weighted", "selection: round_robin", func(p Pool) any { return p.Selection }, RoundRobin},
 	}
 	indent := func(s, pad string) string {
 		if s == "" {
@@ -214,7 +220,7 @@ pools:
 	want := Pool{
 		Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com",
 		CooldownDefault: d("15s"), CooldownMax: d("15m"), LeaseTTL: d("30s"),
-		Validator: Validator{Kind: "none"},
+		Validator: Validator{Kind: "none"}, Selection: Random,
 	}
 	if got := c.Pool("a"); got != want {
 		t.Errorf("Pool(a) =\n%+v\nwant\n%+v", got, want)
@@ -228,7 +234,7 @@ pools:
 func TestMerge(t *testing.T) {
 	full := Pool{
 		Provider: failure.Gemini, BaseURL: "https://u", CooldownDefault: 1, CooldownMax: 2, LeaseTTL: 3,
-		Validator: Validator{Kind: "none"},
+		Validator: Validator{Kind: "none"}, Selection: LeastUsed,
 	}
 	if got := merge(Pool{}, full); got != full {
 		t.Errorf("merge(zero, full) = %+v, want %+v", got, full)
@@ -360,6 +366,21 @@ func TestErrors(t *testing.T) {
 			"lease_ttl zero",
 			"pools:\n  a:\n    lease_ttl: 0s\n",
 			[]string{"pools.yaml:3: pools.a.lease_ttl: must be between 1s and 24h, got 0s"},
+		},
+		{
+			"unknown selection",
+			"pools:\n  a:\n    selection: fastest\n",
+			[]string{`pools.yaml:3: pools.a.selection: unknown selection "fastest" (want random, round_robin, weighted, least_used)`},
+		},
+		{
+			"empty selection",
+			"defaults:\n  selection: ''\n",
+			[]string{`pools.yaml:2: defaults.selection: unknown selection ""`},
+		},
+		{
+			"selection not a string",
+			"pools:\n  a:\n    selection: [random]\n",
+			[]string{`pools.yaml:3: pools.a.selection: cannot unmarshal !!seq into config.Selection`},
 		},
 		{
 			"validator kind not yet known",

@@ -43,6 +43,10 @@ type Pool struct {
 
 	// Validator holds the validation worker's settings for this pool.
 	Validator Validator `yaml:"validator,omitempty"`
+
+	// Selection is how GetRandom chooses among the active keys: random,
+	// round_robin, weighted or least_used. Built-in default: random.
+	Selection Selection `yaml:"selection,omitempty"`
 }
 
 // Validator is room for the validation worker's per-pool settings. It is a
@@ -72,6 +76,7 @@ func builtin() Pool {
 		CooldownDefault: Duration(60 * time.Second),
 		CooldownMax:     Duration(time.Hour),
 		LeaseTTL:        Duration(5 * time.Minute),
+		Selection:       Random,
 	}
 }
 
@@ -117,6 +122,9 @@ func merge(over, under Pool) Pool {
 	}
 	if over.Validator.Kind == "" {
 		over.Validator.Kind = under.Validator.Kind
+	}
+	if over.Selection == "" {
+		over.Selection = under.Selection
 	}
 	return over
 }

@@ -68,6 +68,12 @@ func checkLayer(r *report, path string, n *yaml.Node, p Pool, under Pool) {
 	if (leaseNode != nil || p.LeaseTTL != 0) && (p.LeaseTTL < minLeaseTTL || p.LeaseTTL > maxLeaseTTL) {
 		at("lease_ttl", leaseNode, "must be between %s and %s, got %s", minLeaseTTL, maxLeaseTTL, p.LeaseTTL)
 	}
+	selNode := field(n, "selection")
+	if selNode != nil || p.Selection != "" {
+		if _, err := ParseSelection(string(p.Selection)); err != nil {
+			at("selection", selNode, "%v", err)
+		}
+	}
 	kindNode := field(field(n, "validator"), "kind")
 	if k := p.Validator.Kind; k != validatorUnset && k != validatorNone {
 		at("validator.kind", kindNode, "unknown validator kind %q (want %q; the validation worker adds more)", k, validatorNone)

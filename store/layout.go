@@ -4,7 +4,8 @@ package store
 //
 //	kb:{pool}:k:<id>       hash: s secret, st state, rsn reason, un until ms,
 //	                       ad added ms, lu last used ms, lv last validated ms,
-//	                       nl leases, nf failures, fk last failure kind
+//	                       nl leases, nf failures, fk last failure kind,
+//	                       w selection weight (absent: 1)
 //	kb:{pool}:all          zset (score 0): every key id, for lexical paging
 //	kb:{pool}:ix:<state>   zset (score 0): key ids in one state, for paging
 //	kb:{pool}:active       set: the selectable key ids (SRANDMEMBER)

@@ -1,13 +1,20 @@
--- add puts keys into the pool as active. ARGV[3..] are id, secret pairs.
--- Returns 1 for each pair that was added and 0 for one already present.
-local result, added = {}, {}
-for i = 3, #ARGV, 2 do
-  local id, secret = ARGV[i], ARGV[i + 1]
+-- add puts keys into the pool as active. ARGV[3..] are id, secret, weight
+-- triples; weight '' leaves it unset (1 for a new key, unchanged for a
+-- present one), otherwise a present key takes the new weight too.
+-- Returns 1 for each triple that was added and 0 for one already present.
+local result, added, reweighed = {}, {}, {}
+for i = 3, #ARGV, 3 do
+  local id, secret, weight = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local k = kkey(id)
   if redis.call('EXISTS', k) == 1 then
     result[#result + 1] = 0
+    if weight ~= '' and redis.call('HGET', k, 'w') ~= weight then
+      redis.call('HSET', k, 'w', weight)
+      reweighed[#reweighed + 1] = id
+    end
   else
     redis.call('HSET', k, 's', secret, 'ad', now, 'nl', 0, 'nf', 0)
+    if weight ~= '' then redis.call('HSET', k, 'w', weight) end
     redis.call('ZADD', ALL, 0, id)
     set_state(id, nil, ACTIVE, 'added', 0)
     result[#result + 1] = 1
@@ -15,4 +22,5 @@ for i = 3, #ARGV, 2 do
   end
 end
 publish('added', added)
+publish('changed', reweighed)
 return result

@@ -46,6 +46,9 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	if err != nil {
 		return nil, s.storeFailure(ctx, "ReportFailure", pool, err)
 	}
+	if tr.To != store.Active {
+		s.forget(pool, id)
+	}
 	s.logTransition(ctx, pool, id, verdict, tr)
 	return &pb.ReportFailureResponse{
 		KeyId:         id,

@@ -21,6 +21,14 @@ type Selector interface {
 	Pick(ctx context.Context, pool string) (store.Picked, error)
 }
 
+// Forgetter is implemented by selectors that hold keys in memory. The
+// service tells it about keys it has just made unselectable (a report that
+// parked a key, a removal), so that this replica never leases them again,
+// even before the change notification reaches it.
+type Forgetter interface {
+	Forget(pool string, ids ...string)
+}
+
 // Policies gives the effective policy of a pool. *config.Config is one.
 type Policies interface {
 	Pool(name string) config.Pool
@@ -67,4 +75,11 @@ func New(keys *store.Store, leases *lease.Signer, opts ...Option) *Service {
 		o(s)
 	}
 	return s
+}
+
+// forget tells a caching selector that keys are no longer selectable.
+func (s *Service) forget(pool string, ids ...string) {
+	if f, ok := s.selector.(Forgetter); ok && len(ids) > 0 {
+		f.Forget(pool, ids...)
+	}
 }

@@ -55,6 +55,7 @@ type serveFlags struct {
 	tlsClientCA     string
 	tlsReload       time.Duration
 	insecure        bool
+	selection       selectionFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -77,6 +78,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "verify client certificates against these CAs (PEM), for mTLS rules in --auth-file")
 	fs.DurationVar(&f.tlsReload, "tls-reload-interval", 5*time.Second, "how often TLS files are checked for changes")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow listening beyond loopback without authentication (never in production)")
+	f.selection.register(fs)
 }
 
 // fileMode is an octal permission flag.

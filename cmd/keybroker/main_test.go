@@ -19,6 +19,7 @@ func TestRunCommands(t *testing.T) {
 		{[]string{"help"}, 0, "keybroker serve"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"serve", "-h"}, 0, "KEYBROKER_REDIS"},
+		{[]string{"serve", "--selection-source", "disk"}, 2, "want memory or redis"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

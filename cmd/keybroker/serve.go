@@ -96,8 +96,9 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	if err := seedKeys(ctx, st, f.keysFile, f.pool, log); err != nil {
 		return err
 	}
+	sel, vw := newSelector(f.selection, st, policies, log)
 	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")),
-		server.WithPolicies(policies), server.WithLogger(log))
+		server.WithPolicies(policies), server.WithLogger(log), server.WithSelector(sel))
 
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until the first ping
@@ -119,6 +120,9 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	g.Go(func() error { return gs.Serve(lis) })
 	g.Go(func() error { server.MonitorHealth(gctx, hs, st.Ping, f.healthInterval, log); return nil })
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
+	if vw != nil {
+		g.Go(func() error { return vw.Run(gctx) })
+	}
 	if sec.tls != nil {
 		g.Go(func() error { sec.tls.Watch(gctx, f.tlsReload, log); return nil })
 	}
@@ -127,7 +131,9 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		drain(hs, gs, f.shutdownTimeout, log)
 		return nil
 	})
-	return g.Wait()
+	err = g.Wait()
+	flushView(vw)
+	return err
 }
 
 // openRedis connects to the configured Redis, or starts the embedded store

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -629,9 +630,29 @@ func TestValidPoolName(t *testing.T) {
 		{"a\n", false},
 		{"ключ", false},
 	}
+	re := regexp.MustCompile(PoolNamePattern)
 	for _, tt := range tests {
-		if got := ValidPoolName(tt.name); got != tt.ok {
-			t.Errorf("ValidPoolName(%q) = %v, want %v", tt.name, got, tt.ok)
+		if got := ValidPoolName(tt.name); got != tt.ok || re.MatchString(tt.name) != tt.ok {
+			t.Errorf("ValidPoolName(%q) = %v, pattern %v; want %v", tt.name, got, re.MatchString(tt.name), tt.ok)
 		}
 	}
+	// The loop and the documented pattern agree on every short name over
+	// an alphabet of each character class and its neighbours.
+	alphabet := []byte("aZ09._-/@[`{:")
+	var name []byte
+	var walk func(depth int)
+	walk = func(depth int) {
+		if got, want := ValidPoolName(string(name)), re.Match(name); got != want {
+			t.Fatalf("ValidPoolName(%q) = %v, pattern says %v", name, got, want)
+		}
+		if depth == 3 {
+			return
+		}
+		for _, c := range alphabet {
+			name = append(name, c)
+			walk(depth + 1)
+			name = name[:len(name)-1]
+		}
+	}
+	walk(0)
 }

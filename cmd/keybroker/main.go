@@ -5,6 +5,7 @@
 //	keybroker genkey           print a new data key
 //	keybroker gen-token        print a new bearer token and its hash
 //	keybroker hash-token       hash a token read from standard input
+//	keybroker bench [flags]    measure GetRandom against gRPC itself (see BENCHMARKS.md)
 //	keybroker version          print the version
 //
 // Every serve flag can also be set with an environment variable:
@@ -38,6 +39,7 @@ Usage:
   keybroker genkey          print a new data key line for --encryption-key-file
   keybroker gen-token       print a new bearer token and its SHA-256 for --auth-file
   keybroker hash-token      print the SHA-256 of the token on standard input
+  keybroker bench [flags]   measure GetRandom on loopback against gRPC itself and per-call Redis
   keybroker version         print the version
 
 Run "keybroker serve -h" for the flags and their KEYBROKER_* variables.
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return genToken(stdout, stderr)
 	case "hash-token":
 		return hashToken(stdin, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keybroker", version)
 		return 0

@@ -143,8 +143,8 @@ func TestRecordUsageAddsLeasesAndMovesLastUsedForward(t *testing.T) {
 		{ID: ids[1], Leases: 2, LastUsed: t0.Add(-time.Hour)},
 		{ID: "0123456789abcdef", Leases: 9, LastUsed: t0}, // removed meanwhile: skipped
 	}
-	if err := f.st.RecordUsage(ctx, "p", usage); err != nil {
-		t.Fatal(err)
+	if n, err := f.st.RecordUsage(ctx, "p", usage); n != len(usage) || err != nil {
+		t.Fatalf("RecordUsage = %d, %v", n, err)
 	}
 	page, err := f.st.List(ctx, "p", Query{Limit: 10})
 	if err != nil {

@@ -32,22 +32,29 @@ func (v *View) flushLoop(ctx context.Context) {
 }
 
 // Flush writes the lease counts and last-used times counted in memory to
-// Redis, pool by pool. Counts a write fails to deliver are kept for the
-// next flush. Call it after the server has stopped, for the leases of the
-// last calls.
-func (v *View) Flush(ctx context.Context) {
+// Redis, pool by pool, and returns how many keys' records it wrote. Counts
+// a write fails to deliver are kept for the next flush. Call it after the
+// server has stopped, for the leases of the last calls.
+func (v *View) Flush(ctx context.Context) int {
+	written := 0
 	for _, p := range v.all() {
 		batch := p.takeUsage()
 		if len(batch) == 0 {
 			continue
 		}
-		if err := v.keys.RecordUsage(ctx, p.name, batch); err != nil {
-			v.log.Warn("view: cannot write lease counts; keeping them for the next flush", "pool", p.name, "keys", len(batch), "err", err)
-			if dropped := p.keepUnsaved(batch); dropped > 0 {
-				v.log.Error("view: dropped lease counts that could not be written", "pool", p.name, "keys", dropped)
-			}
+		n, err := v.keys.RecordUsage(ctx, p.name, batch)
+		written += n
+		if err == nil {
+			continue
+		}
+		if ctx.Err() == nil { // at shutdown the final flush retries them
+			v.log.Warn("view: cannot write lease counts; keeping them for the next flush", "pool", p.name, "keys", len(batch)-n, "err", err)
+		}
+		if dropped := p.keepUnsaved(batch[n:]); dropped > 0 {
+			v.log.Error("view: dropped lease counts that could not be written", "pool", p.name, "keys", dropped)
 		}
 	}
+	return written
 }
 
 // takeUsage collects and resets every count not yet written: those of

@@ -138,6 +138,7 @@ func (b *bench) setup(ctx context.Context) error {
 // seed fills the large pool from a child process, so that the garbage of a
 // million Adds never lands in the brokers' memory.
 func (b *bench) seed(ctx context.Context) error {
+	before := takeSample(b.redis.Pid())
 	r, err := launch(ctx, b.exe, job{Kind: "seed", Addr: b.redis.Addr, Pool: poolLarge, Keys: b.cfg.Keys})
 	if err != nil {
 		return err
@@ -146,6 +147,7 @@ func (b *bench) seed(ctx context.Context) error {
 	if err := r.result(&res); err != nil {
 		return err
 	}
+	res.RedisCPU = takeSample(b.redis.Pid()).since(before).redisCPU
 	b.res.seed = res
 	return nil
 }

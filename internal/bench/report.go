@@ -47,8 +47,8 @@ func (r results) write(w io.Writer, cfg Config, cpus int) {
 
 func (r results) writeSetup(w io.Writer) {
 	s, m := r.seed, r.memory
-	fmt.Fprintf(w, "Seed: %d keys through store.Add (%d concurrent calls of %d secrets, atomic batches of 500) in %s: %.0f keys/s\n\n",
-		s.Keys, seedConcurrency, seedCall, s.Elapsed.Round(time.Millisecond), float64(s.Keys)/s.Elapsed.Seconds())
+	fmt.Fprintf(w, "Seed: %d keys through store.Add (%d concurrent calls of %d secrets, atomic batches of 500) in %s: %.0f keys/s; redis-server busy %.0f%% of it\n\n",
+		s.Keys, seedConcurrency, seedCall, s.Elapsed.Round(time.Millisecond), float64(s.Keys)/s.Elapsed.Seconds(), 100*s.RedisCPU.Seconds()/s.Elapsed.Seconds())
 	fmt.Fprintf(w, "Memory: the view of %d keys\n", m.keys)
 	fmt.Fprintf(w, "  loaded in       %s (a full resync of the large pool: %s)\n", m.load.Round(time.Millisecond), m.resync.Round(time.Millisecond))
 	fmt.Fprintf(w, "  live heap       %.0f B/key (%s before, %s after, each after a GC)\n", m.bytesPerKey(), mb(int64(m.heapBefore)), mb(int64(m.heapAfter)))
@@ -75,8 +75,9 @@ func (r results) writeSize(w io.Writer, cfg Config) {
 	fmt.Fprintf(tw, "%d\t%s\t%d\t%.1f\t\n", smallKeys, row(s.small), s.pickSmall.Nanoseconds(), s.allocSmall)
 	fmt.Fprintf(tw, "%d\t%s\t%d\t%.1f\t\n", cfg.Keys, row(s.large), s.pickLarge.Nanoseconds(), s.allocLarge)
 	tw.Flush()
-	fmt.Fprintf(w, "cost ratio %d keys / %d keys: %.2f per RPC (time per call at equal concurrency), %.2f for Pick alone\n\n",
+	fmt.Fprintf(w, "cost ratio %d keys / %d keys: %.2f per RPC (time per call at equal concurrency), %.2f for Pick alone\n",
 		cfg.Keys, smallKeys, r.sizeRatio(), ratio(float64(s.pickLarge), float64(s.pickSmall)))
+	fmt.Fprintf(w, "the in-process picks left lease counts on %d keys; flushing them to Redis took %s\n\n", s.flushed, s.flush.Round(time.Millisecond))
 }
 
 // sizeRatio is the RPC cost at the large pool over the small one.
@@ -84,7 +85,8 @@ func (r results) sizeRatio() float64 { return ratio(r.size.small.qps(), r.size.l
 
 func (r results) writeResync(w io.Writer, cfg Config) {
 	s := r.resync
-	fmt.Fprintf(w, "Resync: GetRandom at %d callers on the %d-key pool, alone and while full resyncs of that pool run back to back (%d completed)\n", cfg.SizeCallers, cfg.Keys, s.resyncs)
+	fmt.Fprintf(w, "Resync: GetRandom at %d callers on the %d-key pool, alone and while a full resync of that pool runs (one takes %s when idle)\n",
+		cfg.SizeCallers, cfg.Keys, r.memory.resync.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tqps\tp50\tp99\t")
 	fmt.Fprintf(tw, "alone\t%s\t\n", row(s.plain))

@@ -22,8 +22,9 @@ const (
 
 // seedResult is what a seed child did.
 type seedResult struct {
-	Keys    int           `json:"keys"`
-	Elapsed time.Duration `json:"elapsed"`
+	Keys     int           `json:"keys"`
+	Elapsed  time.Duration `json:"elapsed"`
+	RedisCPU time.Duration `json:"-"` // redis-server's CPU time meanwhile, measured by the parent
 }
 
 // secretLen is the length of bench secrets: a classic OpenAI key

@@ -192,3 +192,20 @@ func TestPeriodicResync(t *testing.T) {
 	silentlyPark(t, r, "p", res.KeyIDs[1])
 	waitAgree(t, "p", r)
 }
+
+// A pick from memory allocates nothing: its key id and secret point into
+// the view's arena.
+func TestPickFromMemoryAllocatesNothing(t *testing.T) {
+	srv := redistest.Start(t)
+	r := startReplica(t, srv.Addr, view.WithFlushInterval(time.Hour))
+	ctx := context.Background()
+	for _, pool := range []string{"uniform", "rr", "weighted", "least"} {
+		if _, err := r.store.Add(ctx, pool, testSecrets(pool, 10)); err != nil {
+			t.Fatal(err)
+		}
+		waitLoaded(t, r, pool, 10)
+		if n := testing.AllocsPerRun(1000, func() { _, _ = r.view.Pick(ctx, pool) }); n != 0 {
+			t.Errorf("%s: a pick allocates %.0f times", pool, n)
+		}
+	}
+}

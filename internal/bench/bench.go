@@ -46,8 +46,8 @@ type Config struct {
 // DefaultConfig is the full bench: about three minutes on two cores.
 func DefaultConfig() Config {
 	return Config{
-		Duration:           3 * time.Second,
-		Rounds:             3,
+		Duration:           5 * time.Second,
+		Rounds:             5,
 		Keys:               1_000_000,
 		Callers:            []int{1, 16, 64},
 		SizeCallers:        16,

@@ -41,6 +41,7 @@ type sizeResult struct {
 	allocSmall, allocLarge float64       // in-process Pick, allocations per call
 	flushed                int           // usage records written after the picks
 	flush                  time.Duration // how long writing them took
+	flushRedis             time.Duration // redis-server's CPU time meanwhile
 }
 
 // pickRounds is how many in-process picks one round makes per pool.
@@ -72,9 +73,9 @@ func (b *bench) size(ctx context.Context) error {
 	// The in-process picks touched most keys of the large pool; writing
 	// their lease counts now keeps that backlog out of the next steps, and
 	// says what flushing usage for that many keys costs.
-	start := time.Now()
+	before, start := takeSample(b.redis.Pid()), time.Now()
 	s.flushed = b.a.view.Flush(ctx)
-	s.flush = time.Since(start)
+	s.flush, s.flushRedis = time.Since(start), takeSample(b.redis.Pid()).since(before).redisCPU
 	b.res.size = s
 	return nil
 }

@@ -47,7 +47,7 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 		return nil, s.storeFailure(ctx, "ReportFailure", pool, err)
 	}
 	if tr.To != store.Active {
-		s.forget(pool, id)
+		s.refresh(ctx, pool, id)
 	}
 	s.logTransition(ctx, pool, id, verdict, tr)
 	return &pb.ReportFailureResponse{

@@ -21,12 +21,12 @@ type Selector interface {
 	Pick(ctx context.Context, pool string) (store.Picked, error)
 }
 
-// Forgetter is implemented by selectors that hold keys in memory. The
-// service tells it about keys it has just made unselectable (a report that
-// parked a key, a removal), so that this replica never leases them again,
-// even before the change notification reaches it.
-type Forgetter interface {
-	Forget(pool string, ids ...string)
+// Refresher is implemented by selectors that hold keys in memory. The
+// service asks it to re-read keys it has just changed (a report that
+// parked a key, a removal), so that this replica's next GetRandom reflects
+// the change even before the change notification reaches it.
+type Refresher interface {
+	Refresh(ctx context.Context, pool string, ids ...string)
 }
 
 // Policies gives the effective policy of a pool. *config.Config is one.
@@ -77,9 +77,9 @@ func New(keys *store.Store, leases *lease.Signer, opts ...Option) *Service {
 	return s
 }
 
-// forget tells a caching selector that keys are no longer selectable.
-func (s *Service) forget(pool string, ids ...string) {
-	if f, ok := s.selector.(Forgetter); ok && len(ids) > 0 {
-		f.Forget(pool, ids...)
+// refresh asks a caching selector to re-read keys this replica changed.
+func (s *Service) refresh(ctx context.Context, pool string, ids ...string) {
+	if r, ok := s.selector.(Refresher); ok && len(ids) > 0 {
+		r.Refresh(ctx, pool, ids...)
 	}
 }

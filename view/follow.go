@@ -58,8 +58,9 @@ func (v *View) follow(ctx context.Context, p *pool) {
 }
 
 // refresh fetches keys and applies what they are now. wmu is held across
-// the fetch, so that a Forget made meanwhile (after its own change reached
-// Redis) is applied after this possibly older read, never undone by it.
+// the fetch, so that reads are applied in the order they were made: the
+// last state applied is the one read last, and any change after that read
+// brings a notification that reads again.
 func (v *View) refresh(ctx context.Context, p *pool, ids []string) error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()

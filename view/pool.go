@@ -50,7 +50,7 @@ type counter struct {
 //
 // Locking: picks and flush scans hold mu for reading. Every change holds
 // wmu (which serialises writers: the notification follower, resync pages
-// and sweeps, Forget, compaction) and then mu for writing only while it
+// and sweeps, Refresh, compaction) and then mu for writing only while it
 // mutates, so a writer may read the structure without mu and build
 // replacements off-lock. Lock order: smu, wmu, mu, umu.
 type pool struct {
@@ -73,7 +73,7 @@ type pool struct {
 	// Resync bookkeeping, under wmu.
 	gen     uint16
 	syncing bool
-	touched map[keyID]struct{} // changed by notifications or Forget during a resync
+	touched map[keyID]struct{} // set from newer reads (or dropped) during a resync
 
 	umu        sync.Mutex
 	retired    []store.Usage // counts of keys that left the view, not flushed yet
@@ -266,7 +266,8 @@ func (p *pool) retire(i int) {
 }
 
 // forget removes keys at once, and keeps a running resync from bringing
-// them back from a page read before the change.
+// them back from a page read before the change. Refresh falls back on it
+// when Redis cannot be read.
 func (p *pool) forget(ids []string) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()

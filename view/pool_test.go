@@ -136,8 +136,9 @@ func TestPoolApplyRemoveAndCompact(t *testing.T) {
 	}
 }
 
-// Forget removes at once and, during a resync, keeps older pages from
-// bringing the key back; the sweep drops what the resync did not see.
+// forget (Refresh's fallback) removes at once and, during a resync, keeps
+// older pages from bringing the key back; the sweep drops what the resync
+// did not see.
 func TestForgetWinsOverAnOlderPage(t *testing.T) {
 	p := newPool("p", config.Random)
 	a, b, c := testKey(1), testKey(2), testKey(3)

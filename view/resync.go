@@ -23,8 +23,8 @@ func (v *View) Resync(ctx context.Context, pool string) error {
 // notifications: it pages through the pool's active keys (outside any
 // lock), marks the keys it sees (writing only one page at a time, and
 // fetching the secrets of keys it lacks), then sweeps the keys no page
-// marked. A key that a notification or Forget changed while it ran keeps
-// that newer state rather than what an older page said.
+// marked. A key re-read (for a notification or Refresh) while it ran
+// keeps that newer state rather than what an older page said.
 func (v *View) resync(ctx context.Context, p *pool) error {
 	p.smu.Lock()
 	defer p.smu.Unlock()

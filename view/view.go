@@ -38,7 +38,7 @@ type Policies interface {
 	Pool(name string) config.Pool
 }
 
-// View is the in-memory view of every pool. Pick and Forget are safe for
+// View is the in-memory view of every pool. Pick and Refresh are safe for
 // concurrent use; Run keeps the view in step with Redis.
 type View struct {
 	keys     *store.Store
@@ -154,13 +154,24 @@ func (v *View) Pick(ctx context.Context, pool string) (store.Picked, error) {
 	return v.keys.Pick(ctx, pool)
 }
 
-// Forget drops keys of a pool from the view at once. The service calls it
-// after a change it made itself (a report that parked a key, a removal),
-// so that this replica's next GetRandom cannot return them even before the
-// notification arrives: each replica reads its own writes.
-func (v *View) Forget(pool string, ids ...string) {
-	if p := v.lookup(pool); p != nil {
+// Refresh re-reads keys of a pool from Redis and applies what they are
+// now. The service calls it after a change it made itself (a report that
+// parked a key, a removal), so that this replica's next GetRandom reflects
+// it even before the notification arrives: each replica reads its own
+// writes. Reading rather than just dropping the keys matters: by the time
+// the service calls, another replica may have brought a key back, and the
+// notification of that may already have been applied. If Redis cannot be
+// read, the keys are dropped (this replica never leases a key it just
+// parked) and the pool is resynchronised to repair any key dropped wrongly.
+func (v *View) Refresh(ctx context.Context, pool string, ids ...string) {
+	p := v.lookup(pool)
+	if p == nil {
+		return
+	}
+	if err := v.refresh(context.WithoutCancel(ctx), p, ids); err != nil {
+		v.log.Warn("view: cannot re-read keys this broker changed; dropping them and resynchronising", "pool", pool, "keys", len(ids), "err", err)
 		p.forget(ids)
+		p.wantSync()
 	}
 }
 

@@ -86,17 +86,18 @@ func (v *View) resyncAll(rs *runState) {
 	rs.wg.Add(1)
 	go func() {
 		defer rs.wg.Done()
-		names, err := v.keys.Pools(rs.ctx)
-		if err != nil {
-			if rs.ctx.Err() == nil {
-				v.log.Warn("view: cannot list pools; the next resynchronisation retries", "err", err)
+		for wait := 100 * time.Millisecond; rs.ctx.Err() == nil; wait = min(2*wait, 10*time.Second) {
+			names, err := v.keys.Pools(rs.ctx)
+			if err == nil {
+				for _, name := range names {
+					if v.lookup(name) == nil {
+						v.poolFor(name)
+					}
+				}
+				return
 			}
-			return
-		}
-		for _, name := range names {
-			if v.lookup(name) == nil {
-				v.poolFor(name)
-			}
+			v.log.Warn("view: cannot list pools; retrying", "err", err)
+			sleep(rs.ctx, wait)
 		}
 	}()
 }

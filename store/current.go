@@ -68,11 +68,7 @@ func (s *Store) Fetch(ctx context.Context, pool string, ids []string) ([]Current
 	out := make([]Current, 0, len(ids))
 	for start := 0; start < len(ids); start += s.batch {
 		chunk := ids[start:min(start+s.batch, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		res, err := s.eval(ctx, fetchScript, pool, args...).Slice()
+		res, err := s.eval(ctx, fetchScript, pool, idArgs(chunk)...).Slice()
 		if err != nil {
 			return nil, fmt.Errorf("fetch %d keys of pool %q: %w", len(chunk), pool, err)
 		}

@@ -38,12 +38,8 @@ func (b *bench) memory(ctx context.Context) error {
 	if b.a, err = startReplica(ctx, b.redis.Addr, true, b.log); err != nil {
 		return err
 	}
-	lctx, cancel := context.WithTimeout(ctx, startupBudget)
-	defer cancel()
-	for pool, n := range map[string]int{poolLarge: b.cfg.Keys, poolSmall: smallKeys, poolProp: propKeys} {
-		if err := b.a.waitLoaded(lctx, pool, n); err != nil {
-			return err
-		}
+	if err := b.a.waitAllLoaded(ctx, b.cfg.Keys); err != nil {
+		return err
 	}
 	m.load = time.Since(start)
 	m.rssLoaded = procStatus("VmRSS")

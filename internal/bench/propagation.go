@@ -30,12 +30,8 @@ func (b *bench) propagation(ctx context.Context) error {
 	if b.b, err = startReplica(ctx, b.redis.Addr, true, b.log); err != nil {
 		return err
 	}
-	lctx, cancel := context.WithTimeout(ctx, startupBudget)
-	defer cancel()
-	for pool, n := range map[string]int{poolLarge: b.cfg.Keys, poolSmall: smallKeys, poolProp: propKeys} {
-		if err := b.b.waitLoaded(lctx, pool, n); err != nil {
-			return err
-		}
+	if err := b.b.waitAllLoaded(ctx, b.cfg.Keys); err != nil {
+		return err
 	}
 	b.say("propagation: %d changes under %d-caller load", b.cfg.PropagationSamples, b.cfg.SizeCallers)
 	load, err := startLoad(ctx, b.exe, job{Addr: b.b.addr, Method: methodGetRandom, Pool: poolProp, Callers: b.cfg.SizeCallers, Warmup: 200 * time.Millisecond}, b.redis.Pid())

@@ -109,3 +109,15 @@ func (r *replica) waitLoaded(ctx context.Context, pool string, n int) error {
 		}
 	}
 }
+
+// waitAllLoaded waits until the view serves every bench pool in full.
+func (r *replica) waitAllLoaded(ctx context.Context, keys int) error {
+	ctx, cancel := context.WithTimeout(ctx, startupBudget)
+	defer cancel()
+	for pool, n := range map[string]int{poolLarge: keys, poolSmall: smallKeys, poolProp: propKeys} {
+		if err := r.waitLoaded(ctx, pool, n); err != nil {
+			return fmt.Errorf("loading pool %s: %w", pool, err)
+		}
+	}
+	return nil
+}

@@ -28,6 +28,8 @@ type Server struct {
 
 	bin    string
 	dir    string
+	conf   string   // a config file given first (Sentinel needs one)
+	extra  []string // more command-line settings
 	cmd    *exec.Cmd
 	exited chan error // receives cmd.Wait's result once
 }
@@ -50,7 +52,14 @@ func Binary() (string, error) {
 // working files in dir (which the caller owns and removes) and waits until
 // it answers PING.
 func Start(bin, dir string) (*Server, error) {
-	s := &Server{bin: bin, dir: dir}
+	return StartWith(bin, dir, "", nil)
+}
+
+// StartWith is Start with a config file (read first, "" for none) and
+// extra command-line settings such as "--cluster-enabled", "yes" or
+// "--sentinel", for the Cluster and Sentinel topologies tests build.
+func StartWith(bin, dir, conf string, extra []string) (*Server, error) {
+	s := &Server{bin: bin, dir: dir, conf: conf, extra: extra}
 	var lastErr error
 	for range 5 { // a free port can be taken between probing and binding
 		port, err := freePort()
@@ -100,12 +109,17 @@ func (s *Server) Restart() error {
 
 func (s *Server) start() error {
 	host, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command(s.bin,
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args,
 		"--bind", host, "--port", port,
 		"--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--protected-mode", "yes",
 		"--loglevel", "warning",
 	)
+	cmd := exec.Command(s.bin, append(args, s.extra...)...)
 	if err := cmd.Start(); err != nil {
 		return err
 	}

@@ -104,3 +104,12 @@ func parseWeight(s string) uint32 {
 	}
 	return uint32(w)
 }
+
+// idArgs turns key ids into script arguments.
+func idArgs(ids []string) []any {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return args
+}

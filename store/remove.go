@@ -17,7 +17,11 @@ func (s *Store) Remove(ctx context.Context, pool string, ids []string) (RemoveRe
 	var res RemoveResult
 	for start := 0; start < len(ids); start += s.batch {
 		chunk := ids[start:min(start+s.batch, len(ids))]
-		flags, err := s.eval(ctx, removeScript, pool, idArgs(chunk)...).Int64Slice()
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		flags, err := s.eval(ctx, removeScript, pool, args...).Int64Slice()
 		if err != nil {
 			return res, fmt.Errorf("remove %d keys from pool %q: %w", len(chunk), pool, err)
 		}
@@ -33,13 +37,4 @@ func (s *Store) Remove(ctx context.Context, pool string, ids []string) (RemoveRe
 		}
 	}
 	return res, nil
-}
-
-// idArgs turns key ids into script arguments.
-func idArgs(ids []string) []any {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	return args
 }

@@ -27,6 +27,10 @@ type Pool struct {
 	// dropped.
 	BaseURL string `yaml:"base_url,omitempty"`
 
+	// Selection is how GetRandom chooses among the active keys: random,
+	// round_robin, weighted or least_used. Built-in default: random.
+	Selection Selection `yaml:"selection,omitempty"`
+
 	// CooldownDefault is how long a rate-limited key is parked when the
 	// report carries no Retry-After or reset header. Must be > 0; built-in
 	// default 60s.
@@ -43,10 +47,6 @@ type Pool struct {
 
 	// Validator holds the validation worker's settings for this pool.
 	Validator Validator `yaml:"validator,omitempty"`
-
-	// Selection is how GetRandom chooses among the active keys: random,
-	// round_robin, weighted or least_used. Built-in default: random.
-	Selection Selection `yaml:"selection,omitempty"`
 }
 
 // Validator is room for the validation worker's per-pool settings. It is a
@@ -73,10 +73,10 @@ const (
 func builtin() Pool {
 	return Pool{
 		Provider:        failure.OpenAI,
+		Selection:       Random,
 		CooldownDefault: Duration(60 * time.Second),
 		CooldownMax:     Duration(time.Hour),
 		LeaseTTL:        Duration(5 * time.Minute),
-		Selection:       Random,
 	}
 }
 
@@ -111,6 +111,9 @@ func merge(over, under Pool) Pool {
 	if over.BaseURL == "" {
 		over.BaseURL = under.BaseURL
 	}
+	if over.Selection == "" {
+		over.Selection = under.Selection
+	}
 	if over.CooldownDefault == 0 {
 		over.CooldownDefault = under.CooldownDefault
 	}
@@ -122,9 +125,6 @@ func merge(over, under Pool) Pool {
 	}
 	if over.Validator.Kind == "" {
 		over.Validator.Kind = under.Validator.Kind
-	}
-	if over.Selection == "" {
-		over.Selection = under.Selection
 	}
 	return over
 }

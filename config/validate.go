@@ -56,6 +56,12 @@ func checkLayer(r *report, path string, n *yaml.Node, p Pool, under Pool) {
 			at("base_url", baseNode, "%s", msg)
 		}
 	}
+	selNode := field(n, "selection")
+	if selNode != nil || p.Selection != "" {
+		if _, err := ParseSelection(string(p.Selection)); err != nil {
+			at("selection", selNode, "%v", err)
+		}
+	}
 	defNode := field(n, "cooldown_default")
 	if (defNode != nil || p.CooldownDefault != 0) && p.CooldownDefault <= 0 {
 		at("cooldown_default", defNode, "must be greater than 0, got %s", p.CooldownDefault)
@@ -67,12 +73,6 @@ func checkLayer(r *report, path string, n *yaml.Node, p Pool, under Pool) {
 	leaseNode := field(n, "lease_ttl")
 	if (leaseNode != nil || p.LeaseTTL != 0) && (p.LeaseTTL < minLeaseTTL || p.LeaseTTL > maxLeaseTTL) {
 		at("lease_ttl", leaseNode, "must be between %s and %s, got %s", minLeaseTTL, maxLeaseTTL, p.LeaseTTL)
-	}
-	selNode := field(n, "selection")
-	if selNode != nil || p.Selection != "" {
-		if _, err := ParseSelection(string(p.Selection)); err != nil {
-			at("selection", selNode, "%v", err)
-		}
 	}
 	kindNode := field(field(n, "validator"), "kind")
 	if k := p.Validator.Kind; k != validatorUnset && k != validatorNone {

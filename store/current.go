@@ -6,6 +6,12 @@ import (
 	"strconv"
 )
 
+// The scripts a broker's in-memory view reads its pools with.
+var (
+	activeScript = script("active")
+	fetchScript  = script("fetch")
+)
+
 // Current is a key as a broker's in-memory view of its pool needs it: what
 // state it is in and, when it can be leased, its secret and weight.
 type Current struct {

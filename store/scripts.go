@@ -20,10 +20,6 @@ var (
 	wakeScript    = script("wake")
 	secretsScript = script("secrets")
 	resealScript  = script("reseal")
-
-	activeScript = script("active")
-	fetchScript  = script("fetch")
-	usageScript  = script("usage")
 )
 
 func script(name string) *redis.Script {

@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// usageScript writes usage counted in memory.
+var usageScript = script("usage")
+
 // Usage is what a broker counted in memory about one key since its last
 // flush: how many leases, and when the latest.
 type Usage struct {

@@ -46,6 +46,7 @@ type serveFlags struct {
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
+	selection       selectionFlags
 	healthInterval  time.Duration
 	wakeInterval    time.Duration
 	reflection      bool
@@ -55,7 +56,6 @@ type serveFlags struct {
 	tlsClientCA     string
 	tlsReload       time.Duration
 	insecure        bool
-	selection       selectionFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -69,6 +69,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight calls may finish after SIGINT/SIGTERM")
+	f.selection.register(fs)
 	fs.DurationVar(&f.healthInterval, "health-interval", 2*time.Second, "how often Redis is pinged for grpc.health.v1")
 	fs.DurationVar(&f.wakeInterval, "wake-interval", time.Second, "how often cooled-down keys are returned to active in every pool")
 	fs.BoolVar(&f.reflection, "reflection", true, "register gRPC server reflection (for grpcurl)")
@@ -78,7 +79,6 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "verify client certificates against these CAs (PEM), for mTLS rules in --auth-file")
 	fs.DurationVar(&f.tlsReload, "tls-reload-interval", 5*time.Second, "how often TLS files are checked for changes")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow listening beyond loopback without authentication (never in production)")
-	f.selection.register(fs)
 }
 
 // fileMode is an octal permission flag.

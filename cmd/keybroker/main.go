@@ -52,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 2
 	}
 	switch args[0] {
+	case "bench":
+		return benchCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "serve":
 		return serve(ctx, args[1:], getenv, stderr)
 	case "rekey":
@@ -62,8 +64,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return genToken(stdout, stderr)
 	case "hash-token":
 		return hashToken(stdin, stdout, stderr)
-	case "bench":
-		return benchCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keybroker", version)
 		return 0

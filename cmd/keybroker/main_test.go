@@ -16,10 +16,10 @@ func TestRunCommands(t *testing.T) {
 	}{
 		{nil, 2, "Usage"},
 		{[]string{"version"}, 0, "keybroker dev"},
+		{[]string{"serve", "--selection-source", "disk"}, 2, "want memory or redis"},
 		{[]string{"help"}, 0, "keybroker serve"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"serve", "-h"}, 0, "KEYBROKER_REDIS"},
-		{[]string{"serve", "--selection-source", "disk"}, 2, "want memory or redis"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"os"
 	"path/filepath"
@@ -26,11 +27,17 @@ func d(s string) Duration {
 // builtinOpenAI is the effective policy of a pool nothing configures.
 var builtinOpenAI = Pool{
 	Provider:        failure.OpenAI,
+	Selection:       Random,
 	BaseURL:         "https://api.openai.com",
 	CooldownDefault: d("60s"),
 	CooldownMax:     d("1h"),
 	LeaseTTL:        d("5m"),
-	Selection:       Random,
+}
+
+// withSelection fills in the built-in selection where p names none.
+func withSelection(p Pool) Pool {
+	p.Selection = cmp.Or(p.Selection, Random)
+	return p
 }
 
 func mustParse(t *testing.T, src string) *Config {
@@ -69,28 +76,31 @@ func TestExampleLoads(t *testing.T) {
 		"openai-main": {
 			Provider: failure.OpenAI, BaseURL: "https://api.openai.com",
 			CooldownDefault: d("60s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
-			Validator: Validator{Kind: "none"}, Selection: Random,
+			Validator: Validator{Kind: "none"},
 		},
 		"anthropic-main": {
-			Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com",
+			Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", Selection: LeastUsed,
 			CooldownDefault: d("20s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
-			Validator: Validator{Kind: "none"}, Selection: LeastUsed,
+			Validator: Validator{Kind: "none"},
 		},
 		"gemini-main": {
 			Provider: failure.Gemini, BaseURL: "https://generativelanguage.googleapis.com",
 			CooldownDefault: d("60s"), CooldownMax: d("2h"), LeaseTTL: d("2m"),
-			Validator: Validator{Kind: "none"}, Selection: Random,
+			Validator: Validator{Kind: "none"},
 		},
 		"relay": {
-			Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com",
+			Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com", Selection: Weighted,
 			CooldownDefault: d("30s"), CooldownMax: d("30m"), LeaseTTL: d("10m"),
-			Validator: Validator{Kind: "none"}, Selection: Weighted,
+			Validator: Validator{Kind: "none"},
 		},
 		"not-declared": {
 			Provider: failure.OpenAI, BaseURL: "https://api.openai.com",
 			CooldownDefault: d("60s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
-			Validator: Validator{Kind: "none"}, Selection: Random,
+			Validator: Validator{Kind: "none"},
 		},
+	}
+	for name, w := range want { // the built-in selection unless the case names another
+		want[name] = withSelection(w)
 	}
 	for name, w := range want {
 		if got := c.Pool(name); got != w {
@@ -113,18 +123,21 @@ func TestUndeclaredPoolDefaults(t *testing.T) {
 		{
 			"defaults apply",
 			"defaults:\n  provider: anthropic\n  cooldown_max: 2h\n",
-			Pool{Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", CooldownDefault: d("60s"), CooldownMax: d("2h"), LeaseTTL: d("5m"), Selection: Random},
+			Pool{Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", CooldownDefault: d("60s"), CooldownMax: d("2h"), LeaseTTL: d("5m")},
 		},
 		{
 			"gemini base url",
 			"defaults:\n  provider: gemini\n",
-			Pool{Provider: failure.Gemini, BaseURL: "https://generativelanguage.googleapis.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m"), Selection: Random},
+			Pool{Provider: failure.Gemini, BaseURL: "https://generativelanguage.googleapis.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m")},
 		},
 		{
 			"relay defaults",
 			"defaults:\n  provider: openai-compatible\n  base_url: https://relay.example.com/\n",
-			Pool{Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m"), Selection: Random},
+			Pool{Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m")},
 		},
+	}
+	for i := range tests { // the built-in selection unless the case names another
+		tests[i].want = withSelection(tests[i].want)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +163,11 @@ func TestLayering(t *testing.T) {
 		{"provider defaults", "provider: gemini", "", func(p Pool) any { return p.Provider }, failure.Gemini},
 		{"provider pool", "", "provider: anthropic", func(p Pool) any { return p.Provider }, failure.Anthropic},
 		{"provider pool over defaults", "provider: gemini", "provider: anthropic", func(p Pool) any { return p.Provider }, failure.Anthropic},
+
+		{"selection builtin", "", "", func(p Pool) any { return p.Selection }, Random},
+		{"selection defaults", "selection: least_used", "", func(p Pool) any { return p.Selection }, LeastUsed},
+		{"selection pool", "", "selection: weighted", func(p Pool) any { return p.Selection }, Weighted},
+		{"selection pool over defaults", "selection: weighted", "selection: round_robin", func(p Pool) any { return p.Selection }, RoundRobin},
 
 		{"base_url builtin follows provider from defaults", "provider: anthropic", "", func(p Pool) any { return p.BaseURL }, "https://api.anthropic.com"},
 		{"base_url builtin follows provider from pool", "", "provider: gemini", func(p Pool) any { return p.BaseURL }, "https://generativelanguage.googleapis.com"},
@@ -177,11 +195,6 @@ func TestLayering(t *testing.T) {
 		{"validator defaults", "validator: {kind: none}", "", func(p Pool) any { return p.Validator.Kind }, "none"},
 		{"validator pool", "", "validator:\n  kind: none", func(p Pool) any { return p.Validator.Kind }, "none"},
 		{"validator empty pool section", "validator: {kind: none}", "validator: {}", func(p Pool) any { return p.Validator.Kind }, "none"},
-
-		{"selection builtin", "", "", func(p Pool) any { return p.Selection }, Random},
-		{"selection defaults", "selection: least_used", "", func(p Pool) any { return p.Selection }, LeastUsed},
-		{"selection pool", "", "selection: weighted", func(p Pool) any { return p.Selection }, Weighted},
-		{"selection pool over defaults", "selection: weighted", "selection: round_robin", func(p Pool) any { return p.Selection }, RoundRobin},
 	}
 	indent := func(s, pad string) string {
 		if s == "" {
@@ -219,9 +232,9 @@ pools:
     lease_ttl: 30s
 `)
 	want := Pool{
-		Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com",
+		Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", Selection: Random,
 		CooldownDefault: d("15s"), CooldownMax: d("15m"), LeaseTTL: d("30s"),
-		Validator: Validator{Kind: "none"}, Selection: Random,
+		Validator: Validator{Kind: "none"},
 	}
 	if got := c.Pool("a"); got != want {
 		t.Errorf("Pool(a) =\n%+v\nwant\n%+v", got, want)
@@ -235,8 +248,9 @@ pools:
 func TestMerge(t *testing.T) {
 	full := Pool{
 		Provider: failure.Gemini, BaseURL: "https://u", CooldownDefault: 1, CooldownMax: 2, LeaseTTL: 3,
-		Validator: Validator{Kind: "none"}, Selection: LeastUsed,
+		Validator: Validator{Kind: "none"},
 	}
+	full.Selection = LeastUsed
 	if got := merge(Pool{}, full); got != full {
 		t.Errorf("merge(zero, full) = %+v, want %+v", got, full)
 	}
@@ -324,6 +338,21 @@ func TestErrors(t *testing.T) {
 			[]string{`pools.yaml:3: pools.a.base_url: invalid URL`},
 		},
 		{
+			"unknown selection",
+			"pools:\n  a:\n    selection: fastest\n",
+			[]string{`pools.yaml:3: pools.a.selection: unknown selection "fastest" (want random, round_robin, weighted, least_used)`},
+		},
+		{
+			"empty selection",
+			"defaults:\n  selection: ''\n",
+			[]string{`pools.yaml:2: defaults.selection: unknown selection ""`},
+		},
+		{
+			"selection not a string",
+			"pools:\n  a:\n    selection: [random]\n",
+			[]string{`pools.yaml:3: pools.a.selection: cannot unmarshal !!seq into config.Selection`},
+		},
+		{
 			"cooldown_default zero",
 			"defaults:\n  cooldown_default: 0s\n",
 			[]string{"pools.yaml:2: defaults.cooldown_default: must be greater than 0, got 0s"},
@@ -367,21 +396,6 @@ func TestErrors(t *testing.T) {
 			"lease_ttl zero",
 			"pools:\n  a:\n    lease_ttl: 0s\n",
 			[]string{"pools.yaml:3: pools.a.lease_ttl: must be between 1s and 24h, got 0s"},
-		},
-		{
-			"unknown selection",
-			"pools:\n  a:\n    selection: fastest\n",
-			[]string{`pools.yaml:3: pools.a.selection: unknown selection "fastest" (want random, round_robin, weighted, least_used)`},
-		},
-		{
-			"empty selection",
-			"defaults:\n  selection: ''\n",
-			[]string{`pools.yaml:2: defaults.selection: unknown selection ""`},
-		},
-		{
-			"selection not a string",
-			"pools:\n  a:\n    selection: [random]\n",
-			[]string{`pools.yaml:3: pools.a.selection: cannot unmarshal !!seq into config.Selection`},
 		},
 		{
 			"validator kind not yet known",

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/internal/redistest"
 	"github.com/keybroker/keybroker/view"
 )
@@ -126,4 +127,49 @@ func TestStrategiesAreFair(t *testing.T) {
 	if hi-lo > total/keys/100 {
 		t.Errorf("least_used spread %d..%d, want within %d", lo, hi, total/keys/100)
 	}
+}
+
+// livePolicies is a policy whose pools' selection changes while the view
+// runs, as a reloaded policy file does.
+type livePolicies struct {
+	mu  sync.Mutex
+	sel config.Selection
+}
+
+func (l *livePolicies) Pool(string) config.Pool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return config.Pool{Selection: l.sel, LeaseTTL: config.Duration(time.Minute)}
+}
+
+func (l *livePolicies) set(s config.Selection) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sel = s
+}
+
+// A pool's strategy follows its policy while the broker runs: switched to
+// weighted, a key weighing a million times more than the other takes every
+// lease.
+func TestStrategyFollowsAPolicyChange(t *testing.T) {
+	srv := redistest.Start(t)
+	live := &livePolicies{sel: config.Random}
+	r := startReplicaWith(t, srv.Addr, live, view.WithFlushInterval(20*time.Millisecond))
+	ctx := context.Background()
+	res, err := r.store.AddWeighted(ctx, "p", testSecrets("live", 2), []uint32{1, 1_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLoaded(t, r, "p", 2)
+	live.set(config.Weighted)
+	heavy := res.KeyIDs[1]
+	waitFor(t, "the weighted strategy", func() (bool, string) {
+		for range 100 {
+			got, err := r.view.Pick(ctx, "p")
+			if err != nil || got.KeyID != heavy {
+				return false, "the light key was leased"
+			}
+		}
+		return true, ""
+	})
 }

@@ -41,15 +41,21 @@ type replica struct {
 // startReplica runs a replica over the Redis at addr until the test ends.
 func startReplica(t *testing.T, addr string, opts ...view.Option) *replica {
 	t.Helper()
+	policies, err := config.Parse("policy.yaml", []byte(policyYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startReplicaWith(t, addr, policies, opts...)
+}
+
+// startReplicaWith is startReplica with the given pool policies.
+func startReplicaWith(t *testing.T, addr string, policies view.Policies, opts ...view.Option) *replica {
+	t.Helper()
 	rdb, err := store.Connect(store.RedisConfig{Addrs: []string{addr}, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
-	policies, err := config.Parse("policy.yaml", []byte(policyYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := store.New(rdb, secret.NewIDs(idKey))
 	v := view.New(st, policies, opts...)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -26,6 +26,7 @@ func (v *View) flushLoop(ctx context.Context) {
 			cancel()
 			return
 		case <-t.C:
+			v.followPolicies()
 			v.Flush(ctx)
 		}
 	}

@@ -62,9 +62,9 @@ func (b *bench) compare(ctx context.Context, vs []variant) ([]modeResult, error)
 				return nil, err
 			}
 			out[i].add(res, c)
-			// Write this window's lease counts now, so that their cost
-			// (a Redis write per key leased: most of them on the large
-			// pool) lands in this window, not in the next variant's.
+			// Write this window's lease counts now, between windows, so
+			// that their cost (a Redis write per key leased: almost every
+			// lease on the large pool) does not fall on the next variant.
 			b.a.view.Flush(ctx)
 		}
 	}

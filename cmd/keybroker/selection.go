@@ -36,8 +36,10 @@ func (s *selectionFlags) register(fs *flag.FlagSet) {
 // sourceFlag is --selection-source, checked when it is set.
 type sourceFlag string
 
+// String is the flag's value, for flag's help output.
 func (s *sourceFlag) String() string { return string(*s) }
 
+// Set accepts memory or redis, so a typo stops the broker at start.
 func (s *sourceFlag) Set(v string) error {
 	if v != sourceMemory && v != sourceRedis {
 		return fmt.Errorf("want %s or %s", sourceMemory, sourceRedis)

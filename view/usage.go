@@ -94,12 +94,11 @@ func (p *pool) keepUnsaved(batch []store.Usage) int {
 // restartWindows starts a new least_used window in every such pool.
 func (v *View) restartWindows() {
 	for _, p := range v.all() {
-		if p.strategy != config.LeastUsed {
-			continue
-		}
 		p.mu.RLock()
-		for i := range p.ctrs {
-			p.ctrs[i].window.Store(0)
+		if p.strategy == config.LeastUsed {
+			for i := range p.ctrs {
+				p.ctrs[i].window.Store(0)
+			}
 		}
 		p.mu.RUnlock()
 	}

@@ -23,7 +23,6 @@ package config
 
 import (
 	"maps"
-	"regexp"
 	"slices"
 )
 
@@ -65,10 +64,19 @@ func (c *Config) PoolNames() []string {
 // server checks request pool names by the same rule the file is held to.
 const PoolNamePattern = `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
 
-var poolNameRE = regexp.MustCompile(PoolNamePattern)
-
 // ValidPoolName reports whether name matches PoolNamePattern. Names end up
-// in Redis keys and logs, so the set of characters is kept small.
+// in Redis keys and logs, so the set of characters is kept small. It is a
+// loop rather than the regexp because every GetRandom checks its pool.
 func ValidPoolName(name string) bool {
-	return poolNameRE.MatchString(name)
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
 }

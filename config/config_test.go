@@ -1,10 +1,12 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -33,11 +35,18 @@ func bv(kind string) Validator {
 // builtinOpenAI is the effective policy of a pool nothing configures.
 var builtinOpenAI = Pool{
 	Provider:        failure.OpenAI,
+	Selection:       Random,
 	BaseURL:         "https://api.openai.com",
 	CooldownDefault: d("60s"),
 	CooldownMax:     d("1h"),
 	LeaseTTL:        d("5m"),
 	Validator:       bv(""),
+}
+
+// withSelection fills in the built-in selection where p names none.
+func withSelection(p Pool) Pool {
+	p.Selection = cmp.Or(p.Selection, Random)
+	return p
 }
 
 func mustParse(t *testing.T, src string) *Config {
@@ -85,7 +94,7 @@ func TestExampleLoads(t *testing.T) {
 			Validator: openaiV,
 		},
 		"anthropic-main": {
-			Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com",
+			Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", Selection: LeastUsed,
 			CooldownDefault: d("20s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
 			Validator: anthropicV,
 		},
@@ -95,7 +104,7 @@ func TestExampleLoads(t *testing.T) {
 			Validator: bv("none"),
 		},
 		"relay": {
-			Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com",
+			Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com", Selection: Weighted,
 			CooldownDefault: d("30s"), CooldownMax: d("30m"), LeaseTTL: d("10m"),
 			Validator: relayV,
 		},
@@ -104,6 +113,9 @@ func TestExampleLoads(t *testing.T) {
 			CooldownDefault: d("60s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
 			Validator: bv("none"),
 		},
+	}
+	for name, w := range want { // the built-in selection unless the case names another
+		want[name] = withSelection(w)
 	}
 	for name, w := range want {
 		if got := c.Pool(name); !got.Equal(w) {
@@ -139,6 +151,9 @@ func TestUndeclaredPoolDefaults(t *testing.T) {
 			Pool{Provider: failure.OpenAICompatible, BaseURL: "https://relay.example.com", CooldownDefault: d("60s"), CooldownMax: d("1h"), LeaseTTL: d("5m"), Validator: bv("")},
 		},
 	}
+	for i := range tests { // the built-in selection unless the case names another
+		tests[i].want = withSelection(tests[i].want)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := mustParse(t, tt.src)
@@ -163,6 +178,11 @@ func TestLayering(t *testing.T) {
 		{"provider defaults", "provider: gemini", "", func(p Pool) any { return p.Provider }, failure.Gemini},
 		{"provider pool", "", "provider: anthropic", func(p Pool) any { return p.Provider }, failure.Anthropic},
 		{"provider pool over defaults", "provider: gemini", "provider: anthropic", func(p Pool) any { return p.Provider }, failure.Anthropic},
+
+		{"selection builtin", "", "", func(p Pool) any { return p.Selection }, Random},
+		{"selection defaults", "selection: least_used", "", func(p Pool) any { return p.Selection }, LeastUsed},
+		{"selection pool", "", "selection: weighted", func(p Pool) any { return p.Selection }, Weighted},
+		{"selection pool over defaults", "selection: weighted", "selection: round_robin", func(p Pool) any { return p.Selection }, RoundRobin},
 
 		{"base_url builtin follows provider from defaults", "provider: anthropic", "", func(p Pool) any { return p.BaseURL }, "https://api.anthropic.com"},
 		{"base_url builtin follows provider from pool", "", "provider: gemini", func(p Pool) any { return p.BaseURL }, "https://generativelanguage.googleapis.com"},
@@ -235,7 +255,7 @@ pools:
     lease_ttl: 30s
 `)
 	want := Pool{
-		Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com",
+		Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", Selection: Random,
 		CooldownDefault: d("15s"), CooldownMax: d("15m"), LeaseTTL: d("30s"),
 		Validator: bv("none"),
 	}
@@ -255,6 +275,7 @@ func TestMerge(t *testing.T) {
 		Validator: Validator{Kind: "gemini", Interval: 4, DisabledInterval: 5, RetryInterval: 6, Timeout: 7, Jitter: 0.5,
 			Concurrency: 8, RateLimit: 9, OnExhausted: "remove", Model: "m", UsageDays: 10},
 	}
+	full.Selection = LeastUsed
 	if got := merge(Pool{}, full); !got.Equal(full) {
 		t.Errorf("merge(zero, full) = %+v, want %+v", got, full)
 	}
@@ -353,6 +374,21 @@ func TestErrors(t *testing.T) {
 			"base_url unparsable",
 			"pools:\n  a:\n    base_url: 'http://a b'\n",
 			[]string{`pools.yaml:3: pools.a.base_url: invalid URL`},
+		},
+		{
+			"unknown selection",
+			"pools:\n  a:\n    selection: fastest\n",
+			[]string{`pools.yaml:3: pools.a.selection: unknown selection "fastest" (want random, round_robin, weighted, least_used)`},
+		},
+		{
+			"empty selection",
+			"defaults:\n  selection: ''\n",
+			[]string{`pools.yaml:2: defaults.selection: unknown selection ""`},
+		},
+		{
+			"selection not a string",
+			"pools:\n  a:\n    selection: [random]\n",
+			[]string{`pools.yaml:3: pools.a.selection: cannot unmarshal !!seq into config.Selection`},
 		},
 		{
 			"cooldown_default zero",
@@ -691,9 +727,29 @@ func TestValidPoolName(t *testing.T) {
 		{"a\n", false},
 		{"ключ", false},
 	}
+	re := regexp.MustCompile(PoolNamePattern)
 	for _, tt := range tests {
-		if got := ValidPoolName(tt.name); got != tt.ok {
-			t.Errorf("ValidPoolName(%q) = %v, want %v", tt.name, got, tt.ok)
+		if got := ValidPoolName(tt.name); got != tt.ok || re.MatchString(tt.name) != tt.ok {
+			t.Errorf("ValidPoolName(%q) = %v, pattern %v; want %v", tt.name, got, re.MatchString(tt.name), tt.ok)
 		}
 	}
+	// The loop and the documented pattern agree on every short name over
+	// an alphabet of each character class and its neighbours.
+	alphabet := []byte("aZ09._-/@[`{:")
+	var name []byte
+	var walk func(depth int)
+	walk = func(depth int) {
+		if got, want := ValidPoolName(string(name)), re.Match(name); got != want {
+			t.Fatalf("ValidPoolName(%q) = %v, pattern says %v", name, got, want)
+		}
+		if depth == 3 {
+			return
+		}
+		for _, c := range alphabet {
+			name = append(name, c)
+			walk(depth + 1)
+			name = name[:len(name)-1]
+		}
+	}
+	walk(0)
 }

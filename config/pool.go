@@ -28,6 +28,10 @@ type Pool struct {
 	// dropped.
 	BaseURL string `yaml:"base_url,omitempty"`
 
+	// Selection is how GetRandom chooses among the active keys: random,
+	// round_robin, weighted or least_used. Built-in default: random.
+	Selection Selection `yaml:"selection,omitempty"`
+
 	// CooldownDefault is how long a rate-limited key is parked when the
 	// report carries no Retry-After or reset header. Must be > 0; built-in
 	// default 60s.
@@ -64,6 +68,7 @@ type Pool struct {
 func builtin() Pool {
 	return Pool{
 		Provider:        failure.OpenAI,
+		Selection:       Random,
 		CooldownDefault: Duration(60 * time.Second),
 		CooldownMax:     Duration(time.Hour),
 		LeaseTTL:        Duration(5 * time.Minute),
@@ -101,6 +106,9 @@ func merge(over, under Pool) Pool {
 	}
 	if over.BaseURL == "" {
 		over.BaseURL = under.BaseURL
+	}
+	if over.Selection == "" {
+		over.Selection = under.Selection
 	}
 	if over.CooldownDefault == 0 {
 		over.CooldownDefault = under.CooldownDefault

@@ -56,6 +56,12 @@ func checkLayer(r *report, path string, n *yaml.Node, p Pool, under Pool) {
 			at("base_url", baseNode, "%s", msg)
 		}
 	}
+	selNode := field(n, "selection")
+	if selNode != nil || p.Selection != "" {
+		if _, err := ParseSelection(string(p.Selection)); err != nil {
+			at("selection", selNode, "%v", err)
+		}
+	}
 	defNode := field(n, "cooldown_default")
 	if (defNode != nil || p.CooldownDefault != 0) && p.CooldownDefault <= 0 {
 		at("cooldown_default", defNode, "must be greater than 0, got %s", p.CooldownDefault)

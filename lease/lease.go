@@ -10,7 +10,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -40,11 +42,25 @@ var (
 // Signer issues and verifies lease ids with a key every replica shares.
 type Signer struct {
 	key []byte
+	// macs holds *macState for reuse: Issue runs on every GetRandom, and
+	// building an HMAC costs allocations and two block hashes that a Reset
+	// of a used one does not.
+	macs sync.Pool
+}
+
+// macState is a keyed HMAC-SHA256 with room for its input and output, so
+// that computing a MAC allocates nothing.
+type macState struct {
+	h   hash.Hash
+	in  [128]byte // pool (at most 64 bytes), 0, body
+	sum [sha256.Size]byte
 }
 
 // NewSigner returns a Signer keyed with key.
 func NewSigner(key []byte) *Signer {
-	return &Signer{key: append([]byte(nil), key...)}
+	s := &Signer{key: append([]byte(nil), key...)}
+	s.macs.New = func() any { return &macState{h: hmac.New(sha256.New, s.key)} }
+	return s
 }
 
 // Issue returns a lease id for keyID (a 16-hex-character key id) in pool,
@@ -55,8 +71,10 @@ func (s *Signer) Issue(pool, keyID string, expire time.Time) string {
 	_, _ = hex.Decode(raw[1:9], []byte(keyID))
 	binary.BigEndian.PutUint64(raw[9:17], uint64(expire.UnixMilli()))
 	binary.BigEndian.PutUint32(raw[17:21], rand.Uint32())
-	copy(raw[bodyLen:], s.mac(pool, raw[:bodyLen]))
-	return base64.RawURLEncoding.EncodeToString(raw[:])
+	s.mac(raw[bodyLen:], pool, raw[:bodyLen])
+	var out [idLength]byte
+	base64.RawURLEncoding.Encode(out[:], raw[:])
+	return string(out[:])
 }
 
 // Verify checks that leaseID was issued for pool and returns the key id and
@@ -69,17 +87,20 @@ func (s *Signer) Verify(pool, leaseID string) (keyID string, expire time.Time, e
 	if err != nil || len(raw) != rawLen || raw[0] != version {
 		return "", time.Time{}, ErrMalformed
 	}
-	if !hmac.Equal(raw[bodyLen:], s.mac(pool, raw[:bodyLen])) {
+	var want [macLen]byte
+	s.mac(want[:], pool, raw[:bodyLen])
+	if !hmac.Equal(raw[bodyLen:], want[:]) {
 		return "", time.Time{}, ErrUnknown
 	}
 	ms := int64(binary.BigEndian.Uint64(raw[9:17]))
 	return hex.EncodeToString(raw[1:9]), time.UnixMilli(ms), nil
 }
 
-func (s *Signer) mac(pool string, body []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(pool))
-	m.Write([]byte{0})
-	m.Write(body)
-	return m.Sum(nil)[:macLen]
+// mac writes the truncated MAC of body in pool into dst (macLen bytes).
+func (s *Signer) mac(dst []byte, pool string, body []byte) {
+	m := s.macs.Get().(*macState)
+	m.h.Reset()
+	m.h.Write(append(append(append(m.in[:0], pool...), 0), body...))
+	copy(dst, m.h.Sum(m.sum[:0]))
+	s.macs.Put(m)
 }

@@ -1,6 +1,9 @@
 package lease
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
@@ -62,4 +65,24 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted lease with key id %q", keyID)
 		}
 	})
+}
+
+// The MAC is HMAC-SHA256 over the pool, a zero byte and the body, as it
+// always was, however Signer computes it: brokers of older and newer
+// versions accept each other's leases.
+func TestMACIsHMACOfPoolAndBody(t *testing.T) {
+	s := NewSigner([]byte("k"))
+	body := []byte("0123456789abcdefghijk")
+	m := hmac.New(sha256.New, []byte("k"))
+	m.Write([]byte("pool-x"))
+	m.Write([]byte{0})
+	m.Write(body)
+	want := m.Sum(nil)[:macLen]
+	for range 3 { // pooled states are reused
+		var got [macLen]byte
+		s.mac(got[:], "pool-x", body)
+		if !bytes.Equal(got[:], want) {
+			t.Fatalf("mac = %x, want %x", got, want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/keybroker/keybroker/auth"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
@@ -20,7 +21,11 @@ func (s *Service) Add(ctx context.Context, req *pb.AddRequest) (*pb.AddResponse,
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.keys.Add(ctx, pool, secrets)
+	weights, err := validateWeights(req.GetWeights(), len(secrets))
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.keys.AddWeighted(ctx, pool, secrets, weights)
 	if err != nil {
 		return nil, s.storeFailure(ctx, "Add", pool, err)
 	}
@@ -32,4 +37,25 @@ func (s *Service) Add(ctx context.Context, req *pb.AddRequest) (*pb.AddResponse,
 		PresentCount: int32(len(secrets) - added),
 		KeyIds:       res.KeyIDs,
 	}, nil
+}
+
+// maxWeight bounds a key's weight, so a typo cannot starve every other key
+// and a pool's total weight stays far from overflowing.
+const maxWeight = 1_000_000
+
+// validateWeights checks Add's optional weights: none, or one per secret,
+// each at most maxWeight. It returns nil for none.
+func validateWeights(weights []uint32, secrets int) ([]uint32, error) {
+	if len(weights) == 0 {
+		return nil, nil
+	}
+	if len(weights) != secrets {
+		return nil, invalid("weights", "must be empty or hold one weight per secret: got %d weights for %d secrets", len(weights), secrets)
+	}
+	for i, w := range weights {
+		if w > maxWeight {
+			return nil, invalid(fmt.Sprintf("weights[%d]", i), "is %d, more than %d", w, maxWeight)
+		}
+	}
+	return weights, nil
 }

@@ -18,12 +18,8 @@ func (s *Service) GetRandom(ctx context.Context, req *pb.GetRandomRequest) (*pb.
 		return nil, err
 	}
 	picked, err := s.selector.Pick(ctx, pool)
-	var nk *store.NoKeyError
-	if errors.As(err, &nk) {
-		return nil, s.noKey(nk)
-	}
 	if err != nil {
-		return nil, s.storeFailure(ctx, "GetRandom", pool, err)
+		return nil, s.pickFailure(ctx, pool, err)
 	}
 	s.observe.Leased(pool)
 	expire := s.now().Add(time.Duration(s.policies.Pool(pool).LeaseTTL))
@@ -35,6 +31,16 @@ func (s *Service) GetRandom(ctx context.Context, req *pb.GetRandomRequest) (*pb.
 			ExpireTime: timestamp(expire),
 		},
 	}, nil
+}
+
+// pickFailure maps a failed pick to its status: a pool with nothing to
+// lease says why, anything else is the store's failure.
+func (s *Service) pickFailure(ctx context.Context, pool string, err error) error {
+	var nk *store.NoKeyError
+	if errors.As(err, &nk) {
+		return s.noKey(nk)
+	}
+	return s.storeFailure(ctx, "GetRandom", pool, err)
 }
 
 // noKey explains an empty selection: an empty pool and a pool of parked

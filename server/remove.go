@@ -40,6 +40,7 @@ func (s *Service) Remove(ctx context.Context, req *pb.RemoveRequest) (*pb.Remove
 	for _, id := range res.Removed {
 		s.log.InfoContext(ctx, "key removed", "pool", pool, "key_id", id, "actor", auth.Actor(ctx))
 	}
+	s.refresh(ctx, pool, res.Removed...)
 	return &pb.RemoveResponse{
 		RemovedCount:   int32(len(res.Removed)),
 		RemovedKeyIds:  res.Removed,

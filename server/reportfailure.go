@@ -51,6 +51,9 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	if err != nil {
 		return nil, s.storeFailure(ctx, "ReportFailure", pool, err)
 	}
+	if tr.To != store.Active {
+		s.refresh(ctx, pool, id)
+	}
 	s.logTransition(ctx, pool, id, verdict, tr)
 	s.observe.Reported(pool, verdict, tr)
 	return &pb.ReportFailureResponse{

@@ -22,6 +22,14 @@ type Selector interface {
 	Pick(ctx context.Context, pool string) (store.Picked, error)
 }
 
+// Refresher is implemented by selectors that hold keys in memory. The
+// service asks it to re-read keys it has just changed (a report that
+// parked a key, a removal), so that this replica's next GetRandom reflects
+// the change even before the change notification reaches it.
+type Refresher interface {
+	Refresh(ctx context.Context, pool string, ids ...string)
+}
+
 // Policies gives the effective policy of a pool. *config.Config is one.
 type Policies interface {
 	Pool(name string) config.Pool
@@ -108,4 +116,11 @@ func New(keys *store.Store, leases *lease.Signer, opts ...Option) *Service {
 		o(s)
 	}
 	return s
+}
+
+// refresh asks a caching selector to re-read keys this replica changed.
+func (s *Service) refresh(ctx context.Context, pool string, ids ...string) {
+	if r, ok := s.selector.(Refresher); ok && len(ids) > 0 {
+		r.Refresh(ctx, pool, ids...)
+	}
 }

@@ -67,6 +67,12 @@ func TestInvalidArgument(t *testing.T) {
 			return err
 		}
 	}
+	addWeighted := func(secrets []string, weights ...uint32) call {
+		return func(ctx context.Context) error {
+			_, err := h.client.Add(ctx, &pb.AddRequest{Pool: okPool, Secrets: secrets, Weights: weights})
+			return err
+		}
+	}
 	remove := func(req *pb.RemoveRequest) call {
 		return func(ctx context.Context) error {
 			_, err := h.client.Remove(ctx, req)
@@ -142,6 +148,9 @@ func TestInvalidArgument(t *testing.T) {
 		invalidCase{"Add/secret over 4096 bytes", add(okPool, oversized), "secrets[0]"},
 		invalidCase{"Add/secret with an inner space", add(okPool, "sk-inv-"+canary+" half-two"), "secrets[0]"},
 		invalidCase{"Add/secret with a control character", add(okPool, "sk-inv-"+canary+"\x00nul"), "secrets[0]"},
+		invalidCase{"Add/fewer weights than secrets", addWeighted([]string{okSecret, okSecret + "-2"}, 3), "weights"},
+		invalidCase{"Add/more weights than secrets", addWeighted([]string{okSecret}, 1, 2), "weights"},
+		invalidCase{"Add/weight over 1000000", addWeighted([]string{okSecret, okSecret + "-2"}, 1, 1_000_001), "weights[1]"},
 
 		invalidCase{"Remove/nothing named", remove(&pb.RemoveRequest{Pool: okPool}), "key_ids"},
 		invalidCase{"Remove/10001 key ids", remove(&pb.RemoveRequest{Pool: okPool, KeyIds: tooManyIDs}), "key_ids"},

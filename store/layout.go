@@ -17,6 +17,8 @@ package store
 //	kb:{pool}:events       pub/sub channel: "added|removed|changed id…"
 //	kb:{pool}:rep:<id>     a failure report already applied (1h TTL)
 //
+// A key's hash may also hold w, its selection weight (absent: 1).
+//
 // Outside any pool:
 //
 //	kb:pools               set of pool names

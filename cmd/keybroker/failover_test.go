@@ -12,19 +12,23 @@ import (
 	"github.com/keybroker/keybroker/internal/redistest"
 )
 
-// leaseWithin polls GetRandom until it succeeds, returning how many calls
-// failed (with UNAVAILABLE only) on the way.
-func leaseWithin(t *testing.T, b *broker, pool string, limit time.Duration) int {
+// storeWithin polls GetAll, which always reads Redis (GetRandom is served
+// from memory), until it succeeds, returning how many calls failed (with
+// UNAVAILABLE only) on the way. GetRandom must never fail meanwhile.
+func storeWithin(t *testing.T, b *broker, pool string, limit time.Duration) int {
 	t.Helper()
 	failed := 0
 	deadline := time.Now().Add(limit)
 	for {
-		_, err := b.client.GetRandom(ctxT(t), &pb.GetRandomRequest{Pool: pool})
+		if _, err := b.client.GetRandom(ctxT(t), &pb.GetRandomRequest{Pool: pool}); err != nil {
+			t.Errorf("GetRandom during failover = %v; the in-memory view should keep leasing", err)
+		}
+		_, err := b.client.GetAll(ctxT(t), &pb.GetAllRequest{Pool: pool})
 		if err == nil {
 			return failed
 		}
 		if status.Code(err) != codes.Unavailable {
-			t.Fatalf("during failover GetRandom = %v; only UNAVAILABLE is acceptable", err)
+			t.Fatalf("during failover GetAll = %v; only UNAVAILABLE is acceptable", err)
 		}
 		failed++
 		if time.Now().After(deadline) {
@@ -45,7 +49,7 @@ func TestServeSurvivesClusterFailover(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond) // replication is asynchronous: let the replica catch up
 	c.KillMasterOf("kb:{p}:all")
-	leaseWithin(t, b, "p", 30*time.Second)
+	storeWithin(t, b, "p", 30*time.Second)
 	all, err := b.client.GetAll(ctxT(t), &pb.GetAllRequest{Pool: "p"})
 	if err != nil || all.Counts.Total != 2 || all.Keys[0].KeyId == "" {
 		t.Fatalf("after failover GetAll = %v, %v; want the 2 keys %v", all, err, added.KeyIds)
@@ -61,7 +65,7 @@ func TestServeSurvivesSentinelFailover(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	s.Failover()
-	leaseWithin(t, b, "p", 30*time.Second)
+	storeWithin(t, b, "p", 30*time.Second)
 	if all, err := b.client.GetAll(ctxT(t), &pb.GetAllRequest{Pool: "p"}); err != nil || all.Counts.Total != 1 {
 		t.Fatalf("after failover GetAll = %v, %v", all, err)
 	}

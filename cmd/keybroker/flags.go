@@ -82,6 +82,7 @@ type serveFlags struct {
 	keysFile        string
 	pool            string
 	shutdownTimeout time.Duration
+	selection       selectionFlags
 	healthInterval  time.Duration
 	wakeInterval    time.Duration
 	reflection      bool
@@ -104,6 +105,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.keysFile, "keys-file", "", "seed keys at start from this file: one secret per line (into --pool) or pool<TAB>secret; idempotent")
 	fs.StringVar(&f.pool, "pool", "", "pool for keys-file lines without a pool")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight calls may finish after SIGINT/SIGTERM")
+	f.selection.register(fs)
 	fs.DurationVar(&f.healthInterval, "health-interval", 2*time.Second, "how often Redis is pinged for grpc.health.v1")
 	fs.DurationVar(&f.wakeInterval, "wake-interval", time.Second, "how often cooled-down keys are returned to active in every pool")
 	fs.BoolVar(&f.reflection, "reflection", true, "register gRPC server reflection (for grpcurl)")

@@ -9,6 +9,7 @@
 //	keybroker hash-token       hash a token read from standard input
 //	keybroker keys ...         add, list, remove, import and export keys
 //	keybroker pools POOL...    show pools with their key counts
+//	keybroker bench [flags]    measure GetRandom against gRPC itself (see BENCHMARKS.md)
 //	keybroker version          print the version
 //
 // Every flag can also be set with an environment variable:
@@ -49,6 +50,7 @@ Usage:
   keybroker genkey               print a new data key line for --encryption-key-file
   keybroker gen-token            print a new bearer token and its SHA-256 for --auth-file
   keybroker hash-token           print the SHA-256 of the token on standard input
+  keybroker bench [flags]        measure GetRandom on loopback against gRPC itself and per-call Redis
   keybroker version              print the version
 
 Run "keybroker serve -h" or "keybroker worker -h" for the flags and their KEYBROKER_* variables, and
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 2
 	}
 	switch args[0] {
+	case "bench":
+		return benchCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "serve":
 		return serve(ctx, args[1:], getenv, stderr)
 	case "rekey":

@@ -16,6 +16,7 @@ func TestRunCommands(t *testing.T) {
 	}{
 		{nil, 2, "Usage"},
 		{[]string{"version"}, 0, "keybroker dev"},
+		{[]string{"serve", "--selection-source", "disk"}, 2, "want memory or redis"},
 		{[]string{"help"}, 0, "keybroker serve"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"serve", "-h"}, 0, "KEYBROKER_REDIS"},

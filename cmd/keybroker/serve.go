@@ -109,9 +109,10 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	if err := seedKeys(ctx, st, f.keysFile, f.pool, log); err != nil {
 		return err
 	}
+	sel, vw := newSelector(f.selection, st, policies, log)
 	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")),
 		server.WithPolicies(policies), server.WithLogger(log), server.WithObserver(mx),
-		server.WithReportBuffer(f.reportBuffer))
+		server.WithReportBuffer(f.reportBuffer), server.WithSelector(sel))
 	mx.WatchReportQueue(svc.PendingReports)
 	mx.WatchKeys(st, 5*time.Second, log)
 
@@ -149,6 +150,9 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	} else {
 		log.Info("validation worker off (--worker=false): run `keybroker worker` against the same Redis")
 	}
+	if vw != nil {
+		g.Go(func() error { return vw.Run(gctx) })
+	}
 	if sec.tls != nil {
 		g.Go(func() error { sec.tls.Watch(gctx, f.tlsReload, log); return nil })
 	}
@@ -161,7 +165,9 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		drain(hs, gs, f.shutdownTimeout, log)
 		return nil
 	})
-	return g.Wait()
+	err = g.Wait()
+	flushView(vw)
+	return err
 }
 
 // openRedis connects to the configured Redis, or starts the embedded store

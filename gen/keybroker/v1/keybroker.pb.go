@@ -802,7 +802,13 @@ type AddRequest struct {
 	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	// secrets are provider API keys, 1 to 10000 per request, each at most 4096
 	// bytes with no whitespace inside. Surrounding whitespace is trimmed.
-	Secrets       []string `protobuf:"bytes,2,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	Secrets []string `protobuf:"bytes,2,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	// weights, when given, holds one weight per secret (same order) for pools
+	// with selection "weighted": a key is leased in proportion to its weight.
+	// 0 means 1; at most 1000000. A secret already in the pool keeps its
+	// state and takes the new weight. Without weights, new keys weigh 1 and
+	// present keys keep theirs.
+	Weights       []uint32 `protobuf:"varint,3,rep,packed,name=weights,proto3" json:"weights,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -847,6 +853,13 @@ func (x *AddRequest) GetPool() string {
 func (x *AddRequest) GetSecrets() []string {
 	if x != nil {
 		return x.Secrets
+	}
+	return nil
+}
+
+func (x *AddRequest) GetWeights() []uint32 {
+	if x != nil {
+		return x.Weights
 	}
 	return nil
 }
@@ -1593,11 +1606,12 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x0eGetAllResponse\x12%\n" +
 	"\x04keys\x18\x01 \x03(\v2\x11.keybroker.v1.KeyR\x04keys\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x120\n" +
-	"\x06counts\x18\x03 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\":\n" +
+	"\x06counts\x18\x03 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\"T\n" +
 	"\n" +
 	"AddRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x18\n" +
-	"\asecrets\x18\x02 \x03(\tR\asecrets\"l\n" +
+	"\asecrets\x18\x02 \x03(\tR\asecrets\x12\x18\n" +
+	"\aweights\x18\x03 \x03(\rR\aweights\"l\n" +
 	"\vAddResponse\x12\x1f\n" +
 	"\vadded_count\x18\x01 \x01(\x05R\n" +
 	"addedCount\x12#\n" +

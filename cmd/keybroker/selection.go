@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/keybroker/keybroker/server"
+	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/view"
+)
+
+// Selection sources: where GetRandom picks keys.
+const (
+	sourceMemory = "memory" // the in-memory view, following Redis
+	sourceRedis  = "redis"  // one Redis script per call, as the seed did
+)
+
+// selectionFlags say where GetRandom picks keys and how the in-memory view
+// follows Redis.
+type selectionFlags struct {
+	source      sourceFlag
+	resyncEvery time.Duration
+	flushEvery  time.Duration
+}
+
+func (s *selectionFlags) register(fs *flag.FlagSet) {
+	s.source = sourceMemory
+	fs.Var(&s.source, "selection-source", "where GetRandom picks keys: memory (an in-memory view of every pool, following Redis) or redis (one Redis script per call) (default memory)")
+	fs.DurationVar(&s.resyncEvery, "view-resync-interval", 5*time.Minute, "how often the in-memory view reloads every pool from Redis (it also does after every reconnect)")
+	fs.DurationVar(&s.flushEvery, "usage-flush-interval", time.Second, "how often lease counts and last-used times kept in memory are written to Redis")
+}
+
+// sourceFlag is --selection-source, checked when it is set.
+type sourceFlag string
+
+// String is the flag's value, for flag's help output.
+func (s *sourceFlag) String() string { return string(*s) }
+
+// Set accepts memory or redis, so a typo stops the broker at start.
+func (s *sourceFlag) Set(v string) error {
+	if v != sourceMemory && v != sourceRedis {
+		return fmt.Errorf("want %s or %s", sourceMemory, sourceRedis)
+	}
+	*s = sourceFlag(v)
+	return nil
+}
+
+// newSelector returns GetRandom's selector and, for the memory source, the
+// view behind it (which the caller runs); nil for the redis source.
+func newSelector(f selectionFlags, st *store.Store, policies view.Policies, log *slog.Logger) (server.Selector, *view.View) {
+	if f.source == sourceRedis {
+		return st, nil
+	}
+	v := view.New(st, policies, view.WithLogger(log),
+		view.WithResyncInterval(f.resyncEvery), view.WithFlushInterval(f.flushEvery))
+	return v, v
+}
+
+// flushView writes the lease counts of the calls served while draining,
+// after the view itself has stopped.
+func flushView(v *view.View) {
+	if v == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v.Flush(ctx)
+}

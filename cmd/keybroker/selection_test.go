@@ -1,0 +1,77 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/redistest"
+)
+
+// Brokers sharing a Redis follow each other: keys parked on one stop being
+// leased by another that serves from memory, whose leases reach Redis; a
+// broker in per-call Redis mode serves the same pool.
+func TestServeReplicasFollowEachOther(t *testing.T) {
+	rs := redistest.Start(t)
+	common := []string{"--redis", rs.Addr, "--usage-flush-interval", "50ms"}
+	a := startBroker(t, common...)
+	b := startBroker(t, common...)
+	c := startBroker(t, append(common, "--selection-source", "redis")...)
+	ctx := ctxT(t)
+	add, err := a.client.Add(ctx, &pb.AddRequest{Pool: "p", Secrets: []string{"sk-replica-key-AAAAAAAAAAAA", "sk-replica-key-BBBBBBBBBBBB"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, br := range []*broker{b, c} {
+		if _, err := br.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "p"}); err != nil {
+			t.Fatalf("GetRandom: %v", err)
+		}
+	}
+	for range 20 {
+		if _, err := b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "p"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLeases(t, a, "p", 22)
+
+	for _, id := range add.KeyIds {
+		if _, err := a.client.ReportFailure(ctx, &pb.ReportFailureRequest{Pool: "p", Key: &pb.ReportFailureRequest_KeyId{KeyId: id}, HttpStatus: 429}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "p"})
+		if status.Code(err) == codes.Unavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica b still leases parked keys (last: %v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitLeases waits until the pool's lease counts in Redis add up to want.
+func waitLeases(t *testing.T, br *broker, pool string, want int64) {
+	t.Helper()
+	var got int64
+	for range 200 {
+		all, err := br.client.GetAll(ctxT(t), &pb.GetAllRequest{Pool: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = 0
+		for _, k := range all.Keys {
+			got += k.LeaseCount
+		}
+		if got == want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("lease counts add up to %d, want %d", got, want)
+}

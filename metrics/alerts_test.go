@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -30,6 +31,8 @@ func registered(t *testing.T) map[string]bool {
 	m.redisDuration.WithLabelValues("get").Observe(0.001)
 	m.redisErrors.WithLabelValues("get").Inc()
 	m.Checked("p", "openai", "valid", 1e6)
+	m.WatchStoreContact(fixedContact(0))
+	m.WatchReportQueue(func() int { return 0 })
 	m.GRPC.UnaryServerInterceptor() // histograms are registered on creation
 	families, err := m.Registry.Gather()
 	if err != nil {
@@ -84,3 +87,7 @@ func TestAlertRulesUseRealMetrics(t *testing.T) {
 		t.Fatalf("read %d rules; the file lost its alerts", rules)
 	}
 }
+
+type fixedContact time.Duration
+
+func (f fixedContact) Since(time.Time) time.Duration { return time.Duration(f) }

@@ -68,3 +68,17 @@ func (m *Metrics) WatchReportQueue(pending func() int) {
 		Help: "Failure reports accepted while Redis was unreachable and not yet applied.",
 	}, func() float64 { return float64(pending()) }))
 }
+
+// StoreContact is what the view-age gauge reads: *server.StoreContact.
+type StoreContact interface {
+	Since(now time.Time) time.Duration
+}
+
+// WatchStoreContact exports how long ago Redis last answered: how stale
+// the in-memory view may be.
+func (m *Metrics) WatchStoreContact(c StoreContact) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "view_age_seconds",
+		Help: "Seconds since Redis last answered this broker: how stale the in-memory view GetRandom leases from may be.",
+	}, func() float64 { return min(c.Since(time.Now()).Seconds(), 1e9) }))
+}

@@ -17,6 +17,9 @@ func (s *Service) GetRandom(ctx context.Context, req *pb.GetRandomRequest) (*pb.
 	if err := validatePool(pool); err != nil {
 		return nil, err
 	}
+	if s.contact != nil && !s.contact.Fresh(s.now(), s.maxStale) {
+		return nil, s.stale(pool)
+	}
 	picked, err := s.selector.Pick(ctx, pool)
 	if err != nil {
 		return nil, s.pickFailure(ctx, pool, err)
@@ -58,4 +61,11 @@ func (s *Service) noKey(nk *store.NoKeyError) error {
 	}
 	return statusError(codes.FailedPrecondition, ReasonNoHealthyKey, nk.Pool, 0,
 		"pool %q has %d keys and none is active (all disabled or suspect); see GetAll", nk.Pool, nk.Total)
+}
+
+// stale refuses a lease from a view that has not heard from the key store
+// for longer than the configured bound.
+func (s *Service) stale(pool string) error {
+	return statusError(codes.Unavailable, ReasonStoreUnavailable, pool, time.Second,
+		"key store unreachable for longer than %s; not leasing from a view that old", s.maxStale)
 }

@@ -68,6 +68,8 @@ type Service struct {
 	now      func() time.Time
 	observe  Observer
 	pending  *reportQueue // nil: reports fail with UNAVAILABLE during an outage
+	contact  *StoreContact
+	maxStale time.Duration
 }
 
 // Option configures a Service.
@@ -95,6 +97,13 @@ func WithReportBuffer(n int) Option {
 			s.pending = newReportQueue(n)
 		}
 	}
+}
+
+// WithStaleness refuses leases (UNAVAILABLE) once the key store has not
+// answered for longer than max, as contact tells: for a selector that keeps
+// serving from memory while Redis is out of reach.
+func WithStaleness(contact *StoreContact, max time.Duration) Option {
+	return func(s *Service) { s.contact, s.maxStale = contact, max }
 }
 
 // WithClock replaces time.Now for lease expiry and cooldown ends.

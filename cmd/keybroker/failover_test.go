@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
@@ -70,4 +71,55 @@ func TestServeSurvivesSentinelFailover(t *testing.T) {
 		t.Fatalf("after failover GetAll = %v, %v", all, err)
 	}
 	b.waitHealth(t, 1)
+}
+
+// With Redis out of reach (the network cut, Redis itself fine), the broker
+// keeps leasing from memory and says it is degraded, stops leasing once
+// the view is older than --max-staleness, and recovers when Redis returns.
+func TestLeasesOutliveAShortOutage(t *testing.T) {
+	rs := redistest.Start(t)
+	px := redistest.StartProxy(t, rs.Addr)
+	b := startBroker(t, "--redis", px.Addr, "--max-staleness", "3s", "--redis-timeout", "300ms", "--worker=false")
+	if _, err := b.client.Add(ctxT(t), &pb.AddRequest{Pool: "p", Secrets: []string{"sk-outage-lease-0000001"}}); err != nil {
+		t.Fatal(err)
+	}
+	health := func(service string) healthpb.HealthCheckResponse_ServingStatus {
+		resp, err := b.health.Check(ctxT(t), &healthpb.HealthCheckRequest{Service: service})
+		if err != nil {
+			return healthpb.HealthCheckResponse_UNKNOWN
+		}
+		return resp.Status
+	}
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for i := 0; !cond(); i++ {
+			if i == 400 {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	lease := func() error {
+		_, err := b.client.GetRandom(ctxT(t), &pb.GetRandomRequest{Pool: "p"})
+		return err
+	}
+	until("the view to load", func() bool { return lease() == nil })
+
+	px.Cut()
+	until("keybroker.store to report the outage", func() bool { return health("keybroker.store") == healthpb.HealthCheckResponse_NOT_SERVING })
+	if err := lease(); err != nil {
+		t.Fatalf("GetRandom right after the outage began = %v; the view should serve", err)
+	}
+	if got := health(""); got != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("degraded broker health = %s, want SERVING", got)
+	}
+	if _, err := b.client.GetAll(ctxT(t), &pb.GetAllRequest{Pool: "p"}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("GetAll during the outage = %v, want UNAVAILABLE", err)
+	}
+	until("leases to stop past --max-staleness", func() bool { return status.Code(lease()) == codes.Unavailable })
+	until("health to turn NOT_SERVING", func() bool { return health("") == healthpb.HealthCheckResponse_NOT_SERVING })
+
+	px.Restore()
+	until("leases to resume", func() bool { return lease() == nil })
+	until("health to recover", func() bool { return health("") == healthpb.HealthCheckResponse_SERVING })
 }

@@ -95,6 +95,7 @@ type serveFlags struct {
 	configReload    time.Duration
 	worker          bool
 	reportBuffer    int
+	maxStaleness    time.Duration
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -116,6 +117,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.tlsReload, "tls-reload-interval", 5*time.Second, "how often TLS files are checked for changes")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow listening beyond loopback without authentication (never in production)")
 	fs.DurationVar(&f.configReload, "config-reload-interval", 5*time.Second, "how often --config is checked for changes (SIGHUP reloads at once)")
+	fs.DurationVar(&f.maxStaleness, "max-staleness", time.Minute, "with the in-memory view, how long GetRandom keeps leasing (and health stays SERVING) after Redis stops answering; then UNAVAILABLE")
 	fs.IntVar(&f.reportBuffer, "report-buffer", server.DefaultReportBuffer, "failure reports kept in memory while Redis is unreachable, applied in order when it returns; 0: refuse them with UNAVAILABLE")
 	fs.BoolVar(&f.worker, "worker", true, "run the validation worker in this process (--worker=false when `keybroker worker` runs elsewhere)")
 }

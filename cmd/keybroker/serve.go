@@ -110,9 +110,24 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		return err
 	}
 	sel, vw := newSelector(f.selection, st, policies, log)
-	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")),
-		server.WithPolicies(policies), server.WithLogger(log), server.WithObserver(mx),
-		server.WithReportBuffer(f.reportBuffer), server.WithSelector(sel))
+	contact := &server.StoreContact{}
+	ping := func(ctx context.Context) error {
+		err := st.Ping(ctx)
+		if err == nil {
+			contact.Answered(time.Now())
+		}
+		return err
+	}
+	var healthOpts []server.HealthOption
+	svcOpts := []server.Option{server.WithSelector(sel)}
+	if vw != nil { // leases keep coming from memory during an outage, for a while
+		svcOpts = append(svcOpts, server.WithStaleness(contact, f.maxStaleness))
+		healthOpts = append(healthOpts, server.WhileDegraded(func() bool { return contact.Fresh(time.Now(), f.maxStaleness) }))
+	}
+	mx.WatchStoreContact(contact)
+	svcOpts = append(svcOpts, server.WithPolicies(policies), server.WithLogger(log), server.WithObserver(mx),
+		server.WithReportBuffer(f.reportBuffer))
+	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")), svcOpts...)
 	mx.WatchReportQueue(svc.PendingReports)
 	mx.WatchKeys(st, 5*time.Second, log)
 
@@ -141,7 +156,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return gs.Serve(lis) })
-	g.Go(func() error { server.MonitorHealth(gctx, hs, st.Ping, f.healthInterval, log); return nil })
+	g.Go(func() error { server.MonitorHealth(gctx, hs, ping, f.healthInterval, log, healthOpts...); return nil })
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
 	g.Go(func() error { svc.ReplayReports(gctx, 500*time.Millisecond); return nil })
 	if f.worker {

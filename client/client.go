@@ -83,6 +83,11 @@ func (c *Client) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAllR
 	return c.stub.GetAll(ctx, req)
 }
 
+// ListPools lists every pool with its counts per state (admin).
+func (c *Client) ListPools(ctx context.Context) (*pb.ListPoolsResponse, error) {
+	return c.stub.ListPools(ctx, &pb.ListPoolsRequest{})
+}
+
 // Pages pages through GetAll from req's page token to the last page. Each
 // page is its own call with its own deadline and retries; iteration stops
 // at the first error, which is yielded.

@@ -33,6 +33,7 @@ const (
 	matrixClientToken     = "client-token-for-pool-p-0001"
 	matrixOtherPoolToken  = "client-token-for-pool-q-0002"
 	matrixAdminToken      = "admin-token-all-pools-00003"
+	matrixPoolAdminToken  = "admin-token-pool-q-only-004"
 	matrixPool, matrixKey = "p", "sk-matrix-secret-0000000001"
 	matrixCertClientCN    = "app-client"
 	matrixCertAdminDNS    = "ops.admin.internal"
@@ -71,6 +72,7 @@ func startSecureBroker(t *testing.T) *secureBroker {
 	must(pol.AddToken(auth.Principal{Name: "client-p", Role: auth.RoleClient, Pools: []string{matrixPool}}, sha256.Sum256([]byte(matrixClientToken))))
 	must(pol.AddToken(auth.Principal{Name: "client-q", Role: auth.RoleClient, Pools: []string{"q"}}, sha256.Sum256([]byte(matrixOtherPoolToken))))
 	must(pol.AddToken(auth.Principal{Name: "admin", Role: auth.RoleAdmin}, sha256.Sum256([]byte(matrixAdminToken))))
+	must(pol.AddToken(auth.Principal{Name: "admin-q", Role: auth.RoleAdmin, Pools: []string{"q"}}, sha256.Sum256([]byte(matrixPoolAdminToken))))
 	must(pol.AddCert(auth.CertRule{Principal: auth.Principal{Name: "cert-client", Role: auth.RoleClient}, CN: matrixCertClientCN}))
 	must(pol.AddCert(auth.CertRule{Principal: auth.Principal{Name: "cert-admin", Role: auth.RoleAdmin}, DNSSAN: matrixCertAdminDNS}))
 
@@ -131,6 +133,10 @@ func (b *secureBroker) calls() map[string]func(context.Context, pb.KeyBrokerServ
 			_, err := c.Remove(ctx, &pb.RemoveRequest{Pool: matrixPool, KeyIds: []string{"00000000000000ff"}})
 			return err
 		},
+		"ListPools": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.ListPools(ctx, &pb.ListPoolsRequest{})
+			return err
+		},
 	}
 }
 
@@ -141,9 +147,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	unmapped := b.ca.Client(matrixUnmappedCertCN)
 
 	const ok, unauth, denied = codes.OK, codes.Unauthenticated, codes.PermissionDenied
-	clientOnly := map[string]codes.Code{"GetRandom": ok, "ReportFailure": ok, "GetAll": denied, "Add": denied, "Remove": denied}
+	clientOnly := map[string]codes.Code{"GetRandom": ok, "ReportFailure": ok, "GetAll": denied, "Add": denied, "Remove": denied, "ListPools": denied}
 	all := func(c codes.Code) map[string]codes.Code {
-		return map[string]codes.Code{"GetRandom": c, "ReportFailure": c, "GetAll": c, "Add": c, "Remove": c}
+		return map[string]codes.Code{"GetRandom": c, "ReportFailure": c, "GetAll": c, "Add": c, "Remove": c, "ListPools": c}
 	}
 	callers := []struct {
 		name   string
@@ -247,5 +253,36 @@ func TestAuditTrailNamesTheCaller(t *testing.T) {
 	}
 	if _, err := c.GetKeyHistory(as(matrixClientToken), &pb.GetKeyHistoryRequest{Pool: matrixPool, KeyId: id}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("a client reading history: %v, want PERMISSION_DENIED", err)
+	}
+}
+
+// ListPools shows a pool-limited admin only its pools.
+func TestListPoolsHonoursPoolLimits(t *testing.T) {
+	b := startSecureBroker(t)
+	c := pb.NewKeyBrokerServiceClient(b.dial(t, nil))
+	as := func(tok string) context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		t.Cleanup(cancel)
+		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+	}
+	if _, err := c.Add(as(matrixPoolAdminToken), &pb.AddRequest{Pool: "q", Secrets: []string{"sk-pool-q-only-0000000001"}}); err != nil {
+		t.Fatal(err)
+	}
+	names := func(tok string) []string {
+		resp, err := c.ListPools(as(tok), &pb.ListPoolsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range resp.Pools {
+			out = append(out, p.Pool)
+		}
+		return out
+	}
+	if got := names(matrixAdminToken); !slices.Equal(got, []string{matrixPool, "q"}) {
+		t.Errorf("admin sees %v, want both pools", got)
+	}
+	if got := names(matrixPoolAdminToken); !slices.Equal(got, []string{"q"}) {
+		t.Errorf("pool-limited admin sees %v, want only q", got)
 	}
 }

@@ -12,12 +12,12 @@ import (
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
-// poolsCommand shows pools with their key counts per state. The API has no
-// call that lists pools, so the pools are named on the command line.
+// poolsCommand shows pools with their key counts per state: every pool
+// (ListPools), or the ones named on the command line.
 var poolsCommand = command{
 	name:     "pools",
-	synopsis: "POOL...",
-	summary:  "show the named pools with their key counts per state (the API cannot list pools yet)",
+	synopsis: "[POOL...]",
+	summary:  "show every pool, or the named ones, with their key counts per state",
 	setup:    setupPools,
 }
 
@@ -28,19 +28,12 @@ func pools(env adminEnv, args []string) int {
 func setupPools(fs *flag.FlagSet) runFunc {
 	output := fs.String("o", "table", "output format: table or json")
 	return func(env adminEnv, kb *client.Client, names []string) error {
-		if len(names) == 0 {
-			return usagef("name the pools to show, e.g. `keybroker pools openai-main anthropic-main` (the broker's API has no call that lists pools)")
-		}
 		if *output != "table" && *output != "json" {
 			return usagef("-o %q: want table or json", *output)
 		}
-		counts := make([]*pb.PoolCounts, len(names))
-		for i, name := range names {
-			page, err := kb.GetAll(env.ctx, &pb.GetAllRequest{Pool: name, PageSize: 1})
-			if err != nil {
-				return fmt.Errorf("pool %q: %w", name, err)
-			}
-			counts[i] = page.GetCounts()
+		names, counts, err := poolCounts(env, kb, names)
+		if err != nil {
+			return err
 		}
 		if *output == "json" {
 			return printPoolsJSON(env, names, counts)
@@ -75,4 +68,32 @@ func printPoolsJSON(env adminEnv, names []string, counts []*pb.PoolCounts) error
 	}
 	_, err = fmt.Fprintln(env.stdout, string(b))
 	return err
+}
+
+// poolCounts returns the named pools' counts, or every pool's when none is
+// named.
+func poolCounts(env adminEnv, kb *client.Client, names []string) ([]string, []*pb.PoolCounts, error) {
+	if len(names) == 0 {
+		resp, err := kb.ListPools(env.ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list pools: %w", err)
+		}
+		for _, p := range resp.GetPools() {
+			names = append(names, p.GetPool())
+		}
+		counts := make([]*pb.PoolCounts, len(resp.GetPools()))
+		for i, p := range resp.GetPools() {
+			counts[i] = p.GetCounts()
+		}
+		return names, counts, nil
+	}
+	counts := make([]*pb.PoolCounts, len(names))
+	for i, name := range names {
+		page, err := kb.GetAll(env.ctx, &pb.GetAllRequest{Pool: name, PageSize: 1})
+		if err != nil {
+			return nil, nil, fmt.Errorf("pool %q: %w", name, err)
+		}
+		counts[i] = page.GetCounts()
+	}
+	return names, counts, nil
 }

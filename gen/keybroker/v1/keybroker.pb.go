@@ -1549,6 +1549,144 @@ func (x *KeyEvent) GetStateUntil() *timestamppb.Timestamp {
 	return nil
 }
 
+// ListPoolsRequest asks for every pool.
+type ListPoolsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolsRequest) Reset() {
+	*x = ListPoolsRequest{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolsRequest) ProtoMessage() {}
+
+func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolsRequest.ProtoReflect.Descriptor instead.
+func (*ListPoolsRequest) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{17}
+}
+
+// PoolSummary is one pool and its counts per state.
+type PoolSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pool is the pool name.
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// counts are the pool's keys per state.
+	Counts        *PoolCounts `protobuf:"bytes,2,opt,name=counts,proto3" json:"counts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolSummary) Reset() {
+	*x = PoolSummary{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolSummary) ProtoMessage() {}
+
+func (x *PoolSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolSummary.ProtoReflect.Descriptor instead.
+func (*PoolSummary) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PoolSummary) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *PoolSummary) GetCounts() *PoolCounts {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+// ListPoolsResponse lists the pools in name order.
+type ListPoolsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pools are the pools with their counts.
+	Pools         []*PoolSummary `protobuf:"bytes,1,rep,name=pools,proto3" json:"pools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolsResponse) Reset() {
+	*x = ListPoolsResponse{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolsResponse) ProtoMessage() {}
+
+func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolsResponse.ProtoReflect.Descriptor instead.
+func (*ListPoolsResponse) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListPoolsResponse) GetPools() []*PoolSummary {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
+}
+
 var File_keybroker_v1_keybroker_proto protoreflect.FileDescriptor
 
 const file_keybroker_v1_keybroker_proto_rawDesc = "" +
@@ -1666,7 +1804,13 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12;\n" +
 	"\vstate_until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"stateUntil*\x9d\x01\n" +
+	"stateUntil\"\x12\n" +
+	"\x10ListPoolsRequest\"S\n" +
+	"\vPoolSummary\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x120\n" +
+	"\x06counts\x18\x02 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\"D\n" +
+	"\x11ListPoolsResponse\x12/\n" +
+	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools*\x9d\x01\n" +
 	"\bKeyState\x12\x19\n" +
 	"\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_STATE_ACTIVE\x10\x01\x12\x1a\n" +
@@ -1681,13 +1825,14 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x19FAILURE_KIND_RATE_LIMITED\x10\x03\x12\"\n" +
 	"\x1eFAILURE_KIND_PERMISSION_DENIED\x10\x04\x12\x1a\n" +
 	"\x16FAILURE_KIND_TRANSIENT\x10\x05\x12\x1d\n" +
-	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xda\x03\n" +
+	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xa8\x04\n" +
 	"\x10KeyBrokerService\x12L\n" +
 	"\tGetRandom\x12\x1e.keybroker.v1.GetRandomRequest\x1a\x1f.keybroker.v1.GetRandomResponse\x12C\n" +
 	"\x06GetAll\x12\x1b.keybroker.v1.GetAllRequest\x1a\x1c.keybroker.v1.GetAllResponse\x12:\n" +
 	"\x03Add\x12\x18.keybroker.v1.AddRequest\x1a\x19.keybroker.v1.AddResponse\x12C\n" +
 	"\x06Remove\x12\x1b.keybroker.v1.RemoveRequest\x1a\x1c.keybroker.v1.RemoveResponse\x12X\n" +
-	"\rReportFailure\x12\".keybroker.v1.ReportFailureRequest\x1a#.keybroker.v1.ReportFailureResponse\x12X\n" +
+	"\rReportFailure\x12\".keybroker.v1.ReportFailureRequest\x1a#.keybroker.v1.ReportFailureResponse\x12L\n" +
+	"\tListPools\x12\x1e.keybroker.v1.ListPoolsRequest\x1a\x1f.keybroker.v1.ListPoolsResponse\x12X\n" +
 	"\rGetKeyHistory\x12\".keybroker.v1.GetKeyHistoryRequest\x1a#.keybroker.v1.GetKeyHistoryResponseB=Z;github.com/keybroker/keybroker/gen/keybroker/v1;keybrokerv1b\x06proto3"
 
 var (
@@ -1703,7 +1848,7 @@ func file_keybroker_v1_keybroker_proto_rawDescGZIP() []byte {
 }
 
 var file_keybroker_v1_keybroker_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_keybroker_v1_keybroker_proto_goTypes = []any{
 	(KeyState)(0),                 // 0: keybroker.v1.KeyState
 	(FailureKind)(0),              // 1: keybroker.v1.FailureKind
@@ -1724,52 +1869,59 @@ var file_keybroker_v1_keybroker_proto_goTypes = []any{
 	(*GetKeyHistoryRequest)(nil),  // 16: keybroker.v1.GetKeyHistoryRequest
 	(*GetKeyHistoryResponse)(nil), // 17: keybroker.v1.GetKeyHistoryResponse
 	(*KeyEvent)(nil),              // 18: keybroker.v1.KeyEvent
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
+	(*ListPoolsRequest)(nil),      // 19: keybroker.v1.ListPoolsRequest
+	(*PoolSummary)(nil),           // 20: keybroker.v1.PoolSummary
+	(*ListPoolsResponse)(nil),     // 21: keybroker.v1.ListPoolsResponse
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
 }
 var file_keybroker_v1_keybroker_proto_depIdxs = []int32{
-	19, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	22, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
 	2,  // 1: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
 	0,  // 2: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
 	0,  // 3: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
-	19, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
-	19, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
-	19, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
-	19, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
+	22, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
+	22, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
+	22, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
+	22, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
 	7,  // 9: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
-	19, // 10: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
-	19, // 11: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
+	22, // 10: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
+	22, // 11: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
 	6,  // 12: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
 	8,  // 13: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
-	20, // 14: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
+	23, // 14: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
 	1,  // 15: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
 	1,  // 16: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
 	0,  // 17: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
 	0,  // 18: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
-	19, // 19: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
+	22, // 19: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
 	18, // 20: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
-	19, // 21: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
+	22, // 21: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 22: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
 	0,  // 23: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
-	19, // 24: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
-	3,  // 25: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
-	5,  // 26: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
-	10, // 27: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
-	12, // 28: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
-	14, // 29: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
-	16, // 30: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
-	4,  // 31: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
-	9,  // 32: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
-	11, // 33: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
-	13, // 34: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
-	15, // 35: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
-	17, // 36: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
-	31, // [31:37] is the sub-list for method output_type
-	25, // [25:31] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	22, // 24: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
+	8,  // 25: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
+	20, // 26: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
+	3,  // 27: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
+	5,  // 28: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
+	10, // 29: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
+	12, // 30: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
+	14, // 31: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
+	19, // 32: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
+	16, // 33: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
+	4,  // 34: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
+	9,  // 35: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
+	11, // 36: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
+	13, // 37: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
+	15, // 38: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
+	21, // 39: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
+	17, // 40: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
+	34, // [34:41] is the sub-list for method output_type
+	27, // [27:34] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_keybroker_v1_keybroker_proto_init() }
@@ -1787,7 +1939,7 @@ func file_keybroker_v1_keybroker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keybroker_v1_keybroker_proto_rawDesc), len(file_keybroker_v1_keybroker_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

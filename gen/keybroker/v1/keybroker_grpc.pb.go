@@ -24,6 +24,7 @@ const (
 	KeyBrokerService_Add_FullMethodName           = "/keybroker.v1.KeyBrokerService/Add"
 	KeyBrokerService_Remove_FullMethodName        = "/keybroker.v1.KeyBrokerService/Remove"
 	KeyBrokerService_ReportFailure_FullMethodName = "/keybroker.v1.KeyBrokerService/ReportFailure"
+	KeyBrokerService_ListPools_FullMethodName     = "/keybroker.v1.KeyBrokerService/ListPools"
 	KeyBrokerService_GetKeyHistory_FullMethodName = "/keybroker.v1.KeyBrokerService/GetKeyHistory"
 )
 
@@ -61,6 +62,9 @@ type KeyBrokerServiceClient interface {
 	// rate limited keys cool down, exhausted keys are disabled, keys reported
 	// invalid become suspect until verified, transient errors change nothing.
 	ReportFailure(ctx context.Context, in *ReportFailureRequest, opts ...grpc.CallOption) (*ReportFailureResponse, error)
+	// ListPools lists every pool that has held a key, with its counts per
+	// state, in name order (admin; a token limited to some pools sees those).
+	ListPools(ctx context.Context, in *ListPoolsRequest, opts ...grpc.CallOption) (*ListPoolsResponse, error)
 	// GetKeyHistory returns the recent state changes of one key, newest
 	// first, from the pool's audit trail: who (an admin, a caller's report,
 	// the broker's timer, the validation worker) moved it from which state to
@@ -128,6 +132,16 @@ func (c *keyBrokerServiceClient) ReportFailure(ctx context.Context, in *ReportFa
 	return out, nil
 }
 
+func (c *keyBrokerServiceClient) ListPools(ctx context.Context, in *ListPoolsRequest, opts ...grpc.CallOption) (*ListPoolsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPoolsResponse)
+	err := c.cc.Invoke(ctx, KeyBrokerService_ListPools_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *keyBrokerServiceClient) GetKeyHistory(ctx context.Context, in *GetKeyHistoryRequest, opts ...grpc.CallOption) (*GetKeyHistoryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetKeyHistoryResponse)
@@ -172,6 +186,9 @@ type KeyBrokerServiceServer interface {
 	// rate limited keys cool down, exhausted keys are disabled, keys reported
 	// invalid become suspect until verified, transient errors change nothing.
 	ReportFailure(context.Context, *ReportFailureRequest) (*ReportFailureResponse, error)
+	// ListPools lists every pool that has held a key, with its counts per
+	// state, in name order (admin; a token limited to some pools sees those).
+	ListPools(context.Context, *ListPoolsRequest) (*ListPoolsResponse, error)
 	// GetKeyHistory returns the recent state changes of one key, newest
 	// first, from the pool's audit trail: who (an admin, a caller's report,
 	// the broker's timer, the validation worker) moved it from which state to
@@ -203,6 +220,9 @@ func (UnimplementedKeyBrokerServiceServer) Remove(context.Context, *RemoveReques
 }
 func (UnimplementedKeyBrokerServiceServer) ReportFailure(context.Context, *ReportFailureRequest) (*ReportFailureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportFailure not implemented")
+}
+func (UnimplementedKeyBrokerServiceServer) ListPools(context.Context, *ListPoolsRequest) (*ListPoolsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPools not implemented")
 }
 func (UnimplementedKeyBrokerServiceServer) GetKeyHistory(context.Context, *GetKeyHistoryRequest) (*GetKeyHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetKeyHistory not implemented")
@@ -318,6 +338,24 @@ func _KeyBrokerService_ReportFailure_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyBrokerService_ListPools_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPoolsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyBrokerServiceServer).ListPools(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyBrokerService_ListPools_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyBrokerServiceServer).ListPools(ctx, req.(*ListPoolsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _KeyBrokerService_GetKeyHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetKeyHistoryRequest)
 	if err := dec(in); err != nil {
@@ -362,6 +400,10 @@ var KeyBrokerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportFailure",
 			Handler:    _KeyBrokerService_ReportFailure_Handler,
+		},
+		{
+			MethodName: "ListPools",
+			Handler:    _KeyBrokerService_ListPools_Handler,
 		},
 		{
 			MethodName: "GetKeyHistory",

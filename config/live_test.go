@@ -1,33 +1,16 @@
 package config
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/keybroker/keybroker/internal/testkit"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func writeAt(t *testing.T, path, body string, mtime time.Time) {
 	t.Helper()
@@ -61,7 +44,7 @@ func TestLiveReloadsOnChangeAndKeepsTheOldOnError(t *testing.T) {
 	if got := l.Pool("any").CooldownDefault.String(); got != "5s" {
 		t.Fatalf("cooldown_default = %s, want 5s", got)
 	}
-	logs := &syncBuf{}
+	logs := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	hup := make(chan os.Signal, 1)

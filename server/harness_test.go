@@ -2,13 +2,11 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/keybroker/keybroker/config"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/lease"
 	"github.com/keybroker/keybroker/secret"
 	"github.com/keybroker/keybroker/server"
@@ -89,7 +88,7 @@ type harness struct {
 	conn   *grpc.ClientConn
 	store  *store.Store
 	redis  *redistest.Deployment
-	clock  *testClock
+	clock  *testkit.Clock
 	logs   *logBuffer
 
 	svc      *server.Service
@@ -132,7 +131,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	if err != nil {
 		t.Fatalf("broker key: %v", err)
 	}
-	clock := &testClock{now: clockStart}
+	clock := testkit.NewClock(clockStart)
 	st := store.New(rdb, secret.NewIDs(secret.Derive(master, "key-id")), store.WithClock(clock.Now))
 
 	policies, err := config.Parse("policy.yaml", []byte(policyYAML))
@@ -248,42 +247,9 @@ func (h *harness) report(t *testing.T, req *pb.ReportFailureRequest) *pb.ReportF
 	return resp
 }
 
-// testClock is a settable clock shared by the store and the service.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// logBuffer captures the service's JSON log; the gRPC server writes to it
+// logBuffer captures the service's JSON log, which the gRPC server writes
 // from its own goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ testkit.Buffer }
 
 // Lines decodes every JSON log line so far.
 func (b *logBuffer) Lines(t *testing.T) []map[string]any {

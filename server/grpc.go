@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -126,7 +128,19 @@ func codeToLevel(c codes.Code) logging.Level {
 
 func panicHandler(log *slog.Logger) recovery.RecoveryHandlerFuncContext {
 	return func(ctx context.Context, p any) error {
-		log.ErrorContext(ctx, "handler panicked", "panic", p, "stack", string(debug.Stack()))
+		log.ErrorContext(ctx, "handler panicked", "panic", panicText(p), "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	}
+}
+
+// panicText describes a panic for the log without risking a secret: the
+// runtime's own errors (index out of range, nil dereference) name no
+// request data and are kept; any other value is text someone formatted,
+// possibly from a request, so only its type is logged. The stack says
+// where it happened.
+func panicText(p any) string {
+	if err, ok := p.(runtime.Error); ok {
+		return err.Error()
+	}
+	return fmt.Sprintf("%T (value not logged)", p)
 }

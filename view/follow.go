@@ -71,7 +71,7 @@ func (v *View) refresh(ctx context.Context, p *pool, ids []string) error {
 	p.mu.Lock()
 	for _, c := range cur {
 		if c.Err != nil {
-			v.log.Warn("view: a key's secret cannot be opened; it is not leased", "pool", p.name, "key_id", c.ID, "err", c.Err)
+			v.log.Warn("view: key not leased: its sealed value cannot be opened", "pool", p.name, "key_id", c.ID, "err", c.Err)
 		}
 		p.apply(c)
 		if k, ok := parseID(c.ID); ok {

@@ -173,7 +173,7 @@ func (p *poolRunner) drain(ctx context.Context) (int, error) {
 		}
 		p.release(n - len(claims.Keys))
 		for _, id := range claims.Unreadable {
-			p.w.log.ErrorContext(ctx, "cannot open the key's secret (is a data key missing from --encryption-key-file?); not checked",
+			p.w.log.ErrorContext(ctx, "key not checked: its sealed value cannot be opened (is a data key missing from --encryption-key-file?)",
 				"pool", p.name, "key_id", id)
 		}
 		if claims.Looked == 0 && looked == 0 {

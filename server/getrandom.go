@@ -17,7 +17,8 @@ func (s *Service) GetRandom(ctx context.Context, req *pb.GetRandomRequest) (*pb.
 	if err := validatePool(pool); err != nil {
 		return nil, err
 	}
-	if s.contact != nil && !s.contact.Fresh(s.now(), s.maxStale) {
+	now := s.now()
+	if s.contact != nil && !s.contact.Fresh(now, s.maxStale) {
 		return nil, s.stale(pool)
 	}
 	picked, err := s.selector.Pick(ctx, pool)
@@ -25,7 +26,7 @@ func (s *Service) GetRandom(ctx context.Context, req *pb.GetRandomRequest) (*pb.
 		return nil, s.pickFailure(ctx, pool, err)
 	}
 	s.observe.Leased(pool)
-	expire := s.now().Add(time.Duration(s.policies.Pool(pool).LeaseTTL))
+	expire := now.Add(time.Duration(s.policies.Pool(pool).LeaseTTL))
 	return &pb.GetRandomResponse{
 		Secret: picked.Secret,
 		KeyId:  picked.KeyID,

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -114,7 +113,7 @@ func (s *Service) drainReports(ctx context.Context) {
 			rctx = store.WithActor(ctx, r.actor)
 		}
 		tr, err := s.keys.Report(rctx, r.pool, r.id, r.failure)
-		if err != nil && retryable(err) && !errors.Is(err, store.ErrKeyUnknown) {
+		if err != nil && retryable(err) {
 			break // still out of reach
 		}
 		s.pending.pop()

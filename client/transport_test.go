@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/brokertest"
+	"github.com/keybroker/keybroker/internal/config"
 )
 
 // answer is one canned upstream response.

@@ -75,8 +75,8 @@ step "fuzz (${FUZZTIME:-5s} per target)"
 FUZZTIME="${FUZZTIME:-5s}" bash scripts/fuzz.sh
 
 step "store and server suites on Redis Cluster and Sentinel"
-KEYBROKER_TEST_REDIS=cluster go test -count=1 ./store ./server
-KEYBROKER_TEST_REDIS=sentinel go test -count=1 ./store ./server
+KEYBROKER_TEST_REDIS=cluster go test -count=1 ./internal/store ./server
+KEYBROKER_TEST_REDIS=sentinel go test -count=1 ./internal/store ./server
 
 step "soak: 3 brokers, workers, clients, broker and Redis kills (${KEYBROKER_SOAK:-30s})"
 KEYBROKER_SOAK="${KEYBROKER_SOAK:-30s}" go test -count=1 -run '^TestSoak$' ./cmd/keybroker

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/keybroker/keybroker/auth"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/auth"
 )
 
 // Add puts secrets into a pool, idempotently.

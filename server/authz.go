@@ -12,9 +12,9 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"github.com/keybroker/keybroker/auth"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/auth"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // methodRoles is who may call what. Methods not listed need admin, so a new

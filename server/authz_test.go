@@ -19,14 +19,14 @@ import (
 	"google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/keybroker/keybroker/auth"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/auth"
+	"github.com/keybroker/keybroker/internal/lease"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/testpki"
-	"github.com/keybroker/keybroker/lease"
-	"github.com/keybroker/keybroker/secret"
-	"github.com/keybroker/keybroker/store"
-	"github.com/keybroker/keybroker/tlsreload"
+	"github.com/keybroker/keybroker/internal/tlsreload"
 )
 
 const (

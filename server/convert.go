@@ -7,8 +7,8 @@ import (
 
 	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/secret"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 var statesToProto = map[store.State]pb.KeyState{

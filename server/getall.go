@@ -3,9 +3,9 @@ package server
 import (
 	"context"
 
-	"github.com/keybroker/keybroker/auth"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/auth"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // GetAll lists one page of a pool's keys in key id order.

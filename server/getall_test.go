@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/internal/secret"
 )
 
 func TestGetAll(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // GetKeyHistory returns one page of a key's audit trail, newest first.

@@ -10,10 +10,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/lease"
 	"github.com/keybroker/keybroker/internal/redistest"
-	"github.com/keybroker/keybroker/lease"
-	"github.com/keybroker/keybroker/secret"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 func newTestService(t *testing.T) (*Service, *store.Store) {

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // GetRandom leases one active key of a pool.

@@ -18,14 +18,14 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/keybroker/keybroker/config"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/lease"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/testkit"
-	"github.com/keybroker/keybroker/lease"
-	"github.com/keybroker/keybroker/secret"
 	"github.com/keybroker/keybroker/server"
-	"github.com/keybroker/keybroker/store"
 )
 
 // policyYAML is the pool policy every harness serves. Pools the file does

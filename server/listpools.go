@@ -3,8 +3,8 @@ package server
 import (
 	"context"
 
-	"github.com/keybroker/keybroker/auth"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/auth"
 )
 
 // ListPools lists the pools with their counts per state. A caller limited

@@ -4,12 +4,12 @@ import (
 	"context"
 	"testing"
 
-	"github.com/keybroker/keybroker/config"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/lease"
 	"github.com/keybroker/keybroker/internal/redistest"
-	"github.com/keybroker/keybroker/lease"
-	"github.com/keybroker/keybroker/secret"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // A pool's classify rules decide before the built-in table.

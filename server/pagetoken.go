@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/internal/secret"
 )
 
 // A page token remembers where a page ended together with the query it

@@ -8,8 +8,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/server"
-	"github.com/keybroker/keybroker/store"
 )
 
 // panickySelector panics for one pool and picks from the store otherwise.

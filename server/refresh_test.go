@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/server"
-	"github.com/keybroker/keybroker/store"
 )
 
 // refreshingSelector picks from the store and records what the service

@@ -9,11 +9,11 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/keybroker/keybroker/auth"
 	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/lease"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/auth"
+	"github.com/keybroker/keybroker/internal/lease"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // leaseGrace is how long after its expiry a lease is still accepted by

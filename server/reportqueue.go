@@ -7,7 +7,7 @@ import (
 
 	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // DefaultReportBuffer is how many failure reports a broker keeps while its

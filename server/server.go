@@ -9,11 +9,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/lease"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/lease"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // Selector chooses the key for a lease. The store picks from Redis; a view

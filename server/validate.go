@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/keybroker/keybroker/config"
-	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/secret"
 )
 
 // Request limits. They keep one call from holding Redis or memory for long;

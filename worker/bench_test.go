@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/internal/config"
 )
 
 // BenchmarkSweep checks 10,000 keys against a fake provider that takes

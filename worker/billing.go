@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // billing is the seed's validator, for OpenAI-compatible relays (one-api,

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybroker/keybroker/config"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // TestPoolConvergesToTheUsableKeys is the "done when": a relay

@@ -11,11 +11,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/testkit"
-	"github.com/keybroker/keybroker/secret"
-	"github.com/keybroker/keybroker/store"
 )
 
 // env is one test's Redis, store and clock, and the log all its workers

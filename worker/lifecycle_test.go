@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/failure"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // TestSuspectKeysAreVerifiedWithoutATick: a caller reports two keys

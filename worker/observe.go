@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/keybroker/keybroker/failure"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // Observer is told about each check and each change it makes, for metrics.

@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/keybroker/keybroker/config"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // A relay that takes keys in X-Api-Key and says "quota" with a 500: the

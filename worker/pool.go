@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/internal/config"
 )
 
 // claimMargin is added to a check's time budget to make its claim: room

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybroker/keybroker/config"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // replicas is a pool of 1,000 keys checked by three running workers.

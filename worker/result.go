@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/keybroker/keybroker/failure"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // Validator checks one key against its provider. Implementations are safe

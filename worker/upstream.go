@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/keybroker/keybroker/config"
 	"github.com/keybroker/keybroker/failure"
+	"github.com/keybroker/keybroker/internal/config"
 )
 
 // maxAnswer bounds how much of an answer is read: every answer a validator

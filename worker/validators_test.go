@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybroker/keybroker/config"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // outcome is what one sweep should leave a key as; fault means exactly as

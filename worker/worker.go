@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keybroker/keybroker/config"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // Store is what the worker needs of the key store. *store.Store is one.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/keybroker/keybroker/config"
+	"github.com/keybroker/keybroker/internal/config"
 )
 
 // configCmd runs `keybroker config check FILE…`: validate pool policy

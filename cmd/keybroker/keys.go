@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/keybroker/keybroker/client"
-	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/internal/secret"
 )
 
 // keysCommands are the subcommands of `keybroker keys`.

@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"github.com/keybroker/keybroker/client"
-	"github.com/keybroker/keybroker/keysfile"
+	"github.com/keybroker/keybroker/internal/keysfile"
 )
 
 // maxAddBatch is the most secrets one Add call takes.

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keybroker/keybroker/tracing"
+	"github.com/keybroker/keybroker/internal/tracing"
 )
 
 // listenOps opens the plain-HTTP listener for metrics and probes; an empty

@@ -8,8 +8,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/keybroker/keybroker/secret"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // rekey re-encrypts secrets with the primary data key, online: brokers keep

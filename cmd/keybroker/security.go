@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/keybroker/keybroker/auth"
-	"github.com/keybroker/keybroker/seal"
-	"github.com/keybroker/keybroker/tlsreload"
+	"github.com/keybroker/keybroker/internal/auth"
+	"github.com/keybroker/keybroker/internal/seal"
+	"github.com/keybroker/keybroker/internal/tlsreload"
 )
 
 // envEncryptionKeys holds data keys inline, as an alternative to

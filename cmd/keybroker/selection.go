@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/keybroker/keybroker/internal/store"
+	"github.com/keybroker/keybroker/internal/view"
 	"github.com/keybroker/keybroker/server"
-	"github.com/keybroker/keybroker/store"
-	"github.com/keybroker/keybroker/view"
 )
 
 // Selection sources: where GetRandom picks keys.

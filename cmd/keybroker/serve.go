@@ -18,15 +18,15 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/keybroker/keybroker/config"
-	"github.com/keybroker/keybroker/keysfile"
-	"github.com/keybroker/keybroker/lease"
-	"github.com/keybroker/keybroker/metrics"
-	"github.com/keybroker/keybroker/seal"
-	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/keysfile"
+	"github.com/keybroker/keybroker/internal/lease"
+	"github.com/keybroker/keybroker/internal/metrics"
+	"github.com/keybroker/keybroker/internal/seal"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
+	"github.com/keybroker/keybroker/internal/tracing"
 	"github.com/keybroker/keybroker/server"
-	"github.com/keybroker/keybroker/store"
-	"github.com/keybroker/keybroker/tracing"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keybroker/keybroker/auth"
-	"github.com/keybroker/keybroker/seal"
+	"github.com/keybroker/keybroker/internal/auth"
+	"github.com/keybroker/keybroker/internal/seal"
 )
 
 // genKey prints a new data key line for --encryption-key-file.

@@ -12,12 +12,12 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/health"
 
-	"github.com/keybroker/keybroker/config"
-	"github.com/keybroker/keybroker/metrics"
-	"github.com/keybroker/keybroker/seal"
-	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/metrics"
+	"github.com/keybroker/keybroker/internal/seal"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/server"
-	"github.com/keybroker/keybroker/store"
 	"github.com/keybroker/keybroker/worker"
 )
 

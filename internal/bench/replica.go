@@ -12,13 +12,13 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 
-	"github.com/keybroker/keybroker/config"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/lease"
-	"github.com/keybroker/keybroker/secret"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/lease"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
+	"github.com/keybroker/keybroker/internal/view"
 	"github.com/keybroker/keybroker/server"
-	"github.com/keybroker/keybroker/store"
-	"github.com/keybroker/keybroker/view"
 )
 
 // replica is one broker in this process, wired as `keybroker serve`

@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/keybroker/keybroker/secret"
-	"github.com/keybroker/keybroker/store"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // seedCall is how many secrets one Add call carries (the RPC's limit) and

@@ -5,7 +5,7 @@ import (
 	"runtime/metrics"
 	"time"
 
-	"github.com/keybroker/keybroker/view"
+	"github.com/keybroker/keybroker/internal/view"
 )
 
 // throughputResult compares, at one concurrency, GetRandom from memory

@@ -1,0 +1,147 @@
+package view_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/lease"
+	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/store"
+	"github.com/keybroker/keybroker/internal/view"
+	"github.com/keybroker/keybroker/server"
+)
+
+// policyYAML gives each strategy a pool; other pools are random.
+const policyYAML = `
+pools:
+  rr: {selection: round_robin}
+  weighted: {selection: weighted}
+  least: {selection: least_used}
+`
+
+// idKey is the key-id key every replica of a test shares, as replicas of
+// one deployment share the broker key.
+var idKey = []byte("view-test-key-ids")
+
+// replica is one broker: its own Redis connections, store, view and
+// service, as one process would hold them.
+type replica struct {
+	rdb   redis.UniversalClient
+	store *store.Store
+	view  *view.View
+	svc   *server.Service
+}
+
+// startReplica runs a replica over the Redis at addr until the test ends.
+func startReplica(t *testing.T, addr string, opts ...view.Option) *replica {
+	t.Helper()
+	policies, err := config.Parse("policy.yaml", []byte(policyYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startReplicaWith(t, addr, policies, opts...)
+}
+
+// startReplicaWith is startReplica with the given pool policies.
+func startReplicaWith(t *testing.T, addr string, policies view.Policies, opts ...view.Option) *replica {
+	t.Helper()
+	rdb, err := store.Connect(store.RedisConfig{Addrs: []string{addr}, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	st := store.New(rdb, secret.NewIDs(idKey))
+	v := view.New(st, policies, opts...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- v.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	svc := server.New(st, lease.NewSigner([]byte("view-test-lease")), server.WithSelector(v), server.WithPolicies(policies))
+	return &replica{rdb: rdb, store: st, view: v, svc: svc}
+}
+
+// waitFor polls cond until it holds, failing after a generous bound. It
+// waits for asynchronous work; it never judges how long that took.
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 20s: %s", what, why)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// agrees reports whether the replica's view of pool holds exactly the
+// keys Redis has active.
+func (r *replica) agrees(pool string) (bool, string) {
+	active, err := r.rdb.SMembers(context.Background(), "kb:{"+pool+"}:active").Result()
+	if err != nil {
+		return false, err.Error()
+	}
+	n, loaded := r.view.Len(pool)
+	if !loaded && len(active) > 0 {
+		return false, "pool not loaded"
+	}
+	if n != len(active) {
+		return false, fmt.Sprintf("view holds %d keys, Redis %d active", n, len(active))
+	}
+	for _, id := range active {
+		if !r.view.Contains(pool, id) {
+			return false, "view lacks active key " + id
+		}
+	}
+	return true, ""
+}
+
+// waitAgree waits until every replica's view of pool agrees with Redis.
+func waitAgree(t *testing.T, pool string, rs ...*replica) {
+	t.Helper()
+	for i, r := range rs {
+		waitFor(t, fmt.Sprintf("replica %d agrees with Redis on %s", i, pool), func() (bool, string) { return r.agrees(pool) })
+	}
+}
+
+// waitLoaded waits until the view serves pool with n keys.
+func waitLoaded(t *testing.T, r *replica, pool string, n int) {
+	t.Helper()
+	waitFor(t, "pool "+pool+" loaded", func() (bool, string) {
+		got, loaded := r.view.Len(pool)
+		return loaded && got == n, fmt.Sprintf("loaded %v with %d keys, want %d", loaded, got, n)
+	})
+}
+
+func testSecrets(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("sk-%s-%05d-abcdefghijklmnopqrstuvwx", prefix, i)
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// redisPipe is the transaction pipeline tests write raw changes with.
+type redisPipe = redis.Pipeliner
+
+func zmember(id string) redis.Z { return redis.Z{Score: 0, Member: id} }

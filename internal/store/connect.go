@@ -33,9 +33,9 @@ type RedisConfig struct {
 	Log *slog.Logger
 }
 
-// Connect returns a go-redis UniversalClient for cfg. It does not dial;
+// connect returns a go-redis UniversalClient for cfg. It does not dial;
 // the first command does.
-func Connect(cfg RedisConfig) (redis.UniversalClient, error) {
+func connect(cfg RedisConfig) (redis.UniversalClient, error) {
 	if len(cfg.Addrs) == 0 {
 		return nil, fmt.Errorf("no redis address given")
 	}

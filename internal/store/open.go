@@ -24,7 +24,7 @@ type Conn struct {
 // cfg.Wait, until it does or ctx ends). The Conn owns the client; Close
 // releases it.
 func Open(ctx context.Context, cfg RedisConfig) (*Conn, error) {
-	rdb, err := Connect(cfg)
+	rdb, err := connect(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,11 @@ type Config struct {
 	// ThroughputOnly skips the pool-size, resync and propagation steps
 	// (and the large pool, which only they use).
 	ThroughputOnly bool
+	// ProfileDir, when set, receives a CPU profile and the allocations of
+	// every throughput window of the broker modes and the references
+	// (<server>-c<callers>-r<round>.cpu.pprof, .allocs.pprof with its
+	// .base.pprof), for `go tool pprof -base`.
+	ProfileDir string
 }
 
 // DefaultConfig is the full bench: about three minutes on two cores.

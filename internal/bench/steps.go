@@ -22,11 +22,11 @@ func (b *bench) throughput(ctx context.Context) error {
 	for _, c := range b.cfg.Callers {
 		b.say("throughput at %d callers", c)
 		got, err := b.compare(ctx, []variant{
-			{job: job{Addr: b.bare.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}},
-			{job: job{Addr: b.seedRef.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}},
-			{job: job{Addr: b.a.addr, Method: methodNoop, Callers: c}},
-			{job: job{Addr: b.a.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}},
-			{job: job{Addr: b.r.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}},
+			{job: job{Addr: b.bare.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}, label: "bare"},
+			{job: job{Addr: b.seedRef.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}, label: "seed"},
+			{job: job{Addr: b.a.addr, Method: methodNoop, Callers: c}, label: "noop"},
+			{job: job{Addr: b.a.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}, label: "memory"},
+			{job: job{Addr: b.r.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}, label: "redis"},
 		})
 		if err != nil {
 			return err

@@ -7,6 +7,13 @@ from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+ERROR_REASON_KEY_UNKNOWN: ErrorReason
+ERROR_REASON_LEASE_EXPIRED: ErrorReason
+ERROR_REASON_LEASE_UNKNOWN: ErrorReason
+ERROR_REASON_NO_HEALTHY_KEY: ErrorReason
+ERROR_REASON_POOL_EMPTY: ErrorReason
+ERROR_REASON_STORE_UNAVAILABLE: ErrorReason
+ERROR_REASON_UNSPECIFIED: ErrorReason
 FAILURE_KIND_INVALID_KEY: FailureKind
 FAILURE_KIND_PERMISSION_DENIED: FailureKind
 FAILURE_KIND_QUOTA_EXHAUSTED: FailureKind
@@ -260,6 +267,9 @@ class ReportFailureResponse(_message.Message):
     state: KeyState
     state_until: _timestamp_pb2.Timestamp
     def __init__(self, key_id: _Optional[str] = ..., kind: _Optional[_Union[FailureKind, str]] = ..., previous_state: _Optional[_Union[KeyState, str]] = ..., state: _Optional[_Union[KeyState, str]] = ..., state_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., queued: bool = ...) -> None: ...
+
+class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
 
 class KeyState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

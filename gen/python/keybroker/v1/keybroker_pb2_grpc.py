@@ -13,8 +13,9 @@ class KeyBrokerServiceStub(object):
 
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
-    (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN, LEASE_EXPIRED), and
-    a google.rpc.RetryInfo when waiting will help.
+    from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
+    LEASE_EXPIRED, STORE_UNAVAILABLE), and a google.rpc.RetryInfo when waiting
+    will help.
     """
 
     def __init__(self, channel):
@@ -68,8 +69,9 @@ class KeyBrokerServiceServicer(object):
 
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
-    (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN, LEASE_EXPIRED), and
-    a google.rpc.RetryInfo when waiting will help.
+    from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
+    LEASE_EXPIRED, STORE_UNAVAILABLE), and a google.rpc.RetryInfo when waiting
+    will help.
     """
 
     def GetRandom(self, request, context):
@@ -190,8 +192,9 @@ class KeyBrokerService(object):
 
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
-    (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN, LEASE_EXPIRED), and
-    a google.rpc.RetryInfo when waiting will help.
+    from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
+    LEASE_EXPIRED, STORE_UNAVAILABLE), and a google.rpc.RetryInfo when waiting
+    will help.
     """
 
     @staticmethod

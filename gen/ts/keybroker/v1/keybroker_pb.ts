@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keybroker/v1/keybroker.proto.
  */
 export const file_keybroker_v1_keybroker: GenFile = /*@__PURE__*/
-  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiSgoFTGVhc2USEAoIbGVhc2VfaWQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiAKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCSJXChFHZXRSYW5kb21SZXNwb25zZRIOCgZzZWNyZXQYASABKAkSDgoGa2V5X2lkGAIgASgJEiIKBWxlYXNlGAMgASgLMhMua2V5YnJva2VyLnYxLkxlYXNlInsKDUdldEFsbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZXZlYWwYBSABKAgizAMKA0tleRIOCgZrZXlfaWQYASABKAkSFQoNbWFza2VkX3NlY3JldBgCIAEoCRIOCgZzZWNyZXQYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEi8KC3N0YXRlX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghhZGRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91c2VkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfdmFsaWRhdGVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xlYXNlX2NvdW50GAogASgDEhUKDWZhaWx1cmVfY291bnQYCyABKAMSNAoRbGFzdF9mYWlsdXJlX2tpbmQYDCABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSKQoHYmFsYW5jZRgNIAEoCzIYLmtleWJyb2tlci52MS5LZXlCYWxhbmNlIpIBCgpLZXlCYWxhbmNlEhEKCWxpbWl0X3VzZBgBIAEoARIQCgh1c2VkX3VzZBgCIAEoARIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2hlY2tfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZAoKUG9vbENvdW50cxINCgV0b3RhbBgBIAEoAxIOCgZhY3RpdmUYAiABKAMSFAoMY29vbGluZ19kb3duGAMgASgDEg8KB3N1c3BlY3QYBCABKAMSEAoIZGlzYWJsZWQYBSABKAMidAoOR2V0QWxsUmVzcG9uc2USHwoEa2V5cxgBIAMoCzIRLmtleWJyb2tlci52MS5LZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEigKBmNvdW50cxgDIAEoCzIYLmtleWJyb2tlci52MS5Qb29sQ291bnRzIjwKCkFkZFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdzZWNyZXRzGAIgAygJEg8KB3dlaWdodHMYAyADKA0iSgoLQWRkUmVzcG9uc2USEwoLYWRkZWRfY291bnQYASABKAUSFQoNcHJlc2VudF9jb3VudBgCIAEoBRIPCgdrZXlfaWRzGAMgAygJIj8KDVJlbW92ZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdrZXlfaWRzGAIgAygJEg8KB3NlY3JldHMYAyADKAkiWwoOUmVtb3ZlUmVzcG9uc2USFQoNcmVtb3ZlZF9jb3VudBgBIAEoBRIXCg9yZW1vdmVkX2tleV9pZHMYAiADKAkSGQoRbm90X2ZvdW5kX2tleV9pZHMYAyADKAki/gEKFFJlcG9ydEZhaWx1cmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSEgoIbGVhc2VfaWQYAiABKAlIABIQCgZrZXlfaWQYAyABKAlIABITCgtodHRwX3N0YXR1cxgEIAEoBRISCgplcnJvcl90eXBlGAUgASgJEhIKCmVycm9yX2NvZGUYBiABKAkSFQoNZXJyb3JfbWVzc2FnZRgHIAEoCRIuCgtyZXRyeV9hZnRlchgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgRraW5kGAkgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kQgUKA2tleSL4AQoVUmVwb3J0RmFpbHVyZVJlc3BvbnNlEg4KBmtleV9pZBgBIAEoCRInCgRraW5kGAIgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kEi4KDnByZXZpb3VzX3N0YXRlGAMgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEiUKBXN0YXRlGAQgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEi8KC3N0YXRlX3VudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBiABKAkSDgoGcXVldWVkGAcgASgIIlsKFEdldEtleUhpc3RvcnlSZXF1ZXN0EgwKBHBvb2wYASABKAkSDgoGa2V5X2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlgKFUdldEtleUhpc3RvcnlSZXNwb25zZRImCgZldmVudHMYASADKAsyFi5rZXlicm9rZXIudjEuS2V5RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIusBCghLZXlFdmVudBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZrZXlfaWQYAiABKAkSLgoOcHJldmlvdXNfc3RhdGUYAyABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEg0KBWFjdG9yGAYgASgJEi8KC3N0YXRlX3VudGlsGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCISChBMaXN0UG9vbHNSZXF1ZXN0IkUKC1Bvb2xTdW1tYXJ5EgwKBHBvb2wYASABKAkSKAoGY291bnRzGAIgASgLMhgua2V5YnJva2VyLnYxLlBvb2xDb3VudHMiPQoRTGlzdFBvb2xzUmVzcG9uc2USKAoFcG9vbHMYASADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkqnQEKCEtleVN0YXRlEhkKFUtFWV9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEtFWV9TVEFURV9BQ1RJVkUQARIaChZLRVlfU1RBVEVfQ09PTElOR19ET1dOEAISFQoRS0VZX1NUQVRFX1NVU1BFQ1QQAxIWChJLRVlfU1RBVEVfRElTQUJMRUQQBBIVChFLRVlfU1RBVEVfUkVNT1ZFRBAFKukBCgtGYWlsdXJlS2luZBIcChhGQUlMVVJFX0tJTkRfVU5TUEVDSUZJRUQQABIcChhGQUlMVVJFX0tJTkRfSU5WQUxJRF9LRVkQARIgChxGQUlMVVJFX0tJTkRfUVVPVEFfRVhIQVVTVEVEEAISHQoZRkFJTFVSRV9LSU5EX1JBVEVfTElNSVRFRBADEiIKHkZBSUxVUkVfS0lORF9QRVJNSVNTSU9OX0RFTklFRBAEEhoKFkZBSUxVUkVfS0lORF9UUkFOU0lFTlQQBRIdChlGQUlMVVJFX0tJTkRfVU5DTEFTU0lGSUVEEAYyqAQKEEtleUJyb2tlclNlcnZpY2USTAoJR2V0UmFuZG9tEh4ua2V5YnJva2VyLnYxLkdldFJhbmRvbVJlcXVlc3QaHy5rZXlicm9rZXIudjEuR2V0UmFuZG9tUmVzcG9uc2USQwoGR2V0QWxsEhsua2V5YnJva2VyLnYxLkdldEFsbFJlcXVlc3QaHC5rZXlicm9rZXIudjEuR2V0QWxsUmVzcG9uc2USOgoDQWRkEhgua2V5YnJva2VyLnYxLkFkZFJlcXVlc3QaGS5rZXlicm9rZXIudjEuQWRkUmVzcG9uc2USQwoGUmVtb3ZlEhsua2V5YnJva2VyLnYxLlJlbW92ZVJlcXVlc3QaHC5rZXlicm9rZXIudjEuUmVtb3ZlUmVzcG9uc2USWAoNUmVwb3J0RmFpbHVyZRIiLmtleWJyb2tlci52MS5SZXBvcnRGYWlsdXJlUmVxdWVzdBojLmtleWJyb2tlci52MS5SZXBvcnRGYWlsdXJlUmVzcG9uc2USTAoJTGlzdFBvb2xzEh4ua2V5YnJva2VyLnYxLkxpc3RQb29sc1JlcXVlc3QaHy5rZXlicm9rZXIudjEuTGlzdFBvb2xzUmVzcG9uc2USWAoNR2V0S2V5SGlzdG9yeRIiLmtleWJyb2tlci52MS5HZXRLZXlIaXN0b3J5UmVxdWVzdBojLmtleWJyb2tlci52MS5HZXRLZXlIaXN0b3J5UmVzcG9uc2VCPVo7Z2l0aHViLmNvbS9rZXlicm9rZXIva2V5YnJva2VyL2dlbi9rZXlicm9rZXIvdjE7a2V5YnJva2VydjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiSgoFTGVhc2USEAoIbGVhc2VfaWQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiAKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCSJXChFHZXRSYW5kb21SZXNwb25zZRIOCgZzZWNyZXQYASABKAkSDgoGa2V5X2lkGAIgASgJEiIKBWxlYXNlGAMgASgLMhMua2V5YnJva2VyLnYxLkxlYXNlInsKDUdldEFsbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZXZlYWwYBSABKAgizAMKA0tleRIOCgZrZXlfaWQYASABKAkSFQoNbWFza2VkX3NlY3JldBgCIAEoCRIOCgZzZWNyZXQYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEi8KC3N0YXRlX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghhZGRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91c2VkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfdmFsaWRhdGVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xlYXNlX2NvdW50GAogASgDEhUKDWZhaWx1cmVfY291bnQYCyABKAMSNAoRbGFzdF9mYWlsdXJlX2tpbmQYDCABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSKQoHYmFsYW5jZRgNIAEoCzIYLmtleWJyb2tlci52MS5LZXlCYWxhbmNlIpIBCgpLZXlCYWxhbmNlEhEKCWxpbWl0X3VzZBgBIAEoARIQCgh1c2VkX3VzZBgCIAEoARIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2hlY2tfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZAoKUG9vbENvdW50cxINCgV0b3RhbBgBIAEoAxIOCgZhY3RpdmUYAiABKAMSFAoMY29vbGluZ19kb3duGAMgASgDEg8KB3N1c3BlY3QYBCABKAMSEAoIZGlzYWJsZWQYBSABKAMidAoOR2V0QWxsUmVzcG9uc2USHwoEa2V5cxgBIAMoCzIRLmtleWJyb2tlci52MS5LZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEigKBmNvdW50cxgDIAEoCzIYLmtleWJyb2tlci52MS5Qb29sQ291bnRzIjwKCkFkZFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdzZWNyZXRzGAIgAygJEg8KB3dlaWdodHMYAyADKA0iSgoLQWRkUmVzcG9uc2USEwoLYWRkZWRfY291bnQYASABKAUSFQoNcHJlc2VudF9jb3VudBgCIAEoBRIPCgdrZXlfaWRzGAMgAygJIj8KDVJlbW92ZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdrZXlfaWRzGAIgAygJEg8KB3NlY3JldHMYAyADKAkiWwoOUmVtb3ZlUmVzcG9uc2USFQoNcmVtb3ZlZF9jb3VudBgBIAEoBRIXCg9yZW1vdmVkX2tleV9pZHMYAiADKAkSGQoRbm90X2ZvdW5kX2tleV9pZHMYAyADKAki/gEKFFJlcG9ydEZhaWx1cmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSEgoIbGVhc2VfaWQYAiABKAlIABIQCgZrZXlfaWQYAyABKAlIABITCgtodHRwX3N0YXR1cxgEIAEoBRISCgplcnJvcl90eXBlGAUgASgJEhIKCmVycm9yX2NvZGUYBiABKAkSFQoNZXJyb3JfbWVzc2FnZRgHIAEoCRIuCgtyZXRyeV9hZnRlchgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgRraW5kGAkgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kQgUKA2tleSL4AQoVUmVwb3J0RmFpbHVyZVJlc3BvbnNlEg4KBmtleV9pZBgBIAEoCRInCgRraW5kGAIgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kEi4KDnByZXZpb3VzX3N0YXRlGAMgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEiUKBXN0YXRlGAQgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEi8KC3N0YXRlX3VudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBiABKAkSDgoGcXVldWVkGAcgASgIIlsKFEdldEtleUhpc3RvcnlSZXF1ZXN0EgwKBHBvb2wYASABKAkSDgoGa2V5X2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlgKFUdldEtleUhpc3RvcnlSZXNwb25zZRImCgZldmVudHMYASADKAsyFi5rZXlicm9rZXIudjEuS2V5RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIusBCghLZXlFdmVudBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZrZXlfaWQYAiABKAkSLgoOcHJldmlvdXNfc3RhdGUYAyABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEg0KBWFjdG9yGAYgASgJEi8KC3N0YXRlX3VudGlsGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCISChBMaXN0UG9vbHNSZXF1ZXN0IkUKC1Bvb2xTdW1tYXJ5EgwKBHBvb2wYASABKAkSKAoGY291bnRzGAIgASgLMhgua2V5YnJva2VyLnYxLlBvb2xDb3VudHMiPQoRTGlzdFBvb2xzUmVzcG9uc2USKAoFcG9vbHMYASADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkq6wEKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEhsKF0VSUk9SX1JFQVNPTl9QT09MX0VNUFRZEAESHwobRVJST1JfUkVBU09OX05PX0hFQUxUSFlfS0VZEAISHAoYRVJST1JfUkVBU09OX0tFWV9VTktOT1dOEAMSHgoaRVJST1JfUkVBU09OX0xFQVNFX1VOS05PV04QBBIeChpFUlJPUl9SRUFTT05fTEVBU0VfRVhQSVJFRBAFEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRAGKp0BCghLZXlTdGF0ZRIZChVLRVlfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBLRVlfU1RBVEVfQUNUSVZFEAESGgoWS0VZX1NUQVRFX0NPT0xJTkdfRE9XThACEhUKEUtFWV9TVEFURV9TVVNQRUNUEAMSFgoSS0VZX1NUQVRFX0RJU0FCTEVEEAQSFQoRS0VZX1NUQVRFX1JFTU9WRUQQBSrpAQoLRmFpbHVyZUtpbmQSHAoYRkFJTFVSRV9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRkFJTFVSRV9LSU5EX0lOVkFMSURfS0VZEAESIAocRkFJTFVSRV9LSU5EX1FVT1RBX0VYSEFVU1RFRBACEh0KGUZBSUxVUkVfS0lORF9SQVRFX0xJTUlURUQQAxIiCh5GQUlMVVJFX0tJTkRfUEVSTUlTU0lPTl9ERU5JRUQQBBIaChZGQUlMVVJFX0tJTkRfVFJBTlNJRU5UEAUSHQoZRkFJTFVSRV9LSU5EX1VOQ0xBU1NJRklFRBAGMqgEChBLZXlCcm9rZXJTZXJ2aWNlEkwKCUdldFJhbmRvbRIeLmtleWJyb2tlci52MS5HZXRSYW5kb21SZXF1ZXN0Gh8ua2V5YnJva2VyLnYxLkdldFJhbmRvbVJlc3BvbnNlEkMKBkdldEFsbBIbLmtleWJyb2tlci52MS5HZXRBbGxSZXF1ZXN0Ghwua2V5YnJva2VyLnYxLkdldEFsbFJlc3BvbnNlEjoKA0FkZBIYLmtleWJyb2tlci52MS5BZGRSZXF1ZXN0Ghkua2V5YnJva2VyLnYxLkFkZFJlc3BvbnNlEkMKBlJlbW92ZRIbLmtleWJyb2tlci52MS5SZW1vdmVSZXF1ZXN0Ghwua2V5YnJva2VyLnYxLlJlbW92ZVJlc3BvbnNlElgKDVJlcG9ydEZhaWx1cmUSIi5rZXlicm9rZXIudjEuUmVwb3J0RmFpbHVyZVJlcXVlc3QaIy5rZXlicm9rZXIudjEuUmVwb3J0RmFpbHVyZVJlc3BvbnNlEkwKCUxpc3RQb29scxIeLmtleWJyb2tlci52MS5MaXN0UG9vbHNSZXF1ZXN0Gh8ua2V5YnJva2VyLnYxLkxpc3RQb29sc1Jlc3BvbnNlElgKDUdldEtleUhpc3RvcnkSIi5rZXlicm9rZXIudjEuR2V0S2V5SGlzdG9yeVJlcXVlc3QaIy5rZXlicm9rZXIudjEuR2V0S2V5SGlzdG9yeVJlc3BvbnNlQj1aO2dpdGh1Yi5jb20va2V5YnJva2VyL2tleWJyb2tlci9nZW4va2V5YnJva2VyL3YxO2tleWJyb2tlcnYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Lease identifies one GetRandom grant so that a failure can be reported
@@ -588,7 +588,8 @@ export type ReportFailureRequest = Message<"keybroker.v1.ReportFailureRequest"> 
 
   /**
    * error_code is the provider's error code ("rate_limit_exceeded",
-   * "invalid_api_key", Gemini's ErrorInfo reason or quota id).
+   * "invalid_api_key"); for Gemini the quota id of its QuotaFailure (a
+   * per-day one when any is named), else its ErrorInfo reason.
    *
    * @generated from field: string error_code = 6;
    */
@@ -894,6 +895,90 @@ export const ListPoolsResponseSchema: GenMessage<ListPoolsResponse> = /*@__PURE_
   messageDesc(file_keybroker_v1_keybroker, 19);
 
 /**
+ * ErrorReason lists every reason a keybroker error can carry, so that
+ * clients branch on a declared value rather than a string they copied.
+ *
+ * As in googleapis' google/api/error_reason.proto, the reason travels as a
+ * string in the status's google.rpc.ErrorInfo (domain "keybroker",
+ * metadata "pool"): ErrorInfo.reason is the value's name WITHOUT the
+ * "ERROR_REASON_" prefix (which buf lint requires of the enum values), for
+ * example "POOL_EMPTY" for ERROR_REASON_POOL_EMPTY. The enum itself never
+ * appears in a message. New reasons may be added; a client should treat an
+ * unknown reason as ERROR_REASON_UNSPECIFIED and act on the gRPC code.
+ *
+ * @generated from enum keybroker.v1.ErrorReason
+ */
+export enum ErrorReason {
+  /**
+   * ERROR_REASON_UNSPECIFIED is never sent; it stands for a missing or
+   * unknown reason.
+   *
+   * @generated from enum value: ERROR_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * ERROR_REASON_POOL_EMPTY ("POOL_EMPTY", FAILED_PRECONDITION): GetRandom
+   * on a pool that holds no keys at all. Waiting does not help; add keys.
+   *
+   * @generated from enum value: ERROR_REASON_POOL_EMPTY = 1;
+   */
+  POOL_EMPTY = 1,
+
+  /**
+   * ERROR_REASON_NO_HEALTHY_KEY ("NO_HEALTHY_KEY"): GetRandom on a pool
+   * that has keys but none active. UNAVAILABLE with a RetryInfo when some
+   * keys are cooling down (the delay is when the first returns);
+   * FAILED_PRECONDITION when every key is disabled or suspect, which only a
+   * re-check, a reset time or an admin changes.
+   *
+   * @generated from enum value: ERROR_REASON_NO_HEALTHY_KEY = 2;
+   */
+  NO_HEALTHY_KEY = 2,
+
+  /**
+   * ERROR_REASON_KEY_UNKNOWN ("KEY_UNKNOWN", NOT_FOUND): ReportFailure about
+   * a key that is not in the pool (removed meanwhile, or never there).
+   *
+   * @generated from enum value: ERROR_REASON_KEY_UNKNOWN = 3;
+   */
+  KEY_UNKNOWN = 3,
+
+  /**
+   * ERROR_REASON_LEASE_UNKNOWN ("LEASE_UNKNOWN", NOT_FOUND): ReportFailure
+   * with a lease this deployment did not issue for the pool.
+   *
+   * @generated from enum value: ERROR_REASON_LEASE_UNKNOWN = 4;
+   */
+  LEASE_UNKNOWN = 4,
+
+  /**
+   * ERROR_REASON_LEASE_EXPIRED ("LEASE_EXPIRED", FAILED_PRECONDITION):
+   * ReportFailure with a lease past its expiry and grace; report by key_id
+   * instead.
+   *
+   * @generated from enum value: ERROR_REASON_LEASE_EXPIRED = 5;
+   */
+  LEASE_EXPIRED = 5,
+
+  /**
+   * ERROR_REASON_STORE_UNAVAILABLE ("STORE_UNAVAILABLE", UNAVAILABLE with a
+   * RetryInfo): the key store (Redis) is unreachable or failing over, or the
+   * broker's in-memory view has not heard from it for too long to lease
+   * from. Retrying shortly is expected to work.
+   *
+   * @generated from enum value: ERROR_REASON_STORE_UNAVAILABLE = 6;
+   */
+  STORE_UNAVAILABLE = 6,
+}
+
+/**
+ * Describes the enum keybroker.v1.ErrorReason.
+ */
+export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
+  enumDesc(file_keybroker_v1_keybroker, 0);
+
+/**
  * KeyState is where a key is in its lifecycle. Only active keys are leased.
  *
  * @generated from enum keybroker.v1.KeyState
@@ -953,7 +1038,7 @@ export enum KeyState {
  * Describes the enum keybroker.v1.KeyState.
  */
 export const KeyStateSchema: GenEnum<KeyState> = /*@__PURE__*/
-  enumDesc(file_keybroker_v1_keybroker, 0);
+  enumDesc(file_keybroker_v1_keybroker, 1);
 
 /**
  * FailureKind is the broker's reading of a provider's refusal.
@@ -1017,7 +1102,7 @@ export enum FailureKind {
  * Describes the enum keybroker.v1.FailureKind.
  */
 export const FailureKindSchema: GenEnum<FailureKind> = /*@__PURE__*/
-  enumDesc(file_keybroker_v1_keybroker, 1);
+  enumDesc(file_keybroker_v1_keybroker, 2);
 
 /**
  * KeyBrokerService owns pools of provider API keys so that callers never hold
@@ -1027,8 +1112,9 @@ export const FailureKindSchema: GenEnum<FailureKind> = /*@__PURE__*/
  *
  * Errors use canonical gRPC codes. Where a caller can act on the cause, the
  * status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
- * (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN, LEASE_EXPIRED), and
- * a google.rpc.RetryInfo when waiting will help.
+ * from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
+ * LEASE_EXPIRED, STORE_UNAVAILABLE), and a google.rpc.RetryInfo when waiting
+ * will help.
  *
  * @generated from service keybroker.v1.KeyBrokerService
  */

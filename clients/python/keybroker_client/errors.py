@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
+from keybroker.v1 import keybroker_pb2 as pb
 
 DOMAIN = "keybroker"
 """DOMAIN is the ErrorInfo domain of the broker's own reasons."""
@@ -38,6 +39,21 @@ class BrokerError(Exception):
     @property
     def reason(self) -> str:
         return self.error_info.reason if self.error_info else ""
+
+    @property
+    def reason_enum(self) -> int:
+        """reason_enum is the reason as the API's ErrorReason (pb.ERROR_REASON_POOL_EMPTY, ...).
+
+        ErrorInfo.reason is the value's name without "ERROR_REASON_". It is
+        ERROR_REASON_UNSPECIFIED for no reason or one this client does not
+        know (a newer broker's): act on the gRPC code then.
+        """
+        if not self.reason or self.reason == "UNSPECIFIED":
+            return pb.ERROR_REASON_UNSPECIFIED
+        try:
+            return pb.ErrorReason.Value("ERROR_REASON_" + self.reason)
+        except ValueError:
+            return pb.ERROR_REASON_UNSPECIFIED
 
     @property
     def retry_delay(self) -> float:

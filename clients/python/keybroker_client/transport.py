@@ -40,6 +40,7 @@ class LeaseError(Exception):
         super().__init__(f'keybroker: lease a key from pool "{pool}": {cause}')
         self.cause = cause
         self.reason = cause.reason
+        self.reason_enum = cause.reason_enum
         self.retry_delay = cause.retry_delay
 
 

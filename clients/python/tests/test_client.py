@@ -96,6 +96,7 @@ class ClientTest(unittest.TestCase):
         err = cm.exception
         self.assertEqual(err.code, grpc.StatusCode.UNAVAILABLE)
         self.assertEqual(err.reason, "NO_HEALTHY_KEY")
+        self.assertEqual(err.reason_enum, pb.ERROR_REASON_NO_HEALTHY_KEY)
         self.assertEqual(err.error_info.domain, "keybroker")
         self.assertTrue(20 < err.retry_delay <= 30, f"retry delay {err.retry_delay}s, want about 30s")
 
@@ -114,7 +115,7 @@ class ClientTest(unittest.TestCase):
                 pb.ReportFailureRequest(pool="py-invalid", lease_id=other.lease.lease_id, http_status=429)
             )
         self.assertEqual(cm.exception.code, grpc.StatusCode.NOT_FOUND)
-        self.assertEqual(cm.exception.reason, "LEASE_UNKNOWN")
+        self.assertEqual(cm.exception.reason_enum, pb.ERROR_REASON_LEASE_UNKNOWN)
 
         with self.assertRaises(BrokerError) as cm:
             self.kb.report_failure(pb.ReportFailureRequest(pool="py-invalid", lease_id="not-a-lease", http_status=429))
@@ -125,7 +126,8 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(BrokerError) as cm:
             self.kb.get_random("py-empty")
         self.assertEqual(cm.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
-        self.assertEqual(cm.exception.reason, "POOL_EMPTY")
+        self.assertEqual(cm.exception.reason_enum, pb.ERROR_REASON_POOL_EMPTY)
+        self.assertEqual(BrokerError(grpc.StatusCode.UNKNOWN, "", []).reason_enum, pb.ERROR_REASON_UNSPECIFIED)
 
     def test_5xx_is_never_reported(self):
         (key_id,) = self.kb.add("py-5xx", ["sk-down-py-0000000000000006"]).key_ids

@@ -3,8 +3,9 @@
 // generated google/rpc types.
 import { ConnectError, Code } from "@connectrpc/connect";
 import { type ErrorInfo, ErrorInfoSchema, type RetryInfo, RetryInfoSchema } from "./gen/google/rpc/error_details_pb";
+import { ErrorReason } from "./gen/keybroker/v1/keybroker_pb";
 
-export { Code, ConnectError };
+export { Code, ConnectError, ErrorReason };
 export type { ErrorInfo, RetryInfo };
 
 /** DOMAIN is the ErrorInfo domain of the broker's own reasons. */
@@ -26,6 +27,20 @@ export function errorInfo(err: unknown): ErrorInfo | undefined {
  */
 export function errorReason(err: unknown): string {
   return errorInfo(err)?.reason ?? "";
+}
+
+/**
+ * reason returns the broker's reason as the API's ErrorReason enum
+ * (ErrorReason.POOL_EMPTY, ...), so that callers branch on declared values.
+ * ErrorInfo.reason is the value's proto name without "ERROR_REASON_", which
+ * is also the TypeScript member's name. It is ErrorReason.UNSPECIFIED when
+ * the error carries no keybroker ErrorInfo or a reason this client does
+ * not know (a newer broker's): act on the gRPC code then.
+ */
+export function reason(err: unknown): ErrorReason {
+  const r = errorReason(err);
+  const v = r && r !== "UNSPECIFIED" ? (ErrorReason as unknown as Record<string, unknown>)[r] : undefined;
+  return typeof v === "number" ? (v as ErrorReason) : ErrorReason.UNSPECIFIED;
 }
 
 /** retryInfo returns the google.rpc.RetryInfo of a call's error, or undefined. */

@@ -14,8 +14,10 @@ import {
   LeaseError,
   anthropicAuth,
   errorInfo,
+  ErrorReason,
   errorReason,
   geminiAuth,
+  reason,
   leasedFetch,
   pb,
   retryDelayMs,
@@ -94,6 +96,7 @@ test("a 429 with Retry-After cools the key down, and RetryInfo says for how long
   assert.ok(err instanceof ConnectError);
   assert.equal(err.code, Code.Unavailable);
   assert.equal(errorReason(err), "NO_HEALTHY_KEY");
+  assert.equal(reason(err), ErrorReason.NO_HEALTHY_KEY);
   assert.equal(errorInfo(err)?.domain, "keybroker");
   const delay = retryDelayMs(err);
   assert.ok(delay > 20_000 && delay <= 30_000, `retry delay ${delay}ms, want about 30s`);
@@ -115,7 +118,7 @@ test("an invalid lease is refused with the right reason", async () => {
     .catch((e: unknown) => e);
   assert.ok(err instanceof ConnectError, String(err));
   assert.equal(err.code, Code.NotFound);
-  assert.equal(errorReason(err), "LEASE_UNKNOWN");
+  assert.equal(reason(err), ErrorReason.LEASE_UNKNOWN);
 
   // Not a lease at all: INVALID_ARGUMENT with a BadRequest naming the field.
   const bad = await kb
@@ -129,7 +132,8 @@ test("an invalid lease is refused with the right reason", async () => {
 test("an empty pool is POOL_EMPTY", async () => {
   const err = await kb.getRandom("ts-empty").catch((e: unknown) => e);
   assert.equal((err as ConnectError).code, Code.FailedPrecondition);
-  assert.equal(errorReason(err), "POOL_EMPTY");
+  assert.equal(reason(err), ErrorReason.POOL_EMPTY);
+  assert.equal(reason(new Error("not from the broker")), ErrorReason.UNSPECIFIED);
 });
 
 test("5xx are never reported", async () => {

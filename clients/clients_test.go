@@ -2,10 +2,12 @@ package clients
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/keybroker/keybroker/internal/brokertest"
@@ -14,26 +16,44 @@ import (
 // TestTypeScriptClient builds clients/ts (npm ci when its node_modules is
 // missing, then tsc) and runs its node:test suite against a real broker.
 func TestTypeScriptClient(t *testing.T) {
+	requireTypeScript(t)
+	run(t, "ts", brokerEnv(t), "node", "--test", "--test-reporter=spec", "dist/test/client.test.js")
+}
+
+// requireTypeScript skips without Node.js, and builds clients/ts once per
+// run: npm ci when its node_modules is missing (the build runs as its
+// prepare script), else the build alone.
+func requireTypeScript(t *testing.T) {
+	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not on PATH; install Node.js 20+ to test clients/ts (scripts/test.sh requires it)", tool)
 		}
 	}
-	dir := filepath.Join("ts")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
-		run(t, dir, nil, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error") // runs the build too
-	} else {
-		run(t, dir, nil, "npm", "run", "--silent", "build")
+	if err := buildTypeScript(); err != nil {
+		t.Fatal(err)
 	}
-	run(t, dir, brokerEnv(t), "node", "--test", "--test-reporter=spec", "dist/test/")
 }
+
+var buildTypeScript = sync.OnceValue(func() error {
+	args := []string{"run", "--silent", "build"}
+	if _, err := os.Stat(filepath.Join("ts", "node_modules")); err != nil {
+		args = []string{"ci", "--no-audit", "--no-fund", "--loglevel=error"}
+	}
+	cmd := exec.Command("npm", args...)
+	cmd.Dir = "ts"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("npm %s in clients/ts: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+})
 
 // TestPythonClient runs clients/python's unittest suite with Debian's
 // python3 and its python3-grpcio, python3-protobuf and python3-httpx.
 func TestPythonClient(t *testing.T) {
 	py := python(t)
 	env := append(brokerEnv(t), "PYTHONPATH="+pythonPath(t), "PYTHONDONTWRITEBYTECODE=1")
-	run(t, filepath.Join("python"), env, py, "-m", "unittest", "discover", "-v", "-s", "tests", "-t", ".")
+	run(t, filepath.Join("python"), env, py, "-m", "unittest", "-v", "tests.test_client")
 }
 
 // brokerEnv starts a broker and a fake provider for one suite.

@@ -49,23 +49,39 @@ def parse_provider_error(body: bytes) -> ProviderError:
 
 
 def _read_google_details(pe: ProviderError, details: list) -> None:
-    reason = quota_id = ""
+    """Take the code from Gemini's details when the body had none.
+
+    A quota id (QuotaFailure violations, ErrorInfo's quota_limit), the
+    per-day one if any is named since that is what keeps the key out,
+    before an ErrorInfo's reason (API_KEY_INVALID).
+    """
+    reason = ""
+    quota_ids = []
     for d in details:
         if not isinstance(d, dict):
             continue
         typ = _str(d.get("@type"))
-        if typ.endswith("google.rpc.ErrorInfo") and not reason:
-            reason = _str(d.get("reason"))
-        elif typ.endswith("google.rpc.QuotaFailure") and not quota_id:
+        if typ.endswith("google.rpc.ErrorInfo"):
+            reason = reason or _str(d.get("reason"))
+            meta = d.get("metadata")
+            quota_ids.append(_str(meta.get("quota_limit")) if isinstance(meta, dict) else "")
+        elif typ.endswith("google.rpc.QuotaFailure"):
             for v in d.get("violations") or []:
-                if isinstance(v, dict) and _str(v.get("quotaId")):
-                    quota_id = _str(v.get("quotaId"))
-                    break
+                quota_ids.append(_str(v.get("quotaId")) if isinstance(v, dict) else "")
         elif typ.endswith("google.rpc.RetryInfo"):
             m = re.fullmatch(r"(\d+(?:\.\d+)?)s", _str(d.get("retryDelay")))
             if m:
                 pe.retry_delay = float(m.group(1))
-    pe.code = pe.code or quota_id or reason
+    pe.code = pe.code or _quota_id(quota_ids) or reason
+
+
+def _quota_id(ids: list) -> str:
+    """A per-day quota id if any is named, else the first named."""
+    named = [i for i in ids if i]
+    for i in named:
+        if any(w in i.lower() for w in ("perday", "per_day", "per day")):
+            return i
+    return named[0] if named else ""
 
 
 def _str(v) -> str:

@@ -42,24 +42,34 @@ export function parseProviderError(body: string): ProviderError {
 }
 
 // readGoogleDetails takes the code from Gemini's details when the body had
-// none: a QuotaFailure's quota id before an ErrorInfo's reason.
+// none: a quota id (QuotaFailure violations, ErrorInfo's quota_limit), the
+// per-day one if any is named since that is what keeps the key out, before
+// an ErrorInfo's reason (API_KEY_INVALID).
 function readGoogleDetails(pe: ProviderError, details: unknown[]): void {
   let reason = "";
-  let quotaId = "";
+  const quotaIds: string[] = [];
   for (const raw of details) {
     const d = (raw ?? {}) as Record<string, unknown>;
     const type = str(d["@type"]);
-    if (type.endsWith("google.rpc.ErrorInfo") && !reason) {
-      reason = str(d.reason);
-    } else if (type.endsWith("google.rpc.QuotaFailure") && !quotaId) {
+    if (type.endsWith("google.rpc.ErrorInfo")) {
+      reason ||= str(d.reason);
+      quotaIds.push(str((d.metadata as Record<string, unknown> | undefined)?.quota_limit));
+    } else if (type.endsWith("google.rpc.QuotaFailure")) {
       const v = (Array.isArray(d.violations) ? d.violations : []) as Record<string, unknown>[];
-      quotaId = v.map((x) => str(x?.quotaId)).find((q) => q) ?? "";
+      quotaIds.push(...v.map((x) => str(x?.quotaId)));
     } else if (type.endsWith("google.rpc.RetryInfo")) {
       const m = /^(\d+(?:\.\d+)?)s$/.exec(str(d.retryDelay));
       if (m) pe.retryDelayMs = Math.round(parseFloat(m[1]) * 1000);
     }
   }
-  pe.code ||= quotaId || reason;
+  pe.code ||= quotaId(quotaIds) || reason;
+}
+
+// quotaId picks a per-day quota id if any is named, else the first named.
+function quotaId(ids: string[]): string {
+  const named = ids.filter((id) => id);
+  const daily = named.find((id) => ["perday", "per_day", "per day"].some((w) => id.toLowerCase().includes(w)));
+  return daily ?? named[0] ?? "";
 }
 
 function str(v: unknown): string {

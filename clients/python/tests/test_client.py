@@ -20,7 +20,15 @@ import grpc
 import httpx
 from keybroker.v1 import keybroker_pb2 as pb
 
-from keybroker_client import ANTHROPIC_AUTH, GEMINI_AUTH, BrokerError, KeyBroker, LeasedTransport, LeaseError
+from keybroker_client import (
+    ANTHROPIC_AUTH,
+    GEMINI_AUTH,
+    BrokerError,
+    KeyBroker,
+    LeasedTransport,
+    LeaseError,
+    RetryPolicy,
+)
 
 ADDR = os.environ.get("KEYBROKER_ADDR")
 UPSTREAM = os.environ.get("UPSTREAM_URL")
@@ -105,6 +113,17 @@ class ClientTest(unittest.TestCase):
             self.http("py-rate").get(f"{UPSTREAM}/v1/models")
         self.assertEqual(cm.exception.reason, "NO_HEALTHY_KEY")
         self.assertGreater(cm.exception.retry_delay, 20)
+
+    def test_retries_honour_retry_info(self):
+        # The only key cools down for 2s. A client whose retry policy allows
+        # waits that long is told so by RetryInfo, waits, and gets the key;
+        # its own backoff alone (50ms, 100ms, 200ms) would give up first.
+        (key_id,) = self.kb.add("py-wait", ["sk-good-py-0000000000000010"]).key_ids
+        req = pb.ReportFailureRequest(pool="py-wait", key_id=key_id, http_status=429, error_code="rate_limit_exceeded")
+        req.retry_after.FromSeconds(2)
+        self.assertEqual(self.kb.report_failure(req).state, pb.KEY_STATE_COOLING_DOWN)
+        with KeyBroker(ADDR, retry=RetryPolicy(max_attempts=4, initial_backoff=0.05, max_backoff=5.0)) as patient:
+            self.assertEqual(patient.get_random("py-wait").key_id, key_id)
 
     def test_invalid_lease_is_refused_with_the_right_reason(self):
         self.kb.add("py-invalid", ["sk-good-py-0000000000000005"])

@@ -33,7 +33,10 @@ export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 4, initialBackoffM
 
 /** KeyBrokerOptions configures a KeyBroker. */
 export interface KeyBrokerOptions {
-  /** address is the broker's URL: "http://127.0.0.1:50051" (plaintext h2c) or https://. */
+  /**
+   * address is the broker's URL: "http://127.0.0.1:50051" (plaintext h2c)
+   * or https://...; a bare "host:port" means http://.
+   */
   address: string;
   /** token, when set, is sent as "authorization: Bearer <token>". */
   token?: string;
@@ -52,7 +55,7 @@ export class KeyBroker {
     const interceptors: Interceptor[] = [retryInterceptor(opts.retry ?? defaultRetryPolicy)];
     if (opts.token) interceptors.unshift(bearer(opts.token));
     const transport = createGrpcTransport({
-      baseUrl: opts.address,
+      baseUrl: /^https?:\/\//.test(opts.address) ? opts.address : `http://${opts.address}`,
       defaultTimeoutMs: opts.timeoutMs ?? 5000,
       interceptors,
     });

@@ -108,6 +108,23 @@ test("a 429 with Retry-After cools the key down, and RetryInfo says for how long
   assert.equal(errorReason(leaseErr), "NO_HEALTHY_KEY");
 });
 
+test("retries honour RetryInfo", async () => {
+  // The only key cools down for 2s. A client whose retry policy allows
+  // waits that long is told so by RetryInfo, waits, and gets the key; its
+  // own backoff alone (50ms, 100ms, 200ms) would give up first.
+  const [id] = (await kb.add("ts-wait", ["sk-good-ts-0000000000000010"])).keyIds;
+  const rep = await kb.reportFailure({
+    pool: "ts-wait",
+    key: { case: "keyId", value: id },
+    httpStatus: 429,
+    errorCode: "rate_limit_exceeded",
+    retryAfter: { seconds: 2n, nanos: 0 },
+  });
+  assert.equal(rep.state, pb.KeyState.COOLING_DOWN);
+  const patient = new KeyBroker({ address: `http://${addr}`, retry: { maxAttempts: 4, initialBackoffMs: 50, maxBackoffMs: 5000 } });
+  assert.equal((await patient.getRandom("ts-wait")).keyId, id);
+});
+
 test("an invalid lease is refused with the right reason", async () => {
   await kb.add("ts-invalid", ["sk-good-ts-0000000000000005"]);
   await kb.add("ts-other", ["sk-good-ts-0000000000000015"]);

@@ -22,10 +22,11 @@ from .broker import DEFAULT_RETRY_POLICY, KeyBroker, RetryPolicy
 from .errors import DOMAIN, BrokerError
 from .providererror import ProviderError, parse_provider_error
 from .ratelimit import retry_after
-from .transport import LeasedTransport, LeaseError
+from .transport import AsyncLeasedTransport, LeasedTransport, LeaseError
 
 __all__ = [
     "ANTHROPIC_AUTH",
+    "AsyncLeasedTransport",
     "DEFAULT_RETRY_POLICY",
     "DOMAIN",
     "GEMINI_AUTH",

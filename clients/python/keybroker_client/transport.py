@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import zlib
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import AsyncIterator, Iterator
 
 import httpx
 from keybroker.v1 import keybroker_pb2 as pb
@@ -52,7 +53,92 @@ class _Leased:
     expire: float  # unix seconds
 
 
-class LeasedTransport(httpx.BaseTransport):
+class _Leaser:
+    """What the sync and async transports share: leasing, reuse, reporting.
+
+    Its methods block on the broker; the async transport runs them in a
+    worker thread.
+    """
+
+    def __init__(self, broker, pool, auth, retry_on_key_failure, lease_reuse, max_error_body, logger):
+        self._kb = broker
+        self._pool = pool
+        self._auth = auth
+        self._retry = retry_on_key_failure
+        self._max_body = max(max_error_body, 0)
+        self._log = logger or logging.getLogger("keybroker_client")
+        self._reuse = lease_reuse
+        self._lock = threading.Lock()
+        self._cur: _Leased | None = None
+        self._uses = 0
+
+    def _cached(self) -> _Leased | None:
+        with self._lock:
+            if self._reuse is None or self._cur is None:
+                return None
+            if time.time() >= self._cur.expire:
+                self._cur = None
+                return None
+            l = self._cur
+            self._uses += 1
+            if self._reuse > 0 and self._uses >= self._reuse:
+                self._cur = None
+            return l
+
+    def _lease_new(self) -> _Leased:
+        try:
+            r = self._kb.get_random(self._pool)
+        except BrokerError as err:
+            raise LeaseError(self._pool, err) from err
+        l = _Leased(r.secret, r.key_id, r.lease.lease_id, r.lease.expire_time.ToNanoseconds() / 1e9)
+        if self._reuse is not None and self._reuse != 1:
+            with self._lock:
+                self._cur, self._uses = l, 1
+        return l
+
+    def _drop(self, l: _Leased) -> None:
+        with self._lock:
+            if self._cur is l:
+                self._cur = None
+
+    def _with_key(self, request: httpx.Request, key: _Leased) -> httpx.Request:
+        """A copy of request carrying key in the provider's header; request itself is unchanged."""
+        headers = request.headers.copy()
+        headers[self._auth.header] = self._auth.prefix + key.secret
+        return httpx.Request(
+            request.method, request.url, headers=headers, stream=request.stream, extensions=request.extensions
+        )
+
+    def _report(self, status: int, headers: httpx.Headers, head: bytes, key: _Leased) -> bool:
+        """Report a refusal (head is the start of its body); say whether the broker blamed the key."""
+        pe = parse_provider_error(_decoded(headers, head))
+        req = pb.ReportFailureRequest(
+            pool=self._pool,
+            lease_id=key.lease_id,
+            http_status=status,
+            error_type=pe.type,
+            error_code=pe.code,
+            error_message=pe.message,
+        )
+        wait = retry_after(headers, pe.retry_delay)
+        if wait > 0:
+            req.retry_after.FromNanoseconds(int(wait * 1e9))
+        try:
+            rep = self._kb.report_failure(req)
+        except BrokerError as err:
+            self._drop(key)
+            self._log.warning(
+                "keybroker: report failure: pool=%s key_id=%s http_status=%d: %s",
+                self._pool, key.key_id, status, err,
+            )
+            return False
+        if rep.kind not in _KEY_FAULTS:
+            return False
+        self._drop(key)
+        return True
+
+
+class LeasedTransport(_Leaser, httpx.BaseTransport):
     """An httpx transport that leases a key from a keybroker pool per request.
 
     It puts the key in the provider's auth header (replacing the SDK's
@@ -82,21 +168,12 @@ class LeasedTransport(httpx.BaseTransport):
         max_error_body: int = DEFAULT_MAX_ERROR_BODY,
         logger: logging.Logger | None = None,
     ):
-        self._kb = broker
-        self._pool = pool
-        self._auth = auth
+        super().__init__(broker, pool, auth, retry_on_key_failure, lease_reuse, max_error_body, logger)
         self._base = base or httpx.HTTPTransport()
-        self._retry = retry_on_key_failure
-        self._max_body = max(max_error_body, 0)
-        self._log = logger or logging.getLogger("keybroker_client")
-        self._reuse = lease_reuse
-        self._lock = threading.Lock()
-        self._cur: _Leased | None = None
-        self._uses = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         key = self._lease()
-        response = self._send(request, key)
+        response = self._base.handle_request(self._with_key(request, key))
         if not self._inspect(response, key) or not self._retry or not _replayable(request):
             return response
         try:
@@ -104,7 +181,7 @@ class LeasedTransport(httpx.BaseTransport):
         except LeaseError:
             return response  # no other key: the provider's refusal stands
         response.close()
-        response = self._send(request, again)
+        response = self._base.handle_request(self._with_key(request, again))
         self._inspect(response, again)
         return response
 
@@ -112,68 +189,63 @@ class LeasedTransport(httpx.BaseTransport):
         self._base.close()
 
     def _lease(self) -> _Leased:
-        with self._lock:
-            if self._reuse is not None and self._cur is not None:
-                if time.time() < self._cur.expire:
-                    l = self._cur
-                    self._uses += 1
-                    if self._reuse > 0 and self._uses >= self._reuse:
-                        self._cur = None
-                    return l
-                self._cur = None
-        try:
-            r = self._kb.get_random(self._pool)
-        except BrokerError as err:
-            raise LeaseError(self._pool, err) from err
-        l = _Leased(r.secret, r.key_id, r.lease.lease_id, r.lease.expire_time.ToNanoseconds() / 1e9)
-        if self._reuse is not None and self._reuse != 1:
-            with self._lock:
-                self._cur, self._uses = l, 1
-        return l
-
-    def _drop(self, l: _Leased) -> None:
-        with self._lock:
-            if self._cur is l:
-                self._cur = None
-
-    def _send(self, request: httpx.Request, key: _Leased) -> httpx.Response:
-        headers = request.headers.copy()
-        headers[self._auth.header] = self._auth.prefix + key.secret
-        out = httpx.Request(
-            request.method, request.url, headers=headers, stream=request.stream, extensions=request.extensions
-        )
-        return self._base.handle_request(out)
+        return self._cached() or self._lease_new()
 
     def _inspect(self, response: httpx.Response, key: _Leased) -> bool:
-        """Report a refusal; say whether the broker blamed the key."""
         if response.status_code not in _REPORTABLE:
             return False
-        body = _decoded(response.headers, _peek(response, self._max_body))
-        pe = parse_provider_error(body)
-        req = pb.ReportFailureRequest(
-            pool=self._pool,
-            lease_id=key.lease_id,
-            http_status=response.status_code,
-            error_type=pe.type,
-            error_code=pe.code,
-            error_message=pe.message,
-        )
-        wait = retry_after(response.headers, pe.retry_delay)
-        if wait > 0:
-            req.retry_after.FromNanoseconds(int(wait * 1e9))
+        head = _peek(response, self._max_body)
+        return self._report(response.status_code, response.headers, head, key)
+
+
+class AsyncLeasedTransport(_Leaser, httpx.AsyncBaseTransport):
+    """LeasedTransport for httpx.AsyncClient (openai.AsyncOpenAI, anthropic.AsyncAnthropic).
+
+    It takes the same arguments, with base an httpx.AsyncBaseTransport
+    (default httpx.AsyncHTTPTransport()). Broker calls run in a worker
+    thread (asyncio.to_thread), so the event loop never waits on them.
+    """
+
+    def __init__(
+        self,
+        broker: KeyBroker,
+        pool: str,
+        *,
+        auth: Auth = OPENAI_AUTH,
+        base: httpx.AsyncBaseTransport | None = None,
+        retry_on_key_failure: bool = False,
+        lease_reuse: int | None = None,
+        max_error_body: int = DEFAULT_MAX_ERROR_BODY,
+        logger: logging.Logger | None = None,
+    ):
+        super().__init__(broker, pool, auth, retry_on_key_failure, lease_reuse, max_error_body, logger)
+        self._base = base or httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = await self._lease()
+        response = await self._base.handle_async_request(self._with_key(request, key))
+        if not await self._inspect(response, key) or not self._retry or not _replayable(request):
+            return response
         try:
-            rep = self._kb.report_failure(req)
-        except BrokerError as err:
-            self._drop(key)
-            self._log.warning(
-                "keybroker: report failure: pool=%s key_id=%s http_status=%d: %s",
-                self._pool, key.key_id, response.status_code, err,
-            )
+            again = await self._lease()
+        except LeaseError:
+            return response
+        await response.aclose()
+        response = await self._base.handle_async_request(self._with_key(request, again))
+        await self._inspect(response, again)
+        return response
+
+    async def aclose(self) -> None:
+        await self._base.aclose()
+
+    async def _lease(self) -> _Leased:
+        return self._cached() or await asyncio.to_thread(self._lease_new)
+
+    async def _inspect(self, response: httpx.Response, key: _Leased) -> bool:
+        if response.status_code not in _REPORTABLE:
             return False
-        if rep.kind not in _KEY_FAULTS:
-            return False
-        self._drop(key)
-        return True
+        head = await _apeek(response, self._max_body)
+        return await asyncio.to_thread(self._report, response.status_code, response.headers, head, key)
 
 
 def _replayable(request: httpx.Request) -> bool:
@@ -207,6 +279,37 @@ def _peek(response: httpx.Response, limit: int) -> bytes:
             break
     head = b"".join(chunks)
     response.stream = _ReplayStream(head, it, original)
+    return head[:limit]
+
+
+class _AsyncReplayStream(httpx.AsyncByteStream):
+    """An async response body whose first bytes were read to report them."""
+
+    def __init__(self, head: bytes, rest: AsyncIterator[bytes], original: httpx.AsyncByteStream):
+        self._head, self._rest, self._original = head, rest, original
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._head:
+            yield self._head
+        async for chunk in self._rest:
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._original.aclose()
+
+
+async def _apeek(response: httpx.Response, limit: int) -> bytes:
+    """_peek for async bodies."""
+    original = response.stream
+    it = original.__aiter__()
+    chunks, n = [], 0
+    async for chunk in it:
+        chunks.append(chunk)
+        n += len(chunk)
+        if n >= limit:
+            break
+    head = b"".join(chunks)
+    response.stream = _AsyncReplayStream(head, it, original)
     return head[:limit]
 
 

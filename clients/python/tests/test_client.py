@@ -12,6 +12,7 @@ plain httpx.Client(transport=...), which is exactly what the SDKs take as
 http_client.
 """
 
+import asyncio
 import os
 import time
 import unittest
@@ -23,6 +24,7 @@ from keybroker.v1 import keybroker_pb2 as pb
 from keybroker_client import (
     ANTHROPIC_AUTH,
     GEMINI_AUTH,
+    AsyncLeasedTransport,
     BrokerError,
     KeyBroker,
     LeasedTransport,
@@ -113,6 +115,26 @@ class ClientTest(unittest.TestCase):
             self.http("py-rate").get(f"{UPSTREAM}/v1/models")
         self.assertEqual(cm.exception.reason, "NO_HEALTHY_KEY")
         self.assertGreater(cm.exception.retry_delay, 20)
+
+    def test_async_transport_serves_and_reports(self):
+        # What openai.AsyncOpenAI(http_client=httpx.AsyncClient(transport=...)) does.
+        self.kb.add("py-async", ["sk-good-py-0000000000000011"])
+        (rate,) = self.kb.add("py-async-rate", ["sk-rate-py-0000000000000012"]).key_ids
+
+        async def calls():
+            async with httpx.AsyncClient(transport=AsyncLeasedTransport(self.kb, "py-async")) as ok, httpx.AsyncClient(
+                transport=AsyncLeasedTransport(self.kb, "py-async-rate")
+            ) as limited:
+                served = await ok.post(f"{UPSTREAM}/v1/chat/completions", content=b"{}")
+                refused = await limited.post(f"{UPSTREAM}/v1/chat/completions", content=b"{}")
+                return served.status_code, served.json(), refused.status_code, refused.json()
+
+        status, body, refused_status, refused_body = asyncio.run(calls())
+        self.assertEqual(status, 200)
+        self.assertEqual(body["choices"][0]["message"]["content"], "served with authorization")
+        self.assertEqual(refused_status, 429)
+        self.assertEqual(refused_body["error"]["code"], "rate_limit_exceeded")
+        self.assertEqual(self.keys("py-async-rate")[rate].state, pb.KEY_STATE_COOLING_DOWN)
 
     def test_retries_honour_retry_info(self):
         # The only key cools down for 2s. A client whose retry policy allows

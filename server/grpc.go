@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
@@ -39,9 +38,18 @@ type GRPCConfig struct {
 	Creds credentials.TransportCredentials
 	// Metrics, when set, records every call (first interceptor, so refused
 	// and failed calls count too).
-	Metrics *grpcprom.ServerMetrics
+	Metrics CallMetrics
 	// StatsHandler, when set, observes every call (OpenTelemetry tracing).
 	StatsHandler stats.Handler
+}
+
+// CallMetrics records every call (metrics.GRPCServer: go-grpc-middleware's
+// prometheus metric names, without its per-call label lookups).
+type CallMetrics interface {
+	UnaryServerInterceptor() grpc.UnaryServerInterceptor
+	StreamServerInterceptor() grpc.StreamServerInterceptor
+	// InitializeMetrics creates the zero series of every registered method.
+	InitializeMetrics(srv *grpc.Server)
 }
 
 // DefaultGRPCConfig is what `keybroker serve` uses unless told otherwise.

@@ -28,6 +28,8 @@ const (
 	ReasonLeaseUnknown     = "LEASE_UNKNOWN"
 	ReasonLeaseExpired     = "LEASE_EXPIRED"
 	ReasonStoreUnavailable = "STORE_UNAVAILABLE"
+	ReasonPoolNotEmpty     = "POOL_NOT_EMPTY"
+	ReasonPoolUnknown      = "POOL_UNKNOWN"
 )
 
 // statusError builds a status carrying an ErrorInfo and, when waiting

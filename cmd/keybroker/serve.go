@@ -27,6 +27,7 @@ import (
 	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/tracing"
 	"github.com/keybroker/keybroker/server"
+	"github.com/keybroker/keybroker/worker"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
@@ -94,7 +95,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	defer closeRedis()
 	mx := metrics.New()
 	rdb.AddHook(mx.RedisHook())
-	tracer, err := tracing.Setup(ctx, getenv, version)
+	tracer, err := tracing.Setup(ctx, getenv, binaryVersion().Version)
 	if err != nil {
 		return err
 	}
@@ -125,8 +126,14 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		healthOpts = append(healthOpts, server.WhileDegraded(func() bool { return contact.Fresh(time.Now(), f.maxStaleness) }))
 	}
 	mx.WatchStoreContact(contact)
+	status := server.StatusSource{Version: binaryVersion().String(), Started: time.Now()}
+	var w *worker.Worker
+	if f.worker {
+		w = newWorker(st, policies, &f.commonFlags, mx, log)
+		status.Worker = workerStatus(workerName(&f.commonFlags), w)
+	}
 	svcOpts = append(svcOpts, server.WithPolicies(policies), server.WithLogger(log), server.WithObserver(mx),
-		server.WithReportBuffer(f.reportBuffer))
+		server.WithReportBuffer(f.reportBuffer), server.WithStatus(status))
 	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")), svcOpts...)
 	mx.WatchReportQueue(svc.PendingReports)
 	mx.WatchKeys(st, 5*time.Second, log)
@@ -152,15 +159,14 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	}
 	log.Info("keybroker serving", "listen", lis.Addr().String(), "metrics", f.metricsAddr,
 		"pools_configured", len(policies.Current().PoolNames()), "auth", sec.policy.Enabled(),
-		"tls", sec.tls != nil, "encryption", sec.ring != nil, "tracing", tracer.Endpoint, "version", version)
+		"tls", sec.tls != nil, "encryption", sec.ring != nil, "tracing", tracer.Endpoint, "version", binaryVersion().String())
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return gs.Serve(lis) })
 	g.Go(func() error { server.MonitorHealth(gctx, hs, ping, f.healthInterval, log, healthOpts...); return nil })
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
 	g.Go(func() error { svc.ReplayReports(gctx, 500*time.Millisecond); return nil })
-	if f.worker {
-		w := newWorker(st, policies, &f.commonFlags, mx, log)
+	if w != nil {
 		g.Go(func() error { return w.Run(gctx) })
 	} else {
 		log.Info("validation worker off (--worker=false): run `keybroker worker` against the same Redis")

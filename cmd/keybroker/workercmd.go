@@ -87,10 +87,7 @@ func newStore(rdb redis.UniversalClient, brokerKey []byte, ring *seal.Keyring) *
 // --worker-name it is named after the host, so the audit trail says which
 // replica changed a key.
 func newWorker(st *store.Store, policies worker.Policies, f *commonFlags, obs worker.Observer, log *slog.Logger) *worker.Worker {
-	name := f.workerName
-	if name == "" {
-		name, _ = os.Hostname()
-	}
+	name := workerName(f)
 	log.Info("validation worker running", "name", name, "concurrency", f.workerConcurrency, "poll", f.workerPoll)
 	return worker.New(st, policies,
 		worker.WithLogger(log),
@@ -99,4 +96,13 @@ func newWorker(st *store.Store, policies worker.Policies, f *commonFlags, obs wo
 		worker.WithName(name),
 		worker.WithObserver(obs),
 	)
+}
+
+// workerName is --worker-name, or the host name.
+func workerName(f *commonFlags) string {
+	if f.workerName != "" {
+		return f.workerName
+	}
+	name, _ := os.Hostname()
+	return name
 }

@@ -5,6 +5,9 @@
 #     says how to install it). Tests start their own on free loopback ports
 #     and never touch a Redis they did not start.
 #   - buf, pinned in tools/package-lock.json (npm ci into tools/node_modules).
+#   - chromium (apt-get, when missing and running as root): the status page
+#     is tested in a real headless browser (KEYBROKER_BROWSER_TEST=require
+#     makes that test fail instead of skip without it).
 # Then: gofmt, go vet, buf lint, the generated-code freshness check,
 # buf breaking against the previous commit, a short bounded run of every
 # fuzz target (FUZZTIME, default 5s each), the store and server suites on
@@ -29,6 +32,20 @@ if ! command -v redis-server >/dev/null 2>&1; then
 	fi
 fi
 redis-server --version
+
+step "chromium (status page browser test)"
+if ! command -v chromium >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "chromium is missing; installing it with apt-get (a few minutes)"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+	else
+		echo "chromium is required by the status page test (Debian/Ubuntu: sudo apt-get install chromium)." >&2
+		exit 1
+	fi
+fi
+chromium --version
+export KEYBROKER_BROWSER_TEST=require
 
 step "buf (tools/package-lock.json)"
 if [ ! -x tools/node_modules/.bin/buf ]; then

@@ -28,6 +28,16 @@ func listenOps(addr string, h http.Handler) (*opsServer, error) {
 	return &opsServer{l: l, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}, nil
 }
 
+// withStatusPage serves the status page at /status beside the probes and
+// metrics of ops.
+func withStatusPage(ops, page http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", ops)
+	mux.Handle("/status", page)
+	mux.Handle("/status/", page)
+	return mux
+}
+
 type opsServer struct {
 	l   net.Listener
 	srv *http.Server

@@ -23,6 +23,7 @@ import (
 	"github.com/keybroker/keybroker/internal/lease"
 	"github.com/keybroker/keybroker/internal/metrics"
 	"github.com/keybroker/keybroker/internal/seal"
+	"github.com/keybroker/keybroker/internal/statuspage"
 	"github.com/keybroker/keybroker/internal/secret"
 	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/tracing"
@@ -152,7 +153,8 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	if err != nil {
 		return err
 	}
-	opsSrv, err := listenOps(f.metricsAddr, server.HTTPHandler(hs, mx.Handler()))
+	page := statuspage.New(st, policies, status, statuspage.WithAuth(sec.policy), statuspage.WithLogger(log))
+	opsSrv, err := listenOps(f.metricsAddr, withStatusPage(server.HTTPHandler(hs, mx.Handler()), page.Handler()))
 	if err != nil {
 		lis.Close()
 		return err

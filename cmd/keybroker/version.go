@@ -45,9 +45,10 @@ func readVersion(info *debug.BuildInfo, ok bool, ldflag string) buildVersion {
 	return v
 }
 
-// String is the one line `keybroker version` prints.
+// String is the version with its commit and Go release, as
+// `keybroker version` and the status page show it.
 func (v buildVersion) String() string {
-	s := "keybroker " + v.Version
+	s := v.Version
 	if v.Revision != "" {
 		s += " commit " + v.Revision
 		if v.Modified {
@@ -78,6 +79,6 @@ func versionCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, string(b))
 		return exitOK
 	}
-	fmt.Fprintln(stdout, v)
+	fmt.Fprintln(stdout, "keybroker", v)
 	return exitOK
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +37,20 @@ func withStatusPage(ops, page http.Handler) http.Handler {
 	mux.Handle("/status", page)
 	mux.Handle("/status/", page)
 	return mux
+}
+
+// lateHandler answers 503 until set: the status page before the key store
+// is open.
+type lateHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (l *lateHandler) set(h http.Handler) { l.h.Store(&h) }
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := l.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "starting: waiting for the key store (Redis)", http.StatusServiceUnavailable)
 }
 
 type opsServer struct {

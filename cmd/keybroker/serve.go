@@ -102,14 +102,43 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	}
 	defer flushTraces(tracer, log)
 
-	key, err := waitForBrokerKey(ctx, rdb, sec.ring, log)
+	// Listen before waiting for Redis: liveness (/healthz) finds the
+	// process up while readiness (/readyz 503, grpc.health NOT_SERVING)
+	// says not yet, instead of a restart loop for a broker whose Redis is
+	// late. The status page joins once the store is open.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until the first ping
+	lis, err := listen(f.listen, os.FileMode(f.unixSocketMode))
 	if err != nil {
 		return err
 	}
+	statusPage := &lateHandler{}
+	opsSrv, err := listenOps(f.metricsAddr, withStatusPage(server.HTTPHandler(hs, mx.Handler()), statusPage))
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	if opsSrv != nil {
+		g.Go(func() error { return serveOps(gctx, opsSrv) })
+	}
+	abort := func(err error) error {
+		cancel()
+		lis.Close()
+		_ = g.Wait()
+		return err
+	}
+
+	key, err := waitForBrokerKey(gctx, rdb, sec.ring, log)
+	if err != nil {
+		return abort(err)
+	}
 	sec.warn(log, len(f.addrs()) > 0)
 	st := newStore(rdb, key, sec.ring)
-	if err := seedKeys(ctx, st, f.keysFile, f.pool, log); err != nil {
-		return err
+	if err := seedKeys(gctx, st, f.keysFile, f.pool, log); err != nil {
+		return abort(err)
 	}
 	sel, vw := newSelector(f.selection, st, policies, log)
 	contact := &server.StoreContact{}
@@ -139,8 +168,6 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	mx.WatchReportQueue(svc.PendingReports)
 	mx.WatchKeys(st, 5*time.Second, log)
 
-	hs := health.NewServer()
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until the first ping
 	gcfg := server.DefaultGRPCConfig()
 	gcfg.Reflection = f.reflection
 	gcfg.Auth = sec.policy
@@ -149,21 +176,11 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		gcfg.Creds = credentials.NewTLS(sec.tls.ServerConfig())
 	}
 	gs := server.NewGRPCServer(svc, hs, log, gcfg)
-	lis, err := listen(f.listen, os.FileMode(f.unixSocketMode))
-	if err != nil {
-		return err
-	}
-	page := statuspage.New(st, policies, status, statuspage.WithAuth(sec.policy), statuspage.WithLogger(log))
-	opsSrv, err := listenOps(f.metricsAddr, withStatusPage(server.HTTPHandler(hs, mx.Handler()), page.Handler()))
-	if err != nil {
-		lis.Close()
-		return err
-	}
+	statusPage.set(statuspage.New(st, policies, status, statuspage.WithAuth(sec.policy), statuspage.WithLogger(log)).Handler())
 	log.Info("keybroker serving", "listen", lis.Addr().String(), "metrics", f.metricsAddr,
 		"pools_configured", len(policies.Current().PoolNames()), "auth", sec.policy.Enabled(),
 		"tls", sec.tls != nil, "encryption", sec.ring != nil, "tracing", tracer.Endpoint, "version", binaryVersion().String())
 
-	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return gs.Serve(lis) })
 	g.Go(func() error { server.MonitorHealth(gctx, hs, ping, f.healthInterval, log, healthOpts...); return nil })
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
@@ -180,9 +197,6 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		g.Go(func() error { sec.tls.Watch(gctx, f.tlsReload, log); return nil })
 	}
 	g.Go(func() error { policies.Watch(gctx, f.configReload, hangups(gctx), log); return nil })
-	if opsSrv != nil {
-		g.Go(func() error { return serveOps(gctx, opsSrv) })
-	}
 	g.Go(func() error {
 		<-gctx.Done()
 		drain(hs, gs, f.shutdownTimeout, log)

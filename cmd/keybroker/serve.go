@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,7 +95,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		return err
 	}
 	defer closeRedis()
-	mx := metrics.New()
+	mx := newMetrics()
 	rdb.AddHook(mx.RedisHook())
 	tracer, err := tracing.Setup(ctx, getenv, binaryVersion().Version)
 	if err != nil {
@@ -166,7 +167,8 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		server.WithReportBuffer(f.reportBuffer), server.WithStatus(status))
 	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")), svcOpts...)
 	mx.WatchReportQueue(svc.PendingReports)
-	mx.WatchKeys(st, 5*time.Second, log)
+	mx.WatchKeysWithPolicy(st, func(pool string) int { return policies.Pool(pool).LowWater() }, 5*time.Second, log)
+	mx.Prepare(knownPools(gctx, st, policies, log))
 
 	gcfg := server.DefaultGRPCConfig()
 	gcfg.Reflection = f.reflection
@@ -205,6 +207,33 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	err = g.Wait()
 	flushView(vw)
 	return err
+}
+
+// newMetrics is the process's metrics with its build info.
+func newMetrics() *metrics.Metrics {
+	mx := metrics.New()
+	v := binaryVersion()
+	mx.SetBuildInfo(v.Version, v.Revision, v.GoVersion)
+	return mx
+}
+
+// knownPools are the pools in Redis and in the policy file at start, whose
+// metric series are created at zero before the first scrape.
+func knownPools(ctx context.Context, st *store.Store, policies *config.Live, log *slog.Logger) []metrics.PoolInfo {
+	names, err := st.Pools(ctx)
+	if err != nil {
+		log.Warn("metrics: list pools", "err", err)
+	}
+	for _, n := range policies.Current().PoolNames() {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	out := make([]metrics.PoolInfo, len(names))
+	for i, n := range names {
+		out[i] = metrics.PoolInfo{Name: n, Validator: policies.Pool(n).Validator.Kind}
+	}
+	return out
 }
 
 // openRedis connects to the configured Redis, or starts the embedded store

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/health"
 
 	"github.com/keybroker/keybroker/internal/config"
-	"github.com/keybroker/keybroker/internal/metrics"
 	"github.com/keybroker/keybroker/internal/seal"
 	"github.com/keybroker/keybroker/internal/secret"
 	"github.com/keybroker/keybroker/internal/store"
@@ -58,7 +57,7 @@ func runWorker(ctx context.Context, f *commonFlags, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	mx := metrics.New()
+	mx := newMetrics()
 	rdb.AddHook(mx.RedisHook())
 	st := newStore(rdb, key, ring)
 	w := newWorker(st, policies, f, mx, log)

@@ -56,6 +56,7 @@ func runDaemon(name string, f flagSet, args []string, getenv func(string) string
 		fmt.Fprintf(stderr, "keybroker %s: %v\n", name, err)
 		return 2
 	}
+	store.RouteRedisLogs(log) // go-redis's own lines follow --log-format too
 	if err := run(log); err != nil {
 		log.Error("keybroker "+name+" stopped", "err", err)
 		return 1

@@ -5,6 +5,9 @@
 #     says how to install it). Tests start their own on free loopback ports
 #     and never touch a Redis they did not start.
 #   - buf, pinned in tools/package-lock.json (npm ci into tools/node_modules).
+#   - promtool, extracted from Debian's prometheus package (apt-get download,
+#     not installed: no service starts) into a temporary directory, for
+#     promtool check rules / check metrics (KEYBROKER_PROMTOOL).
 #   - chromium (apt-get, when missing and running as root): the status page
 #     is tested in a real headless browser (KEYBROKER_BROWSER_TEST=require
 #     makes that test fail instead of skip without it).
@@ -46,6 +49,19 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 chromium --version
 export KEYBROKER_BROWSER_TEST=require
+
+step "promtool (from Debian's prometheus package, extracted)"
+if command -v promtool >/dev/null 2>&1; then
+	KEYBROKER_PROMTOOL=$(command -v promtool)
+else
+	promdir=$(mktemp -d)
+	(cd "$promdir" && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus >/dev/null; }; } &&
+		dpkg-deb -x prometheus_*.deb root)
+	KEYBROKER_PROMTOOL="$promdir/root/usr/bin/promtool"
+fi
+export KEYBROKER_PROMTOOL
+"$KEYBROKER_PROMTOOL" --version | head -1
+"$KEYBROKER_PROMTOOL" check rules deploy/prometheus/alerts.yaml
 
 step "buf (tools/package-lock.json)"
 if [ ! -x tools/node_modules/.bin/buf ]; then

@@ -30,10 +30,10 @@ func (s *Service) DeletePool(ctx context.Context, req *pb.DeletePoolRequest) (*p
 	err := s.keys.Retire(ctx, pool)
 	switch {
 	case errors.Is(err, store.ErrPoolNotEmpty):
-		return nil, statusError(codes.FailedPrecondition, ReasonPoolNotEmpty, pool, 0,
+		return nil, statusError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_POOL_NOT_EMPTY, pool, 0,
 			"pool %q still holds keys; remove them first or set force", pool)
 	case errors.Is(err, store.ErrPoolUnknown):
-		return nil, statusError(codes.NotFound, ReasonPoolUnknown, pool, 0, "pool %q does not exist", pool)
+		return nil, statusError(codes.NotFound, pb.ErrorReason_ERROR_REASON_POOL_UNKNOWN, pool, 0, "pool %q does not exist", pool)
 	case err != nil:
 		return nil, s.storeFailure(ctx, "DeletePool", pool, err)
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/keybroker/keybroker/client"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/worker"
 )
 
 // statusCommand is `keybroker status`: one screen of the deployment.
@@ -55,14 +54,5 @@ func setupStatus(fs *flag.FlagSet) runFunc {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", p.Pool, c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(), c.GetDisabled())
 		}
 		return tw.Flush()
-	}
-}
-
-// workerStatus reports an in-process worker for GetStatus and the status
-// page.
-func workerStatus(name string, w *worker.Worker) func() *pb.WorkerStatus {
-	return func() *pb.WorkerStatus {
-		s := w.Stats()
-		return &pb.WorkerStatus{Name: name, Checked: s.Checked, Changed: s.Changed, Faults: s.Faults, Errors: s.Errors}
 	}
 }

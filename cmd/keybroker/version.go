@@ -1,67 +1,16 @@
 package main
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
-	"runtime/debug"
+
+	"github.com/keybroker/keybroker/internal/buildinfo"
 )
 
-// buildVersion is what `keybroker version` and keybroker_build_info say
-// about this binary.
-type buildVersion struct {
-	Version   string `json:"version"`
-	Revision  string `json:"revision,omitempty"`
-	Time      string `json:"time,omitempty"`
-	Modified  bool   `json:"modified,omitempty"`
-	GoVersion string `json:"goVersion"`
-}
-
-// readVersion reads the version from the binary's build information: the
-// module version for `go install …@v1.2.3`, "(devel)" for a build in a
-// checkout, with the commit when the build recorded it (-buildvcs). A
-// version set with -ldflags wins over the module version.
-func readVersion(info *debug.BuildInfo, ok bool, ldflag string) buildVersion {
-	v := buildVersion{Version: cmp.Or(ldflag, "(devel)"), GoVersion: runtime.Version()}
-	if !ok {
-		return v
-	}
-	if ldflag == "" && info.Main.Version != "" {
-		v.Version = info.Main.Version
-	}
-	v.GoVersion = info.GoVersion
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			v.Revision = s.Value
-		case "vcs.time":
-			v.Time = s.Value
-		case "vcs.modified":
-			v.Modified = s.Value == "true"
-		}
-	}
-	return v
-}
-
-// String is the version with its commit and Go release, as
-// `keybroker version` and the status page show it.
-func (v buildVersion) String() string {
-	s := v.Version
-	if v.Revision != "" {
-		s += " commit " + v.Revision
-		if v.Modified {
-			s += " (modified)"
-		}
-	}
-	return s + " " + v.GoVersion
-}
-
-func binaryVersion() buildVersion {
-	info, ok := debug.ReadBuildInfo()
-	return readVersion(info, ok, version)
-}
+// binaryVersion is this binary's version: main.version when set with
+// -ldflags, else the module version and commit from its build info.
+func binaryVersion() buildinfo.Version { return buildinfo.Read(version) }
 
 func versionCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("keybroker version", stderr)

@@ -90,7 +90,7 @@ buf lint
 
 step "generated code is fresh (buf generate)"
 fresh=$(mktemp -d)
-trap 'rm -rf "$fresh"' EXIT
+trap 'rm -rf "$fresh" ${promdir:-}' EXIT
 buf generate -o "$fresh"
 if ! diff -r "$fresh/gen" gen; then
 	echo "gen/ is stale: run 'PATH=\$PWD/tools/node_modules/.bin:\$PATH buf generate' and commit the result" >&2

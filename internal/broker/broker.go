@@ -277,7 +277,10 @@ func (b *Broker) listenFirst() error {
 		b.lis = lis
 	}
 	if b.cfg.MetricsAddr != "" {
-		h := withStatusPage(server.HTTPHandler(b.health, b.metrics.Handler()), b.statusPage)
+		h := server.HTTPHandler(b.health, b.metrics.Handler())
+		if b.cfg.Listen != "" { // a worker-only process has no status page
+			h = withStatusPage(h, b.statusPage)
+		}
 		ops, err := listenOps(b.cfg.MetricsAddr, h)
 		if err != nil {
 			return err

@@ -40,14 +40,14 @@ func TestGRPCServerMatchesTheMiddlewareProvider(t *testing.T) {
 			_, _ = ic(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: c.method}, func(context.Context, any) (any, error) { return nil, c.err })
 		}
 	}
-	got, want := series(t, ours), series(t, theirs)
+	got, want := gatheredSeries(t, ours), gatheredSeries(t, theirs)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("series differ\nours:\n%s\nmiddleware:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
-// series lists every non-zero series of c as "name{labels} value".
-func series(t *testing.T, c prometheus.Collector) []string {
+// gatheredSeries lists every non-zero series of c as "name{labels} value".
+func gatheredSeries(t *testing.T, c prometheus.Collector) []string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)

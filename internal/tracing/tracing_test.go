@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -15,17 +16,24 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
-// collector is a fake OTLP trace receiver that remembers span names.
+// collector is a fake OTLP trace receiver that remembers span names and
+// the service.name of the resources they came from.
 type collector struct {
 	collectortrace.UnimplementedTraceServiceServer
-	mu    sync.Mutex
-	spans []string
+	mu       sync.Mutex
+	spans    []string
+	services []string
 }
 
 func (c *collector) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, rs := range req.ResourceSpans {
+		for _, kv := range rs.GetResource().GetAttributes() {
+			if kv.GetKey() == "service.name" {
+				c.services = append(c.services, kv.GetValue().GetStringValue())
+			}
+		}
 		for _, ss := range rs.ScopeSpans {
 			for _, sp := range ss.Spans {
 				c.spans = append(c.spans, sp.Name)
@@ -39,6 +47,12 @@ func (c *collector) names() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.spans...)
+}
+
+func (c *collector) serviceNames() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.services...)
 }
 
 func serve(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerOption) string {
@@ -68,7 +82,48 @@ func TestSpansReachTheCollector(t *testing.T) {
 	col := &collector{}
 	colAddr := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, col) })
 	env := map[string]string{EnvEndpoint: "http://" + colAddr}
-	tr, err := Setup(context.Background(), func(k string) string { return env[k] }, "test")
+	exportOneCall(t, func(k string) string { return env[k] })
+	if names := col.names(); !slices.Contains(names, "grpc.health.v1.Health/Check") {
+		t.Fatalf("collector received spans %q, want the Check call among them", names)
+	}
+	if got := col.serviceNames(); !slices.Equal(got, []string{"keybroker"}) {
+		t.Errorf("service.name with neither variable set = %q, want [keybroker]", got)
+	}
+}
+
+// TestServiceNameFromTheEnvironment: an operator who names the service in
+// OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES (to tell a sidecar fleet
+// from a shared broker in the tracing backend) sees that name on the spans,
+// not the built-in "keybroker"; OTEL_SERVICE_NAME wins over the attribute,
+// as the OpenTelemetry specification says.
+func TestServiceNameFromTheEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		name, serviceName, attributes, want string
+	}{
+		{"OTEL_SERVICE_NAME", "chat-broker", "", "chat-broker"},
+		{"OTEL_RESOURCE_ATTRIBUTES", "", "deployment.environment=prod,service.name=sidecar-broker", "sidecar-broker"},
+		{"both", "chat-broker", "service.name=sidecar-broker", "chat-broker"},
+		{"other attributes only", "", "deployment.environment=prod", "keybroker"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col := &collector{}
+			colAddr := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, col) })
+			t.Setenv(EnvEndpoint, "http://"+colAddr)
+			t.Setenv("OTEL_SERVICE_NAME", tc.serviceName)
+			t.Setenv("OTEL_RESOURCE_ATTRIBUTES", tc.attributes)
+			exportOneCall(t, os.Getenv)
+			if got := col.serviceNames(); !slices.Equal(got, []string{tc.want}) {
+				t.Errorf("service.name = %q, want [%s]", got, tc.want)
+			}
+		})
+	}
+}
+
+// exportOneCall sets tracing up from getenv, makes one traced health check
+// and flushes its span to the collector.
+func exportOneCall(t *testing.T, getenv func(string) string) {
+	t.Helper()
+	tr, err := Setup(context.Background(), getenv, "test")
 	if err != nil || tr.Handler == nil {
 		t.Fatalf("Setup = %+v, %v", tr, err)
 	}
@@ -85,8 +140,5 @@ func TestSpansReachTheCollector(t *testing.T) {
 	defer cancel()
 	if err := tr.Shutdown(ctx); err != nil {
 		t.Fatal(err)
-	}
-	if names := col.names(); !slices.Contains(names, "grpc.health.v1.Health/Check") {
-		t.Fatalf("collector received spans %q, want the Check call among them", names)
 	}
 }

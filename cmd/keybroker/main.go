@@ -9,7 +9,7 @@
 //	keybroker hash-token       hash a token read from standard input
 //	keybroker keys ...         add, list, remove, import and export keys
 //	keybroker pools POOL...    show pools with their key counts
-//	keybroker bench [flags]    measure GetRandom against gRPC itself (see BENCHMARKS.md)
+//	keybroker bench [flags]    measure GetRandom against gRPC itself (see docs/benchmarks.md)
 //	keybroker version          print the version
 //
 // Every flag can also be set with an environment variable:

@@ -15,7 +15,7 @@ import (
 // Selection sources: where GetRandom picks keys.
 const (
 	sourceMemory = "memory" // the in-memory view, following Redis
-	sourceRedis  = "redis"  // one Redis script per call, as the seed did
+	sourceRedis  = "redis"  // one Redis script per call
 )
 
 // selectionFlags say where GetRandom picks keys and how the in-memory view

@@ -232,8 +232,8 @@ func waitForBrokerKey(ctx context.Context, rdb redis.UniversalClient, ring *seal
 	}
 }
 
-// seedKeys adds the keys of a keys file, like the seed's init step: keys
-// already present are left as they are.
+// seedKeys adds the keys of a keys file at start: keys already present
+// are left as they are.
 func seedKeys(ctx context.Context, st *store.Store, path, defaultPool string, log *slog.Logger) error {
 	if path == "" {
 		return nil

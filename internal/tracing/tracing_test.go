@@ -55,7 +55,7 @@ func (c *collector) serviceNames() []string {
 	return append([]string(nil), c.services...)
 }
 
-func serve(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerOption) string {
+func serve(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerOption) (string, *grpc.Server) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -65,7 +65,7 @@ func serve(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerOption)
 	register(s)
 	go s.Serve(l)
 	t.Cleanup(s.Stop)
-	return l.Addr().String()
+	return l.Addr().String(), s
 }
 
 func TestOffWithoutEndpoint(t *testing.T) {
@@ -80,7 +80,7 @@ func TestOffWithoutEndpoint(t *testing.T) {
 
 func TestSpansReachTheCollector(t *testing.T) {
 	col := &collector{}
-	colAddr := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, col) })
+	colAddr, _ := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, col) })
 	env := map[string]string{EnvEndpoint: "http://" + colAddr}
 	exportOneCall(t, func(k string) string { return env[k] })
 	if names := col.names(); !slices.Contains(names, "grpc.health.v1.Health/Check") {
@@ -107,7 +107,7 @@ func TestServiceNameFromTheEnvironment(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			col := &collector{}
-			colAddr := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, col) })
+			colAddr, _ := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, col) })
 			t.Setenv(EnvEndpoint, "http://"+colAddr)
 			t.Setenv("OTEL_SERVICE_NAME", tc.serviceName)
 			t.Setenv("OTEL_RESOURCE_ATTRIBUTES", tc.attributes)
@@ -120,22 +120,26 @@ func TestServiceNameFromTheEnvironment(t *testing.T) {
 }
 
 // exportOneCall sets tracing up from getenv, makes one traced health check
-// and flushes its span to the collector.
+// and flushes its span to the collector. The server-side span ends after
+// the reply reaches the client, so the server stops gracefully (which waits
+// for its handlers, the span's end included) before the flush.
 func exportOneCall(t *testing.T, getenv func(string) string) {
 	t.Helper()
 	tr, err := Setup(context.Background(), getenv, "test")
 	if err != nil || tr.Handler == nil {
 		t.Fatalf("Setup = %+v, %v", tr, err)
 	}
-	addr := serve(t, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, health.NewServer()) }, grpc.StatsHandler(tr.Handler))
+	addr, srv := serve(t, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, health.NewServer()) }, grpc.StatsHandler(tr.Handler))
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+	_, err = healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	conn.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
+	srv.GracefulStop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := tr.Shutdown(ctx); err != nil {

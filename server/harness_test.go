@@ -50,6 +50,8 @@ pools:
     cooldown_max: 1m
   gemini-daily: *gemini
   gemini-minute: *gemini
+  cd-suspect:
+    validator: {kind: openai}
   relay-quota:
     provider: openai-compatible
     base_url: https://relay.example.test

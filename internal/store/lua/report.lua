@@ -43,11 +43,10 @@ if parks and st == ACTIVE and floor > 0 and redis.call('SCARD', SELECTABLE) <= f
   return current('min_active')
 end
 
--- bounded caps how long a report parks a key where nothing re-checks it;
--- a known reset within the bound is kept.
+-- bounded caps how long a report parks a key where nothing re-checks it.
+-- A known reset (a per-day quota's, at most a day away) is kept.
 local function bounded(at)
-  if park <= 0 then return at end
-  if at > 0 and at <= now + park then return at end
+  if park <= 0 or at > 0 then return at end
   return now + park
 end
 

@@ -52,6 +52,8 @@ pools:
   gemini-minute: *gemini
   cd-suspect:
     validator: {kind: openai}
+  restore-me:
+    max_removals: 100%
   relay-quota:
     provider: openai-compatible
     base_url: https://relay.example.test

@@ -85,6 +85,9 @@ func TestAdminRunbook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := buildKeybroker(); err != nil {
+		t.Fatal(err)
+	}
 	md, err := os.ReadFile("admin.md")
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +146,16 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(toolDir)
 	}
 	os.Exit(code)
+}
+
+// buildKeybroker builds this module's binary next to grpcurl, so the
+// runbook shows the `keybroker` admin commands too.
+func buildKeybroker() error {
+	out, err := exec.Command("go", "build", "-o", filepath.Join(toolDir, "keybroker"), "github.com/keybroker/keybroker/cmd/keybroker").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("build keybroker: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // buildGrpcurl builds the grpcurl pinned by the tool directive in go.mod,

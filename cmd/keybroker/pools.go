@@ -39,9 +39,10 @@ func setupPools(fs *flag.FlagSet) runFunc {
 			return printPoolsJSON(env, names, counts)
 		}
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "POOL\tTOTAL\tACTIVE\tCOOLING_DOWN\tSUSPECT\tDISABLED")
+		fmt.Fprintln(tw, "POOL\tTOTAL\tACTIVE\tCOOLING_DOWN\tSUSPECT\tDISABLED\tQUARANTINED")
 		for i, c := range counts {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", names[i], c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(), c.GetDisabled())
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", names[i], c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(),
+				c.GetDisabled(), c.GetQuarantined())
 		}
 		return tw.Flush()
 	}

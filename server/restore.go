@@ -22,11 +22,12 @@ func (s *Service) Restore(ctx context.Context, req *pb.RestoreRequest) (*pb.Rest
 	if err != nil {
 		return nil, err
 	}
+	keys := s.keys.As(callerName(ctx))
 	var res store.RestoreResult
 	if req.GetAllQuarantined() {
-		res.Restored, err = s.keys.RestoreQuarantined(ctx, pool)
+		res.Restored, err = keys.RestoreQuarantined(ctx, pool)
 	} else {
-		res, err = s.keys.Restore(ctx, pool, dedupe(ids))
+		res, err = keys.Restore(ctx, pool, dedupe(ids))
 	}
 	if err != nil {
 		return nil, s.storeFailure(ctx, "Restore", pool, err)
@@ -72,7 +73,7 @@ func (s *Service) ReleaseRemovals(ctx context.Context, req *pb.ReleaseRemovalsRe
 		return nil, err
 	}
 	recheck := time.Duration(s.policies.Pool(pool).Validator.DisabledInterval)
-	ids, err := s.keys.ReleaseRemovals(ctx, pool, recheck)
+	ids, err := s.keys.As(callerName(ctx)).ReleaseRemovals(ctx, pool, recheck)
 	if err != nil {
 		return nil, s.storeFailure(ctx, "ReleaseRemovals", pool, err)
 	}

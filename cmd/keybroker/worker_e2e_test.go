@@ -63,7 +63,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // worker to quarantine the bad one (confirm_delay after its first bad
 // answer), then reports a good one invalid and waits for the worker to
 // restore it. actor is who the audit trail should name.
-func checkWorkerDecides(t *testing.T, b *broker, actor string) {
+func checkWorkerDecides(t *testing.T, b *brokerProc, actor string) {
 	ctx := ctxT(t)
 	add, err := b.client.Add(ctx, &pb.AddRequest{Pool: "main", Secrets: []string{goodSecret, badSecret, spareSecret}})
 	if err != nil {

@@ -76,7 +76,7 @@ func (s *Store) Restore(ctx context.Context, pool string, ids []string) (Restore
 	var res RestoreResult
 	for start := 0; start < len(ids); start += s.batch {
 		chunk := ids[start:min(start+s.batch, len(ids))]
-		args := []any{actorOf(ctx, "admin"), "ids", 0}
+		args := []any{s.actorAs("admin"), "ids", 0}
 		for _, id := range chunk {
 			args = append(args, id)
 		}
@@ -106,7 +106,7 @@ func (s *Store) Restore(ctx context.Context, pool string, ids []string) (Restore
 func (s *Store) RestoreQuarantined(ctx context.Context, pool string) ([]string, error) {
 	var out []string
 	for {
-		ids, err := s.eval(ctx, restoreScript, pool, actorOf(ctx, "admin"), "quarantined", s.batch).StringSlice()
+		ids, err := s.eval(ctx, restoreScript, pool, s.actorAs("admin"), "quarantined", s.batch).StringSlice()
 		if err != nil {
 			return out, fmt.Errorf("restore quarantined keys of pool %q: %w", pool, err)
 		}
@@ -122,7 +122,7 @@ func (s *Store) RestoreQuarantined(ctx context.Context, pool string) ([]string, 
 // brake's window starts afresh. recheck is when those keys are checked
 // next (the pool's disabled interval). It returns their ids.
 func (s *Store) ReleaseRemovals(ctx context.Context, pool string, recheck time.Duration) ([]string, error) {
-	ids, err := s.eval(ctx, releaseScript, pool, actorOf(ctx, "admin"), recheck.Milliseconds()).StringSlice()
+	ids, err := s.eval(ctx, releaseScript, pool, s.actorAs("admin"), recheck.Milliseconds()).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("release removals of pool %q: %w", pool, err)
 	}

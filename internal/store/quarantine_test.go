@@ -213,7 +213,7 @@ func TestRestore(t *testing.T) {
 			t.Fatalf("confirm = %+v, %v", tr, err)
 		}
 	}
-	res, err := f.st.Restore(WithActor(ctx, "ops"), "p", []string{ids[0], ids[3], "0123456789abcdef"})
+	res, err := f.st.As("ops").Restore(ctx, "p", []string{ids[0], ids[3], "0123456789abcdef"})
 	if err != nil || !slices.Equal(res.Restored, ids[:1]) || !slices.Equal(res.Unchanged, ids[3:]) || len(res.NotFound) != 1 {
 		t.Fatalf("Restore = %+v, %v", res, err)
 	}

@@ -174,3 +174,16 @@ var buildGrpcurl = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
+
+// buildKeybroker builds the keybroker binary next to grpcurl, so the
+// runbook's `keybroker …` commands run the code of this checkout.
+var buildKeybroker = sync.OnceValue(func() error {
+	if _, err := buildGrpcurl(); err != nil {
+		return err
+	}
+	out, err := exec.Command("go", "build", "-o", filepath.Join(toolDir, "keybroker"), "github.com/keybroker/keybroker/cmd/keybroker").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("build keybroker: %v\n%s", err, out)
+	}
+	return nil
+})

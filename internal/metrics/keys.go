@@ -24,6 +24,8 @@ var (
 	heldDesc = prometheus.NewDesc(Namespace+"_removals_held",
 		"Suspect keys per pool that the removal brake keeps from quarantine (0: the pool does not hold), read from Redis at scrape time.",
 		[]string{"pool"}, nil)
+	minKeysDesc = prometheus.NewDesc(Namespace+"_pool_min_keys",
+		"The fewest active keys each pool should have (its policy's min_keys); KeybrokerPoolLow fires below it. Retired pools are not listed.", []string{"pool"}, nil)
 )
 
 // HoldReader is what the removals-held gauge reads: *store.Store is one.
@@ -38,6 +40,7 @@ type keysCollector struct {
 	src     PoolCounter
 	timeout time.Duration
 	log     *slog.Logger
+	minKeys func(pool string) int // nil: no keybroker_pool_min_keys
 }
 
 // WatchKeys registers the keys-per-pool-and-state gauge, read from src at
@@ -46,11 +49,23 @@ func (m *Metrics) WatchKeys(src PoolCounter, timeout time.Duration, log *slog.Lo
 	m.Registry.MustRegister(&keysCollector{src: src, timeout: timeout, log: log})
 }
 
+// WatchKeysWithPolicy is WatchKeys that also exports each listed pool's
+// min_keys (keybroker_pool_min_keys), read from the live policy at each
+// scrape: the threshold of KeybrokerPoolLow, per pool. A retired pool is no
+// longer listed, so neither its counts nor its threshold are exported and
+// its alerts resolve.
+func (m *Metrics) WatchKeysWithPolicy(src PoolCounter, minKeys func(pool string) int, timeout time.Duration, log *slog.Logger) {
+	m.Registry.MustRegister(&keysCollector{src: src, timeout: timeout, log: log, minKeys: minKeys})
+}
+
 func (c *keysCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- keysDesc
 	ch <- keysUpDesc
 	if _, ok := c.src.(HoldReader); ok {
 		ch <- heldDesc
+	}
+	if c.minKeys != nil {
+		ch <- minKeysDesc
 	}
 }
 
@@ -64,6 +79,9 @@ func (c *keysCollector) Collect(ch chan<- prometheus.Metric) {
 		ok = 0
 	}
 	for _, p := range pools {
+		if c.minKeys != nil {
+			ch <- prometheus.MustNewConstMetric(minKeysDesc, prometheus.GaugeValue, float64(c.minKeys(p)), p)
+		}
 		n, err := c.src.Counts(ctx, p)
 		if err != nil {
 			c.log.Warn("metrics: count keys", "pool", p, "err", err)

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keybroker/v1/keybroker.proto.
  */
 export const file_keybroker_v1_keybroker: GenFile = /*@__PURE__*/
-  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiSgoFTGVhc2USEAoIbGVhc2VfaWQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiAKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCSJXChFHZXRSYW5kb21SZXNwb25zZRIOCgZzZWNyZXQYASABKAkSDgoGa2V5X2lkGAIgASgJEiIKBWxlYXNlGAMgASgLMhMua2V5YnJva2VyLnYxLkxlYXNlInsKDUdldEFsbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZXZlYWwYBSABKAgizAMKA0tleRIOCgZrZXlfaWQYASABKAkSFQoNbWFza2VkX3NlY3JldBgCIAEoCRIOCgZzZWNyZXQYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEi8KC3N0YXRlX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghhZGRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91c2VkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfdmFsaWRhdGVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xlYXNlX2NvdW50GAogASgDEhUKDWZhaWx1cmVfY291bnQYCyABKAMSNAoRbGFzdF9mYWlsdXJlX2tpbmQYDCABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSKQoHYmFsYW5jZRgNIAEoCzIYLmtleWJyb2tlci52MS5LZXlCYWxhbmNlIpIBCgpLZXlCYWxhbmNlEhEKCWxpbWl0X3VzZBgBIAEoARIQCgh1c2VkX3VzZBgCIAEoARIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2hlY2tfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAieQoKUG9vbENvdW50cxINCgV0b3RhbBgBIAEoAxIOCgZhY3RpdmUYAiABKAMSFAoMY29vbGluZ19kb3duGAMgASgDEg8KB3N1c3BlY3QYBCABKAMSEAoIZGlzYWJsZWQYBSABKAMSEwoLcXVhcmFudGluZWQYBiABKAMiyQEKC1JlbW92YWxIb2xkEgwKBGhlbGQYASABKAgSEgoKaGVsZF9jb3VudBgCIAEoAxIOCgZyZWFzb24YAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHJlY2VudF9jb3VudBgFIAEoAxIUCgxtYXhfcmVtb3ZhbHMYBiABKAkSMQoOcmVtb3ZhbF93aW5kb3cYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ipQEKDkdldEFsbFJlc3BvbnNlEh8KBGtleXMYASADKAsyES5rZXlicm9rZXIudjEuS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIoCgZjb3VudHMYAyABKAsyGC5rZXlicm9rZXIudjEuUG9vbENvdW50cxIvCgxyZW1vdmFsX2hvbGQYBCABKAsyGS5rZXlicm9rZXIudjEuUmVtb3ZhbEhvbGQiPAoKQWRkUmVxdWVzdBIMCgRwb29sGAEgASgJEg8KB3NlY3JldHMYAiADKAkSDwoHd2VpZ2h0cxgDIAMoDSJKCgtBZGRSZXNwb25zZRITCgthZGRlZF9jb3VudBgBIAEoBRIVCg1wcmVzZW50X2NvdW50GAIgASgFEg8KB2tleV9pZHMYAyADKAkiPwoNUmVtb3ZlUmVxdWVzdBIMCgRwb29sGAEgASgJEg8KB2tleV9pZHMYAiADKAkSDwoHc2VjcmV0cxgDIAMoCSJbCg5SZW1vdmVSZXNwb25zZRIVCg1yZW1vdmVkX2NvdW50GAEgASgFEhcKD3JlbW92ZWRfa2V5X2lkcxgCIAMoCRIZChFub3RfZm91bmRfa2V5X2lkcxgDIAMoCSL+AQoUUmVwb3J0RmFpbHVyZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRISCghsZWFzZV9pZBgCIAEoCUgAEhAKBmtleV9pZBgDIAEoCUgAEhMKC2h0dHBfc3RhdHVzGAQgASgFEhIKCmVycm9yX3R5cGUYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAcgASgJEi4KC3JldHJ5X2FmdGVyGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEicKBGtpbmQYCSABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmRCBQoDa2V5Io0CChVSZXBvcnRGYWlsdXJlUmVzcG9uc2USDgoGa2V5X2lkGAEgASgJEicKBGtpbmQYAiABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSLgoOcHJldmlvdXNfc3RhdGUYAyABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSLwoLc3RhdGVfdW50aWwYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIOCgZxdWV1ZWQYByABKAgSEwoLa2VwdF9hY3RpdmUYCCABKAgiWwoUR2V0S2V5SGlzdG9yeVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiWAoVR2V0S2V5SGlzdG9yeVJlc3BvbnNlEiYKBmV2ZW50cxgBIAMoCzIWLmtleWJyb2tlci52MS5LZXlFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki6wEKCEtleUV2ZW50EigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmtleV9pZBgCIAEoCRIuCg5wcmV2aW91c19zdGF0ZRgDIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZWFzb24YBSABKAkSDQoFYWN0b3IYBiABKAkSLwoLc3RhdGVfdW50aWwYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhIKEExpc3RQb29sc1JlcXVlc3QidgoLUG9vbFN1bW1hcnkSDAoEcG9vbBgBIAEoCRIoCgZjb3VudHMYAiABKAsyGC5rZXlicm9rZXIudjEuUG9vbENvdW50cxIvCgxyZW1vdmFsX2hvbGQYAyABKAsyGS5rZXlicm9rZXIudjEuUmVtb3ZhbEhvbGQiPQoRTGlzdFBvb2xzUmVzcG9uc2USKAoFcG9vbHMYASADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkiSAoOUmVzdG9yZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdrZXlfaWRzGAIgAygJEhcKD2FsbF9xdWFyYW50aW5lZBgDIAEoCCJ5Cg9SZXN0b3JlUmVzcG9uc2USFgoOcmVzdG9yZWRfY291bnQYASABKAUSGAoQcmVzdG9yZWRfa2V5X2lkcxgCIAMoCRIZChF1bmNoYW5nZWRfa2V5X2lkcxgDIAMoCRIZChFub3RfZm91bmRfa2V5X2lkcxgEIAMoCSImChZSZWxlYXNlUmVtb3ZhbHNSZXF1ZXN0EgwKBHBvb2wYASABKAkiUQoXUmVsZWFzZVJlbW92YWxzUmVzcG9uc2USGQoRcXVhcmFudGluZWRfY291bnQYASABKAUSGwoTcXVhcmFudGluZWRfa2V5X2lkcxgCIAMoCSrrAQoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASGwoXRVJST1JfUkVBU09OX1BPT0xfRU1QVFkQARIfChtFUlJPUl9SRUFTT05fTk9fSEVBTFRIWV9LRVkQAhIcChhFUlJPUl9SRUFTT05fS0VZX1VOS05PV04QAxIeChpFUlJPUl9SRUFTT05fTEVBU0VfVU5LTk9XThAEEh4KGkVSUk9SX1JFQVNPTl9MRUFTRV9FWFBJUkVEEAUSIgoeRVJST1JfUkVBU09OX1NUT1JFX1VOQVZBSUxBQkxFEAYquAEKCEtleVN0YXRlEhkKFUtFWV9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEtFWV9TVEFURV9BQ1RJVkUQARIaChZLRVlfU1RBVEVfQ09PTElOR19ET1dOEAISFQoRS0VZX1NUQVRFX1NVU1BFQ1QQAxIWChJLRVlfU1RBVEVfRElTQUJMRUQQBBIVChFLRVlfU1RBVEVfUkVNT1ZFRBAFEhkKFUtFWV9TVEFURV9RVUFSQU5USU5FRBAGKukBCgtGYWlsdXJlS2luZBIcChhGQUlMVVJFX0tJTkRfVU5TUEVDSUZJRUQQABIcChhGQUlMVVJFX0tJTkRfSU5WQUxJRF9LRVkQARIgChxGQUlMVVJFX0tJTkRfUVVPVEFfRVhIQVVTVEVEEAISHQoZRkFJTFVSRV9LSU5EX1JBVEVfTElNSVRFRBADEiIKHkZBSUxVUkVfS0lORF9QRVJNSVNTSU9OX0RFTklFRBAEEhoKFkZBSUxVUkVfS0lORF9UUkFOU0lFTlQQBRIdChlGQUlMVVJFX0tJTkRfVU5DTEFTU0lGSUVEEAYy0AUKEEtleUJyb2tlclNlcnZpY2USTAoJR2V0UmFuZG9tEh4ua2V5YnJva2VyLnYxLkdldFJhbmRvbVJlcXVlc3QaHy5rZXlicm9rZXIudjEuR2V0UmFuZG9tUmVzcG9uc2USQwoGR2V0QWxsEhsua2V5YnJva2VyLnYxLkdldEFsbFJlcXVlc3QaHC5rZXlicm9rZXIudjEuR2V0QWxsUmVzcG9uc2USOgoDQWRkEhgua2V5YnJva2VyLnYxLkFkZFJlcXVlc3QaGS5rZXlicm9rZXIudjEuQWRkUmVzcG9uc2USQwoGUmVtb3ZlEhsua2V5YnJva2VyLnYxLlJlbW92ZVJlcXVlc3QaHC5rZXlicm9rZXIudjEuUmVtb3ZlUmVzcG9uc2USWAoNUmVwb3J0RmFpbHVyZRIiLmtleWJyb2tlci52MS5SZXBvcnRGYWlsdXJlUmVxdWVzdBojLmtleWJyb2tlci52MS5SZXBvcnRGYWlsdXJlUmVzcG9uc2USTAoJTGlzdFBvb2xzEh4ua2V5YnJva2VyLnYxLkxpc3RQb29sc1JlcXVlc3QaHy5rZXlicm9rZXIudjEuTGlzdFBvb2xzUmVzcG9uc2USWAoNR2V0S2V5SGlzdG9yeRIiLmtleWJyb2tlci52MS5HZXRLZXlIaXN0b3J5UmVxdWVzdBojLmtleWJyb2tlci52MS5HZXRLZXlIaXN0b3J5UmVzcG9uc2USRgoHUmVzdG9yZRIcLmtleWJyb2tlci52MS5SZXN0b3JlUmVxdWVzdBodLmtleWJyb2tlci52MS5SZXN0b3JlUmVzcG9uc2USXgoPUmVsZWFzZVJlbW92YWxzEiQua2V5YnJva2VyLnYxLlJlbGVhc2VSZW1vdmFsc1JlcXVlc3QaJS5rZXlicm9rZXIudjEuUmVsZWFzZVJlbW92YWxzUmVzcG9uc2VCPVo7Z2l0aHViLmNvbS9rZXlicm9rZXIva2V5YnJva2VyL2dlbi9rZXlicm9rZXIvdjE7a2V5YnJva2VydjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiSgoFTGVhc2USEAoIbGVhc2VfaWQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiAKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCSJXChFHZXRSYW5kb21SZXNwb25zZRIOCgZzZWNyZXQYASABKAkSDgoGa2V5X2lkGAIgASgJEiIKBWxlYXNlGAMgASgLMhMua2V5YnJva2VyLnYxLkxlYXNlInsKDUdldEFsbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZXZlYWwYBSABKAgizAMKA0tleRIOCgZrZXlfaWQYASABKAkSFQoNbWFza2VkX3NlY3JldBgCIAEoCRIOCgZzZWNyZXQYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEi8KC3N0YXRlX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghhZGRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91c2VkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfdmFsaWRhdGVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xlYXNlX2NvdW50GAogASgDEhUKDWZhaWx1cmVfY291bnQYCyABKAMSNAoRbGFzdF9mYWlsdXJlX2tpbmQYDCABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSKQoHYmFsYW5jZRgNIAEoCzIYLmtleWJyb2tlci52MS5LZXlCYWxhbmNlIpIBCgpLZXlCYWxhbmNlEhEKCWxpbWl0X3VzZBgBIAEoARIQCgh1c2VkX3VzZBgCIAEoARIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2hlY2tfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAieQoKUG9vbENvdW50cxINCgV0b3RhbBgBIAEoAxIOCgZhY3RpdmUYAiABKAMSFAoMY29vbGluZ19kb3duGAMgASgDEg8KB3N1c3BlY3QYBCABKAMSEAoIZGlzYWJsZWQYBSABKAMSEwoLcXVhcmFudGluZWQYBiABKAMiyQEKC1JlbW92YWxIb2xkEgwKBGhlbGQYASABKAgSEgoKaGVsZF9jb3VudBgCIAEoAxIOCgZyZWFzb24YAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHJlY2VudF9jb3VudBgFIAEoAxIUCgxtYXhfcmVtb3ZhbHMYBiABKAkSMQoOcmVtb3ZhbF93aW5kb3cYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ipQEKDkdldEFsbFJlc3BvbnNlEh8KBGtleXMYASADKAsyES5rZXlicm9rZXIudjEuS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIoCgZjb3VudHMYAyABKAsyGC5rZXlicm9rZXIudjEuUG9vbENvdW50cxIvCgxyZW1vdmFsX2hvbGQYBCABKAsyGS5rZXlicm9rZXIudjEuUmVtb3ZhbEhvbGQiPAoKQWRkUmVxdWVzdBIMCgRwb29sGAEgASgJEg8KB3NlY3JldHMYAiADKAkSDwoHd2VpZ2h0cxgDIAMoDSJKCgtBZGRSZXNwb25zZRITCgthZGRlZF9jb3VudBgBIAEoBRIVCg1wcmVzZW50X2NvdW50GAIgASgFEg8KB2tleV9pZHMYAyADKAkiPwoNUmVtb3ZlUmVxdWVzdBIMCgRwb29sGAEgASgJEg8KB2tleV9pZHMYAiADKAkSDwoHc2VjcmV0cxgDIAMoCSJbCg5SZW1vdmVSZXNwb25zZRIVCg1yZW1vdmVkX2NvdW50GAEgASgFEhcKD3JlbW92ZWRfa2V5X2lkcxgCIAMoCRIZChFub3RfZm91bmRfa2V5X2lkcxgDIAMoCSL+AQoUUmVwb3J0RmFpbHVyZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRISCghsZWFzZV9pZBgCIAEoCUgAEhAKBmtleV9pZBgDIAEoCUgAEhMKC2h0dHBfc3RhdHVzGAQgASgFEhIKCmVycm9yX3R5cGUYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAcgASgJEi4KC3JldHJ5X2FmdGVyGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEicKBGtpbmQYCSABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmRCBQoDa2V5Io0CChVSZXBvcnRGYWlsdXJlUmVzcG9uc2USDgoGa2V5X2lkGAEgASgJEicKBGtpbmQYAiABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSLgoOcHJldmlvdXNfc3RhdGUYAyABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSLwoLc3RhdGVfdW50aWwYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIOCgZxdWV1ZWQYByABKAgSEwoLa2VwdF9hY3RpdmUYCCABKAgiWwoUR2V0S2V5SGlzdG9yeVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiWAoVR2V0S2V5SGlzdG9yeVJlc3BvbnNlEiYKBmV2ZW50cxgBIAMoCzIWLmtleWJyb2tlci52MS5LZXlFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki6wEKCEtleUV2ZW50EigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmtleV9pZBgCIAEoCRIuCg5wcmV2aW91c19zdGF0ZRgDIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZWFzb24YBSABKAkSDQoFYWN0b3IYBiABKAkSLwoLc3RhdGVfdW50aWwYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhIKEExpc3RQb29sc1JlcXVlc3QidgoLUG9vbFN1bW1hcnkSDAoEcG9vbBgBIAEoCRIoCgZjb3VudHMYAiABKAsyGC5rZXlicm9rZXIudjEuUG9vbENvdW50cxIvCgxyZW1vdmFsX2hvbGQYAyABKAsyGS5rZXlicm9rZXIudjEuUmVtb3ZhbEhvbGQiPQoRTGlzdFBvb2xzUmVzcG9uc2USKAoFcG9vbHMYASADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkiSAoOUmVzdG9yZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdrZXlfaWRzGAIgAygJEhcKD2FsbF9xdWFyYW50aW5lZBgDIAEoCCJ5Cg9SZXN0b3JlUmVzcG9uc2USFgoOcmVzdG9yZWRfY291bnQYASABKAUSGAoQcmVzdG9yZWRfa2V5X2lkcxgCIAMoCRIZChF1bmNoYW5nZWRfa2V5X2lkcxgDIAMoCRIZChFub3RfZm91bmRfa2V5X2lkcxgEIAMoCSImChZSZWxlYXNlUmVtb3ZhbHNSZXF1ZXN0EgwKBHBvb2wYASABKAkiUQoXUmVsZWFzZVJlbW92YWxzUmVzcG9uc2USGQoRcXVhcmFudGluZWRfY291bnQYASABKAUSGwoTcXVhcmFudGluZWRfa2V5X2lkcxgCIAMoCSIwChFEZWxldGVQb29sUmVxdWVzdBIMCgRwb29sGAEgASgJEg0KBWZvcmNlGAIgASgIIisKEkRlbGV0ZVBvb2xSZXNwb25zZRIVCg1yZW1vdmVkX2NvdW50GAEgASgFIhIKEEdldFN0YXR1c1JlcXVlc3QiwwEKEUdldFN0YXR1c1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSFwoPc3RvcmVfcmVhY2hhYmxlGAIgASgIEioKBndvcmtlchgDIAEoCzIaLmtleWJyb2tlci52MS5Xb3JrZXJTdGF0dXMSKAoFcG9vbHMYBCADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXgoMV29ya2VyU3RhdHVzEgwKBG5hbWUYASABKAkSDwoHY2hlY2tlZBgCIAEoAxIPCgdjaGFuZ2VkGAMgASgDEg4KBmZhdWx0cxgEIAEoAxIOCgZlcnJvcnMYBSABKAMqqwIKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEhsKF0VSUk9SX1JFQVNPTl9QT09MX0VNUFRZEAESHwobRVJST1JfUkVBU09OX05PX0hFQUxUSFlfS0VZEAISHAoYRVJST1JfUkVBU09OX0tFWV9VTktOT1dOEAMSHgoaRVJST1JfUkVBU09OX0xFQVNFX1VOS05PV04QBBIeChpFUlJPUl9SRUFTT05fTEVBU0VfRVhQSVJFRBAFEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRAGEh8KG0VSUk9SX1JFQVNPTl9QT09MX05PVF9FTVBUWRAHEh0KGUVSUk9SX1JFQVNPTl9QT09MX1VOS05PV04QCCq4AQoIS2V5U3RhdGUSGQoVS0VZX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQS0VZX1NUQVRFX0FDVElWRRABEhoKFktFWV9TVEFURV9DT09MSU5HX0RPV04QAhIVChFLRVlfU1RBVEVfU1VTUEVDVBADEhYKEktFWV9TVEFURV9ESVNBQkxFRBAEEhUKEUtFWV9TVEFURV9SRU1PVkVEEAUSGQoVS0VZX1NUQVRFX1FVQVJBTlRJTkVEEAYq6QEKC0ZhaWx1cmVLaW5kEhwKGEZBSUxVUkVfS0lORF9VTlNQRUNJRklFRBAAEhwKGEZBSUxVUkVfS0lORF9JTlZBTElEX0tFWRABEiAKHEZBSUxVUkVfS0lORF9RVU9UQV9FWEhBVVNURUQQAhIdChlGQUlMVVJFX0tJTkRfUkFURV9MSU1JVEVEEAMSIgoeRkFJTFVSRV9LSU5EX1BFUk1JU1NJT05fREVOSUVEEAQSGgoWRkFJTFVSRV9LSU5EX1RSQU5TSUVOVBAFEh0KGUZBSUxVUkVfS0lORF9VTkNMQVNTSUZJRUQQBjLvBgoQS2V5QnJva2VyU2VydmljZRJMCglHZXRSYW5kb20SHi5rZXlicm9rZXIudjEuR2V0UmFuZG9tUmVxdWVzdBofLmtleWJyb2tlci52MS5HZXRSYW5kb21SZXNwb25zZRJDCgZHZXRBbGwSGy5rZXlicm9rZXIudjEuR2V0QWxsUmVxdWVzdBocLmtleWJyb2tlci52MS5HZXRBbGxSZXNwb25zZRI6CgNBZGQSGC5rZXlicm9rZXIudjEuQWRkUmVxdWVzdBoZLmtleWJyb2tlci52MS5BZGRSZXNwb25zZRJDCgZSZW1vdmUSGy5rZXlicm9rZXIudjEuUmVtb3ZlUmVxdWVzdBocLmtleWJyb2tlci52MS5SZW1vdmVSZXNwb25zZRJYCg1SZXBvcnRGYWlsdXJlEiIua2V5YnJva2VyLnYxLlJlcG9ydEZhaWx1cmVSZXF1ZXN0GiMua2V5YnJva2VyLnYxLlJlcG9ydEZhaWx1cmVSZXNwb25zZRJMCglMaXN0UG9vbHMSHi5rZXlicm9rZXIudjEuTGlzdFBvb2xzUmVxdWVzdBofLmtleWJyb2tlci52MS5MaXN0UG9vbHNSZXNwb25zZRJYCg1HZXRLZXlIaXN0b3J5EiIua2V5YnJva2VyLnYxLkdldEtleUhpc3RvcnlSZXF1ZXN0GiMua2V5YnJva2VyLnYxLkdldEtleUhpc3RvcnlSZXNwb25zZRJGCgdSZXN0b3JlEhwua2V5YnJva2VyLnYxLlJlc3RvcmVSZXF1ZXN0Gh0ua2V5YnJva2VyLnYxLlJlc3RvcmVSZXNwb25zZRJeCg9SZWxlYXNlUmVtb3ZhbHMSJC5rZXlicm9rZXIudjEuUmVsZWFzZVJlbW92YWxzUmVxdWVzdBolLmtleWJyb2tlci52MS5SZWxlYXNlUmVtb3ZhbHNSZXNwb25zZRJPCgpEZWxldGVQb29sEh8ua2V5YnJva2VyLnYxLkRlbGV0ZVBvb2xSZXF1ZXN0GiAua2V5YnJva2VyLnYxLkRlbGV0ZVBvb2xSZXNwb25zZRJMCglHZXRTdGF0dXMSHi5rZXlicm9rZXIudjEuR2V0U3RhdHVzUmVxdWVzdBofLmtleWJyb2tlci52MS5HZXRTdGF0dXNSZXNwb25zZUI9WjtnaXRodWIuY29tL2tleWJyb2tlci9rZXlicm9rZXIvZ2VuL2tleWJyb2tlci92MTtrZXlicm9rZXJ2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Lease identifies one GetRandom grant so that a failure can be reported
@@ -1122,6 +1122,170 @@ export const ReleaseRemovalsResponseSchema: GenMessage<ReleaseRemovalsResponse> 
   messageDesc(file_keybroker_v1_keybroker, 24);
 
 /**
+ * DeletePoolRequest names the pool to retire.
+ *
+ * @generated from message keybroker.v1.DeletePoolRequest
+ */
+export type DeletePoolRequest = Message<"keybroker.v1.DeletePoolRequest"> & {
+  /**
+   * pool is the pool name.
+   *
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * force removes the pool's keys first; without it a pool with keys is
+   * refused.
+   *
+   * @generated from field: bool force = 2;
+   */
+  force: boolean;
+};
+
+/**
+ * Describes the message keybroker.v1.DeletePoolRequest.
+ * Use `create(DeletePoolRequestSchema)` to create a new message.
+ */
+export const DeletePoolRequestSchema: GenMessage<DeletePoolRequest> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 25);
+
+/**
+ * DeletePoolResponse says what DeletePool did.
+ *
+ * @generated from message keybroker.v1.DeletePoolResponse
+ */
+export type DeletePoolResponse = Message<"keybroker.v1.DeletePoolResponse"> & {
+  /**
+   * removed_count is how many keys force removed (0 without force).
+   *
+   * @generated from field: int32 removed_count = 1;
+   */
+  removedCount: number;
+};
+
+/**
+ * Describes the message keybroker.v1.DeletePoolResponse.
+ * Use `create(DeletePoolResponseSchema)` to create a new message.
+ */
+export const DeletePoolResponseSchema: GenMessage<DeletePoolResponse> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 26);
+
+/**
+ * GetStatusRequest asks for the broker's status.
+ *
+ * @generated from message keybroker.v1.GetStatusRequest
+ */
+export type GetStatusRequest = Message<"keybroker.v1.GetStatusRequest"> & {
+};
+
+/**
+ * Describes the message keybroker.v1.GetStatusRequest.
+ * Use `create(GetStatusRequestSchema)` to create a new message.
+ */
+export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 27);
+
+/**
+ * GetStatusResponse is the answering broker's view of the deployment.
+ *
+ * @generated from message keybroker.v1.GetStatusResponse
+ */
+export type GetStatusResponse = Message<"keybroker.v1.GetStatusResponse"> & {
+  /**
+   * version is the broker's module version and commit.
+   *
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * store_reachable is true when the key store (Redis) answered just now.
+   *
+   * @generated from field: bool store_reachable = 2;
+   */
+  storeReachable: boolean;
+
+  /**
+   * worker is the validation worker running in this broker; unset when it
+   * runs elsewhere (serve --worker=false).
+   *
+   * @generated from field: keybroker.v1.WorkerStatus worker = 3;
+   */
+  worker?: WorkerStatus | undefined;
+
+  /**
+   * pools are the pools with their counts, in name order.
+   *
+   * @generated from field: repeated keybroker.v1.PoolSummary pools = 4;
+   */
+  pools: PoolSummary[];
+
+  /**
+   * start_time is when this broker started.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 5;
+   */
+  startTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message keybroker.v1.GetStatusResponse.
+ * Use `create(GetStatusResponseSchema)` to create a new message.
+ */
+export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 28);
+
+/**
+ * WorkerStatus counts what a validation worker did since it started.
+ *
+ * @generated from message keybroker.v1.WorkerStatus
+ */
+export type WorkerStatus = Message<"keybroker.v1.WorkerStatus"> & {
+  /**
+   * name is the worker's name in the audit trail.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * checked is how many checks had their result applied.
+   *
+   * @generated from field: int64 checked = 2;
+   */
+  checked: bigint;
+
+  /**
+   * changed is how many state changes checks made.
+   *
+   * @generated from field: int64 changed = 3;
+   */
+  changed: bigint;
+
+  /**
+   * faults is how many checks learned nothing (no answer, 5xx, garbage).
+   *
+   * @generated from field: int64 faults = 4;
+   */
+  faults: bigint;
+
+  /**
+   * errors is how many key store errors the worker met.
+   *
+   * @generated from field: int64 errors = 5;
+   */
+  errors: bigint;
+};
+
+/**
+ * Describes the message keybroker.v1.WorkerStatus.
+ * Use `create(WorkerStatusSchema)` to create a new message.
+ */
+export const WorkerStatusSchema: GenMessage<WorkerStatus> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 29);
+
+/**
  * ErrorReason lists every reason a keybroker error can carry, so that
  * clients branch on a declared value rather than a string they copied.
  *
@@ -1197,6 +1361,22 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_STORE_UNAVAILABLE = 6;
    */
   STORE_UNAVAILABLE = 6,
+
+  /**
+   * ERROR_REASON_POOL_NOT_EMPTY ("POOL_NOT_EMPTY", FAILED_PRECONDITION):
+   * DeletePool on a pool that still holds keys, without force.
+   *
+   * @generated from enum value: ERROR_REASON_POOL_NOT_EMPTY = 7;
+   */
+  POOL_NOT_EMPTY = 7,
+
+  /**
+   * ERROR_REASON_POOL_UNKNOWN ("POOL_UNKNOWN", NOT_FOUND): DeletePool on a
+   * pool that does not exist (never held a key, or already retired).
+   *
+   * @generated from enum value: ERROR_REASON_POOL_UNKNOWN = 8;
+   */
+  POOL_UNKNOWN = 8,
 }
 
 /**
@@ -1354,8 +1534,8 @@ export const FailureKindSchema: GenEnum<FailureKind> = /*@__PURE__*/
  * Errors use canonical gRPC codes. Where a caller can act on the cause, the
  * status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
  * from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
- * LEASE_EXPIRED, STORE_UNAVAILABLE), and a google.rpc.RetryInfo when waiting
- * will help.
+ * LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
+ * google.rpc.RetryInfo when waiting will help.
  *
  * @generated from service keybroker.v1.KeyBrokerService
  */
@@ -1473,6 +1653,33 @@ export const KeyBrokerService: GenService<{
     methodKind: "unary";
     input: typeof ReleaseRemovalsRequestSchema;
     output: typeof ReleaseRemovalsResponseSchema;
+  },
+  /**
+   * DeletePool retires a pool (admin): it leaves ListPools, the metrics and
+   * their alerts, so an emptied pool no longer pages as empty. A pool that
+   * still holds keys is FAILED_PRECONDITION (POOL_NOT_EMPTY) unless force
+   * is set, which removes its keys first (each recorded in the audit trail
+   * as removed). A pool that does not exist is NOT_FOUND (POOL_UNKNOWN).
+   * Adding a key later brings the pool back.
+   *
+   * @generated from rpc keybroker.v1.KeyBrokerService.DeletePool
+   */
+  deletePool: {
+    methodKind: "unary";
+    input: typeof DeletePoolRequestSchema;
+    output: typeof DeletePoolResponseSchema;
+  },
+  /**
+   * GetStatus is one screen of the deployment as the answering broker sees
+   * it (admin): its version, whether its key store answers, its validation
+   * worker and every pool with its counts.
+   *
+   * @generated from rpc keybroker.v1.KeyBrokerService.GetStatus
+   */
+  getStatus: {
+    methodKind: "unary";
+    input: typeof GetStatusRequestSchema;
+    output: typeof GetStatusResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keybroker_v1_keybroker, 0);

@@ -148,16 +148,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildKeybroker builds this module's binary next to grpcurl, so the
-// runbook shows the `keybroker` admin commands too.
-func buildKeybroker() error {
-	out, err := exec.Command("go", "build", "-o", filepath.Join(toolDir, "keybroker"), "github.com/keybroker/keybroker/cmd/keybroker").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("build keybroker: %v\n%s", err, out)
-	}
-	return nil
-}
-
 // buildGrpcurl builds the grpcurl pinned by the tool directive in go.mod,
 // once per test run, so the runbook is checked with the version it names
 // and a fresh machine needs nothing installed by hand. From a warm build

@@ -71,7 +71,7 @@ func poolSummaries(env adminEnv, kb *client.Client, names []string) (*pb.ListPoo
 		if err != nil {
 			return nil, fmt.Errorf("pool %q: %w", name, err)
 		}
-		out.Pools = append(out.Pools, &pb.PoolSummary{Pool: name, Counts: page.GetCounts()})
+		out.Pools = append(out.Pools, &pb.PoolSummary{Pool: name, Counts: page.GetCounts(), RemovalHold: page.GetRemovalHold()})
 	}
 	return out, nil
 }

@@ -49,12 +49,6 @@ func workerConfig(t *testing.T, base string) string {
 	return path
 }
 
-// waitFor polls cond every 50ms for up to 20s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	testkit.Eventually(t, 20*time.Second, 50*time.Millisecond, what, cond)
-}
-
 // checkWorkerDecides adds a good and a bad key and waits for the worker to
 // remove the bad one, then reports the good one invalid and waits for the
 // worker to restore it. actor is who the audit trail should name.
@@ -65,7 +59,7 @@ func checkWorkerDecides(t *testing.T, b *brokerProc, actor string) {
 		t.Fatal(err)
 	}
 	good, bad := add.KeyIds[0], add.KeyIds[1]
-	waitFor(t, "the bad key is removed and the good one checked", func() bool {
+	testkit.Eventually(t, 20*time.Second, 50*time.Millisecond, "the bad key is removed and the good one checked", func() bool {
 		all, err := b.client.GetAll(ctx, &pb.GetAllRequest{Pool: "main"})
 		return err == nil && len(all.Keys) == 1 && all.Keys[0].KeyId == good && all.Keys[0].LastValidatedTime != nil
 	})
@@ -76,7 +70,7 @@ func checkWorkerDecides(t *testing.T, b *brokerProc, actor string) {
 	if _, err := b.client.ReportFailure(ctx, &pb.ReportFailureRequest{Pool: "main", Key: &pb.ReportFailureRequest_KeyId{KeyId: good}, HttpStatus: 401}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reported key is verified and restored", func() bool {
+	testkit.Eventually(t, 20*time.Second, 50*time.Millisecond, "the reported key is verified and restored", func() bool {
 		all, err := b.client.GetAll(ctx, &pb.GetAllRequest{Pool: "main"})
 		return err == nil && len(all.Keys) == 1 && all.Keys[0].State == pb.KeyState_KEY_STATE_ACTIVE && all.Keys[0].Reason == "verified"
 	})

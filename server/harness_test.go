@@ -314,22 +314,3 @@ func wantReason(t *testing.T, err error, code codes.Code, reason pb.ErrorReason)
 	}
 	return d
 }
-
-// eventually polls cond every 10ms until it holds, failing the test with
-// the last explanation after timeout. It is for waits that cannot be
-// avoided (a goroutine noticing Redis went away), never for assertions
-// about time.
-func eventually(t *testing.T, timeout time.Duration, cond func() (ok bool, why string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %s", timeout, why)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

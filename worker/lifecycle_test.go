@@ -10,6 +10,7 @@ import (
 	"github.com/keybroker/keybroker/failure"
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/store"
+	"github.com/keybroker/keybroker/internal/testkit"
 )
 
 // TestSuspectKeysAreVerifiedWithoutATick: a caller reports two keys
@@ -34,7 +35,7 @@ func TestSuspectKeysAreVerifiedWithoutATick(t *testing.T) {
 			t.Fatalf("report = %+v, %v", tr, err)
 		}
 	}
-	eventually(t, "both suspect keys are checked", func() bool {
+	testkit.Eventually(t, waitLimit, poll, "both suspect keys are decided", func() bool {
 		keys := e.keys("p")
 		return keys[ids[0]].State == store.Active && !keys[ids[1]].LastValidated.IsZero() &&
 			len(e.history("p", ids[1])) == 2
@@ -43,7 +44,7 @@ func TestSuspectKeysAreVerifiedWithoutATick(t *testing.T) {
 		t.Fatalf("bad key after its first strike = %s, want suspect", k.State)
 	}
 	e.clock.Advance(time.Duration(policies(nil).Pool("p").ConfirmDelay))
-	eventually(t, "the bad key is quarantined", func() bool { return e.keys("p")[ids[1]].State == store.Quarantined })
+	testkit.Eventually(t, waitLimit, poll, "the bad key is quarantined", func() bool { return e.keys("p")[ids[1]].State == store.Quarantined })
 	if k := e.keys("p")[ids[0]]; k.Reason != "verified" {
 		t.Fatalf("restored key reason %q, want verified", k.Reason)
 	}
@@ -153,9 +154,9 @@ func TestRedisOutageIsSurvivedAndLoggedOnce(t *testing.T) {
 	w := e.worker(policies(map[string]config.Pool{"p": pool("openai", "openai", f.srv.URL)}))
 	e.add("p", "sk-before-outage-0123456789abcdef")
 	run(t, w)
-	eventually(t, "the first key is checked", func() bool { return w.Stats().Checked == 1 })
+	testkit.Eventually(t, waitLimit, poll, "the first key is checked", func() bool { return w.Stats().Checked == 1 })
 	e.srv.Stop()
-	eventually(t, "several polls fail", func() bool { return w.Stats().Errors >= 5 })
+	testkit.Eventually(t, waitLimit, poll, "several polls fail", func() bool { return w.Stats().Errors >= 5 })
 	if n := strings.Count(e.logs.String(), "level=WARN msg=\"worker: claim due keys\""); n != 1 {
 		t.Fatalf("warned %d times about the outage, want once:\n%s", n, e.logs)
 	}
@@ -165,14 +166,14 @@ func TestRedisOutageIsSurvivedAndLoggedOnce(t *testing.T) {
 	e.secrets = append(e.secrets, after)
 	e.mu.Unlock()
 	var id string
-	eventually(t, "the client reconnects", func() bool { // the Redis client backs off redialing for a second
+	testkit.Eventually(t, waitLimit, poll, "the client reconnects", func() bool { // the Redis client backs off redialing for a second
 		res, err := e.st.Add(context.Background(), "p", []string{after})
 		if err == nil {
 			id = res.KeyIDs[0]
 		}
 		return err == nil
 	})
-	eventually(t, "the key added after the outage is checked", func() bool {
+	testkit.Eventually(t, waitLimit, poll, "the key added after the outage is checked", func() bool {
 		k, ok := e.keysIfUp("p")[id]
 		return ok && !k.LastValidated.IsZero()
 	})
@@ -213,13 +214,13 @@ func TestPolicyChangesApplyWhileRunning(t *testing.T) {
 	pols := &switchable{cfg: policies(map[string]config.Pool{"p": p})}
 	w := e.worker(pols)
 	run(t, w)
-	eventually(t, "the key is checked against the first upstream", func() bool { return before.hitsOf(sec) == 1 })
+	testkit.Eventually(t, waitLimit, poll, "the key is checked against the first upstream", func() bool { return before.hitsOf(sec) == 1 })
 
 	p.BaseURL = after.srv.URL
 	pols.set(policies(map[string]config.Pool{"p": p, "quiet": pool("openai", "openai", after.srv.URL)}))
-	eventually(t, "the newly checked pool is checked", func() bool { return after.hitsOf("sk-quiet-pool-0123456789abcdef") == 1 })
+	testkit.Eventually(t, waitLimit, poll, "the newly checked pool is checked", func() bool { return after.hitsOf("sk-quiet-pool-0123456789abcdef") == 1 })
 	e.clock.Advance(time.Duration(float64(p.Validator.Interval)*(1+p.Validator.Jitter)) + time.Millisecond)
-	eventually(t, "the key is checked against the new upstream", func() bool { return after.hitsOf(sec) == 1 })
+	testkit.Eventually(t, waitLimit, poll, "the key is checked against the new upstream", func() bool { return after.hitsOf(sec) == 1 })
 	if n := before.hitsOf(sec); n != 1 {
 		t.Fatalf("the old upstream was asked %d times", n)
 	}

@@ -227,9 +227,14 @@ func (x *Lease) GetExpireTime() *timestamppb.Timestamp {
 type GetRandomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// pool is the pool name: 1 to 64 characters of [A-Za-z0-9._-].
-	Pool          string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// estimated_tokens is what the caller expects the call to cost in
+	// provider tokens (prompt plus completion), reserved from the key's token
+	// budget when the pool has one. 0 reserves nothing: the call is then
+	// only admitted while the key has tokens left at all.
+	EstimatedTokens int64 `protobuf:"varint,2,opt,name=estimated_tokens,json=estimatedTokens,proto3" json:"estimated_tokens,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GetRandomRequest) Reset() {
@@ -267,6 +272,13 @@ func (x *GetRandomRequest) GetPool() string {
 		return x.Pool
 	}
 	return ""
+}
+
+func (x *GetRandomRequest) GetEstimatedTokens() int64 {
+	if x != nil {
+		return x.EstimatedTokens
+	}
+	return 0
 }
 
 // GetRandomResponse carries the leased key.
@@ -448,7 +460,10 @@ type Key struct {
 	LastFailureKind FailureKind `protobuf:"varint,12,opt,name=last_failure_kind,json=lastFailureKind,proto3,enum=keybroker.v1.FailureKind" json:"last_failure_kind,omitempty"`
 	// balance is what the billing validator last read for the key; unset
 	// when the pool is not checked by billing or no check has read one yet.
-	Balance       *KeyBalance `protobuf:"bytes,13,opt,name=balance,proto3" json:"balance,omitempty"`
+	Balance *KeyBalance `protobuf:"bytes,13,opt,name=balance,proto3" json:"balance,omitempty"`
+	// budget is the key's rate-limit budget in its current window; unset
+	// when the key has no known limits (none declared, none learned).
+	Budget        *KeyBudget `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -574,6 +589,110 @@ func (x *Key) GetBalance() *KeyBalance {
 	return nil
 }
 
+func (x *Key) GetBudget() *KeyBudget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+// KeyBudget is a key's rate-limit budget in the broker's current window,
+// as all replicas have claimed it from the shared count.
+type KeyBudget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// requests_limit is how many calls the key may take per window; 0 when
+	// unlimited or unknown.
+	RequestsLimit int64 `protobuf:"varint,1,opt,name=requests_limit,json=requestsLimit,proto3" json:"requests_limit,omitempty"`
+	// requests_remaining is what is left of requests_limit in this window.
+	RequestsRemaining int64 `protobuf:"varint,2,opt,name=requests_remaining,json=requestsRemaining,proto3" json:"requests_remaining,omitempty"`
+	// tokens_limit is how many tokens the key may spend per window; 0 when
+	// unlimited or unknown.
+	TokensLimit int64 `protobuf:"varint,3,opt,name=tokens_limit,json=tokensLimit,proto3" json:"tokens_limit,omitempty"`
+	// tokens_remaining is what is left of tokens_limit in this window.
+	TokensRemaining int64 `protobuf:"varint,4,opt,name=tokens_remaining,json=tokensRemaining,proto3" json:"tokens_remaining,omitempty"`
+	// reset_time is when the current window ends and the budget is whole
+	// again.
+	ResetTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=reset_time,json=resetTime,proto3" json:"reset_time,omitempty"`
+	// source says where the limits come from: "key" (declared for the key
+	// through Add's tiers), "pool" (the pool policy's limits) or "learned"
+	// (the provider's rate-limit headers).
+	Source        string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyBudget) Reset() {
+	*x = KeyBudget{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyBudget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyBudget) ProtoMessage() {}
+
+func (x *KeyBudget) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyBudget.ProtoReflect.Descriptor instead.
+func (*KeyBudget) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *KeyBudget) GetRequestsLimit() int64 {
+	if x != nil {
+		return x.RequestsLimit
+	}
+	return 0
+}
+
+func (x *KeyBudget) GetRequestsRemaining() int64 {
+	if x != nil {
+		return x.RequestsRemaining
+	}
+	return 0
+}
+
+func (x *KeyBudget) GetTokensLimit() int64 {
+	if x != nil {
+		return x.TokensLimit
+	}
+	return 0
+}
+
+func (x *KeyBudget) GetTokensRemaining() int64 {
+	if x != nil {
+		return x.TokensRemaining
+	}
+	return 0
+}
+
+func (x *KeyBudget) GetResetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResetTime
+	}
+	return nil
+}
+
+func (x *KeyBudget) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 // KeyBalance is a key's credit as the provider's (or relay's) billing
 // endpoints reported it at check_time.
 type KeyBalance struct {
@@ -593,7 +712,7 @@ type KeyBalance struct {
 
 func (x *KeyBalance) Reset() {
 	*x = KeyBalance{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +724,7 @@ func (x *KeyBalance) String() string {
 func (*KeyBalance) ProtoMessage() {}
 
 func (x *KeyBalance) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +737,7 @@ func (x *KeyBalance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyBalance.ProtoReflect.Descriptor instead.
 func (*KeyBalance) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{5}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *KeyBalance) GetLimitUsd() float64 {
@@ -668,7 +787,7 @@ type PoolCounts struct {
 
 func (x *PoolCounts) Reset() {
 	*x = PoolCounts{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +799,7 @@ func (x *PoolCounts) String() string {
 func (*PoolCounts) ProtoMessage() {}
 
 func (x *PoolCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +812,7 @@ func (x *PoolCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolCounts.ProtoReflect.Descriptor instead.
 func (*PoolCounts) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{6}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PoolCounts) GetTotal() int64 {
@@ -746,7 +865,7 @@ type GetAllResponse struct {
 
 func (x *GetAllResponse) Reset() {
 	*x = GetAllResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +877,7 @@ func (x *GetAllResponse) String() string {
 func (*GetAllResponse) ProtoMessage() {}
 
 func (x *GetAllResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +890,7 @@ func (x *GetAllResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllResponse.ProtoReflect.Descriptor instead.
 func (*GetAllResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{7}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetAllResponse) GetKeys() []*Key {
@@ -808,14 +927,19 @@ type AddRequest struct {
 	// 0 means 1; at most 1000000. A secret already in the pool keeps its
 	// state and takes the new weight. Without weights, new keys weigh 1 and
 	// present keys keep theirs.
-	Weights       []uint32 `protobuf:"varint,3,rep,packed,name=weights,proto3" json:"weights,omitempty"`
+	Weights []uint32 `protobuf:"varint,3,rep,packed,name=weights,proto3" json:"weights,omitempty"`
+	// tiers, when given, holds one tier name per secret (same order), each
+	// naming an entry of the pool policy's tiers: the key's rate limits. An
+	// empty name leaves the key on the pool's limits. A secret already in
+	// the pool takes the new tier.
+	Tiers         []string `protobuf:"bytes,4,rep,name=tiers,proto3" json:"tiers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddRequest) Reset() {
 	*x = AddRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +951,7 @@ func (x *AddRequest) String() string {
 func (*AddRequest) ProtoMessage() {}
 
 func (x *AddRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +964,7 @@ func (x *AddRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRequest.ProtoReflect.Descriptor instead.
 func (*AddRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{8}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AddRequest) GetPool() string {
@@ -864,6 +988,13 @@ func (x *AddRequest) GetWeights() []uint32 {
 	return nil
 }
 
+func (x *AddRequest) GetTiers() []string {
+	if x != nil {
+		return x.Tiers
+	}
+	return nil
+}
+
 // AddResponse says what Add did.
 type AddResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -880,7 +1011,7 @@ type AddResponse struct {
 
 func (x *AddResponse) Reset() {
 	*x = AddResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1023,7 @@ func (x *AddResponse) String() string {
 func (*AddResponse) ProtoMessage() {}
 
 func (x *AddResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1036,7 @@ func (x *AddResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddResponse.ProtoReflect.Descriptor instead.
 func (*AddResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{9}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AddResponse) GetAddedCount() int32 {
@@ -944,7 +1075,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1087,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1100,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{10}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RemoveRequest) GetPool() string {
@@ -1008,7 +1139,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1151,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1164,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{11}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RemoveResponse) GetRemovedCount() int32 {
@@ -1093,7 +1224,7 @@ type ReportFailureRequest struct {
 
 func (x *ReportFailureRequest) Reset() {
 	*x = ReportFailureRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1236,7 @@ func (x *ReportFailureRequest) String() string {
 func (*ReportFailureRequest) ProtoMessage() {}
 
 func (x *ReportFailureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1249,7 @@ func (x *ReportFailureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFailureRequest.ProtoReflect.Descriptor instead.
 func (*ReportFailureRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{12}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReportFailureRequest) GetPool() string {
@@ -1239,7 +1370,7 @@ type ReportFailureResponse struct {
 
 func (x *ReportFailureResponse) Reset() {
 	*x = ReportFailureResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1382,7 @@ func (x *ReportFailureResponse) String() string {
 func (*ReportFailureResponse) ProtoMessage() {}
 
 func (x *ReportFailureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1395,7 @@ func (x *ReportFailureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFailureResponse.ProtoReflect.Descriptor instead.
 func (*ReportFailureResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{13}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportFailureResponse) GetKeyId() string {
@@ -1335,7 +1466,7 @@ type GetKeyHistoryRequest struct {
 
 func (x *GetKeyHistoryRequest) Reset() {
 	*x = GetKeyHistoryRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1478,7 @@ func (x *GetKeyHistoryRequest) String() string {
 func (*GetKeyHistoryRequest) ProtoMessage() {}
 
 func (x *GetKeyHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1491,7 @@ func (x *GetKeyHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{14}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetKeyHistoryRequest) GetPool() string {
@@ -1404,7 +1535,7 @@ type GetKeyHistoryResponse struct {
 
 func (x *GetKeyHistoryResponse) Reset() {
 	*x = GetKeyHistoryResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1547,7 @@ func (x *GetKeyHistoryResponse) String() string {
 func (*GetKeyHistoryResponse) ProtoMessage() {}
 
 func (x *GetKeyHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1560,7 @@ func (x *GetKeyHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetKeyHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{15}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetKeyHistoryResponse) GetEvents() []*KeyEvent {
@@ -1472,7 +1603,7 @@ type KeyEvent struct {
 
 func (x *KeyEvent) Reset() {
 	*x = KeyEvent{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1484,7 +1615,7 @@ func (x *KeyEvent) String() string {
 func (*KeyEvent) ProtoMessage() {}
 
 func (x *KeyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1497,7 +1628,7 @@ func (x *KeyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyEvent.ProtoReflect.Descriptor instead.
 func (*KeyEvent) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{16}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *KeyEvent) GetTime() *timestamppb.Timestamp {
@@ -1558,7 +1689,7 @@ type ListPoolsRequest struct {
 
 func (x *ListPoolsRequest) Reset() {
 	*x = ListPoolsRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1701,7 @@ func (x *ListPoolsRequest) String() string {
 func (*ListPoolsRequest) ProtoMessage() {}
 
 func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1714,7 @@ func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolsRequest.ProtoReflect.Descriptor instead.
 func (*ListPoolsRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{17}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{18}
 }
 
 // PoolSummary is one pool and its counts per state.
@@ -1599,7 +1730,7 @@ type PoolSummary struct {
 
 func (x *PoolSummary) Reset() {
 	*x = PoolSummary{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +1742,7 @@ func (x *PoolSummary) String() string {
 func (*PoolSummary) ProtoMessage() {}
 
 func (x *PoolSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +1755,7 @@ func (x *PoolSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolSummary.ProtoReflect.Descriptor instead.
 func (*PoolSummary) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{18}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PoolSummary) GetPool() string {
@@ -1652,7 +1783,7 @@ type ListPoolsResponse struct {
 
 func (x *ListPoolsResponse) Reset() {
 	*x = ListPoolsResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1795,7 @@ func (x *ListPoolsResponse) String() string {
 func (*ListPoolsResponse) ProtoMessage() {}
 
 func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +1808,7 @@ func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolsResponse.ProtoReflect.Descriptor instead.
 func (*ListPoolsResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{19}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListPoolsResponse) GetPools() []*PoolSummary {
@@ -1685,6 +1816,253 @@ func (x *ListPoolsResponse) GetPools() []*PoolSummary {
 		return x.Pools
 	}
 	return nil
+}
+
+// ReportUsageRequest carries rate-limit observations about keys of one
+// pool, batched by the client.
+type ReportUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pool is the pool the keys were leased from.
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// usages are the observations, oldest first; at most 1000.
+	Usages        []*Usage `protobuf:"bytes,2,rep,name=usages,proto3" json:"usages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUsageRequest) Reset() {
+	*x = ReportUsageRequest{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUsageRequest) ProtoMessage() {}
+
+func (x *ReportUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUsageRequest.ProtoReflect.Descriptor instead.
+func (*ReportUsageRequest) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ReportUsageRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *ReportUsageRequest) GetUsages() []*Usage {
+	if x != nil {
+		return x.Usages
+	}
+	return nil
+}
+
+// Usage is what one provider answer said about the key that made the call.
+type Usage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// lease_id is GetRandomResponse.lease.lease_id of the key that made the
+	// call (expired leases are accepted for the same grace as
+	// ReportFailure).
+	LeaseId string `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	// observe_time is when the answer arrived; the broker ignores
+	// observations older than the key's window.
+	ObserveTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=observe_time,json=observeTime,proto3" json:"observe_time,omitempty"`
+	// requests is the provider's request window
+	// (x-ratelimit-*-requests, anthropic-ratelimit-requests-*).
+	Requests *RateLimitWindow `protobuf:"bytes,3,opt,name=requests,proto3" json:"requests,omitempty"`
+	// tokens is the provider's token window (x-ratelimit-*-tokens,
+	// anthropic-ratelimit-tokens-*).
+	Tokens        *RateLimitWindow `protobuf:"bytes,4,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Usage) Reset() {
+	*x = Usage{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Usage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Usage) ProtoMessage() {}
+
+func (x *Usage) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Usage.ProtoReflect.Descriptor instead.
+func (*Usage) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Usage) GetLeaseId() string {
+	if x != nil {
+		return x.LeaseId
+	}
+	return ""
+}
+
+func (x *Usage) GetObserveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ObserveTime
+	}
+	return nil
+}
+
+func (x *Usage) GetRequests() *RateLimitWindow {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *Usage) GetTokens() *RateLimitWindow {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+// RateLimitWindow is one provider rate-limit window as its headers state
+// it; a field the provider did not send is unset.
+type RateLimitWindow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// limit is the window's size (x-ratelimit-limit-*).
+	Limit *int64 `protobuf:"varint,1,opt,name=limit,proto3,oneof" json:"limit,omitempty"`
+	// remaining is what is left of it (x-ratelimit-remaining-*).
+	Remaining *int64 `protobuf:"varint,2,opt,name=remaining,proto3,oneof" json:"remaining,omitempty"`
+	// reset is how long until the window is whole again
+	// (x-ratelimit-reset-*).
+	Reset_        *durationpb.Duration `protobuf:"bytes,3,opt,name=reset,proto3" json:"reset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimitWindow) Reset() {
+	*x = RateLimitWindow{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimitWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimitWindow) ProtoMessage() {}
+
+func (x *RateLimitWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimitWindow.ProtoReflect.Descriptor instead.
+func (*RateLimitWindow) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RateLimitWindow) GetLimit() int64 {
+	if x != nil && x.Limit != nil {
+		return *x.Limit
+	}
+	return 0
+}
+
+func (x *RateLimitWindow) GetRemaining() int64 {
+	if x != nil && x.Remaining != nil {
+		return *x.Remaining
+	}
+	return 0
+}
+
+func (x *RateLimitWindow) GetReset_() *durationpb.Duration {
+	if x != nil {
+		return x.Reset_
+	}
+	return nil
+}
+
+// ReportUsageResponse says how many observations were applied.
+type ReportUsageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// accepted_count is how many usages were applied; the rest named leases
+	// this deployment did not issue for the pool, or were stale.
+	AcceptedCount int32 `protobuf:"varint,1,opt,name=accepted_count,json=acceptedCount,proto3" json:"accepted_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUsageResponse) Reset() {
+	*x = ReportUsageResponse{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUsageResponse) ProtoMessage() {}
+
+func (x *ReportUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUsageResponse.ProtoReflect.Descriptor instead.
+func (*ReportUsageResponse) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ReportUsageResponse) GetAcceptedCount() int32 {
+	if x != nil {
+		return x.AcceptedCount
+	}
+	return 0
 }
 
 var File_keybroker_v1_keybroker_proto protoreflect.FileDescriptor
@@ -1695,9 +2073,10 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x05Lease\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\tR\aleaseId\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"&\n" +
+	"expireTime\"Q\n" +
 	"\x10GetRandomRequest\x12\x12\n" +
-	"\x04pool\x18\x01 \x01(\tR\x04pool\"m\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12)\n" +
+	"\x10estimated_tokens\x18\x02 \x01(\x03R\x0festimatedTokens\"m\n" +
 	"\x11GetRandomResponse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x15\n" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12)\n" +
@@ -1708,7 +2087,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12,\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x16.keybroker.v1.KeyStateR\x05state\x12\x16\n" +
-	"\x06reveal\x18\x05 \x01(\bR\x06reveal\"\xe2\x04\n" +
+	"\x06reveal\x18\x05 \x01(\bR\x06reveal\"\x93\x05\n" +
 	"\x03Key\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12#\n" +
 	"\rmasked_secret\x18\x02 \x01(\tR\fmaskedSecret\x12\x16\n" +
@@ -1725,7 +2104,16 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"leaseCount\x12#\n" +
 	"\rfailure_count\x18\v \x01(\x03R\ffailureCount\x12E\n" +
 	"\x11last_failure_kind\x18\f \x01(\x0e2\x19.keybroker.v1.FailureKindR\x0flastFailureKind\x122\n" +
-	"\abalance\x18\r \x01(\v2\x18.keybroker.v1.KeyBalanceR\abalance\"\xbc\x01\n" +
+	"\abalance\x18\r \x01(\v2\x18.keybroker.v1.KeyBalanceR\abalance\x12/\n" +
+	"\x06budget\x18\x0e \x01(\v2\x17.keybroker.v1.KeyBudgetR\x06budget\"\x82\x02\n" +
+	"\tKeyBudget\x12%\n" +
+	"\x0erequests_limit\x18\x01 \x01(\x03R\rrequestsLimit\x12-\n" +
+	"\x12requests_remaining\x18\x02 \x01(\x03R\x11requestsRemaining\x12!\n" +
+	"\ftokens_limit\x18\x03 \x01(\x03R\vtokensLimit\x12)\n" +
+	"\x10tokens_remaining\x18\x04 \x01(\x03R\x0ftokensRemaining\x129\n" +
+	"\n" +
+	"reset_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tresetTime\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\"\xbc\x01\n" +
 	"\n" +
 	"KeyBalance\x12\x1b\n" +
 	"\tlimit_usd\x18\x01 \x01(\x01R\blimitUsd\x12\x19\n" +
@@ -1744,12 +2132,13 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x0eGetAllResponse\x12%\n" +
 	"\x04keys\x18\x01 \x03(\v2\x11.keybroker.v1.KeyR\x04keys\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x120\n" +
-	"\x06counts\x18\x03 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\"T\n" +
+	"\x06counts\x18\x03 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\"j\n" +
 	"\n" +
 	"AddRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x18\n" +
 	"\asecrets\x18\x02 \x03(\tR\asecrets\x12\x18\n" +
-	"\aweights\x18\x03 \x03(\rR\aweights\"l\n" +
+	"\aweights\x18\x03 \x03(\rR\aweights\x12\x14\n" +
+	"\x05tiers\x18\x04 \x03(\tR\x05tiers\"l\n" +
 	"\vAddResponse\x12\x1f\n" +
 	"\vadded_count\x18\x01 \x01(\x05R\n" +
 	"addedCount\x12#\n" +
@@ -1810,7 +2199,24 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x120\n" +
 	"\x06counts\x18\x02 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\"D\n" +
 	"\x11ListPoolsResponse\x12/\n" +
-	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools*\x9d\x01\n" +
+	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools\"U\n" +
+	"\x12ReportUsageRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12+\n" +
+	"\x06usages\x18\x02 \x03(\v2\x13.keybroker.v1.UsageR\x06usages\"\xd3\x01\n" +
+	"\x05Usage\x12\x19\n" +
+	"\blease_id\x18\x01 \x01(\tR\aleaseId\x12=\n" +
+	"\fobserve_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vobserveTime\x129\n" +
+	"\brequests\x18\x03 \x01(\v2\x1d.keybroker.v1.RateLimitWindowR\brequests\x125\n" +
+	"\x06tokens\x18\x04 \x01(\v2\x1d.keybroker.v1.RateLimitWindowR\x06tokens\"\x98\x01\n" +
+	"\x0fRateLimitWindow\x12\x19\n" +
+	"\x05limit\x18\x01 \x01(\x03H\x00R\x05limit\x88\x01\x01\x12!\n" +
+	"\tremaining\x18\x02 \x01(\x03H\x01R\tremaining\x88\x01\x01\x12/\n" +
+	"\x05reset\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x05resetB\b\n" +
+	"\x06_limitB\f\n" +
+	"\n" +
+	"_remaining\"<\n" +
+	"\x13ReportUsageResponse\x12%\n" +
+	"\x0eaccepted_count\x18\x01 \x01(\x05R\racceptedCount*\x9d\x01\n" +
 	"\bKeyState\x12\x19\n" +
 	"\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_STATE_ACTIVE\x10\x01\x12\x1a\n" +
@@ -1825,7 +2231,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x19FAILURE_KIND_RATE_LIMITED\x10\x03\x12\"\n" +
 	"\x1eFAILURE_KIND_PERMISSION_DENIED\x10\x04\x12\x1a\n" +
 	"\x16FAILURE_KIND_TRANSIENT\x10\x05\x12\x1d\n" +
-	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xa8\x04\n" +
+	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xfc\x04\n" +
 	"\x10KeyBrokerService\x12L\n" +
 	"\tGetRandom\x12\x1e.keybroker.v1.GetRandomRequest\x1a\x1f.keybroker.v1.GetRandomResponse\x12C\n" +
 	"\x06GetAll\x12\x1b.keybroker.v1.GetAllRequest\x1a\x1c.keybroker.v1.GetAllResponse\x12:\n" +
@@ -1833,7 +2239,8 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x06Remove\x12\x1b.keybroker.v1.RemoveRequest\x1a\x1c.keybroker.v1.RemoveResponse\x12X\n" +
 	"\rReportFailure\x12\".keybroker.v1.ReportFailureRequest\x1a#.keybroker.v1.ReportFailureResponse\x12L\n" +
 	"\tListPools\x12\x1e.keybroker.v1.ListPoolsRequest\x1a\x1f.keybroker.v1.ListPoolsResponse\x12X\n" +
-	"\rGetKeyHistory\x12\".keybroker.v1.GetKeyHistoryRequest\x1a#.keybroker.v1.GetKeyHistoryResponseB=Z;github.com/keybroker/keybroker/gen/keybroker/v1;keybrokerv1b\x06proto3"
+	"\rGetKeyHistory\x12\".keybroker.v1.GetKeyHistoryRequest\x1a#.keybroker.v1.GetKeyHistoryResponse\x12R\n" +
+	"\vReportUsage\x12 .keybroker.v1.ReportUsageRequest\x1a!.keybroker.v1.ReportUsageResponseB=Z;github.com/keybroker/keybroker/gen/keybroker/v1;keybrokerv1b\x06proto3"
 
 var (
 	file_keybroker_v1_keybroker_proto_rawDescOnce sync.Once
@@ -1848,7 +2255,7 @@ func file_keybroker_v1_keybroker_proto_rawDescGZIP() []byte {
 }
 
 var file_keybroker_v1_keybroker_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_keybroker_v1_keybroker_proto_goTypes = []any{
 	(KeyState)(0),                 // 0: keybroker.v1.KeyState
 	(FailureKind)(0),              // 1: keybroker.v1.FailureKind
@@ -1857,71 +2264,85 @@ var file_keybroker_v1_keybroker_proto_goTypes = []any{
 	(*GetRandomResponse)(nil),     // 4: keybroker.v1.GetRandomResponse
 	(*GetAllRequest)(nil),         // 5: keybroker.v1.GetAllRequest
 	(*Key)(nil),                   // 6: keybroker.v1.Key
-	(*KeyBalance)(nil),            // 7: keybroker.v1.KeyBalance
-	(*PoolCounts)(nil),            // 8: keybroker.v1.PoolCounts
-	(*GetAllResponse)(nil),        // 9: keybroker.v1.GetAllResponse
-	(*AddRequest)(nil),            // 10: keybroker.v1.AddRequest
-	(*AddResponse)(nil),           // 11: keybroker.v1.AddResponse
-	(*RemoveRequest)(nil),         // 12: keybroker.v1.RemoveRequest
-	(*RemoveResponse)(nil),        // 13: keybroker.v1.RemoveResponse
-	(*ReportFailureRequest)(nil),  // 14: keybroker.v1.ReportFailureRequest
-	(*ReportFailureResponse)(nil), // 15: keybroker.v1.ReportFailureResponse
-	(*GetKeyHistoryRequest)(nil),  // 16: keybroker.v1.GetKeyHistoryRequest
-	(*GetKeyHistoryResponse)(nil), // 17: keybroker.v1.GetKeyHistoryResponse
-	(*KeyEvent)(nil),              // 18: keybroker.v1.KeyEvent
-	(*ListPoolsRequest)(nil),      // 19: keybroker.v1.ListPoolsRequest
-	(*PoolSummary)(nil),           // 20: keybroker.v1.PoolSummary
-	(*ListPoolsResponse)(nil),     // 21: keybroker.v1.ListPoolsResponse
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
+	(*KeyBudget)(nil),             // 7: keybroker.v1.KeyBudget
+	(*KeyBalance)(nil),            // 8: keybroker.v1.KeyBalance
+	(*PoolCounts)(nil),            // 9: keybroker.v1.PoolCounts
+	(*GetAllResponse)(nil),        // 10: keybroker.v1.GetAllResponse
+	(*AddRequest)(nil),            // 11: keybroker.v1.AddRequest
+	(*AddResponse)(nil),           // 12: keybroker.v1.AddResponse
+	(*RemoveRequest)(nil),         // 13: keybroker.v1.RemoveRequest
+	(*RemoveResponse)(nil),        // 14: keybroker.v1.RemoveResponse
+	(*ReportFailureRequest)(nil),  // 15: keybroker.v1.ReportFailureRequest
+	(*ReportFailureResponse)(nil), // 16: keybroker.v1.ReportFailureResponse
+	(*GetKeyHistoryRequest)(nil),  // 17: keybroker.v1.GetKeyHistoryRequest
+	(*GetKeyHistoryResponse)(nil), // 18: keybroker.v1.GetKeyHistoryResponse
+	(*KeyEvent)(nil),              // 19: keybroker.v1.KeyEvent
+	(*ListPoolsRequest)(nil),      // 20: keybroker.v1.ListPoolsRequest
+	(*PoolSummary)(nil),           // 21: keybroker.v1.PoolSummary
+	(*ListPoolsResponse)(nil),     // 22: keybroker.v1.ListPoolsResponse
+	(*ReportUsageRequest)(nil),    // 23: keybroker.v1.ReportUsageRequest
+	(*Usage)(nil),                 // 24: keybroker.v1.Usage
+	(*RateLimitWindow)(nil),       // 25: keybroker.v1.RateLimitWindow
+	(*ReportUsageResponse)(nil),   // 26: keybroker.v1.ReportUsageResponse
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
 }
 var file_keybroker_v1_keybroker_proto_depIdxs = []int32{
-	22, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	27, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
 	2,  // 1: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
 	0,  // 2: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
 	0,  // 3: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
-	22, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
-	22, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
-	22, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
-	22, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
+	27, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
+	27, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
+	27, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
+	27, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
-	7,  // 9: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
-	22, // 10: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
-	22, // 11: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
-	6,  // 12: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
-	8,  // 13: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
-	23, // 14: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
-	1,  // 15: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
-	1,  // 16: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
-	0,  // 17: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
-	0,  // 18: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
-	22, // 19: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
-	18, // 20: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
-	22, // 21: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 22: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
-	0,  // 23: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
-	22, // 24: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
-	8,  // 25: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
-	20, // 26: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
-	3,  // 27: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
-	5,  // 28: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
-	10, // 29: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
-	12, // 30: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
-	14, // 31: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
-	19, // 32: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
-	16, // 33: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
-	4,  // 34: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
-	9,  // 35: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
-	11, // 36: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
-	13, // 37: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
-	15, // 38: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
-	21, // 39: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
-	17, // 40: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
-	34, // [34:41] is the sub-list for method output_type
-	27, // [27:34] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	8,  // 9: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
+	7,  // 10: keybroker.v1.Key.budget:type_name -> keybroker.v1.KeyBudget
+	27, // 11: keybroker.v1.KeyBudget.reset_time:type_name -> google.protobuf.Timestamp
+	27, // 12: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
+	27, // 13: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
+	6,  // 14: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
+	9,  // 15: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
+	28, // 16: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
+	1,  // 17: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
+	1,  // 18: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
+	0,  // 19: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
+	0,  // 20: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
+	27, // 21: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
+	19, // 22: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
+	27, // 23: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 24: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
+	0,  // 25: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
+	27, // 26: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
+	9,  // 27: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
+	21, // 28: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
+	24, // 29: keybroker.v1.ReportUsageRequest.usages:type_name -> keybroker.v1.Usage
+	27, // 30: keybroker.v1.Usage.observe_time:type_name -> google.protobuf.Timestamp
+	25, // 31: keybroker.v1.Usage.requests:type_name -> keybroker.v1.RateLimitWindow
+	25, // 32: keybroker.v1.Usage.tokens:type_name -> keybroker.v1.RateLimitWindow
+	28, // 33: keybroker.v1.RateLimitWindow.reset:type_name -> google.protobuf.Duration
+	3,  // 34: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
+	5,  // 35: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
+	11, // 36: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
+	13, // 37: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
+	15, // 38: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
+	20, // 39: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
+	17, // 40: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
+	23, // 41: keybroker.v1.KeyBrokerService.ReportUsage:input_type -> keybroker.v1.ReportUsageRequest
+	4,  // 42: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
+	10, // 43: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
+	12, // 44: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
+	14, // 45: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
+	16, // 46: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
+	22, // 47: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
+	18, // 48: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
+	26, // 49: keybroker.v1.KeyBrokerService.ReportUsage:output_type -> keybroker.v1.ReportUsageResponse
+	42, // [42:50] is the sub-list for method output_type
+	34, // [34:42] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_keybroker_v1_keybroker_proto_init() }
@@ -1929,17 +2350,18 @@ func file_keybroker_v1_keybroker_proto_init() {
 	if File_keybroker_v1_keybroker_proto != nil {
 		return
 	}
-	file_keybroker_v1_keybroker_proto_msgTypes[12].OneofWrappers = []any{
+	file_keybroker_v1_keybroker_proto_msgTypes[13].OneofWrappers = []any{
 		(*ReportFailureRequest_LeaseId)(nil),
 		(*ReportFailureRequest_KeyId)(nil),
 	}
+	file_keybroker_v1_keybroker_proto_msgTypes[23].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keybroker_v1_keybroker_proto_rawDesc), len(file_keybroker_v1_keybroker_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

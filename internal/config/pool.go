@@ -60,6 +60,16 @@ type Pool struct {
 
 	// Validator holds the validation worker's settings for this pool.
 	Validator Validator `yaml:"validator,omitempty"`
+
+	// Limits are every key's rate limits, for budgets (docs/budgets.md):
+	// unset, keys are limited by what the broker learns from the
+	// provider's rate-limit headers, if anything.
+	Limits Limits `yaml:"limits,omitempty"`
+
+	// Tiers names sets of limits that Add gives single keys (AddRequest's
+	// tiers), for pools mixing keys of different provider tiers. A pool
+	// that sets it replaces the map of the layer below.
+	Tiers map[string]Limits `yaml:"tiers,omitempty"`
 }
 
 // builtin is the bottom layer: the policy of a pool nothing else talks
@@ -126,6 +136,10 @@ func merge(over, under Pool) Pool {
 		over.Classify = under.Classify
 	}
 	over.Validator = mergeValidator(over.Validator, under.Validator)
+	over.Limits = mergeLimits(over.Limits, under.Limits)
+	if over.Tiers == nil {
+		over.Tiers = under.Tiers
+	}
 	return over
 }
 

@@ -92,6 +92,8 @@ func TestExampleLoads(t *testing.T) {
 			Provider: failure.OpenAI, BaseURL: "https://api.openai.com",
 			CooldownDefault: d("60s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
 			Validator: openaiV,
+			Limits:    Limits{RequestsPerMinute: 500, TokensPerMinute: 200000, Window: d("1m")},
+			Tiers:     map[string]Limits{"tier-2": {RequestsPerMinute: 5000, TokensPerMinute: 2000000}},
 		},
 		"anthropic-main": {
 			Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", Selection: LeastUsed,

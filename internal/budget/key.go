@@ -1,0 +1,210 @@
+package budget
+
+import (
+	"math"
+	"sync"
+)
+
+// key is one key's budget as this replica holds it: the limits, and the
+// slice of the current window's shared budget it has claimed and not yet
+// spent. Every method takes mu; the critical sections are a few
+// comparisons long.
+type key struct {
+	mu     sync.Mutex
+	limit  Limit
+	source Source
+
+	win        int64 // window the slice belongs to
+	reqs, toks int64 // left of this replica's slice of win
+	spent      int64 // window in which the shared count has nothing left: no more claims
+	outUntil   int64 // unix ms: the provider said nothing is left until then
+
+	next         int64 // window of the slice claimed ahead; none: none
+	nreqs, ntoks int64
+
+	tookR, tookT int64 // taken since the last plan: the local rate
+	seen         int64 // last window a lease was taken in
+}
+
+// none marks a window field that holds no window.
+const none = math.MinInt64
+
+func newKey(l Limit, s Source) *key {
+	return &key{limit: l, source: s, win: none, spent: none, next: none, seen: none}
+}
+
+// roll moves the key to window win: a slice claimed ahead for it becomes
+// the current one; an older slice is dropped. Callers hold mu.
+func (k *key) roll(win int64) {
+	if k.win == win {
+		return
+	}
+	k.reqs, k.toks = 0, 0
+	if k.next == win {
+		k.reqs, k.toks = k.nreqs, k.ntoks
+	}
+	if k.next <= win {
+		k.next, k.nreqs, k.ntoks = none, 0, 0
+	}
+	k.win = win
+}
+
+// take spends c from the slice of window win, at time nowMs. It returns
+// how many uses were granted (at most c.Uses, at least 1) and whether any
+// was. A key without limits grants everything.
+func (k *key) take(nowMs, win int64, c Cost) (int64, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.limit.Limited() {
+		return c.Uses, true
+	}
+	if nowMs < k.outUntil {
+		return 0, false
+	}
+	k.roll(win)
+	uses := c.Uses
+	if k.limit.Reqs > 0 {
+		uses = min(uses, k.reqs)
+	}
+	if k.limit.Toks > 0 {
+		if c.Tokens > 0 {
+			uses = min(uses, k.toks/c.Tokens)
+		} else if k.toks <= 0 {
+			uses = 0
+		}
+	}
+	if uses < 1 {
+		return 0, false
+	}
+	if k.limit.Reqs > 0 {
+		k.reqs -= uses
+	}
+	if k.limit.Toks > 0 {
+		k.toks -= uses * c.Tokens
+	}
+	k.tookR += uses
+	k.tookT += uses * c.Tokens
+	k.seen = win
+	return uses, true
+}
+
+// want is how much a claim for window win asks: enough for a few ticks at
+// the rate leases were taken since the last plan (at least minReqs calls),
+// less what is left. tookR and tookT are that rate.
+func (k *key) want(tookR, tookT, haveR, haveT, minReqs int64) (reqs, toks int64) {
+	if k.limit.Reqs > 0 {
+		target := min(max(3*tookR, minReqs), k.limit.Reqs)
+		reqs = max(target-haveR, 0)
+	}
+	if k.limit.Toks > 0 {
+		perCall := k.limit.Toks / max(k.limit.Reqs, 1)
+		if tookR > 0 {
+			perCall = max(tookT/tookR, 1)
+		}
+		target := min(max(3*tookT, minReqs*perCall, 1), k.limit.Toks)
+		toks = max(target-haveT, 0)
+	}
+	return reqs, toks
+}
+
+// ask is one claim the replica sends: for key id, in window win.
+type ask struct {
+	k          *key
+	id         string
+	win        int64
+	reqs, toks int64
+}
+
+// plan says what to claim for this key at nowMs in window win (which ends
+// at endMs): more of the current window when the slice runs low, and the
+// first slice of the next window shortly before it starts, for keys in
+// use. force asks even for keys not used lately (a lease found no
+// budget). Callers append the asks to one claim.
+func (k *key) plan(id string, nowMs, win, endMs, aheadMs int64, force bool, out []ask) []ask {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.limit.Limited() {
+		return out
+	}
+	k.roll(win)
+	tookR, tookT := k.tookR, k.tookT
+	k.tookR, k.tookT = 0, 0
+	busy := k.seen != none && k.seen >= win-1
+	if !busy && !force {
+		return out
+	}
+	if k.spent != win && nowMs >= k.outUntil {
+		if r, t := k.want(tookR, tookT, k.reqs, k.toks, 2); r > 0 || t > 0 {
+			out = append(out, ask{k: k, id: id, win: win, reqs: r, toks: t})
+		}
+	}
+	if busy && endMs-nowMs <= aheadMs && k.next != win+1 {
+		r, t := k.want(tookR, tookT, 0, 0, 2)
+		out = append(out, ask{k: k, id: id, win: win + 1, reqs: r, toks: t})
+	}
+	return out
+}
+
+// grant adds what a claim got to the slice of its window, and notes a
+// window whose shared count has nothing left.
+func (k *key) grant(a ask, gotR, gotT, usedR, usedT int64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	spent := (k.limit.Reqs > 0 && usedR >= k.limit.Reqs) || (k.limit.Toks > 0 && usedT >= k.limit.Toks) ||
+		(gotR == 0 && gotT == 0)
+	switch {
+	case a.win == k.win || k.win == none:
+		k.win = a.win
+		k.reqs += gotR
+		k.toks += gotT
+		if spent {
+			k.spent = a.win
+		}
+	case a.win > k.win:
+		if k.next != a.win {
+			k.next, k.nreqs, k.ntoks = a.win, 0, 0
+		}
+		k.nreqs += gotR
+		k.ntoks += gotT
+		if spent {
+			k.spent = a.win
+		}
+	}
+	// A slice for a window already past is lost: the replicas never
+	// admit it, which errs on the provider's side.
+}
+
+// setLimit changes the key's limits. A lower limit takes effect at the
+// next claim; what is claimed stays claimed.
+func (k *key) setLimit(l Limit, s Source) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.limit, k.source = l, s
+}
+
+// exhaust marks the key as having nothing left until untilMs, as the
+// provider said.
+func (k *key) exhaust(untilMs int64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.outUntil = max(k.outUntil, untilMs)
+	k.reqs, k.toks = 0, 0
+}
+
+// backAt is when the key may have budget again, in unix ms, seen from
+// window win ending at endMs: now when its slice is not empty, else the
+// later of the window's end and the provider's word. ok is false for a
+// key without limits.
+func (k *key) backAt(nowMs, win, endMs int64) (int64, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.limit.Limited() {
+		return 0, false
+	}
+	k.roll(win)
+	at := nowMs
+	if k.spent == win || (k.limit.Reqs > 0 && k.reqs == 0) || (k.limit.Toks > 0 && k.toks == 0) {
+		at = endMs
+	}
+	return max(at, k.outUntil), true
+}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/keybroker/keybroker/internal/budget"
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/keysfile"
 	"github.com/keybroker/keybroker/internal/lease"
@@ -125,8 +126,11 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		healthOpts = append(healthOpts, server.WhileDegraded(func() bool { return contact.Fresh(time.Now(), f.maxStaleness) }))
 	}
 	mx.WatchStoreContact(contact)
+	// Rate-limit budgets: on for pools that declare limits or whose
+	// callers report providers' headers (docs/budgets.md).
+	budgets := budget.New(st, policies, budget.WithLogger(log))
 	svcOpts = append(svcOpts, server.WithPolicies(policies), server.WithLogger(log), server.WithObserver(mx),
-		server.WithReportBuffer(f.reportBuffer))
+		server.WithReportBuffer(f.reportBuffer), server.WithBudgets(budgets))
 	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")), svcOpts...)
 	mx.WatchReportQueue(svc.PendingReports)
 	mx.WatchKeys(st, 5*time.Second, log)
@@ -159,6 +163,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	g.Go(func() error { server.MonitorHealth(gctx, hs, ping, f.healthInterval, log, healthOpts...); return nil })
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
 	g.Go(func() error { svc.ReplayReports(gctx, 500*time.Millisecond); return nil })
+	g.Go(func() error { return budgets.Run(gctx) })
 	if f.worker {
 		w := newWorker(st, policies, &f.commonFlags, mx, log)
 		g.Go(func() error { return w.Run(gctx) })

@@ -35,6 +35,7 @@ type Metrics struct {
 	checks        *prometheus.CounterVec
 	queued        *prometheus.CounterVec
 	checkDuration *prometheus.HistogramVec
+	budget        budgetMetrics
 }
 
 // New registers keybroker's collectors on a fresh registry.

@@ -174,9 +174,17 @@ type Lease struct {
 	LeaseId string `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
 	// expire_time is when the lease ends. Callers may reuse the key until then;
 	// ReportFailure accepts the lease for a short grace period after it.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// uses is how many calls the lease covers on a pool with budgets (at
+	// most GetRandomRequest.uses); 0 when the key has no budget, so the
+	// lease may be reused until expire_time.
+	Uses int32 `protobuf:"varint,3,opt,name=uses,proto3" json:"uses,omitempty"`
+	// uses_expire_time is when the budget behind uses ends (its window's
+	// end); a reused lease must not be used for new calls after it. Unset
+	// when uses is 0.
+	UsesExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=uses_expire_time,json=usesExpireTime,proto3" json:"uses_expire_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Lease) Reset() {
@@ -223,6 +231,20 @@ func (x *Lease) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Lease) GetUses() int32 {
+	if x != nil {
+		return x.Uses
+	}
+	return 0
+}
+
+func (x *Lease) GetUsesExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UsesExpireTime
+	}
+	return nil
+}
+
 // GetRandomRequest names the pool to lease from.
 type GetRandomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -233,8 +255,13 @@ type GetRandomRequest struct {
 	// budget when the pool has one. 0 reserves nothing: the call is then
 	// only admitted while the key has tokens left at all.
 	EstimatedTokens int64 `protobuf:"varint,2,opt,name=estimated_tokens,json=estimatedTokens,proto3" json:"estimated_tokens,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// uses is how many calls the caller means to make with this lease (a
+	// client that reuses leases); 0 means 1. On a pool with budgets the
+	// broker reserves up to this many calls (each of estimated_tokens) and
+	// says in Lease.uses how many it granted.
+	Uses          int32 `protobuf:"varint,3,opt,name=uses,proto3" json:"uses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetRandomRequest) Reset() {
@@ -277,6 +304,13 @@ func (x *GetRandomRequest) GetPool() string {
 func (x *GetRandomRequest) GetEstimatedTokens() int64 {
 	if x != nil {
 		return x.EstimatedTokens
+	}
+	return 0
+}
+
+func (x *GetRandomRequest) GetUses() int32 {
+	if x != nil {
+		return x.Uses
 	}
 	return 0
 }
@@ -1960,9 +1994,9 @@ type RateLimitWindow struct {
 	Limit *int64 `protobuf:"varint,1,opt,name=limit,proto3,oneof" json:"limit,omitempty"`
 	// remaining is what is left of it (x-ratelimit-remaining-*).
 	Remaining *int64 `protobuf:"varint,2,opt,name=remaining,proto3,oneof" json:"remaining,omitempty"`
-	// reset is how long until the window is whole again
+	// reset_after is how long until the window is whole again
 	// (x-ratelimit-reset-*).
-	Reset_        *durationpb.Duration `protobuf:"bytes,3,opt,name=reset,proto3" json:"reset,omitempty"`
+	ResetAfter    *durationpb.Duration `protobuf:"bytes,3,opt,name=reset_after,json=resetAfter,proto3" json:"reset_after,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2011,9 +2045,9 @@ func (x *RateLimitWindow) GetRemaining() int64 {
 	return 0
 }
 
-func (x *RateLimitWindow) GetReset_() *durationpb.Duration {
+func (x *RateLimitWindow) GetResetAfter() *durationpb.Duration {
 	if x != nil {
-		return x.Reset_
+		return x.ResetAfter
 	}
 	return nil
 }
@@ -2069,14 +2103,17 @@ var File_keybroker_v1_keybroker_proto protoreflect.FileDescriptor
 
 const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\n" +
-	"\x1ckeybroker/v1/keybroker.proto\x12\fkeybroker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"_\n" +
+	"\x1ckeybroker/v1/keybroker.proto\x12\fkeybroker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x01\n" +
 	"\x05Lease\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\tR\aleaseId\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"Q\n" +
+	"expireTime\x12\x12\n" +
+	"\x04uses\x18\x03 \x01(\x05R\x04uses\x12D\n" +
+	"\x10uses_expire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0eusesExpireTime\"e\n" +
 	"\x10GetRandomRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12)\n" +
-	"\x10estimated_tokens\x18\x02 \x01(\x03R\x0festimatedTokens\"m\n" +
+	"\x10estimated_tokens\x18\x02 \x01(\x03R\x0festimatedTokens\x12\x12\n" +
+	"\x04uses\x18\x03 \x01(\x05R\x04uses\"m\n" +
 	"\x11GetRandomResponse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x15\n" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12)\n" +
@@ -2207,11 +2244,12 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\blease_id\x18\x01 \x01(\tR\aleaseId\x12=\n" +
 	"\fobserve_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vobserveTime\x129\n" +
 	"\brequests\x18\x03 \x01(\v2\x1d.keybroker.v1.RateLimitWindowR\brequests\x125\n" +
-	"\x06tokens\x18\x04 \x01(\v2\x1d.keybroker.v1.RateLimitWindowR\x06tokens\"\x98\x01\n" +
+	"\x06tokens\x18\x04 \x01(\v2\x1d.keybroker.v1.RateLimitWindowR\x06tokens\"\xa3\x01\n" +
 	"\x0fRateLimitWindow\x12\x19\n" +
 	"\x05limit\x18\x01 \x01(\x03H\x00R\x05limit\x88\x01\x01\x12!\n" +
-	"\tremaining\x18\x02 \x01(\x03H\x01R\tremaining\x88\x01\x01\x12/\n" +
-	"\x05reset\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x05resetB\b\n" +
+	"\tremaining\x18\x02 \x01(\x03H\x01R\tremaining\x88\x01\x01\x12:\n" +
+	"\vreset_after\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"resetAfterB\b\n" +
 	"\x06_limitB\f\n" +
 	"\n" +
 	"_remaining\"<\n" +
@@ -2289,60 +2327,61 @@ var file_keybroker_v1_keybroker_proto_goTypes = []any{
 }
 var file_keybroker_v1_keybroker_proto_depIdxs = []int32{
 	27, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
-	2,  // 1: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
-	0,  // 2: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
-	0,  // 3: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
-	27, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
-	27, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
-	27, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
-	27, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
-	1,  // 8: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
-	8,  // 9: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
-	7,  // 10: keybroker.v1.Key.budget:type_name -> keybroker.v1.KeyBudget
-	27, // 11: keybroker.v1.KeyBudget.reset_time:type_name -> google.protobuf.Timestamp
-	27, // 12: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
-	27, // 13: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
-	6,  // 14: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
-	9,  // 15: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
-	28, // 16: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
-	1,  // 17: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
-	1,  // 18: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
-	0,  // 19: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
-	0,  // 20: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
-	27, // 21: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
-	19, // 22: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
-	27, // 23: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 24: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
-	0,  // 25: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
-	27, // 26: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
-	9,  // 27: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
-	21, // 28: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
-	24, // 29: keybroker.v1.ReportUsageRequest.usages:type_name -> keybroker.v1.Usage
-	27, // 30: keybroker.v1.Usage.observe_time:type_name -> google.protobuf.Timestamp
-	25, // 31: keybroker.v1.Usage.requests:type_name -> keybroker.v1.RateLimitWindow
-	25, // 32: keybroker.v1.Usage.tokens:type_name -> keybroker.v1.RateLimitWindow
-	28, // 33: keybroker.v1.RateLimitWindow.reset:type_name -> google.protobuf.Duration
-	3,  // 34: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
-	5,  // 35: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
-	11, // 36: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
-	13, // 37: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
-	15, // 38: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
-	20, // 39: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
-	17, // 40: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
-	23, // 41: keybroker.v1.KeyBrokerService.ReportUsage:input_type -> keybroker.v1.ReportUsageRequest
-	4,  // 42: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
-	10, // 43: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
-	12, // 44: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
-	14, // 45: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
-	16, // 46: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
-	22, // 47: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
-	18, // 48: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
-	26, // 49: keybroker.v1.KeyBrokerService.ReportUsage:output_type -> keybroker.v1.ReportUsageResponse
-	42, // [42:50] is the sub-list for method output_type
-	34, // [34:42] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	27, // 1: keybroker.v1.Lease.uses_expire_time:type_name -> google.protobuf.Timestamp
+	2,  // 2: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
+	0,  // 3: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
+	0,  // 4: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
+	27, // 5: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
+	27, // 6: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
+	27, // 7: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
+	27, // 8: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
+	1,  // 9: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
+	8,  // 10: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
+	7,  // 11: keybroker.v1.Key.budget:type_name -> keybroker.v1.KeyBudget
+	27, // 12: keybroker.v1.KeyBudget.reset_time:type_name -> google.protobuf.Timestamp
+	27, // 13: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
+	27, // 14: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
+	6,  // 15: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
+	9,  // 16: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
+	28, // 17: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
+	1,  // 18: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
+	1,  // 19: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
+	0,  // 20: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
+	0,  // 21: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
+	27, // 22: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
+	19, // 23: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
+	27, // 24: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 25: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
+	0,  // 26: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
+	27, // 27: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
+	9,  // 28: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
+	21, // 29: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
+	24, // 30: keybroker.v1.ReportUsageRequest.usages:type_name -> keybroker.v1.Usage
+	27, // 31: keybroker.v1.Usage.observe_time:type_name -> google.protobuf.Timestamp
+	25, // 32: keybroker.v1.Usage.requests:type_name -> keybroker.v1.RateLimitWindow
+	25, // 33: keybroker.v1.Usage.tokens:type_name -> keybroker.v1.RateLimitWindow
+	28, // 34: keybroker.v1.RateLimitWindow.reset_after:type_name -> google.protobuf.Duration
+	3,  // 35: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
+	5,  // 36: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
+	11, // 37: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
+	13, // 38: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
+	15, // 39: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
+	20, // 40: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
+	17, // 41: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
+	23, // 42: keybroker.v1.KeyBrokerService.ReportUsage:input_type -> keybroker.v1.ReportUsageRequest
+	4,  // 43: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
+	10, // 44: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
+	12, // 45: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
+	14, // 46: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
+	16, // 47: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
+	22, // 48: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
+	18, // 49: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
+	26, // 50: keybroker.v1.KeyBrokerService.ReportUsage:output_type -> keybroker.v1.ReportUsageResponse
+	43, // [43:51] is the sub-list for method output_type
+	35, // [35:43] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_keybroker_v1_keybroker_proto_init() }

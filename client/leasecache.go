@@ -13,15 +13,24 @@ type leased struct {
 	keyID   string
 	leaseID string
 	expire  time.Time
+	// uses is how many calls the broker's budget granted the lease (0:
+	// no budget, any number until expire); they end at usesExpire.
+	uses       int
+	usesExpire time.Time
 }
 
 func newLeased(r *pb.GetRandomResponse) *leased {
-	return &leased{
+	l := &leased{
 		secret:  r.GetSecret(),
 		keyID:   r.GetKeyId(),
 		leaseID: r.GetLease().GetLeaseId(),
 		expire:  r.GetLease().GetExpireTime().AsTime(),
+		uses:    int(r.GetLease().GetUses()),
 	}
+	if l.uses > 0 && r.GetLease().GetUsesExpireTime() != nil {
+		l.usesExpire = r.GetLease().GetUsesExpireTime().AsTime()
+	}
+	return l
 }
 
 // leaseCache holds the one lease a Transport reuses, until it expires, has
@@ -45,21 +54,44 @@ func (c *leaseCache) get() *leased {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cur == nil || !c.now().Before(c.cur.expire) {
+	if c.cur == nil || !c.usable(c.cur) {
 		c.cur = nil
 		return nil
 	}
 	l := c.cur
 	c.uses++
-	if c.maxUses > 0 && c.uses >= c.maxUses {
+	if c.maxUses > 0 && c.uses >= c.maxUses || l.uses > 0 && c.uses >= l.uses {
 		c.cur = nil
 	}
 	return l
 }
 
+// usable reports whether l may serve one more request now: neither it
+// nor the budget window its uses were granted in has ended.
+func (c *leaseCache) usable(l *leased) bool {
+	now := c.now()
+	return now.Before(l.expire) && (l.usesExpire.IsZero() || now.Before(l.usesExpire))
+}
+
+// defaultReuseUses is how many calls a Transport reusing leases without
+// a limit asks a budgeted pool to cover per lease.
+const defaultReuseUses = 32
+
+// wantUses is how many calls to ask GetRandom to cover: 1 unless leases
+// are reused.
+func (c *leaseCache) wantUses() int32 {
+	switch {
+	case !c.enabled:
+		return 1
+	case c.maxUses > 0:
+		return int32(min(c.maxUses, 1<<20))
+	}
+	return defaultReuseUses
+}
+
 // put caches a fresh lease that has just served one request.
 func (c *leaseCache) put(l *leased) {
-	if !c.enabled || c.maxUses == 1 {
+	if !c.enabled || c.maxUses == 1 || l.uses == 1 {
 		return
 	}
 	c.mu.Lock()

@@ -9,7 +9,7 @@ import (
 
 // ErrorReason returns the reason of the keybroker ErrorInfo carried by a
 // call's error, or "" when it has none. The reasons are stable API, listed
-// in the proto: POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
+// in the proto: POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN, LEASE_UNKNOWN,
 // LEASE_EXPIRED, STORE_UNAVAILABLE. It sees through wrapped errors, such as
 // Transport's.
 func ErrorReason(err error) string {

@@ -27,8 +27,8 @@ func newLeased(r *pb.GetRandomResponse) *leased {
 		expire:  r.GetLease().GetExpireTime().AsTime(),
 		uses:    int(r.GetLease().GetUses()),
 	}
-	if l.uses > 0 && r.GetLease().GetUsesExpireTime() != nil {
-		l.usesExpire = r.GetLease().GetUsesExpireTime().AsTime()
+	if l.uses > 0 && r.GetLease().GetUsesValidFor() != nil {
+		l.usesExpire = time.Now().Add(r.GetLease().GetUsesValidFor().AsDuration())
 	}
 	return l
 }

@@ -149,8 +149,9 @@ func (t *Transport) observeUsage(resp *http.Response, key *leased) {
 	if t.noUsage {
 		return
 	}
-	if u := usageOf(resp.Header, key, time.Now()); u != nil {
-		t.usage.add(u)
+	now := time.Now()
+	if u := usageOf(resp.Header, key, now); u != nil {
+		t.usage.add(u, now)
 	}
 }
 

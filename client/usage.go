@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
@@ -87,7 +86,14 @@ func usageOf(h http.Header, key *leased, now time.Time) *pb.Usage {
 	if reqs == nil && toks == nil {
 		return nil
 	}
-	return &pb.Usage{LeaseId: key.leaseID, ObserveTime: timestamppb.New(now), Requests: reqs, Tokens: toks}
+	return &pb.Usage{LeaseId: key.leaseID, Requests: reqs, Tokens: toks}
+}
+
+// observed is one usage waiting to be sent, with when its answer came;
+// its age is filled in when the batch leaves.
+type observed struct {
+	u  *pb.Usage
+	at time.Time
 }
 
 // usageReporter batches observations of one pool and sends them in the
@@ -97,17 +103,17 @@ type usageReporter struct {
 	pool string
 
 	once    sync.Once
-	ch      chan *pb.Usage
+	ch      chan observed
 	running atomic.Bool
 	dropped atomic.Int64
 	sent    atomic.Int64
 }
 
 // add queues u without ever blocking; a full queue drops it.
-func (r *usageReporter) add(u *pb.Usage) {
-	r.once.Do(func() { r.ch = make(chan *pb.Usage, usageQueue) })
+func (r *usageReporter) add(u *pb.Usage, at time.Time) {
+	r.once.Do(func() { r.ch = make(chan observed, usageQueue) })
 	select {
-	case r.ch <- u:
+	case r.ch <- observed{u, at}:
 	default:
 		r.dropped.Add(1)
 		return
@@ -136,16 +142,16 @@ func (r *usageReporter) loop() {
 
 // collect waits for a first observation (up to usageIdle), then gathers
 // more for up to usageFlush or until a batch is full.
-func (r *usageReporter) collect() []*pb.Usage {
+func (r *usageReporter) collect() []observed {
 	idle := time.NewTimer(usageIdle)
 	defer idle.Stop()
-	var first *pb.Usage
+	var first observed
 	select {
 	case first = <-r.ch:
 	case <-idle.C:
 		return nil
 	}
-	batch := []*pb.Usage{first}
+	batch := []observed{first}
 	flush := time.NewTimer(usageFlush)
 	defer flush.Stop()
 	for len(batch) < usageBatch {
@@ -159,10 +165,16 @@ func (r *usageReporter) collect() []*pb.Usage {
 	return batch
 }
 
-func (r *usageReporter) send(batch []*pb.Usage) {
+func (r *usageReporter) send(batch []observed) {
+	now := time.Now()
+	usages := make([]*pb.Usage, len(batch))
+	for i, o := range batch {
+		o.u.Age = durationpb.New(max(now.Sub(o.at), 0))
+		usages[i] = o.u
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), usageDeadline)
 	defer cancel()
-	if _, err := r.kb.stub.ReportUsage(ctx, &pb.ReportUsageRequest{Pool: r.pool, Usages: batch}); err == nil {
+	if _, err := r.kb.stub.ReportUsage(ctx, &pb.ReportUsageRequest{Pool: r.pool, Usages: usages}); err == nil {
 		r.sent.Add(int64(len(batch)))
 	}
 }

@@ -52,16 +52,25 @@ type usesGrant struct {
 // budgets, else among the keys with budget left for the call.
 func (s *Service) pick(ctx context.Context, req *pb.GetRandomRequest, now time.Time) (store.Picked, usesGrant, error) {
 	pool := req.GetPool()
-	var bp *budget.Pool
-	if s.budgets != nil {
-		bp = s.budgets.Lookup(pool)
+	if s.budgets == nil {
+		picked, err := s.selector.Pick(ctx, pool)
+		return picked, usesGrant{}, err
 	}
+	bp, tracked := s.budgets.Lookup(pool)
 	if bp == nil {
 		picked, err := s.selector.Pick(ctx, pool)
-		if err == nil && s.budgets != nil {
-			s.budgets.Track(pool)
+		if err != nil || tracked {
+			return picked, usesGrant{}, err
 		}
-		return picked, usesGrant{}, err
+		// The pool's first lease on this replica: track it from now on
+		// (only pools that lease, so no caller can fill memory with
+		// names), and hold this lease to its budget too.
+		if bp = s.budgets.Track(pool); bp == nil {
+			return picked, usesGrant{}, nil
+		}
+		if n, ok := bp.Take(picked.KeyID, now, budget.Cost{Uses: max(int64(req.GetUses()), 1), Tokens: req.GetEstimatedTokens()}); ok {
+			return picked, usesGrant{uses: n, until: budget.WindowEnd(budget.WindowOf(now, bp.Window()), bp.Window())}, nil
+		}
 	}
 	cost := budget.Cost{Uses: max(int64(req.GetUses()), 1), Tokens: req.GetEstimatedTokens()}
 	grant := func(n int64) usesGrant {
@@ -151,7 +160,7 @@ func (s *Service) keyBudgets(ctx context.Context, pool string, keys []*pb.Key) {
 	if s.budgets == nil || len(keys) == 0 {
 		return
 	}
-	bp := s.budgets.Lookup(pool)
+	bp, _ := s.budgets.Lookup(pool)
 	if bp == nil {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/store"
@@ -41,7 +42,7 @@ func (s *Service) GetRandom(ctx context.Context, req *pb.GetRandomRequest) (*pb.
 	}
 	if grant.uses > 0 {
 		resp.Lease.Uses = int32(grant.uses)
-		resp.Lease.UsesExpireTime = timestamp(grant.until)
+		resp.Lease.UsesValidFor = durationpb.New(max(grant.until.Sub(now), 0))
 	}
 	return resp, nil
 }

@@ -36,8 +36,8 @@ func (s *Service) ReportUsage(ctx context.Context, req *pb.ReportUsageRequest) (
 			continue
 		}
 		at := now
-		if t := u.GetObserveTime(); t != nil && t.CheckValid() == nil && t.AsTime().Before(now) {
-			at = t.AsTime()
+		if a := u.GetAge(); a != nil && a.CheckValid() == nil && a.AsDuration() > 0 {
+			at = now.Add(-min(a.AsDuration(), time.Hour))
 		}
 		obs = append(obs, budget.Observation{ID: id, At: at, Reqs: header(u.GetRequests()), Toks: header(u.GetTokens())})
 	}

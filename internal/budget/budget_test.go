@@ -50,7 +50,7 @@ func TestTakeSpendsOnlyWhatWasClaimed(t *testing.T) {
 	clock := testkit.NewClock(start)
 	tr := New(newStore(t), policies(twoSeconds(10, 0), nil), WithClock(clock.Now))
 	tr.Track("p")
-	p := tr.Lookup("p")
+	p, _ := tr.Lookup("p")
 	if p == nil {
 		t.Fatal("a pool with declared limits is not budgeted")
 	}
@@ -96,7 +96,7 @@ func TestTokensAreReservedAndUsesCapped(t *testing.T) {
 	clock := testkit.NewClock(start)
 	tr := New(newStore(t), policies(twoSeconds(100, 1000), nil), WithClock(clock.Now))
 	tr.Track("p")
-	p := tr.Lookup("p")
+	p, _ := tr.Lookup("p")
 	p.Take("k", clock.Now(), Cost{Uses: 1}) // makes the key known
 	k := (*p.keys.Load())["k"]
 	k.mu.Lock()
@@ -179,7 +179,7 @@ func TestReplicasNeverAdmitMoreThanTheLimit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := tr.Lookup("p")
+			p, _ := tr.Lookup("p")
 			for misses := 0; misses < 20; {
 				if _, ok := p.Take("k", clock.Now(), Cost{Uses: 1}); ok {
 					mu.Lock()
@@ -205,7 +205,7 @@ func TestObservationsSetFloorsLearnLimitsAndPark(t *testing.T) {
 	pol := &config.Config{Pools: map[string]config.Pool{"p": {Limits: config.Limits{Window: config.Duration(2 * time.Second)}}}}
 	tr := New(st, pol, WithClock(clock.Now))
 	tr.Track("p")
-	if tr.Lookup("p") != nil {
+	if p, _ := tr.Lookup("p"); p != nil {
 		t.Fatal("a pool without limits is budgeted before anything is learned")
 	}
 	ctx := context.Background()
@@ -215,7 +215,7 @@ func TestObservationsSetFloorsLearnLimitsAndPark(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.reload(ctx, tr.Lookup0("p"))
-	p := tr.Lookup("p")
+	p, _ := tr.Lookup("p")
 	if p == nil {
 		t.Fatal("a learned limit did not turn budgets on")
 	}
@@ -253,7 +253,7 @@ func TestTiersWinOverThePoolsLimits(t *testing.T) {
 	tr := New(st, policies(twoSeconds(10, 0), map[string]config.Limits{"t2": {RequestsPerMinute: 3000}}))
 	tr.Track("p")
 	tr.reload(ctx, tr.Lookup0("p"))
-	p := tr.Lookup("p")
+	p, _ := tr.Lookup("p")
 	if l, src := p.Limit("big"); l.Reqs != 100 || src != SourceKey {
 		t.Errorf("tiered key: %+v %v, want 100 per window from its tier", l, src)
 	}

@@ -70,22 +70,32 @@ func New(st Store, policies Policies, opts ...Option) *Tracker {
 }
 
 // Lookup returns the budgets of pool when any of its keys is limited, or
-// nil: the lease path's only cost for a pool without budgets.
-func (t *Tracker) Lookup(pool string) *Pool {
+// nil, and whether the pool is tracked at all: the lease path's only cost
+// for a pool without budgets.
+func (t *Tracker) Lookup(pool string) (*Pool, bool) {
 	p := (*t.pools.Load())[pool]
-	if p == nil || !p.active.Load() {
-		return nil
+	if p == nil {
+		return nil, false
 	}
-	return p
+	if !p.active.Load() {
+		return nil, true
+	}
+	return p, true
 }
 
 // Track starts following pool's budgets (once it has leased a key, so
 // that names of pools that do not exist never take memory): the policy's
 // limits apply at once, tiers and learned limits from the next refresh.
-func (t *Tracker) Track(pool string) {
-	if (*t.pools.Load())[pool] != nil {
-		return
+// It returns what Lookup would now.
+func (t *Tracker) Track(pool string) *Pool {
+	if _, tracked := t.Lookup(pool); !tracked {
+		t.track(pool)
 	}
+	p, _ := t.Lookup(pool)
+	return p
+}
+
+func (t *Tracker) track(pool string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := *t.pools.Load()
@@ -113,28 +123,27 @@ func (t *Tracker) all() []*Pool {
 }
 
 // Run claims budget slices every pool's tick and re-reads limits every
-// refresh interval, until ctx ends.
+// refresh interval, until ctx ends. Both run on the wall clock; windows
+// follow the Tracker's clock.
 func (t *Tracker) Run(ctx context.Context) error {
 	tick := time.NewTicker(minTick)
 	defer tick.Stop()
-	var lastRefresh time.Time
+	refresh := time.NewTicker(t.refresh)
+	defer refresh.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
-		}
-		now := t.now()
-		refresh := now.Sub(lastRefresh) >= t.refresh
-		if refresh {
-			lastRefresh = now
-		}
-		for _, p := range t.all() {
-			if refresh {
+		case <-refresh.C:
+			for _, p := range t.all() {
 				t.reload(ctx, p)
 			}
-			if p.active.Load() && p.due(now) {
-				t.claim(ctx, p, now, false)
+		case <-tick.C:
+			now := t.now()
+			for _, p := range t.all() {
+				if p.active.Load() && p.due(now) {
+					_ = t.claim(ctx, p, now, false)
+				}
 			}
 		}
 	}
@@ -157,7 +166,7 @@ func (t *Tracker) reload(ctx context.Context, p *Pool) {
 // at once: the lease path calls it when no key has a slice, before
 // refusing. Concurrent callers share one claim.
 func (t *Tracker) ClaimNow(ctx context.Context, pool string) error {
-	p := t.Lookup(pool)
+	p, _ := t.Lookup(pool)
 	if p == nil {
 		return nil
 	}

@@ -179,12 +179,13 @@ type Lease struct {
 	// most GetRandomRequest.uses); 0 when the key has no budget, so the
 	// lease may be reused until expire_time.
 	Uses int32 `protobuf:"varint,3,opt,name=uses,proto3" json:"uses,omitempty"`
-	// uses_expire_time is when the budget behind uses ends (its window's
-	// end); a reused lease must not be used for new calls after it. Unset
-	// when uses is 0.
-	UsesExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=uses_expire_time,json=usesExpireTime,proto3" json:"uses_expire_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// uses_valid_for is how long from this answer the budget behind uses
+	// lasts (until its window ends): a reused lease must not start new calls
+	// after it. A duration, not a time, so that the caller's and the
+	// broker's clocks need not agree. Unset when uses is 0.
+	UsesValidFor  *durationpb.Duration `protobuf:"bytes,4,opt,name=uses_valid_for,json=usesValidFor,proto3" json:"uses_valid_for,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Lease) Reset() {
@@ -238,9 +239,9 @@ func (x *Lease) GetUses() int32 {
 	return 0
 }
 
-func (x *Lease) GetUsesExpireTime() *timestamppb.Timestamp {
+func (x *Lease) GetUsesValidFor() *durationpb.Duration {
 	if x != nil {
-		return x.UsesExpireTime
+		return x.UsesValidFor
 	}
 	return nil
 }
@@ -1915,9 +1916,10 @@ type Usage struct {
 	// call (expired leases are accepted for the same grace as
 	// ReportFailure).
 	LeaseId string `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
-	// observe_time is when the answer arrived; the broker ignores
-	// observations older than the key's window.
-	ObserveTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=observe_time,json=observeTime,proto3" json:"observe_time,omitempty"`
+	// age is how long before this request the answer arrived (a duration,
+	// not a time, so that the caller's and the broker's clocks need not
+	// agree); the broker ignores observations older than the key's window.
+	Age *durationpb.Duration `protobuf:"bytes,2,opt,name=age,proto3" json:"age,omitempty"`
 	// requests is the provider's request window
 	// (x-ratelimit-*-requests, anthropic-ratelimit-requests-*).
 	Requests *RateLimitWindow `protobuf:"bytes,3,opt,name=requests,proto3" json:"requests,omitempty"`
@@ -1965,9 +1967,9 @@ func (x *Usage) GetLeaseId() string {
 	return ""
 }
 
-func (x *Usage) GetObserveTime() *timestamppb.Timestamp {
+func (x *Usage) GetAge() *durationpb.Duration {
 	if x != nil {
-		return x.ObserveTime
+		return x.Age
 	}
 	return nil
 }
@@ -2103,13 +2105,13 @@ var File_keybroker_v1_keybroker_proto protoreflect.FileDescriptor
 
 const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\n" +
-	"\x1ckeybroker/v1/keybroker.proto\x12\fkeybroker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x01\n" +
+	"\x1ckeybroker/v1/keybroker.proto\x12\fkeybroker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n" +
 	"\x05Lease\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\tR\aleaseId\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12\x12\n" +
-	"\x04uses\x18\x03 \x01(\x05R\x04uses\x12D\n" +
-	"\x10uses_expire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0eusesExpireTime\"e\n" +
+	"\x04uses\x18\x03 \x01(\x05R\x04uses\x12?\n" +
+	"\x0euses_valid_for\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\fusesValidFor\"e\n" +
 	"\x10GetRandomRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12)\n" +
 	"\x10estimated_tokens\x18\x02 \x01(\x03R\x0festimatedTokens\x12\x12\n" +
@@ -2239,10 +2241,10 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools\"U\n" +
 	"\x12ReportUsageRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12+\n" +
-	"\x06usages\x18\x02 \x03(\v2\x13.keybroker.v1.UsageR\x06usages\"\xd3\x01\n" +
+	"\x06usages\x18\x02 \x03(\v2\x13.keybroker.v1.UsageR\x06usages\"\xc1\x01\n" +
 	"\x05Usage\x12\x19\n" +
-	"\blease_id\x18\x01 \x01(\tR\aleaseId\x12=\n" +
-	"\fobserve_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vobserveTime\x129\n" +
+	"\blease_id\x18\x01 \x01(\tR\aleaseId\x12+\n" +
+	"\x03age\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03age\x129\n" +
 	"\brequests\x18\x03 \x01(\v2\x1d.keybroker.v1.RateLimitWindowR\brequests\x125\n" +
 	"\x06tokens\x18\x04 \x01(\v2\x1d.keybroker.v1.RateLimitWindowR\x06tokens\"\xa3\x01\n" +
 	"\x0fRateLimitWindow\x12\x19\n" +
@@ -2327,7 +2329,7 @@ var file_keybroker_v1_keybroker_proto_goTypes = []any{
 }
 var file_keybroker_v1_keybroker_proto_depIdxs = []int32{
 	27, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
-	27, // 1: keybroker.v1.Lease.uses_expire_time:type_name -> google.protobuf.Timestamp
+	28, // 1: keybroker.v1.Lease.uses_valid_for:type_name -> google.protobuf.Duration
 	2,  // 2: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
 	0,  // 3: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
 	0,  // 4: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
@@ -2357,7 +2359,7 @@ var file_keybroker_v1_keybroker_proto_depIdxs = []int32{
 	9,  // 28: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
 	21, // 29: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
 	24, // 30: keybroker.v1.ReportUsageRequest.usages:type_name -> keybroker.v1.Usage
-	27, // 31: keybroker.v1.Usage.observe_time:type_name -> google.protobuf.Timestamp
+	28, // 31: keybroker.v1.Usage.age:type_name -> google.protobuf.Duration
 	25, // 32: keybroker.v1.Usage.requests:type_name -> keybroker.v1.RateLimitWindow
 	25, // 33: keybroker.v1.Usage.tokens:type_name -> keybroker.v1.RateLimitWindow
 	28, // 34: keybroker.v1.RateLimitWindow.reset_after:type_name -> google.protobuf.Duration

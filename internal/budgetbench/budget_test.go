@@ -38,7 +38,8 @@ func newE2E(t *testing.T) *e2e {
 	declared := config.Pool{Limits: config.Limits{RequestsPerMinute: e2eReqs * 30, TokensPerMinute: e2eToks * 30, Window: win}}
 	pol := &config.Config{
 		Defaults: config.Pool{Limits: config.Limits{Window: win}},
-		Pools:    map[string]config.Pool{"declared": declared, "reused": declared},
+		Pools: map[string]config.Pool{"declared": declared, "reused": declared,
+			"learned": {Selection: config.RoundRobin, Limits: config.Limits{Window: win}}},
 	}
 	b := startBroker(t, redistest.Start(t).Client(), pol, clock.Now)
 	for _, pool := range []string{"declared", "reused", "reactive", "learned"} {
@@ -123,10 +124,10 @@ func TestBudgetsRefuseWhatTheUpstreamWould(t *testing.T) {
 func TestBudgetsAreLearnedFromHeaders(t *testing.T) {
 	e := newE2E(t)
 	hc := e.httpClient("learned")
-	first := e.burst(t, hc, e2eKeys*2) // well inside the limits: learning only
-	if first.ok.Load() != e2eKeys*2 {
-		t.Fatalf("warm-up: %d of %d succeeded", first.ok.Load(), e2eKeys*2)
-	}
+	// Learning only: every key answers a few times (round robin, and
+	// enough calls that a pick from Redis, before the view has loaded the
+	// pool, misses no key but once in thousands of runs).
+	e.burst(t, hc, 40)
 	testkit.Eventually(t, 10*time.Second, 20*time.Millisecond, "every key's limits learned from the headers", func() bool {
 		keys := e.keys(t, "learned")
 		for _, k := range keys {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
@@ -41,9 +42,10 @@ type leaseCache struct {
 	maxUses int
 	now     func() time.Time
 
-	mu   sync.Mutex
-	cur  *leased
-	uses int
+	mu      sync.Mutex
+	cur     *leased
+	uses    int
+	filling atomic.Bool // one request is leasing the key to reuse
 }
 
 // get returns the cached lease for one more request, or nil when there is
@@ -88,6 +90,17 @@ func (c *leaseCache) wantUses() int32 {
 	}
 	return defaultReuseUses
 }
+
+// startFill reports whether the caller should lease the key to reuse
+// (and put it, then endFill): only one request at a time does, so that
+// requests arriving together on an empty cache do not each lease a key
+// for many uses and waste all but one lease's budget. The others lease a
+// key for their own call only.
+func (c *leaseCache) startFill() bool {
+	return c.enabled && c.filling.CompareAndSwap(false, true)
+}
+
+func (c *leaseCache) endFill() { c.filling.Store(false) }
 
 // put caches a fresh lease that has just served one request.
 func (c *leaseCache) put(l *leased) {

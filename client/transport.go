@@ -134,12 +134,20 @@ func (t *Transport) lease(ctx context.Context) (*leased, error) {
 	if l := t.cache.get(); l != nil {
 		return l, nil
 	}
-	r, err := t.kb.stub.GetRandom(ctx, &pb.GetRandomRequest{Pool: t.pool, EstimatedTokens: estimatedTokens(ctx), Uses: t.cache.wantUses()})
+	uses := int32(1)
+	fill := t.cache.startFill()
+	if fill {
+		defer t.cache.endFill()
+		uses = t.cache.wantUses()
+	}
+	r, err := t.kb.stub.GetRandom(ctx, &pb.GetRandomRequest{Pool: t.pool, EstimatedTokens: estimatedTokens(ctx), Uses: uses})
 	if err != nil {
 		return nil, fmt.Errorf("keybroker: lease a key from pool %q: %w", t.pool, err)
 	}
 	l := newLeased(r)
-	t.cache.put(l)
+	if fill {
+		t.cache.put(l)
+	}
 	return l, nil
 }
 

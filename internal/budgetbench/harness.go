@@ -34,7 +34,7 @@ type broker struct {
 
 // startBroker runs a replica over rdb until the test ends. now is the
 // clock of the store, view, tracker and service.
-func startBroker(tb testing.TB, rdb redis.UniversalClient, pol *config.Config, now func() time.Time) *broker {
+func startBroker(tb testing.TB, rdb redis.UniversalClient, pol *config.Config, now func() time.Time, opts ...client.Option) *broker {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	key, err := store.LoadBrokerKey(ctx, rdb, nil)
@@ -61,7 +61,7 @@ func startBroker(tb testing.TB, rdb redis.UniversalClient, pol *config.Config, n
 		wg.Add(1)
 		go func() { defer wg.Done(); run() }()
 	}
-	kb, err := client.New(lis.Addr().String())
+	kb, err := client.New(lis.Addr().String(), opts...)
 	if err != nil {
 		tb.Fatalf("client: %v", err)
 	}
@@ -122,7 +122,7 @@ func call(ctx context.Context, hc *http.Client, url string, tokens int64, o *out
 // whether or not earlier ones have finished (callers do not slow down
 // because the service is slow), spread over the clients, and waits for
 // them all.
-func openLoop(ctx context.Context, hcs []*http.Client, url string, rate float64, d time.Duration, tokens int64, o *outcome) {
+func openLoop(ctx context.Context, hcs []*http.Client, url string, rate float64, d time.Duration, tokens int64, o *outcome) (late time.Duration) {
 	var wg sync.WaitGroup
 	n := int(rate * d.Seconds())
 	gap := time.Duration(float64(time.Second) / rate)
@@ -130,6 +130,8 @@ func openLoop(ctx context.Context, hcs []*http.Client, url string, rate float64,
 	for i := range n {
 		if wait := time.Until(start.Add(time.Duration(i) * gap)); wait > 0 {
 			time.Sleep(wait)
+		} else {
+			late = max(late, -wait)
 		}
 		wg.Add(1)
 		go func() {
@@ -138,4 +140,5 @@ func openLoop(ctx context.Context, hcs []*http.Client, url string, rate float64,
 		}()
 	}
 	wg.Wait()
+	return late
 }

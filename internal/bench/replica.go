@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/health"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/budget"
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/lease"
 	"github.com/keybroker/keybroker/internal/secret"
@@ -27,11 +28,12 @@ import (
 // the service, and server.NewGRPCServer with the default configuration
 // (the same interceptors, keepalive, limits and health) on loopback TCP.
 type replica struct {
-	addr   string
-	store  *store.Store
-	view   *view.View // nil in per-call Redis mode
-	client pb.KeyBrokerServiceClient
-	stop   func()
+	addr    string
+	store   *store.Store
+	view    *view.View // nil in per-call Redis mode
+	client  pb.KeyBrokerServiceClient
+	budgets *budget.Tracker
+	stop    func()
 }
 
 // startReplica starts a broker on the Redis at redisAddr. With memory it
@@ -53,8 +55,12 @@ func startReplica(ctx context.Context, redisAddr string, memory bool, log *slog.
 		r.view = view.New(r.store, policies, view.WithLogger(log))
 		sel = r.view
 	}
+	// Budgets on, as serve runs them: the bench's pools declare no
+	// limits, so this measures what budgets cost a pool without any.
+	budgets := budget.New(r.store, policies, budget.WithLogger(log))
 	svc := server.New(r.store, lease.NewSigner(secret.Derive(key, "lease")),
-		server.WithPolicies(policies), server.WithLogger(log), server.WithSelector(sel))
+		server.WithPolicies(policies), server.WithLogger(log), server.WithSelector(sel), server.WithBudgets(budgets))
+	r.budgets = budgets
 	return r, r.serve(ctx, rdb, svc, log)
 }
 
@@ -75,7 +81,8 @@ func (r *replica) serve(ctx context.Context, rdb redis.UniversalClient, svc *ser
 	}
 	r.client = pb.NewKeyBrokerServiceClient(conn)
 	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{}, 3)
+	done := make(chan struct{}, 4)
+	go func() { _ = r.budgets.Run(rctx); done <- struct{}{} }()
 	go func() { _ = gs.Serve(lis); done <- struct{}{} }()
 	go func() { server.MonitorHealth(rctx, hs, r.store.Ping, 2*time.Second, log); done <- struct{}{} }()
 	go func() {
@@ -87,7 +94,7 @@ func (r *replica) serve(ctx context.Context, rdb redis.UniversalClient, svc *ser
 	r.stop = func() {
 		cancel()
 		gs.Stop()
-		for range 3 {
+		for range 4 {
 			<-done
 		}
 		conn.Close()

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
 // RetryPolicy says how a Client retries calls that fail with UNAVAILABLE:
@@ -60,7 +62,7 @@ func retriable(err error) bool {
 	case codes.Unavailable:
 		return true
 	case codes.ResourceExhausted:
-		return ErrorReason(err) == "NO_BUDGET" && RetryDelay(err) > 0
+		return Reason(err) == pb.ErrorReason_ERROR_REASON_NO_BUDGET && RetryDelay(err) > 0
 	}
 	return false
 }

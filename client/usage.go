@@ -3,14 +3,13 @@ package client
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
@@ -27,66 +26,33 @@ const (
 	usageDeadline = 5 * time.Second        // bound on one ReportUsage
 )
 
-// windowHeaders names one provider window's limit, remaining and reset
-// headers, with how its reset is written.
-type windowHeaders struct {
-	limit, remaining, reset string
-	parse                   func(value string, now time.Time) (time.Duration, bool)
-}
-
-// The providers' request and token windows. Anthropic's input and output
-// token windows are folded into its token window by the tighter of them.
-var (
-	requestWindows = []windowHeaders{
-		{"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests", parseResetDuration},
-		{"Anthropic-Ratelimit-Requests-Limit", "Anthropic-Ratelimit-Requests-Remaining", "Anthropic-Ratelimit-Requests-Reset", parseResetTime},
+// rateLimitWindow converts a window failure.ReadRateLimits read; nil when
+// the answer did not state it.
+func rateLimitWindow(w failure.Window) *pb.RateLimitWindow {
+	if !w.Stated() {
+		return nil
 	}
-	tokenWindows = []windowHeaders{
-		{"X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens", parseResetDuration},
-		{"Anthropic-Ratelimit-Tokens-Limit", "Anthropic-Ratelimit-Tokens-Remaining", "Anthropic-Ratelimit-Tokens-Reset", parseResetTime},
+	out := &pb.RateLimitWindow{}
+	if w.HasLimit {
+		out.Limit = &w.Limit
 	}
-)
-
-// readWindow returns the first of windows the header states, or nil.
-func readWindow(h http.Header, windows []windowHeaders, now time.Time) *pb.RateLimitWindow {
-	for _, wh := range windows {
-		lim, limOK := headerInt(h, wh.limit)
-		rem, remOK := headerInt(h, wh.remaining)
-		if !limOK && !remOK {
-			continue
-		}
-		w := &pb.RateLimitWindow{}
-		if limOK {
-			w.Limit = &lim
-		}
-		if remOK {
-			w.Remaining = &rem
-		}
-		if d, ok := wh.parse(strings.TrimSpace(h.Get(wh.reset)), now); ok {
-			w.ResetAfter = durationpb.New(min(d, maxRetryAfter))
-		}
-		return w
+	if w.HasRemaining {
+		out.Remaining = &w.Remaining
 	}
-	return nil
-}
-
-func headerInt(h http.Header, name string) (int64, bool) {
-	v := h.Get(name)
-	if v == "" {
-		return 0, false
+	if w.Reset > 0 {
+		out.ResetAfter = durationpb.New(w.Reset)
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	return n, err == nil && n >= 0
+	return out
 }
 
 // usageOf reads what an answer's headers say about the key's windows; nil
 // when they say nothing.
 func usageOf(h http.Header, key *leased, now time.Time) *pb.Usage {
-	reqs, toks := readWindow(h, requestWindows, now), readWindow(h, tokenWindows, now)
-	if reqs == nil && toks == nil {
+	rl := failure.ReadRateLimits(h, now)
+	if !rl.Requests.Stated() && !rl.Tokens.Stated() {
 		return nil
 	}
-	return &pb.Usage{LeaseId: key.leaseID, Requests: reqs, Tokens: toks}
+	return &pb.Usage{LeaseId: key.leaseID, Requests: rateLimitWindow(rl.Requests), Tokens: rateLimitWindow(rl.Tokens)}
 }
 
 // observed is one usage waiting to be sent, with when its answer came;

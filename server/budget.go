@@ -11,11 +11,6 @@ import (
 	"github.com/keybroker/keybroker/internal/store"
 )
 
-// ReasonNoBudget is the ErrorInfo reason of a GetRandom refused because
-// every active key of the pool has spent its rate-limit budget for the
-// current window.
-const ReasonNoBudget = "NO_BUDGET"
-
 // AmongPicker is implemented by selectors that can lease the first key,
 // from a random position on, that accept takes: the in-memory view. With
 // budgets, GetRandom falls back on it when the pool's strategy keeps
@@ -151,7 +146,7 @@ func (s *Service) noBudget(pool string, bp *budget.Pool, now time.Time) error {
 	if o, ok := s.observe.(BudgetObserver); ok {
 		o.BudgetRefused(pool)
 	}
-	return statusError(codes.ResourceExhausted, ReasonNoBudget, pool, wait,
+	return statusError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_NO_BUDGET, pool, wait,
 		"pool %q: every active key has spent its rate-limit budget for this window; the first has budget again in %s", pool, wait.Round(time.Millisecond))
 }
 

@@ -43,7 +43,7 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	f := store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: policy.Until(verdict, now), ID: newReportID()}
 	tr, err := s.keys.Report(ctx, pool, id, f)
 	if errors.Is(err, store.ErrKeyUnknown) {
-		return nil, statusError(codes.NotFound, ReasonKeyUnknown, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
+		return nil, statusError(codes.NotFound, pb.ErrorReason_ERROR_REASON_KEY_UNKNOWN, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
 	}
 	if err != nil && retryable(err) && ctx.Err() == nil {
 		return s.queue(ctx, queuedReport{pool: pool, id: id, failure: f, actor: callerName(ctx)}, verdict, err)
@@ -77,9 +77,9 @@ func (s *Service) reportedKey(pool string, req *pb.ReportFailureRequest) (string
 		case errors.Is(err, lease.ErrMalformed):
 			return "", invalid("lease_id", "is not a lease id from GetRandom")
 		case err != nil:
-			return "", statusError(codes.NotFound, ReasonLeaseUnknown, pool, 0, "lease was not issued for pool %q by this deployment", pool)
+			return "", statusError(codes.NotFound, pb.ErrorReason_ERROR_REASON_LEASE_UNKNOWN, pool, 0, "lease was not issued for pool %q by this deployment", pool)
 		case s.now().After(expire.Add(leaseGrace)):
-			return "", statusError(codes.FailedPrecondition, ReasonLeaseExpired, pool, 0,
+			return "", statusError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_LEASE_EXPIRED, pool, 0,
 				"lease expired at %s; report by key_id instead", expire.UTC().Format(time.RFC3339))
 		}
 		return id, nil

@@ -37,6 +37,9 @@ func WithBudgets(t *budget.Tracker) Option { return func(s *Service) { s.budgets
 // before it looks for a key with budget left by scanning.
 const pickTries = 3
 
+// claimRounds bounds the claims one GetRandom makes before it refuses.
+const claimRounds = 4
+
 // usesGrant is what a budgeted lease covers.
 type usesGrant struct {
 	uses  int64
@@ -80,11 +83,14 @@ func (s *Service) pick(ctx context.Context, req *pb.GetRandomRequest, now time.T
 			return picked, grant(n), nil
 		}
 	}
-	for attempt := range 2 {
+	// Keys out of their slices: claim more from the shared count and look
+	// again, until it is spent for every key (then refusing is right) or
+	// a few rounds have passed (concurrent leases drained each claim).
+	for attempt := range claimRounds {
 		if picked, n, ok := s.scan(ctx, pool, bp, now, cost); ok {
 			return picked, grant(n), nil
 		}
-		if attempt > 0 {
+		if attempt > 0 && bp.Spent(now) {
 			break
 		}
 		if err := s.budgets.ClaimNow(ctx, pool); err != nil {

@@ -239,8 +239,8 @@ func TestObservationsSetFloorsLearnLimitsAndPark(t *testing.T) {
 	if _, ok := p.Take("k", clock.Now(), Cost{Uses: 1}); ok {
 		t.Error("a key the provider said was spent was leased")
 	}
-	if at, _ := p.RetryAt(clock.Now()); !at.Equal(start.Add(2 * time.Second)) {
-		t.Errorf("RetryAt = %v, want the window's end", at)
+	if at, _ := p.RetryAt(clock.Now()); !at.Equal(start.Add(1200 * time.Millisecond)) {
+		t.Errorf("RetryAt = %v, want the provider's reset %v", at, start.Add(1200*time.Millisecond))
 	}
 }
 

@@ -22,7 +22,9 @@ type key struct {
 	next         int64 // window of the slice claimed ahead; none: none
 	nreqs, ntoks int64
 
-	tookR, tookT int64 // taken since the last plan: the local rate
+	tookR, tookT int64 // taken since the last plan
+	rateR, rateT int64 // taken per plan, decaying: what a claim should cover
+	lastCost     int64 // tokens per call the latest lease asked for
 	seen         int64 // last window a lease was taken in
 }
 
@@ -58,6 +60,7 @@ func (k *key) take(nowMs, win int64, c Cost) (int64, bool) {
 	if !k.limit.Limited() {
 		return c.Uses, true
 	}
+	k.lastCost = c.Tokens
 	if nowMs < k.outUntil {
 		return 0, false
 	}
@@ -97,11 +100,13 @@ func (k *key) want(tookR, tookT, haveR, haveT, minReqs int64) (reqs, toks int64)
 		reqs = max(target-haveR, 0)
 	}
 	if k.limit.Toks > 0 {
-		perCall := k.limit.Toks / max(k.limit.Reqs, 1)
-		if tookR > 0 {
-			perCall = max(tookT/tookR, 1)
+		// Tokens per call: what the latest lease asked for, else the
+		// limits' ratio; the slice covers as many calls as the requests.
+		perCall := k.lastCost
+		if perCall <= 0 {
+			perCall = max(k.limit.Toks/max(k.limit.Reqs, 1), 1)
 		}
-		target := min(max(3*tookT, minReqs*perCall, 1), k.limit.Toks)
+		target := min(max(3*tookT, 3*tookR*perCall, minReqs*perCall, 1), k.limit.Toks)
 		toks = max(target-haveT, 0)
 	}
 	return reqs, toks
@@ -127,7 +132,11 @@ func (k *key) plan(id string, nowMs, win, endMs, aheadMs int64, force bool, out 
 		return out
 	}
 	k.roll(win)
-	tookR, tookT := k.tookR, k.tookT
+	// The rate decays by a quarter per plan unless leases keep it up, so a
+	// plan forced between two ticks still claims for the recent rate.
+	k.rateR = max(k.tookR, k.rateR-k.rateR/4)
+	k.rateT = max(k.tookT, k.rateT-k.rateT/4)
+	tookR, tookT := k.rateR, k.rateT
 	k.tookR, k.tookT = 0, 0
 	busy := k.seen != none && k.seen >= win-1
 	if !busy && !force {
@@ -192,10 +201,10 @@ func (k *key) exhaust(untilMs int64) {
 }
 
 // backAt is when the key may have budget again, in unix ms, seen from
-// window win ending at endMs: now when its slice is not empty, else the
-// later of the window's end and the provider's word. ok is false for a
-// key without limits.
-func (k *key) backAt(nowMs, win, endMs int64) (int64, bool) {
+// window win ending at endMs: the later of the window's end and the
+// provider's word when the shared count is spent, else now plus soon
+// (the next claim). ok is false for a key without limits.
+func (k *key) backAt(nowMs, win, endMs, soonMs int64) (int64, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if !k.limit.Limited() {
@@ -203,8 +212,20 @@ func (k *key) backAt(nowMs, win, endMs int64) (int64, bool) {
 	}
 	k.roll(win)
 	at := nowMs
-	if k.spent == win || (k.limit.Reqs > 0 && k.reqs == 0) || (k.limit.Toks > 0 && k.toks == 0) {
+	switch {
+	case k.spent == win:
 		at = endMs
+	case (k.limit.Reqs > 0 && k.reqs == 0) || (k.limit.Toks > 0 && k.toks == 0):
+		at = nowMs + soonMs
 	}
 	return max(at, k.outUntil), true
+}
+
+// spentNow reports whether the key can get no budget before its window
+// ends or the provider's reset: its shared count is spent, or the
+// provider said so.
+func (k *key) spentNow(nowMs, win int64) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.limit.Limited() && (k.spent == win || nowMs < k.outUntil)
 }

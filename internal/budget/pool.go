@@ -112,7 +112,7 @@ func (p *Pool) RetryAt(now time.Time) (time.Time, bool) {
 	end := (win + 1) * w
 	best, found := int64(0), false
 	for _, k := range *p.keys.Load() {
-		at, ok := k.backAt(ms, win, end)
+		at, ok := k.backAt(ms, win, end, p.tick().Milliseconds())
 		if ok && (!found || at < best) {
 			best, found = at, true
 		}
@@ -121,6 +121,20 @@ func (p *Pool) RetryAt(now time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.UnixMilli(max(best, ms+1)), true
+}
+
+// Spent reports whether every limited key of the pool this replica knows
+// has spent its window's shared budget (or was said to by the provider):
+// only then is a refusal certain to be right.
+func (p *Pool) Spent(now time.Time) bool {
+	ms, w := now.UnixMilli(), p.window.Load()
+	win := windowOfMs(ms, w)
+	for _, k := range *p.keys.Load() {
+		if k.limitNow().Limited() && !k.spentNow(ms, win) {
+			return false
+		}
+	}
+	return true
 }
 
 // Limit returns key id's limits per window and where they come from.

@@ -128,7 +128,7 @@ func benchRuns() []benchRun {
 			for _, mode := range []string{"reactive", "budgets"} {
 				w := windows
 				if load == 0.5 {
-					w = max(windows-1, 1)
+					w = 1
 				}
 				out = append(out, benchRun{mode: mode, reuse: reuse, replicas: 1, load: load, windows: w})
 			}

@@ -117,33 +117,54 @@ func TestSlicesRollOverOnlyWhenClaimedAhead(t *testing.T) {
 	k := newKey(Limit{Reqs: 10}, SourcePool)
 	k.grant(ask{win: 0}, 3, 0, 3, 0)
 	k.grant(ask{win: 1}, 4, 0, 4, 0)
-	if _, ok := k.take(0, 0, Cost{Uses: 3}); !ok {
+	if _, ok := k.take(0, 0, 2000, 100, Cost{Uses: 3}); !ok {
 		t.Fatal("window 0 slice not usable")
 	}
-	if n, ok := k.take(2000, 1, Cost{Uses: 10}); !ok || n != 4 {
+	if n, ok := k.take(2000, 1, 4000, 100, Cost{Uses: 10}); !ok || n != 4 {
 		t.Errorf("window 1 took %d, %v; want the 4 claimed ahead", n, ok)
 	}
-	if _, ok := k.take(4000, 2, Cost{Uses: 1}); ok {
+	if _, ok := k.take(4000, 2, 6000, 100, Cost{Uses: 1}); ok {
 		t.Error("window 2 admitted without a claim")
 	}
 	// A slice granted for a window already gone is never spent.
 	k.grant(ask{win: 1}, 5, 0, 9, 0)
-	if _, ok := k.take(4001, 2, Cost{Uses: 1}); ok {
+	if _, ok := k.take(4001, 2, 6000, 100, Cost{Uses: 1}); ok {
 		t.Error("a late grant for a past window was admitted")
+	}
+}
+
+// TestLeasesNearTheEndAreChargedToBothWindows: a call leased in the last
+// moments of a window may reach the provider in the next one, so it takes
+// from both; without a slice of the next window it is not admitted there.
+func TestLeasesNearTheEndAreChargedToBothWindows(t *testing.T) {
+	k := newKey(Limit{Reqs: 10}, SourcePool)
+	k.grant(ask{win: 0}, 5, 0, 5, 0)
+	if _, ok := k.take(1950, 0, 2000, 100, Cost{Uses: 1}); ok {
+		t.Fatal("a lease 50ms before the window's end was admitted with no slice of the next window")
+	}
+	k.grant(ask{win: 1}, 2, 0, 2, 0)
+	if n, ok := k.take(1950, 0, 2000, 100, Cost{Uses: 5}); !ok || n != 2 {
+		t.Fatalf("take near the end = %d, %v; want 2 (what the next window's slice holds)", n, ok)
+	}
+	if k.reqs != 3 || k.nreqs != 0 {
+		t.Errorf("slices after = %d this window, %d next; want 3 and 0", k.reqs, k.nreqs)
+	}
+	if _, ok := k.take(2000, 1, 4000, 100, Cost{Uses: 1}); ok {
+		t.Error("the next window admitted more than its slice held after the double charge")
 	}
 }
 
 func TestClaimsAskAheadOfTheNextWindow(t *testing.T) {
 	k := newKey(Limit{Reqs: 100}, SourcePool)
 	k.grant(ask{win: 0}, 10, 0, 10, 0)
-	k.take(100, 0, Cost{Uses: 5})
+	k.take(100, 0, 2000, 100, Cost{Uses: 5})
 	// Early in the window: top up the current one only.
 	asks := k.plan("k", 200, 0, 2000, 150, false, nil)
 	if len(asks) != 1 || asks[0].win != 0 || asks[0].reqs != 10 {
 		t.Errorf("plan early = %+v; want 10 more of window 0 (3 × 5 taken − 5 left)", asks)
 	}
 	// Close to the end: also the next window's first slice.
-	k.take(1900, 0, Cost{Uses: 1})
+	k.take(1800, 0, 2000, 100, Cost{Uses: 1})
 	asks = k.plan("k", 1900, 0, 2000, 150, false, nil)
 	if len(asks) == 0 || asks[len(asks)-1].win != 1 {
 		t.Errorf("plan near the end = %+v; want a slice of window 1 too", asks)

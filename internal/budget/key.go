@@ -54,7 +54,13 @@ func (k *key) roll(win int64) {
 // take spends c from the slice of window win, at time nowMs. It returns
 // how many uses were granted (at most c.Uses, at least 1) and whether any
 // was. A key without limits grants everything.
-func (k *key) take(nowMs, win int64, c Cost) (int64, bool) {
+//
+// A lease granted within guardMs of the window's end (endMs) may reach the
+// provider after the next window has begun, so it is charged to both
+// windows: it needs the slice claimed ahead for the next window too. This
+// keeps calls in flight across a boundary from pushing the provider's next
+// window past its limit, at the price of counting those few calls twice.
+func (k *key) take(nowMs, win, endMs, guardMs int64, c Cost) (int64, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if !k.limit.Limited() {
@@ -65,30 +71,52 @@ func (k *key) take(nowMs, win int64, c Cost) (int64, bool) {
 		return 0, false
 	}
 	k.roll(win)
-	uses := c.Uses
-	if k.limit.Reqs > 0 {
-		uses = min(uses, k.reqs)
+	straddle := endMs-nowMs <= guardMs
+	if straddle && k.next != win+1 {
+		return 0, false
 	}
-	if k.limit.Toks > 0 {
-		if c.Tokens > 0 {
-			uses = min(uses, k.toks/c.Tokens)
-		} else if k.toks <= 0 {
-			uses = 0
-		}
+	uses := k.fit(c, k.reqs, k.toks)
+	if straddle {
+		uses = min(uses, k.fit(c, k.nreqs, k.ntoks))
 	}
 	if uses < 1 {
 		return 0, false
 	}
-	if k.limit.Reqs > 0 {
-		k.reqs -= uses
-	}
-	if k.limit.Toks > 0 {
-		k.toks -= uses * c.Tokens
+	k.reqs, k.toks = k.spend(uses, c, k.reqs, k.toks)
+	if straddle {
+		k.nreqs, k.ntoks = k.spend(uses, c, k.nreqs, k.ntoks)
 	}
 	k.tookR += uses
 	k.tookT += uses * c.Tokens
 	k.seen = win
 	return uses, true
+}
+
+// fit is how many uses of c a slice of reqs calls and toks tokens holds.
+func (k *key) fit(c Cost, reqs, toks int64) int64 {
+	uses := c.Uses
+	if k.limit.Reqs > 0 {
+		uses = min(uses, reqs)
+	}
+	if k.limit.Toks > 0 {
+		if c.Tokens > 0 {
+			uses = min(uses, toks/c.Tokens)
+		} else if toks <= 0 {
+			uses = 0
+		}
+	}
+	return uses
+}
+
+// spend takes uses of c from a slice.
+func (k *key) spend(uses int64, c Cost, reqs, toks int64) (int64, int64) {
+	if k.limit.Reqs > 0 {
+		reqs -= uses
+	}
+	if k.limit.Toks > 0 {
+		toks -= uses * c.Tokens
+	}
+	return reqs, toks
 }
 
 // want is how much a claim for window win asks: enough for a few ticks at
@@ -147,7 +175,7 @@ func (k *key) plan(id string, nowMs, win, endMs, aheadMs int64, force bool, out 
 			out = append(out, ask{k: k, id: id, win: win, reqs: r, toks: t})
 		}
 	}
-	if busy && endMs-nowMs <= aheadMs && k.next != win+1 {
+	if (busy || force) && endMs-nowMs <= aheadMs && k.next != win+1 {
 		r, t := k.want(tookR, tookT, 0, 0, 2)
 		out = append(out, ask{k: k, id: id, win: win + 1, reqs: r, toks: t})
 	}

@@ -46,6 +46,12 @@ func (p *Pool) tick() time.Duration {
 	return min(max(p.Window()/40, minTick), maxTick)
 }
 
+// guard is how close to a window's end a lease is charged to the next
+// window too: two ticks, more than a call takes from lease to provider on
+// a busy machine. Slices for the next window are claimed ahead, four ticks
+// before it starts.
+func (p *Pool) guard() time.Duration { return 2 * p.tick() }
+
 // keep is how long Redis keeps a window's count: a few windows, so that
 // late observations still find it.
 func (p *Pool) keep() time.Duration { return 3*p.Window() + 10*time.Second }
@@ -69,8 +75,9 @@ func (p *Pool) Take(id string, now time.Time, c Cost) (int64, bool) {
 	if k == nil {
 		return c.Uses, true
 	}
-	ms := now.UnixMilli()
-	return k.take(ms, windowOfMs(ms, p.window.Load()), c)
+	ms, w := now.UnixMilli(), p.window.Load()
+	win := windowOfMs(ms, w)
+	return k.take(ms, win, (win+1)*w, p.guard().Milliseconds(), c)
 }
 
 // key returns id's budget, creating it with the pool's limits when the
@@ -155,7 +162,7 @@ func (p *Pool) plan(now time.Time, force bool) []ask {
 	ms, w := now.UnixMilli(), p.window.Load()
 	win := windowOfMs(ms, w)
 	end := (win + 1) * w
-	ahead := 3 * p.tick().Milliseconds()
+	ahead := 4 * p.tick().Milliseconds()
 	var out []ask
 	for id, k := range *p.keys.Load() {
 		out = k.plan(id, ms, win, end, ahead, force, out)

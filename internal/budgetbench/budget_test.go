@@ -35,7 +35,8 @@ func newE2E(t *testing.T) *e2e {
 	up := newUpstream(e2eWindow, 0, e2eReqs, e2eToks, clock.Now)
 	t.Cleanup(up.Close)
 	win := config.Duration(e2eWindow)
-	declared := config.Pool{Limits: config.Limits{RequestsPerMinute: e2eReqs * 30, TokensPerMinute: e2eToks * 30, Window: win}}
+	declared := config.Pool{Limits: config.Limits{RequestsPerMinute: e2eReqs * 30, TokensPerMinute: e2eToks * 30, Window: win},
+		Tiers: map[string]config.Limits{"big": {RequestsPerMinute: 40 * 30}}}
 	pol := &config.Config{
 		Defaults: config.Pool{Limits: config.Limits{Window: win}},
 		Pools: map[string]config.Pool{"declared": declared, "reused": declared,
@@ -166,4 +167,11 @@ func (e *e2e) burstNoReports(hc *http.Client, n int) *outcome {
 		call(context.Background(), hc, e.up.URL, 20, o)
 	}
 	return o
+}
+
+// waitFor polls cond until it holds, for what the broker does in the
+// background.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	testkit.Eventually(t, 10*time.Second, 20*time.Millisecond, what, cond)
 }

@@ -225,7 +225,9 @@ func (k *key) exhaust(untilMs int64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.outUntil = max(k.outUntil, untilMs)
-	k.reqs, k.toks = 0, 0
+	// The slice is kept: take refuses until then anyway, and a report
+	// that arrives after the window turned must not throw away the new
+	// window's slice.
 }
 
 // backAt is when the key may have budget again, in unix ms, seen from

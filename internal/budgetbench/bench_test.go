@@ -59,13 +59,13 @@ func BenchmarkBudgets(b *testing.B) {
 	}
 	up := newUpstream(benchWindow, 0, benchReqs, benchToks, time.Now)
 	defer up.Close()
-	rdb := redistest.Start(b).Client()
+	redisAddr := redistest.Start(b).Addr
 	// Refusals are counted as they come: no client retries (an open-loop
 	// caller that retried would only move its call to a later window).
 	noRetry := client.WithRetryPolicy(client.RetryPolicy{MaxAttempts: 1})
-	var brokers []*broker
+	var brokers []*replica
 	for range 3 {
-		brokers = append(brokers, startBroker(b, rdb, pol, time.Now, noRetry))
+		brokers = append(brokers, startBroker(b, redisAddr, pol, time.Now, noRetry))
 	}
 	capacity := float64(benchKeys*benchReqs) / benchWindow.Seconds()
 
@@ -151,4 +151,3 @@ func alignToWindow() {
 	now := time.Now()
 	time.Sleep(now.Truncate(benchWindow).Add(benchWindow).Sub(now) + 5*time.Millisecond)
 }
-

@@ -19,7 +19,7 @@ import (
 type e2e struct {
 	clock *testkit.Clock
 	up    *upstream
-	b     *broker
+	b     *replica
 }
 
 const (
@@ -31,7 +31,9 @@ const (
 
 func newE2E(t *testing.T) *e2e {
 	t.Helper()
-	clock := testkit.NewClock(time.UnixMilli(1_800_000_000_000))
+	// Near the wall clock, at a window boundary: the broker's contact with
+	// Redis is timed on the wall clock, and its leases on this one.
+	clock := testkit.NewClock(time.Now().Truncate(e2eWindow).Add(e2eWindow))
 	up := newUpstream(e2eWindow, 0, e2eReqs, e2eToks, clock.Now)
 	t.Cleanup(up.Close)
 	win := config.Duration(e2eWindow)
@@ -42,7 +44,7 @@ func newE2E(t *testing.T) *e2e {
 		Pools: map[string]config.Pool{"declared": declared, "reused": declared,
 			"learned": {Selection: config.RoundRobin, Limits: config.Limits{Window: win}}},
 	}
-	b := startBroker(t, redistest.Start(t).Client(), pol, clock.Now)
+	b := startBroker(t, redistest.Start(t).Addr, pol, clock.Now)
 	for _, pool := range []string{"declared", "reused", "reactive", "learned"} {
 		if _, err := b.kb.Add(context.Background(), pool, keySecrets(e2eKeys)); err != nil {
 			t.Fatal(err)

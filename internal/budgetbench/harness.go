@@ -4,74 +4,52 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"google.golang.org/grpc/health"
-
 	"github.com/keybroker/keybroker/client"
-	"github.com/keybroker/keybroker/internal/budget"
+	"github.com/keybroker/keybroker/internal/broker"
 	"github.com/keybroker/keybroker/internal/config"
-	"github.com/keybroker/keybroker/internal/lease"
-	"github.com/keybroker/keybroker/internal/secret"
 	"github.com/keybroker/keybroker/internal/store"
-	"github.com/keybroker/keybroker/internal/view"
-	"github.com/keybroker/keybroker/server"
 )
 
-// broker is one replica in this process, wired as serve wires it: store,
-// in-memory view, budget tracker, service and the default gRPC server.
-type broker struct {
-	addr  string
-	store *store.Store
-	kb    *client.Client
+// replica is one broker in this process, assembled by internal/broker as
+// serve assembles it (store, in-memory view, budgets, service, default
+// gRPC server), with a client of its own.
+type replica struct {
+	kb *client.Client
 }
 
-// startBroker runs a replica over rdb until the test ends. now is the
-// clock of the store, view, tracker and service.
-func startBroker(tb testing.TB, rdb redis.UniversalClient, pol *config.Config, now func() time.Time, opts ...client.Option) *broker {
+// startBroker runs a replica on the Redis at redisAddr until the test
+// ends. now is the broker's clock.
+func startBroker(tb testing.TB, redisAddr string, pol *config.Config, now func() time.Time, opts ...client.Option) *replica {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	key, err := store.LoadBrokerKey(ctx, rdb, nil)
+	b, err := broker.New(ctx, broker.Config{
+		Redis:    store.RedisConfig{Addrs: []string{redisAddr}},
+		Policies: pol,
+		Logger:   slog.New(slog.DiscardHandler),
+		Listen:   "127.0.0.1:0",
+	}, broker.WithClock(now))
 	if err != nil {
-		tb.Fatalf("broker key: %v", err)
+		cancel()
+		tb.Fatalf("broker: %v", err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")), store.WithClock(now))
-	vw := view.New(st, pol, view.WithLogger(log), view.WithClock(now))
-	tr := budget.New(st, pol, budget.WithClock(now), budget.WithLogger(log))
-	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")), server.WithPolicies(pol),
-		server.WithSelector(vw), server.WithBudgets(tr), server.WithClock(now), server.WithLogger(log))
-	gs := server.NewGRPCServer(svc, health.NewServer(), log, server.DefaultGRPCConfig())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("listen: %v", err)
-	}
-	var wg sync.WaitGroup
-	for _, run := range []func(){
-		func() { _ = gs.Serve(lis) },
-		func() { _ = vw.Run(ctx) },
-		func() { _ = tr.Run(ctx) },
-	} {
-		wg.Add(1)
-		go func() { defer wg.Done(); run() }()
-	}
-	kb, err := client.New(lis.Addr().String(), opts...)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Run(ctx) }()
+	kb, err := client.New(b.Addr(), opts...)
 	if err != nil {
 		tb.Fatalf("client: %v", err)
 	}
 	tb.Cleanup(func() {
 		kb.Close()
 		cancel()
-		gs.Stop()
-		wg.Wait()
+		<-done
 	})
-	return &broker{addr: lis.Addr().String(), store: st, kb: kb}
+	return &replica{kb: kb}
 }
 
 // keySecrets are the pool's keys, the same in every run: the fake counts

@@ -160,12 +160,16 @@ func (k *key) plan(id string, nowMs, win, endMs, aheadMs int64, force bool, out 
 		return out
 	}
 	k.roll(win)
-	// The rate decays by a quarter per plan unless leases keep it up, so a
-	// plan forced between two ticks still claims for the recent rate.
-	k.rateR = max(k.tookR, k.rateR-k.rateR/4)
-	k.rateT = max(k.tookT, k.rateT-k.rateT/4)
-	tookR, tookT := k.rateR, k.rateT
-	k.tookR, k.tookT = 0, 0
+	// The rate is taken per tick: only the periodic plan updates it
+	// (decaying by a quarter unless leases keep it up); a plan forced
+	// between ticks claims by it without wearing it down.
+	tookR, tookT := max(k.rateR, k.tookR), max(k.rateT, k.tookT)
+	if !force {
+		k.rateR = max(k.tookR, k.rateR-k.rateR/4)
+		k.rateT = max(k.tookT, k.rateT-k.rateT/4)
+		tookR, tookT = k.rateR, k.rateT
+		k.tookR, k.tookT = 0, 0
+	}
 	busy := k.seen != none && k.seen >= win-1
 	if !busy && !force {
 		return out
@@ -175,9 +179,17 @@ func (k *key) plan(id string, nowMs, win, endMs, aheadMs int64, force bool, out 
 			out = append(out, ask{k: k, id: id, win: win, reqs: r, toks: t})
 		}
 	}
-	if (busy || force) && endMs-nowMs <= aheadMs && k.next != win+1 {
-		r, t := k.want(tookR, tookT, 0, 0, 2)
-		out = append(out, ask{k: k, id: id, win: win + 1, reqs: r, toks: t})
+	// The next window's first slice, shortly before it starts (leases in
+	// the last moments of this window take from it too), topped up as
+	// it runs low.
+	if (busy || force) && endMs-nowMs <= aheadMs && k.spent != win+1 {
+		haveR, haveT := int64(0), int64(0)
+		if k.next == win+1 {
+			haveR, haveT = k.nreqs, k.ntoks
+		}
+		if r, t := k.want(tookR, tookT, haveR, haveT, 2); r > 0 || t > 0 {
+			out = append(out, ask{k: k, id: id, win: win + 1, reqs: r, toks: t})
+		}
 	}
 	return out
 }

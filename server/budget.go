@@ -38,7 +38,7 @@ func WithBudgets(t *budget.Tracker) Option { return func(s *Service) { s.budgets
 const pickTries = 3
 
 // claimRounds bounds the claims one GetRandom makes before it refuses.
-const claimRounds = 4
+const claimRounds = 8
 
 // usesGrant is what a budgeted lease covers.
 type usesGrant struct {

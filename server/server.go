@@ -72,6 +72,7 @@ type Service struct {
 	contact  *StoreContact
 	maxStale time.Duration
 	budgets  *budget.Tracker // nil: no budgets
+	status   StatusSource
 }
 
 // Option configures a Service.

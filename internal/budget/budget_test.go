@@ -160,8 +160,8 @@ func TestClaimsAskAheadOfTheNextWindow(t *testing.T) {
 	k.take(100, 0, 2000, 100, Cost{Uses: 5})
 	// Early in the window: top up the current one only.
 	asks := k.plan("k", 200, 0, 2000, 150, false, nil)
-	if len(asks) != 1 || asks[0].win != 0 || asks[0].reqs != 10 {
-		t.Errorf("plan early = %+v; want 10 more of window 0 (3 × 5 taken − 5 left)", asks)
+	if len(asks) != 1 || asks[0].win != 0 || asks[0].reqs != 25 {
+		t.Errorf("plan early = %+v; want 25 more of window 0 (6 × 5 taken − 5 left)", asks)
 	}
 	// Close to the end: also the next window's first slice.
 	k.take(1800, 0, 2000, 100, Cost{Uses: 1})

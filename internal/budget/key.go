@@ -119,12 +119,12 @@ func (k *key) spend(uses int64, c Cost, reqs, toks int64) (int64, int64) {
 	return reqs, toks
 }
 
-// want is how much a claim for window win asks: enough for a few ticks at
+// want is how much a claim for window win asks: enough for six ticks at
 // the rate leases were taken since the last plan (at least minReqs calls),
 // less what is left. tookR and tookT are that rate.
 func (k *key) want(tookR, tookT, haveR, haveT, minReqs int64) (reqs, toks int64) {
 	if k.limit.Reqs > 0 {
-		target := min(max(3*tookR, minReqs), k.limit.Reqs)
+		target := min(max(6*tookR, minReqs), k.limit.Reqs)
 		reqs = max(target-haveR, 0)
 	}
 	if k.limit.Toks > 0 {
@@ -134,7 +134,7 @@ func (k *key) want(tookR, tookT, haveR, haveT, minReqs int64) (reqs, toks int64)
 		if perCall <= 0 {
 			perCall = max(k.limit.Toks/max(k.limit.Reqs, 1), 1)
 		}
-		target := min(max(3*tookT, 3*tookR*perCall, minReqs*perCall, 1), k.limit.Toks)
+		target := min(max(6*tookT, 6*tookR*perCall, minReqs*perCall, 1), k.limit.Toks)
 		toks = max(target-haveT, 0)
 	}
 	return reqs, toks

@@ -270,6 +270,25 @@ pools:
 	}
 }
 
+func TestMinKeys(t *testing.T) {
+	c, err := Parse("t.yaml", []byte("defaults:\n  min_keys: 5\npools:\n  quiet:\n    min_keys: 0\n  big: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Pool("quiet").LowWater(); got != 0 {
+		t.Errorf("quiet: %d, want an explicit 0 kept", got)
+	}
+	if got := c.Pool("big").LowWater(); got != 5 {
+		t.Errorf("big: %d, want the defaults' 5", got)
+	}
+	if got := Default().Pool("any").LowWater(); got != DefaultMinKeys {
+		t.Errorf("built-in: %d", got)
+	}
+	if _, err := Parse("t.yaml", []byte("pools:\n  p:\n    min_keys: -1\n")); err == nil || !strings.Contains(err.Error(), "min_keys") {
+		t.Errorf("min_keys -1: %v", err)
+	}
+}
+
 func TestMerge(t *testing.T) {
 	full := Pool{
 		Provider: failure.Gemini, BaseURL: "https://u", CooldownDefault: 1, CooldownMax: 2, LeaseTTL: 3,
@@ -278,6 +297,7 @@ func TestMerge(t *testing.T) {
 			Concurrency: 8, RateLimit: 9, OnExhausted: "remove", Model: "m", UsageDays: 10},
 		Limits: Limits{RequestsPerMinute: 11, TokensPerMinute: 12, Window: 13},
 		Tiers:  map[string]Limits{"t": {RequestsPerMinute: 14}},
+		MinKeys: new(int),
 	}
 	full.Selection = LeastUsed
 	if got := merge(Pool{}, full); !got.Equal(full) {

@@ -27,6 +27,8 @@ const (
 	KeyBrokerService_ListPools_FullMethodName     = "/keybroker.v1.KeyBrokerService/ListPools"
 	KeyBrokerService_GetKeyHistory_FullMethodName = "/keybroker.v1.KeyBrokerService/GetKeyHistory"
 	KeyBrokerService_ReportUsage_FullMethodName   = "/keybroker.v1.KeyBrokerService/ReportUsage"
+	KeyBrokerService_DeletePool_FullMethodName    = "/keybroker.v1.KeyBrokerService/DeletePool"
+	KeyBrokerService_GetStatus_FullMethodName     = "/keybroker.v1.KeyBrokerService/GetStatus"
 )
 
 // KeyBrokerServiceClient is the client API for KeyBrokerService service.
@@ -42,6 +44,8 @@ const (
 // status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
 // from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
 // LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
+// from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
+// LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
 // google.rpc.RetryInfo when waiting will help.
 type KeyBrokerServiceClient interface {
 	// GetRandom leases one active key of a pool. An empty pool is
@@ -83,6 +87,17 @@ type KeyBrokerServiceClient interface {
 	// pool does not declare them, and corrects its shared budget count, so
 	// that GetRandom leases only keys with headroom. See docs/budgets.md.
 	ReportUsage(ctx context.Context, in *ReportUsageRequest, opts ...grpc.CallOption) (*ReportUsageResponse, error)
+	// DeletePool retires a pool (admin): it leaves ListPools, the metrics and
+	// their alerts, so an emptied pool no longer pages as empty. A pool that
+	// still holds keys is FAILED_PRECONDITION (POOL_NOT_EMPTY) unless force
+	// is set, which removes its keys first (each recorded in the audit trail
+	// as removed). A pool that does not exist is NOT_FOUND (POOL_UNKNOWN).
+	// Adding a key later brings the pool back.
+	DeletePool(ctx context.Context, in *DeletePoolRequest, opts ...grpc.CallOption) (*DeletePoolResponse, error)
+	// GetStatus is one screen of the deployment as the answering broker sees
+	// it (admin): its version, whether its key store answers, its validation
+	// worker and every pool with its counts.
+	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
 }
 
 type keyBrokerServiceClient struct {
@@ -173,6 +188,26 @@ func (c *keyBrokerServiceClient) ReportUsage(ctx context.Context, in *ReportUsag
 	return out, nil
 }
 
+func (c *keyBrokerServiceClient) DeletePool(ctx context.Context, in *DeletePoolRequest, opts ...grpc.CallOption) (*DeletePoolResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeletePoolResponse)
+	err := c.cc.Invoke(ctx, KeyBrokerService_DeletePool_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyBrokerServiceClient) GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStatusResponse)
+	err := c.cc.Invoke(ctx, KeyBrokerService_GetStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyBrokerServiceServer is the server API for KeyBrokerService service.
 // All implementations must embed UnimplementedKeyBrokerServiceServer
 // for forward compatibility.
@@ -186,6 +221,8 @@ func (c *keyBrokerServiceClient) ReportUsage(ctx context.Context, in *ReportUsag
 // status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
 // from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
 // LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
+// from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
+// LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
 // google.rpc.RetryInfo when waiting will help.
 type KeyBrokerServiceServer interface {
 	// GetRandom leases one active key of a pool. An empty pool is
@@ -227,6 +264,17 @@ type KeyBrokerServiceServer interface {
 	// pool does not declare them, and corrects its shared budget count, so
 	// that GetRandom leases only keys with headroom. See docs/budgets.md.
 	ReportUsage(context.Context, *ReportUsageRequest) (*ReportUsageResponse, error)
+	// DeletePool retires a pool (admin): it leaves ListPools, the metrics and
+	// their alerts, so an emptied pool no longer pages as empty. A pool that
+	// still holds keys is FAILED_PRECONDITION (POOL_NOT_EMPTY) unless force
+	// is set, which removes its keys first (each recorded in the audit trail
+	// as removed). A pool that does not exist is NOT_FOUND (POOL_UNKNOWN).
+	// Adding a key later brings the pool back.
+	DeletePool(context.Context, *DeletePoolRequest) (*DeletePoolResponse, error)
+	// GetStatus is one screen of the deployment as the answering broker sees
+	// it (admin): its version, whether its key store answers, its validation
+	// worker and every pool with its counts.
+	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
 	mustEmbedUnimplementedKeyBrokerServiceServer()
 }
 
@@ -260,6 +308,12 @@ func (UnimplementedKeyBrokerServiceServer) GetKeyHistory(context.Context, *GetKe
 }
 func (UnimplementedKeyBrokerServiceServer) ReportUsage(context.Context, *ReportUsageRequest) (*ReportUsageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportUsage not implemented")
+}
+func (UnimplementedKeyBrokerServiceServer) DeletePool(context.Context, *DeletePoolRequest) (*DeletePoolResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeletePool not implemented")
+}
+func (UnimplementedKeyBrokerServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
 }
 func (UnimplementedKeyBrokerServiceServer) mustEmbedUnimplementedKeyBrokerServiceServer() {}
 func (UnimplementedKeyBrokerServiceServer) testEmbeddedByValue()                          {}
@@ -426,6 +480,42 @@ func _KeyBrokerService_ReportUsage_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyBrokerService_DeletePool_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePoolRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyBrokerServiceServer).DeletePool(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyBrokerService_DeletePool_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyBrokerServiceServer).DeletePool(ctx, req.(*DeletePoolRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyBrokerService_GetStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyBrokerServiceServer).GetStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyBrokerService_GetStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyBrokerServiceServer).GetStatus(ctx, req.(*GetStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyBrokerService_ServiceDesc is the grpc.ServiceDesc for KeyBrokerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -464,6 +554,14 @@ var KeyBrokerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportUsage",
 			Handler:    _KeyBrokerService_ReportUsage_Handler,
+		},
+		{
+			MethodName: "DeletePool",
+			Handler:    _KeyBrokerService_DeletePool_Handler,
+		},
+		{
+			MethodName: "GetStatus",
+			Handler:    _KeyBrokerService_GetStatus_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

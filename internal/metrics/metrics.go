@@ -86,6 +86,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.GRPC, m.leases, m.reports, m.transitions, m.redisDuration, m.redisErrors, m.checks, m.checkDuration, m.queued,
 	)
+	m.budget = newBudgetMetrics(reg)
 	return m
 }
 

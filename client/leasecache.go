@@ -20,7 +20,11 @@ type leased struct {
 	usesExpire time.Time
 }
 
-func newLeased(r *pb.GetRandomResponse) *leased {
+// newLeased reads a grant; sent is when GetRandom was sent, from which the
+// uses' validity counts: the broker answered later, so the budget's
+// window ends no sooner than sent plus uses_valid_for, however slow the
+// answer was.
+func newLeased(r *pb.GetRandomResponse, sent time.Time) *leased {
 	l := &leased{
 		secret:  r.GetSecret(),
 		keyID:   r.GetKeyId(),
@@ -29,7 +33,7 @@ func newLeased(r *pb.GetRandomResponse) *leased {
 		uses:    int(r.GetLease().GetUses()),
 	}
 	if l.uses > 0 && r.GetLease().GetUsesValidFor() != nil {
-		l.usesExpire = time.Now().Add(r.GetLease().GetUsesValidFor().AsDuration())
+		l.usesExpire = sent.Add(r.GetLease().GetUsesValidFor().AsDuration())
 	}
 	return l
 }

@@ -140,11 +140,12 @@ func (t *Transport) lease(ctx context.Context) (*leased, error) {
 		defer t.cache.endFill()
 		uses = t.cache.wantUses()
 	}
+	sent := time.Now()
 	r, err := t.kb.stub.GetRandom(ctx, &pb.GetRandomRequest{Pool: t.pool, EstimatedTokens: estimatedTokens(ctx), Uses: uses})
 	if err != nil {
 		return nil, fmt.Errorf("keybroker: lease a key from pool %q: %w", t.pool, err)
 	}
-	l := newLeased(r)
+	l := newLeased(r, sent)
 	if fill {
 		t.cache.put(l)
 	}

@@ -67,13 +67,11 @@ func (s *Service) pick(ctx context.Context, req *pb.GetRandomRequest, now time.T
 			return picked, usesGrant{}, nil
 		}
 		if n, ok := bp.Take(picked.KeyID, now, budget.Cost{Uses: max(int64(req.GetUses()), 1), Tokens: req.GetEstimatedTokens()}); ok {
-			return picked, usesGrant{uses: n, until: budget.WindowEnd(budget.WindowOf(now, bp.Window()), bp.Window())}, nil
+			return picked, usesGrant{uses: n, until: bp.UsesUntil(now)}, nil
 		}
 	}
 	cost := budget.Cost{Uses: max(int64(req.GetUses()), 1), Tokens: req.GetEstimatedTokens()}
-	grant := func(n int64) usesGrant {
-		return usesGrant{uses: n, until: budget.WindowEnd(budget.WindowOf(now, bp.Window()), bp.Window())}
-	}
+	grant := func(n int64) usesGrant { return usesGrant{uses: n, until: bp.UsesUntil(now)} }
 	for range pickTries {
 		picked, err := s.selector.Pick(ctx, pool)
 		if err != nil {

@@ -52,6 +52,20 @@ func (p *Pool) tick() time.Duration {
 // before it starts.
 func (p *Pool) guard() time.Duration { return 2 * p.tick() }
 
+// UsesUntil is until when the uses of a lease granted at now may start
+// calls: the window's end less the guard, so that a reused lease's calls,
+// like single leases near the end, cannot spill into the next window
+// uncounted. A lease granted within the guard (charged to both windows)
+// may be used until the next window's end less the guard.
+func (p *Pool) UsesUntil(now time.Time) time.Time {
+	w, g := p.Window(), p.guard()
+	end := WindowEnd(WindowOf(now, w), w)
+	if end.Sub(now) <= g {
+		end = end.Add(w)
+	}
+	return end.Add(-g)
+}
+
 // keep is how long Redis keeps a window's count: a few windows, so that
 // late observations still find it.
 func (p *Pool) keep() time.Duration { return 3*p.Window() + 10*time.Second }

@@ -52,7 +52,7 @@ type commonFlags struct {
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	c.redisFlags.register(fs)
-	fs.StringVar(&c.configPath, "config", "", "pool policy YAML file (see config/testdata/example.yaml); empty: built-in defaults")
+	fs.StringVar(&c.configPath, "config", "", "pool policy YAML file (see docs/configuration.md); empty: built-in defaults")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&c.workerConcurrency, "worker-concurrency", 32, "validation checks in flight at once across all pools (each pool also has its own validator.concurrency)")

@@ -38,7 +38,7 @@ func (r benchRun) pool(i int) string {
 	return fmt.Sprintf("%s-%d-%t-%d", r.mode, r.replicas, r.reuse, i)
 }
 
-// BenchmarkBudgets runs the table of docs/BENCHMARKS.md's budgets section:
+// BenchmarkBudgets runs the table of docs/benchmarks.md's budgets section:
 // open-loop load through the Transport at 50, 90 and 120% of the pool's
 // capacity, today's reactive selection side by side with budgets, with
 // and without lease reuse, one replica and three sharing the pool. It is

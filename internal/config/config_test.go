@@ -295,8 +295,8 @@ func TestMerge(t *testing.T) {
 		AuthHeader: AuthXGoogAPIKey, Classify: []ClassifyRule{{Status: 500, Kind: "transient"}},
 		Validator: Validator{Kind: "gemini", Interval: 4, DisabledInterval: 5, RetryInterval: 6, Timeout: 7, Jitter: 0.5,
 			Concurrency: 8, RateLimit: 9, OnExhausted: "remove", Model: "m", UsageDays: 10},
-		Limits: Limits{RequestsPerMinute: 11, TokensPerMinute: 12, Window: 13},
-		Tiers:  map[string]Limits{"t": {RequestsPerMinute: 14}},
+		Limits:  Limits{RequestsPerMinute: 11, TokensPerMinute: 12, Window: 13},
+		Tiers:   map[string]Limits{"t": {RequestsPerMinute: 14}},
 		MinKeys: new(int),
 	}
 	full.Selection = LeastUsed

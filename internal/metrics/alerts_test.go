@@ -19,6 +19,9 @@ func (fakePools) Pools(context.Context) ([]string, error) { return []string{"p"}
 func (fakePools) Counts(context.Context, string) (store.Counts, error) {
 	return store.Counts{Total: 1, Active: 1}, nil
 }
+func (fakePools) Hold(context.Context, string, time.Duration) (store.Hold, error) {
+	return store.Hold{}, nil
+}
 
 // registered returns the names of every series the registry exposes once
 // each metric has been touched, histogram suffixes included.

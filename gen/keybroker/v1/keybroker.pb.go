@@ -143,18 +143,27 @@ const (
 	// KEY_STATE_COOLING_DOWN keys were rate limited and return to active at
 	// state_until without anyone's help.
 	KeyState_KEY_STATE_COOLING_DOWN KeyState = 2
-	// KEY_STATE_SUSPECT keys were reported invalid by a caller and wait for the
-	// worker to confirm (removed) or clear (active) them.
+	// KEY_STATE_SUSPECT keys were reported invalid by a caller, or answered
+	// invalid once to the worker, and wait for a confirming check at least
+	// confirm_delay later (quarantined) or a valid one (active). Where no
+	// validator checks the pool they return to active after suspect_timeout
+	// (state_until). Keys the removal brake holds stay suspect.
 	KeyState_KEY_STATE_SUSPECT KeyState = 3
 	// KEY_STATE_DISABLED keys are out of quota or not permitted. With a known
 	// reset time (state_until) they return to active then; otherwise they wait
 	// for a re-check or an admin.
 	KeyState_KEY_STATE_DISABLED KeyState = 4
 	// KEY_STATE_REMOVED keys are gone from the pool: an admin removed them or
-	// the worker confirmed them invalid (or out of credit, where the pool
-	// removes such keys). It appears only in GetKeyHistory; GetAll never
-	// lists removed keys and refuses it as a filter.
+	// they were purged after quarantine_retention. It appears only in
+	// GetKeyHistory; GetAll never lists removed keys and refuses it as a
+	// filter.
 	KeyState_KEY_STATE_REMOVED KeyState = 5
+	// KEY_STATE_QUARANTINED keys were confirmed invalid by the worker (or
+	// ran out of credit where the pool removes such keys). They are never
+	// leased, but kept (sealed) and re-checked every disabled_interval: a
+	// key that checks valid returns to active by itself, an admin can
+	// Restore it, and it is purged after the pool's quarantine_retention.
+	KeyState_KEY_STATE_QUARANTINED KeyState = 6
 )
 
 // Enum value maps for KeyState.
@@ -166,6 +175,7 @@ var (
 		3: "KEY_STATE_SUSPECT",
 		4: "KEY_STATE_DISABLED",
 		5: "KEY_STATE_REMOVED",
+		6: "KEY_STATE_QUARANTINED",
 	}
 	KeyState_value = map[string]int32{
 		"KEY_STATE_UNSPECIFIED":  0,
@@ -174,6 +184,7 @@ var (
 		"KEY_STATE_SUSPECT":      3,
 		"KEY_STATE_DISABLED":     4,
 		"KEY_STATE_REMOVED":      5,
+		"KEY_STATE_QUARANTINED":  6,
 	}
 )
 
@@ -924,7 +935,9 @@ type PoolCounts struct {
 	// suspect keys wait for verification.
 	Suspect int64 `protobuf:"varint,4,opt,name=suspect,proto3" json:"suspect,omitempty"`
 	// disabled keys wait for a reset, a re-check or an admin.
-	Disabled      int64 `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	Disabled int64 `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// quarantined keys were confirmed invalid; kept, re-checked, restorable.
+	Quarantined   int64 `protobuf:"varint,6,opt,name=quarantined,proto3" json:"quarantined,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -994,6 +1007,119 @@ func (x *PoolCounts) GetDisabled() int64 {
 	return 0
 }
 
+func (x *PoolCounts) GetQuarantined() int64 {
+	if x != nil {
+		return x.Quarantined
+	}
+	return 0
+}
+
+// RemovalHold is the state of a pool's removal brake. The worker
+// quarantines at most max_removals keys per removal_window; past that the
+// pool holds: further keys that check invalid stay suspect until they
+// check valid again (the hold then lifts by itself) or an admin calls
+// ReleaseRemovals.
+type RemovalHold struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// held is true while the pool holds removals back.
+	Held bool `protobuf:"varint,1,opt,name=held,proto3" json:"held,omitempty"`
+	// held_count is how many suspect keys the hold keeps from quarantine.
+	HeldCount int64 `protobuf:"varint,2,opt,name=held_count,json=heldCount,proto3" json:"held_count,omitempty"`
+	// reason is the refusal of the key that started the hold
+	// ("invalid_api_key").
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// since is when the hold started.
+	Since *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	// recent_count is how many keys the worker quarantined within the
+	// current removal_window.
+	RecentCount int64 `protobuf:"varint,5,opt,name=recent_count,json=recentCount,proto3" json:"recent_count,omitempty"`
+	// max_removals is the pool's allowance as configured ("10%", "3").
+	MaxRemovals string `protobuf:"bytes,6,opt,name=max_removals,json=maxRemovals,proto3" json:"max_removals,omitempty"`
+	// removal_window is the window the allowance counts over.
+	RemovalWindow *durationpb.Duration `protobuf:"bytes,7,opt,name=removal_window,json=removalWindow,proto3" json:"removal_window,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovalHold) Reset() {
+	*x = RemovalHold{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovalHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovalHold) ProtoMessage() {}
+
+func (x *RemovalHold) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovalHold.ProtoReflect.Descriptor instead.
+func (*RemovalHold) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RemovalHold) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
+}
+
+func (x *RemovalHold) GetHeldCount() int64 {
+	if x != nil {
+		return x.HeldCount
+	}
+	return 0
+}
+
+func (x *RemovalHold) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RemovalHold) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *RemovalHold) GetRecentCount() int64 {
+	if x != nil {
+		return x.RecentCount
+	}
+	return 0
+}
+
+func (x *RemovalHold) GetMaxRemovals() string {
+	if x != nil {
+		return x.MaxRemovals
+	}
+	return ""
+}
+
+func (x *RemovalHold) GetRemovalWindow() *durationpb.Duration {
+	if x != nil {
+		return x.RemovalWindow
+	}
+	return nil
+}
+
 // GetAllResponse is one page of keys.
 type GetAllResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1002,14 +1128,16 @@ type GetAllResponse struct {
 	// next_page_token fetches the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// counts are the pool's counts per state at the time of this page.
-	Counts        *PoolCounts `protobuf:"bytes,3,opt,name=counts,proto3" json:"counts,omitempty"`
+	Counts *PoolCounts `protobuf:"bytes,3,opt,name=counts,proto3" json:"counts,omitempty"`
+	// removal_hold is the pool's removal brake.
+	RemovalHold   *RemovalHold `protobuf:"bytes,4,opt,name=removal_hold,json=removalHold,proto3" json:"removal_hold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetAllResponse) Reset() {
 	*x = GetAllResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1149,7 @@ func (x *GetAllResponse) String() string {
 func (*GetAllResponse) ProtoMessage() {}
 
 func (x *GetAllResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1162,7 @@ func (x *GetAllResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllResponse.ProtoReflect.Descriptor instead.
 func (*GetAllResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{8}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetAllResponse) GetKeys() []*Key {
@@ -1054,6 +1182,13 @@ func (x *GetAllResponse) GetNextPageToken() string {
 func (x *GetAllResponse) GetCounts() *PoolCounts {
 	if x != nil {
 		return x.Counts
+	}
+	return nil
+}
+
+func (x *GetAllResponse) GetRemovalHold() *RemovalHold {
+	if x != nil {
+		return x.RemovalHold
 	}
 	return nil
 }
@@ -1083,7 +1218,7 @@ type AddRequest struct {
 
 func (x *AddRequest) Reset() {
 	*x = AddRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1230,7 @@ func (x *AddRequest) String() string {
 func (*AddRequest) ProtoMessage() {}
 
 func (x *AddRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1243,7 @@ func (x *AddRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRequest.ProtoReflect.Descriptor instead.
 func (*AddRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{9}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AddRequest) GetPool() string {
@@ -1155,7 +1290,7 @@ type AddResponse struct {
 
 func (x *AddResponse) Reset() {
 	*x = AddResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1302,7 @@ func (x *AddResponse) String() string {
 func (*AddResponse) ProtoMessage() {}
 
 func (x *AddResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1315,7 @@ func (x *AddResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddResponse.ProtoReflect.Descriptor instead.
 func (*AddResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{10}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AddResponse) GetAddedCount() int32 {
@@ -1219,7 +1354,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1366,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1379,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{11}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RemoveRequest) GetPool() string {
@@ -1283,7 +1418,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1430,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1443,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{12}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RemoveResponse) GetRemovedCount() int32 {
@@ -1369,7 +1504,7 @@ type ReportFailureRequest struct {
 
 func (x *ReportFailureRequest) Reset() {
 	*x = ReportFailureRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1516,7 @@ func (x *ReportFailureRequest) String() string {
 func (*ReportFailureRequest) ProtoMessage() {}
 
 func (x *ReportFailureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1529,7 @@ func (x *ReportFailureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFailureRequest.ProtoReflect.Descriptor instead.
 func (*ReportFailureRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{13}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportFailureRequest) GetPool() string {
@@ -1508,14 +1643,18 @@ type ReportFailureResponse struct {
 	// accepted into this broker's bounded buffer and is applied, in order,
 	// when the store returns. previous_state, state and reason are then
 	// unset; kind and state_until (for a cooldown) are what will be applied.
-	Queued        bool `protobuf:"varint,7,opt,name=queued,proto3" json:"queued,omitempty"`
+	Queued bool `protobuf:"varint,7,opt,name=queued,proto3" json:"queued,omitempty"`
+	// kept_active is true when the report would have parked the key but the
+	// pool is down to its min_active active keys: reports alone never take
+	// those out of rotation (the worker and admins can).
+	KeptActive    bool `protobuf:"varint,8,opt,name=kept_active,json=keptActive,proto3" json:"kept_active,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReportFailureResponse) Reset() {
 	*x = ReportFailureResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1666,7 @@ func (x *ReportFailureResponse) String() string {
 func (*ReportFailureResponse) ProtoMessage() {}
 
 func (x *ReportFailureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1679,7 @@ func (x *ReportFailureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFailureResponse.ProtoReflect.Descriptor instead.
 func (*ReportFailureResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{14}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReportFailureResponse) GetKeyId() string {
@@ -1592,6 +1731,13 @@ func (x *ReportFailureResponse) GetQueued() bool {
 	return false
 }
 
+func (x *ReportFailureResponse) GetKeptActive() bool {
+	if x != nil {
+		return x.KeptActive
+	}
+	return false
+}
+
 // GetKeyHistoryRequest names the key whose history to read.
 type GetKeyHistoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1611,7 +1757,7 @@ type GetKeyHistoryRequest struct {
 
 func (x *GetKeyHistoryRequest) Reset() {
 	*x = GetKeyHistoryRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1769,7 @@ func (x *GetKeyHistoryRequest) String() string {
 func (*GetKeyHistoryRequest) ProtoMessage() {}
 
 func (x *GetKeyHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1782,7 @@ func (x *GetKeyHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{15}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetKeyHistoryRequest) GetPool() string {
@@ -1680,7 +1826,7 @@ type GetKeyHistoryResponse struct {
 
 func (x *GetKeyHistoryResponse) Reset() {
 	*x = GetKeyHistoryResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1692,7 +1838,7 @@ func (x *GetKeyHistoryResponse) String() string {
 func (*GetKeyHistoryResponse) ProtoMessage() {}
 
 func (x *GetKeyHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1705,7 +1851,7 @@ func (x *GetKeyHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetKeyHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{16}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetKeyHistoryResponse) GetEvents() []*KeyEvent {
@@ -1748,7 +1894,7 @@ type KeyEvent struct {
 
 func (x *KeyEvent) Reset() {
 	*x = KeyEvent{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +1906,7 @@ func (x *KeyEvent) String() string {
 func (*KeyEvent) ProtoMessage() {}
 
 func (x *KeyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +1919,7 @@ func (x *KeyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyEvent.ProtoReflect.Descriptor instead.
 func (*KeyEvent) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{17}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *KeyEvent) GetTime() *timestamppb.Timestamp {
@@ -1834,7 +1980,7 @@ type ListPoolsRequest struct {
 
 func (x *ListPoolsRequest) Reset() {
 	*x = ListPoolsRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +1992,7 @@ func (x *ListPoolsRequest) String() string {
 func (*ListPoolsRequest) ProtoMessage() {}
 
 func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +2005,7 @@ func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolsRequest.ProtoReflect.Descriptor instead.
 func (*ListPoolsRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{18}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{19}
 }
 
 // PoolSummary is one pool and its counts per state.
@@ -1868,14 +2014,16 @@ type PoolSummary struct {
 	// pool is the pool name.
 	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	// counts are the pool's keys per state.
-	Counts        *PoolCounts `protobuf:"bytes,2,opt,name=counts,proto3" json:"counts,omitempty"`
+	Counts *PoolCounts `protobuf:"bytes,2,opt,name=counts,proto3" json:"counts,omitempty"`
+	// removal_hold is the pool's removal brake.
+	RemovalHold   *RemovalHold `protobuf:"bytes,3,opt,name=removal_hold,json=removalHold,proto3" json:"removal_hold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PoolSummary) Reset() {
 	*x = PoolSummary{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1887,7 +2035,7 @@ func (x *PoolSummary) String() string {
 func (*PoolSummary) ProtoMessage() {}
 
 func (x *PoolSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1900,7 +2048,7 @@ func (x *PoolSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolSummary.ProtoReflect.Descriptor instead.
 func (*PoolSummary) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{19}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PoolSummary) GetPool() string {
@@ -1917,6 +2065,13 @@ func (x *PoolSummary) GetCounts() *PoolCounts {
 	return nil
 }
 
+func (x *PoolSummary) GetRemovalHold() *RemovalHold {
+	if x != nil {
+		return x.RemovalHold
+	}
+	return nil
+}
+
 // ListPoolsResponse lists the pools in name order.
 type ListPoolsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1928,7 +2083,7 @@ type ListPoolsResponse struct {
 
 func (x *ListPoolsResponse) Reset() {
 	*x = ListPoolsResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2095,7 @@ func (x *ListPoolsResponse) String() string {
 func (*ListPoolsResponse) ProtoMessage() {}
 
 func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2108,7 @@ func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolsResponse.ProtoReflect.Descriptor instead.
 func (*ListPoolsResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{20}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListPoolsResponse) GetPools() []*PoolSummary {
@@ -1977,7 +2132,7 @@ type ReportUsageRequest struct {
 
 func (x *ReportUsageRequest) Reset() {
 	*x = ReportUsageRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1989,7 +2144,7 @@ func (x *ReportUsageRequest) String() string {
 func (*ReportUsageRequest) ProtoMessage() {}
 
 func (x *ReportUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2002,7 +2157,7 @@ func (x *ReportUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportUsageRequest.ProtoReflect.Descriptor instead.
 func (*ReportUsageRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{21}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReportUsageRequest) GetPool() string {
@@ -2042,7 +2197,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2209,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2222,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{22}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Usage) GetLeaseId() string {
@@ -2115,7 +2270,7 @@ type RateLimitWindow struct {
 
 func (x *RateLimitWindow) Reset() {
 	*x = RateLimitWindow{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2127,7 +2282,7 @@ func (x *RateLimitWindow) String() string {
 func (*RateLimitWindow) ProtoMessage() {}
 
 func (x *RateLimitWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2140,7 +2295,7 @@ func (x *RateLimitWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitWindow.ProtoReflect.Descriptor instead.
 func (*RateLimitWindow) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{23}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RateLimitWindow) GetLimit() int64 {
@@ -2176,7 +2331,7 @@ type ReportUsageResponse struct {
 
 func (x *ReportUsageResponse) Reset() {
 	*x = ReportUsageResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2188,7 +2343,7 @@ func (x *ReportUsageResponse) String() string {
 func (*ReportUsageResponse) ProtoMessage() {}
 
 func (x *ReportUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2201,7 +2356,7 @@ func (x *ReportUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportUsageResponse.ProtoReflect.Descriptor instead.
 func (*ReportUsageResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{24}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReportUsageResponse) GetAcceptedCount() int32 {
@@ -2209,6 +2364,246 @@ func (x *ReportUsageResponse) GetAcceptedCount() int32 {
 		return x.AcceptedCount
 	}
 	return 0
+}
+
+// RestoreRequest names the keys to put back into rotation.
+type RestoreRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pool is the pool name.
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// key_ids to restore, whatever their state (1 to 10000).
+	KeyIds []string `protobuf:"bytes,2,rep,name=key_ids,json=keyIds,proto3" json:"key_ids,omitempty"`
+	// all_quarantined restores every quarantined key of the pool, instead
+	// of key_ids.
+	AllQuarantined bool `protobuf:"varint,3,opt,name=all_quarantined,json=allQuarantined,proto3" json:"all_quarantined,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RestoreRequest) Reset() {
+	*x = RestoreRequest{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreRequest) ProtoMessage() {}
+
+func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreRequest.ProtoReflect.Descriptor instead.
+func (*RestoreRequest) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RestoreRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *RestoreRequest) GetKeyIds() []string {
+	if x != nil {
+		return x.KeyIds
+	}
+	return nil
+}
+
+func (x *RestoreRequest) GetAllQuarantined() bool {
+	if x != nil {
+		return x.AllQuarantined
+	}
+	return false
+}
+
+// RestoreResponse says what Restore did.
+type RestoreResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// restored_count is how many keys became active.
+	RestoredCount int32 `protobuf:"varint,1,opt,name=restored_count,json=restoredCount,proto3" json:"restored_count,omitempty"`
+	// restored_key_ids are the keys that became active.
+	RestoredKeyIds []string `protobuf:"bytes,2,rep,name=restored_key_ids,json=restoredKeyIds,proto3" json:"restored_key_ids,omitempty"`
+	// unchanged_key_ids were active already.
+	UnchangedKeyIds []string `protobuf:"bytes,3,rep,name=unchanged_key_ids,json=unchangedKeyIds,proto3" json:"unchanged_key_ids,omitempty"`
+	// not_found_key_ids are not in the pool (perhaps purged: see
+	// GetKeyHistory); nothing was done for them.
+	NotFoundKeyIds []string `protobuf:"bytes,4,rep,name=not_found_key_ids,json=notFoundKeyIds,proto3" json:"not_found_key_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RestoreResponse) Reset() {
+	*x = RestoreResponse{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreResponse) ProtoMessage() {}
+
+func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
+func (*RestoreResponse) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RestoreResponse) GetRestoredCount() int32 {
+	if x != nil {
+		return x.RestoredCount
+	}
+	return 0
+}
+
+func (x *RestoreResponse) GetRestoredKeyIds() []string {
+	if x != nil {
+		return x.RestoredKeyIds
+	}
+	return nil
+}
+
+func (x *RestoreResponse) GetUnchangedKeyIds() []string {
+	if x != nil {
+		return x.UnchangedKeyIds
+	}
+	return nil
+}
+
+func (x *RestoreResponse) GetNotFoundKeyIds() []string {
+	if x != nil {
+		return x.NotFoundKeyIds
+	}
+	return nil
+}
+
+// ReleaseRemovalsRequest names the pool whose removal hold to lift.
+type ReleaseRemovalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pool is the pool name.
+	Pool          string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseRemovalsRequest) Reset() {
+	*x = ReleaseRemovalsRequest{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseRemovalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseRemovalsRequest) ProtoMessage() {}
+
+func (x *ReleaseRemovalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseRemovalsRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseRemovalsRequest) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ReleaseRemovalsRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+// ReleaseRemovalsResponse says which keys were quarantined.
+type ReleaseRemovalsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// quarantined_count is how many held keys were quarantined.
+	QuarantinedCount int32 `protobuf:"varint,1,opt,name=quarantined_count,json=quarantinedCount,proto3" json:"quarantined_count,omitempty"`
+	// quarantined_key_ids are the keys that were quarantined.
+	QuarantinedKeyIds []string `protobuf:"bytes,2,rep,name=quarantined_key_ids,json=quarantinedKeyIds,proto3" json:"quarantined_key_ids,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ReleaseRemovalsResponse) Reset() {
+	*x = ReleaseRemovalsResponse{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseRemovalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseRemovalsResponse) ProtoMessage() {}
+
+func (x *ReleaseRemovalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseRemovalsResponse.ProtoReflect.Descriptor instead.
+func (*ReleaseRemovalsResponse) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ReleaseRemovalsResponse) GetQuarantinedCount() int32 {
+	if x != nil {
+		return x.QuarantinedCount
+	}
+	return 0
+}
+
+func (x *ReleaseRemovalsResponse) GetQuarantinedKeyIds() []string {
+	if x != nil {
+		return x.QuarantinedKeyIds
+	}
+	return nil
 }
 
 // DeletePoolRequest names the pool to retire.
@@ -2225,7 +2620,7 @@ type DeletePoolRequest struct {
 
 func (x *DeletePoolRequest) Reset() {
 	*x = DeletePoolRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[25]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +2632,7 @@ func (x *DeletePoolRequest) String() string {
 func (*DeletePoolRequest) ProtoMessage() {}
 
 func (x *DeletePoolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[25]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +2645,7 @@ func (x *DeletePoolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePoolRequest.ProtoReflect.Descriptor instead.
 func (*DeletePoolRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{25}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeletePoolRequest) GetPool() string {
@@ -2278,7 +2673,7 @@ type DeletePoolResponse struct {
 
 func (x *DeletePoolResponse) Reset() {
 	*x = DeletePoolResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[26]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2685,7 @@ func (x *DeletePoolResponse) String() string {
 func (*DeletePoolResponse) ProtoMessage() {}
 
 func (x *DeletePoolResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[26]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2698,7 @@ func (x *DeletePoolResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePoolResponse.ProtoReflect.Descriptor instead.
 func (*DeletePoolResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{26}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeletePoolResponse) GetRemovedCount() int32 {
@@ -2322,7 +2717,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[27]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2334,7 +2729,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[27]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2347,7 +2742,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{27}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{32}
 }
 
 // GetStatusResponse is the answering broker's view of the deployment.
@@ -2370,7 +2765,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[28]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2382,7 +2777,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[28]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2395,7 +2790,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{28}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -2452,7 +2847,7 @@ type WorkerStatus struct {
 
 func (x *WorkerStatus) Reset() {
 	*x = WorkerStatus{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[29]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2464,7 +2859,7 @@ func (x *WorkerStatus) String() string {
 func (*WorkerStatus) ProtoMessage() {}
 
 func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[29]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2477,7 +2872,7 @@ func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerStatus.ProtoReflect.Descriptor instead.
 func (*WorkerStatus) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{29}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WorkerStatus) GetName() string {
@@ -2574,18 +2969,29 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x129\n" +
 	"\n" +
-	"check_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcheckTime\"\x93\x01\n" +
+	"check_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcheckTime\"\xb5\x01\n" +
 	"\n" +
 	"PoolCounts\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x03R\x05total\x12\x16\n" +
 	"\x06active\x18\x02 \x01(\x03R\x06active\x12!\n" +
 	"\fcooling_down\x18\x03 \x01(\x03R\vcoolingDown\x12\x18\n" +
 	"\asuspect\x18\x04 \x01(\x03R\asuspect\x12\x1a\n" +
-	"\bdisabled\x18\x05 \x01(\x03R\bdisabled\"\x91\x01\n" +
+	"\bdisabled\x18\x05 \x01(\x03R\bdisabled\x12 \n" +
+	"\vquarantined\x18\x06 \x01(\x03R\vquarantined\"\x92\x02\n" +
+	"\vRemovalHold\x12\x12\n" +
+	"\x04held\x18\x01 \x01(\bR\x04held\x12\x1d\n" +
+	"\n" +
+	"held_count\x18\x02 \x01(\x03R\theldCount\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x120\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12!\n" +
+	"\frecent_count\x18\x05 \x01(\x03R\vrecentCount\x12!\n" +
+	"\fmax_removals\x18\x06 \x01(\tR\vmaxRemovals\x12@\n" +
+	"\x0eremoval_window\x18\a \x01(\v2\x19.google.protobuf.DurationR\rremovalWindow\"\xcf\x01\n" +
 	"\x0eGetAllResponse\x12%\n" +
 	"\x04keys\x18\x01 \x03(\v2\x11.keybroker.v1.KeyR\x04keys\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x120\n" +
-	"\x06counts\x18\x03 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\"j\n" +
+	"\x06counts\x18\x03 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\x12<\n" +
+	"\fremoval_hold\x18\x04 \x01(\v2\x19.keybroker.v1.RemovalHoldR\vremovalHold\"j\n" +
 	"\n" +
 	"AddRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x18\n" +
@@ -2619,7 +3025,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\vretry_after\x18\b \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"retryAfter\x12-\n" +
 	"\x04kind\x18\t \x01(\x0e2\x19.keybroker.v1.FailureKindR\x04kindB\x05\n" +
-	"\x03key\"\xb7\x02\n" +
+	"\x03key\"\xd8\x02\n" +
 	"\x15ReportFailureResponse\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.keybroker.v1.FailureKindR\x04kind\x12=\n" +
@@ -2628,7 +3034,9 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\vstate_until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"stateUntil\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x16\n" +
-	"\x06queued\x18\a \x01(\bR\x06queued\"}\n" +
+	"\x06queued\x18\a \x01(\bR\x06queued\x12\x1f\n" +
+	"\vkept_active\x18\b \x01(\bR\n" +
+	"keptActive\"}\n" +
 	"\x14GetKeyHistoryRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x15\n" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12\x1b\n" +
@@ -2647,10 +3055,11 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12;\n" +
 	"\vstate_until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"stateUntil\"\x12\n" +
-	"\x10ListPoolsRequest\"S\n" +
+	"\x10ListPoolsRequest\"\x91\x01\n" +
 	"\vPoolSummary\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x120\n" +
-	"\x06counts\x18\x02 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\"D\n" +
+	"\x06counts\x18\x02 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\x12<\n" +
+	"\fremoval_hold\x18\x03 \x01(\v2\x19.keybroker.v1.RemovalHoldR\vremovalHold\"D\n" +
 	"\x11ListPoolsResponse\x12/\n" +
 	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools\"U\n" +
 	"\x12ReportUsageRequest\x12\x12\n" +
@@ -2670,7 +3079,21 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\n" +
 	"_remaining\"<\n" +
 	"\x13ReportUsageResponse\x12%\n" +
-	"\x0eaccepted_count\x18\x01 \x01(\x05R\racceptedCount\"=\n" +
+	"\x0eaccepted_count\x18\x01 \x01(\x05R\racceptedCount\"f\n" +
+	"\x0eRestoreRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x17\n" +
+	"\akey_ids\x18\x02 \x03(\tR\x06keyIds\x12'\n" +
+	"\x0fall_quarantined\x18\x03 \x01(\bR\x0eallQuarantined\"\xb9\x01\n" +
+	"\x0fRestoreResponse\x12%\n" +
+	"\x0erestored_count\x18\x01 \x01(\x05R\rrestoredCount\x12(\n" +
+	"\x10restored_key_ids\x18\x02 \x03(\tR\x0erestoredKeyIds\x12*\n" +
+	"\x11unchanged_key_ids\x18\x03 \x03(\tR\x0funchangedKeyIds\x12)\n" +
+	"\x11not_found_key_ids\x18\x04 \x03(\tR\x0enotFoundKeyIds\",\n" +
+	"\x16ReleaseRemovalsRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\"v\n" +
+	"\x17ReleaseRemovalsResponse\x12+\n" +
+	"\x11quarantined_count\x18\x01 \x01(\x05R\x10quarantinedCount\x12.\n" +
+	"\x13quarantined_key_ids\x18\x02 \x03(\tR\x11quarantinedKeyIds\"=\n" +
 	"\x11DeletePoolRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"9\n" +
@@ -2700,14 +3123,15 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x06\x12\x1a\n" +
 	"\x16ERROR_REASON_NO_BUDGET\x10\t\x12\x1f\n" +
 	"\x1bERROR_REASON_POOL_NOT_EMPTY\x10\a\x12\x1d\n" +
-	"\x19ERROR_REASON_POOL_UNKNOWN\x10\b*\x9d\x01\n" +
+	"\x19ERROR_REASON_POOL_UNKNOWN\x10\b*\xb8\x01\n" +
 	"\bKeyState\x12\x19\n" +
 	"\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_STATE_ACTIVE\x10\x01\x12\x1a\n" +
 	"\x16KEY_STATE_COOLING_DOWN\x10\x02\x12\x15\n" +
 	"\x11KEY_STATE_SUSPECT\x10\x03\x12\x16\n" +
 	"\x12KEY_STATE_DISABLED\x10\x04\x12\x15\n" +
-	"\x11KEY_STATE_REMOVED\x10\x05*\xe9\x01\n" +
+	"\x11KEY_STATE_REMOVED\x10\x05\x12\x19\n" +
+	"\x15KEY_STATE_QUARANTINED\x10\x06*\xe9\x01\n" +
 	"\vFailureKind\x12\x1c\n" +
 	"\x18FAILURE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18FAILURE_KIND_INVALID_KEY\x10\x01\x12 \n" +
@@ -2715,7 +3139,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x19FAILURE_KIND_RATE_LIMITED\x10\x03\x12\"\n" +
 	"\x1eFAILURE_KIND_PERMISSION_DENIED\x10\x04\x12\x1a\n" +
 	"\x16FAILURE_KIND_TRANSIENT\x10\x05\x12\x1d\n" +
-	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\x9b\x06\n" +
+	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xc3\a\n" +
 	"\x10KeyBrokerService\x12L\n" +
 	"\tGetRandom\x12\x1e.keybroker.v1.GetRandomRequest\x1a\x1f.keybroker.v1.GetRandomResponse\x12C\n" +
 	"\x06GetAll\x12\x1b.keybroker.v1.GetAllRequest\x1a\x1c.keybroker.v1.GetAllResponse\x12:\n" +
@@ -2724,7 +3148,9 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\rReportFailure\x12\".keybroker.v1.ReportFailureRequest\x1a#.keybroker.v1.ReportFailureResponse\x12L\n" +
 	"\tListPools\x12\x1e.keybroker.v1.ListPoolsRequest\x1a\x1f.keybroker.v1.ListPoolsResponse\x12X\n" +
 	"\rGetKeyHistory\x12\".keybroker.v1.GetKeyHistoryRequest\x1a#.keybroker.v1.GetKeyHistoryResponse\x12R\n" +
-	"\vReportUsage\x12 .keybroker.v1.ReportUsageRequest\x1a!.keybroker.v1.ReportUsageResponse\x12O\n" +
+	"\vReportUsage\x12 .keybroker.v1.ReportUsageRequest\x1a!.keybroker.v1.ReportUsageResponse\x12F\n" +
+	"\aRestore\x12\x1c.keybroker.v1.RestoreRequest\x1a\x1d.keybroker.v1.RestoreResponse\x12^\n" +
+	"\x0fReleaseRemovals\x12$.keybroker.v1.ReleaseRemovalsRequest\x1a%.keybroker.v1.ReleaseRemovalsResponse\x12O\n" +
 	"\n" +
 	"DeletePool\x12\x1f.keybroker.v1.DeletePoolRequest\x1a .keybroker.v1.DeletePoolResponse\x12L\n" +
 	"\tGetStatus\x12\x1e.keybroker.v1.GetStatusRequest\x1a\x1f.keybroker.v1.GetStatusResponseB=Z;github.com/keybroker/keybroker/gen/keybroker/v1;keybrokerv1b\x06proto3"
@@ -2742,108 +3168,121 @@ func file_keybroker_v1_keybroker_proto_rawDescGZIP() []byte {
 }
 
 var file_keybroker_v1_keybroker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_keybroker_v1_keybroker_proto_goTypes = []any{
-	(ErrorReason)(0),              // 0: keybroker.v1.ErrorReason
-	(KeyState)(0),                 // 1: keybroker.v1.KeyState
-	(FailureKind)(0),              // 2: keybroker.v1.FailureKind
-	(*Lease)(nil),                 // 3: keybroker.v1.Lease
-	(*GetRandomRequest)(nil),      // 4: keybroker.v1.GetRandomRequest
-	(*GetRandomResponse)(nil),     // 5: keybroker.v1.GetRandomResponse
-	(*GetAllRequest)(nil),         // 6: keybroker.v1.GetAllRequest
-	(*Key)(nil),                   // 7: keybroker.v1.Key
-	(*KeyBudget)(nil),             // 8: keybroker.v1.KeyBudget
-	(*KeyBalance)(nil),            // 9: keybroker.v1.KeyBalance
-	(*PoolCounts)(nil),            // 10: keybroker.v1.PoolCounts
-	(*GetAllResponse)(nil),        // 11: keybroker.v1.GetAllResponse
-	(*AddRequest)(nil),            // 12: keybroker.v1.AddRequest
-	(*AddResponse)(nil),           // 13: keybroker.v1.AddResponse
-	(*RemoveRequest)(nil),         // 14: keybroker.v1.RemoveRequest
-	(*RemoveResponse)(nil),        // 15: keybroker.v1.RemoveResponse
-	(*ReportFailureRequest)(nil),  // 16: keybroker.v1.ReportFailureRequest
-	(*ReportFailureResponse)(nil), // 17: keybroker.v1.ReportFailureResponse
-	(*GetKeyHistoryRequest)(nil),  // 18: keybroker.v1.GetKeyHistoryRequest
-	(*GetKeyHistoryResponse)(nil), // 19: keybroker.v1.GetKeyHistoryResponse
-	(*KeyEvent)(nil),              // 20: keybroker.v1.KeyEvent
-	(*ListPoolsRequest)(nil),      // 21: keybroker.v1.ListPoolsRequest
-	(*PoolSummary)(nil),           // 22: keybroker.v1.PoolSummary
-	(*ListPoolsResponse)(nil),     // 23: keybroker.v1.ListPoolsResponse
-	(*ReportUsageRequest)(nil),    // 24: keybroker.v1.ReportUsageRequest
-	(*Usage)(nil),                 // 25: keybroker.v1.Usage
-	(*RateLimitWindow)(nil),       // 26: keybroker.v1.RateLimitWindow
-	(*ReportUsageResponse)(nil),   // 27: keybroker.v1.ReportUsageResponse
-	(*DeletePoolRequest)(nil),     // 28: keybroker.v1.DeletePoolRequest
-	(*DeletePoolResponse)(nil),    // 29: keybroker.v1.DeletePoolResponse
-	(*GetStatusRequest)(nil),      // 30: keybroker.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 31: keybroker.v1.GetStatusResponse
-	(*WorkerStatus)(nil),          // 32: keybroker.v1.WorkerStatus
-	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
+	(ErrorReason)(0),                // 0: keybroker.v1.ErrorReason
+	(KeyState)(0),                   // 1: keybroker.v1.KeyState
+	(FailureKind)(0),                // 2: keybroker.v1.FailureKind
+	(*Lease)(nil),                   // 3: keybroker.v1.Lease
+	(*GetRandomRequest)(nil),        // 4: keybroker.v1.GetRandomRequest
+	(*GetRandomResponse)(nil),       // 5: keybroker.v1.GetRandomResponse
+	(*GetAllRequest)(nil),           // 6: keybroker.v1.GetAllRequest
+	(*Key)(nil),                     // 7: keybroker.v1.Key
+	(*KeyBudget)(nil),               // 8: keybroker.v1.KeyBudget
+	(*KeyBalance)(nil),              // 9: keybroker.v1.KeyBalance
+	(*PoolCounts)(nil),              // 10: keybroker.v1.PoolCounts
+	(*RemovalHold)(nil),             // 11: keybroker.v1.RemovalHold
+	(*GetAllResponse)(nil),          // 12: keybroker.v1.GetAllResponse
+	(*AddRequest)(nil),              // 13: keybroker.v1.AddRequest
+	(*AddResponse)(nil),             // 14: keybroker.v1.AddResponse
+	(*RemoveRequest)(nil),           // 15: keybroker.v1.RemoveRequest
+	(*RemoveResponse)(nil),          // 16: keybroker.v1.RemoveResponse
+	(*ReportFailureRequest)(nil),    // 17: keybroker.v1.ReportFailureRequest
+	(*ReportFailureResponse)(nil),   // 18: keybroker.v1.ReportFailureResponse
+	(*GetKeyHistoryRequest)(nil),    // 19: keybroker.v1.GetKeyHistoryRequest
+	(*GetKeyHistoryResponse)(nil),   // 20: keybroker.v1.GetKeyHistoryResponse
+	(*KeyEvent)(nil),                // 21: keybroker.v1.KeyEvent
+	(*ListPoolsRequest)(nil),        // 22: keybroker.v1.ListPoolsRequest
+	(*PoolSummary)(nil),             // 23: keybroker.v1.PoolSummary
+	(*ListPoolsResponse)(nil),       // 24: keybroker.v1.ListPoolsResponse
+	(*ReportUsageRequest)(nil),      // 25: keybroker.v1.ReportUsageRequest
+	(*Usage)(nil),                   // 26: keybroker.v1.Usage
+	(*RateLimitWindow)(nil),         // 27: keybroker.v1.RateLimitWindow
+	(*ReportUsageResponse)(nil),     // 28: keybroker.v1.ReportUsageResponse
+	(*RestoreRequest)(nil),          // 29: keybroker.v1.RestoreRequest
+	(*RestoreResponse)(nil),         // 30: keybroker.v1.RestoreResponse
+	(*ReleaseRemovalsRequest)(nil),  // 31: keybroker.v1.ReleaseRemovalsRequest
+	(*ReleaseRemovalsResponse)(nil), // 32: keybroker.v1.ReleaseRemovalsResponse
+	(*DeletePoolRequest)(nil),       // 33: keybroker.v1.DeletePoolRequest
+	(*DeletePoolResponse)(nil),      // 34: keybroker.v1.DeletePoolResponse
+	(*GetStatusRequest)(nil),        // 35: keybroker.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),       // 36: keybroker.v1.GetStatusResponse
+	(*WorkerStatus)(nil),            // 37: keybroker.v1.WorkerStatus
+	(*timestamppb.Timestamp)(nil),   // 38: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 39: google.protobuf.Duration
 }
 var file_keybroker_v1_keybroker_proto_depIdxs = []int32{
-	33, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 1: keybroker.v1.Lease.uses_valid_for:type_name -> google.protobuf.Duration
+	38, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	39, // 1: keybroker.v1.Lease.uses_valid_for:type_name -> google.protobuf.Duration
 	3,  // 2: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
 	1,  // 3: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
 	1,  // 4: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
-	33, // 5: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
-	33, // 6: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
-	33, // 7: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
-	33, // 8: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
+	38, // 5: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
+	38, // 6: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
+	38, // 7: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
+	38, // 8: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
 	2,  // 9: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
 	9,  // 10: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
 	8,  // 11: keybroker.v1.Key.budget:type_name -> keybroker.v1.KeyBudget
-	33, // 12: keybroker.v1.KeyBudget.reset_time:type_name -> google.protobuf.Timestamp
-	33, // 13: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
-	33, // 14: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
-	7,  // 15: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
-	10, // 16: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
-	34, // 17: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
-	2,  // 18: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
-	2,  // 19: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
-	1,  // 20: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
-	1,  // 21: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
-	33, // 22: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
-	20, // 23: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
-	33, // 24: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
-	1,  // 25: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
-	1,  // 26: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
-	33, // 27: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
-	10, // 28: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
-	22, // 29: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
-	25, // 30: keybroker.v1.ReportUsageRequest.usages:type_name -> keybroker.v1.Usage
-	34, // 31: keybroker.v1.Usage.age:type_name -> google.protobuf.Duration
-	26, // 32: keybroker.v1.Usage.requests:type_name -> keybroker.v1.RateLimitWindow
-	26, // 33: keybroker.v1.Usage.tokens:type_name -> keybroker.v1.RateLimitWindow
-	34, // 34: keybroker.v1.RateLimitWindow.reset_after:type_name -> google.protobuf.Duration
-	32, // 35: keybroker.v1.GetStatusResponse.worker:type_name -> keybroker.v1.WorkerStatus
-	22, // 36: keybroker.v1.GetStatusResponse.pools:type_name -> keybroker.v1.PoolSummary
-	33, // 37: keybroker.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
-	4,  // 38: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
-	6,  // 39: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
-	12, // 40: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
-	14, // 41: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
-	16, // 42: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
-	21, // 43: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
-	18, // 44: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
-	24, // 45: keybroker.v1.KeyBrokerService.ReportUsage:input_type -> keybroker.v1.ReportUsageRequest
-	28, // 46: keybroker.v1.KeyBrokerService.DeletePool:input_type -> keybroker.v1.DeletePoolRequest
-	30, // 47: keybroker.v1.KeyBrokerService.GetStatus:input_type -> keybroker.v1.GetStatusRequest
-	5,  // 48: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
-	11, // 49: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
-	13, // 50: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
-	15, // 51: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
-	17, // 52: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
-	23, // 53: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
-	19, // 54: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
-	27, // 55: keybroker.v1.KeyBrokerService.ReportUsage:output_type -> keybroker.v1.ReportUsageResponse
-	29, // 56: keybroker.v1.KeyBrokerService.DeletePool:output_type -> keybroker.v1.DeletePoolResponse
-	31, // 57: keybroker.v1.KeyBrokerService.GetStatus:output_type -> keybroker.v1.GetStatusResponse
-	48, // [48:58] is the sub-list for method output_type
-	38, // [38:48] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	38, // 12: keybroker.v1.KeyBudget.reset_time:type_name -> google.protobuf.Timestamp
+	38, // 13: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 14: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
+	38, // 15: keybroker.v1.RemovalHold.since:type_name -> google.protobuf.Timestamp
+	39, // 16: keybroker.v1.RemovalHold.removal_window:type_name -> google.protobuf.Duration
+	7,  // 17: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
+	10, // 18: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
+	11, // 19: keybroker.v1.GetAllResponse.removal_hold:type_name -> keybroker.v1.RemovalHold
+	39, // 20: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
+	2,  // 21: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
+	2,  // 22: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
+	1,  // 23: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
+	1,  // 24: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
+	38, // 25: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
+	21, // 26: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
+	38, // 27: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
+	1,  // 28: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
+	1,  // 29: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
+	38, // 30: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
+	10, // 31: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
+	11, // 32: keybroker.v1.PoolSummary.removal_hold:type_name -> keybroker.v1.RemovalHold
+	23, // 33: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
+	26, // 34: keybroker.v1.ReportUsageRequest.usages:type_name -> keybroker.v1.Usage
+	39, // 35: keybroker.v1.Usage.age:type_name -> google.protobuf.Duration
+	27, // 36: keybroker.v1.Usage.requests:type_name -> keybroker.v1.RateLimitWindow
+	27, // 37: keybroker.v1.Usage.tokens:type_name -> keybroker.v1.RateLimitWindow
+	39, // 38: keybroker.v1.RateLimitWindow.reset_after:type_name -> google.protobuf.Duration
+	37, // 39: keybroker.v1.GetStatusResponse.worker:type_name -> keybroker.v1.WorkerStatus
+	23, // 40: keybroker.v1.GetStatusResponse.pools:type_name -> keybroker.v1.PoolSummary
+	38, // 41: keybroker.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
+	4,  // 42: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
+	6,  // 43: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
+	13, // 44: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
+	15, // 45: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
+	17, // 46: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
+	22, // 47: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
+	19, // 48: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
+	25, // 49: keybroker.v1.KeyBrokerService.ReportUsage:input_type -> keybroker.v1.ReportUsageRequest
+	29, // 50: keybroker.v1.KeyBrokerService.Restore:input_type -> keybroker.v1.RestoreRequest
+	31, // 51: keybroker.v1.KeyBrokerService.ReleaseRemovals:input_type -> keybroker.v1.ReleaseRemovalsRequest
+	33, // 52: keybroker.v1.KeyBrokerService.DeletePool:input_type -> keybroker.v1.DeletePoolRequest
+	35, // 53: keybroker.v1.KeyBrokerService.GetStatus:input_type -> keybroker.v1.GetStatusRequest
+	5,  // 54: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
+	12, // 55: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
+	14, // 56: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
+	16, // 57: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
+	18, // 58: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
+	24, // 59: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
+	20, // 60: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
+	28, // 61: keybroker.v1.KeyBrokerService.ReportUsage:output_type -> keybroker.v1.ReportUsageResponse
+	30, // 62: keybroker.v1.KeyBrokerService.Restore:output_type -> keybroker.v1.RestoreResponse
+	32, // 63: keybroker.v1.KeyBrokerService.ReleaseRemovals:output_type -> keybroker.v1.ReleaseRemovalsResponse
+	34, // 64: keybroker.v1.KeyBrokerService.DeletePool:output_type -> keybroker.v1.DeletePoolResponse
+	36, // 65: keybroker.v1.KeyBrokerService.GetStatus:output_type -> keybroker.v1.GetStatusResponse
+	54, // [54:66] is the sub-list for method output_type
+	42, // [42:54] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_keybroker_v1_keybroker_proto_init() }
@@ -2851,18 +3290,18 @@ func file_keybroker_v1_keybroker_proto_init() {
 	if File_keybroker_v1_keybroker_proto != nil {
 		return
 	}
-	file_keybroker_v1_keybroker_proto_msgTypes[13].OneofWrappers = []any{
+	file_keybroker_v1_keybroker_proto_msgTypes[14].OneofWrappers = []any{
 		(*ReportFailureRequest_LeaseId)(nil),
 		(*ReportFailureRequest_KeyId)(nil),
 	}
-	file_keybroker_v1_keybroker_proto_msgTypes[23].OneofWrappers = []any{}
+	file_keybroker_v1_keybroker_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keybroker_v1_keybroker_proto_rawDesc), len(file_keybroker_v1_keybroker_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   30,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

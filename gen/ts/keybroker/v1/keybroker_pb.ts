@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keybroker/v1/keybroker.proto.
  */
 export const file_keybroker_v1_keybroker: GenFile = /*@__PURE__*/
-  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiiwEKBUxlYXNlEhAKCGxlYXNlX2lkGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR1c2VzGAMgASgFEjEKDnVzZXNfdmFsaWRfZm9yGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkgKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIYChBlc3RpbWF0ZWRfdG9rZW5zGAIgASgDEgwKBHVzZXMYAyABKAUiVwoRR2V0UmFuZG9tUmVzcG9uc2USDgoGc2VjcmV0GAEgASgJEg4KBmtleV9pZBgCIAEoCRIiCgVsZWFzZRgDIAEoCzITLmtleWJyb2tlci52MS5MZWFzZSJ7Cg1HZXRBbGxSZXF1ZXN0EgwKBHBvb2wYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmV2ZWFsGAUgASgIIvUDCgNLZXkSDgoGa2V5X2lkGAEgASgJEhUKDW1hc2tlZF9zZWNyZXQYAiABKAkSDgoGc2VjcmV0GAMgASgJEiUKBXN0YXRlGAQgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEg4KBnJlYXNvbhgFIAEoCRIvCgtzdGF0ZV91bnRpbBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIYWRkX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3RfdXNlZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI3ChNsYXN0X3ZhbGlkYXRlZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtsZWFzZV9jb3VudBgKIAEoAxIVCg1mYWlsdXJlX2NvdW50GAsgASgDEjQKEWxhc3RfZmFpbHVyZV9raW5kGAwgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kEikKB2JhbGFuY2UYDSABKAsyGC5rZXlicm9rZXIudjEuS2V5QmFsYW5jZRInCgZidWRnZXQYDiABKAsyFy5rZXlicm9rZXIudjEuS2V5QnVkZ2V0Iq8BCglLZXlCdWRnZXQSFgoOcmVxdWVzdHNfbGltaXQYASABKAMSGgoScmVxdWVzdHNfcmVtYWluaW5nGAIgASgDEhQKDHRva2Vuc19saW1pdBgDIAEoAxIYChB0b2tlbnNfcmVtYWluaW5nGAQgASgDEi4KCnJlc2V0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnNvdXJjZRgGIAEoCSKSAQoKS2V5QmFsYW5jZRIRCglsaW1pdF91c2QYASABKAESEAoIdXNlZF91c2QYAiABKAESLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNoZWNrX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImQKClBvb2xDb3VudHMSDQoFdG90YWwYASABKAMSDgoGYWN0aXZlGAIgASgDEhQKDGNvb2xpbmdfZG93bhgDIAEoAxIPCgdzdXNwZWN0GAQgASgDEhAKCGRpc2FibGVkGAUgASgDInQKDkdldEFsbFJlc3BvbnNlEh8KBGtleXMYASADKAsyES5rZXlicm9rZXIudjEuS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIoCgZjb3VudHMYAyABKAsyGC5rZXlicm9rZXIudjEuUG9vbENvdW50cyJLCgpBZGRSZXF1ZXN0EgwKBHBvb2wYASABKAkSDwoHc2VjcmV0cxgCIAMoCRIPCgd3ZWlnaHRzGAMgAygNEg0KBXRpZXJzGAQgAygJIkoKC0FkZFJlc3BvbnNlEhMKC2FkZGVkX2NvdW50GAEgASgFEhUKDXByZXNlbnRfY291bnQYAiABKAUSDwoHa2V5X2lkcxgDIAMoCSI/Cg1SZW1vdmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSDwoHa2V5X2lkcxgCIAMoCRIPCgdzZWNyZXRzGAMgAygJIlsKDlJlbW92ZVJlc3BvbnNlEhUKDXJlbW92ZWRfY291bnQYASABKAUSFwoPcmVtb3ZlZF9rZXlfaWRzGAIgAygJEhkKEW5vdF9mb3VuZF9rZXlfaWRzGAMgAygJIv4BChRSZXBvcnRGYWlsdXJlUmVxdWVzdBIMCgRwb29sGAEgASgJEhIKCGxlYXNlX2lkGAIgASgJSAASEAoGa2V5X2lkGAMgASgJSAASEwoLaHR0cF9zdGF0dXMYBCABKAUSEgoKZXJyb3JfdHlwZRgFIAEoCRISCgplcnJvcl9jb2RlGAYgASgJEhUKDWVycm9yX21lc3NhZ2UYByABKAkSLgoLcmV0cnlfYWZ0ZXIYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoEa2luZBgJIAEoDjIZLmtleWJyb2tlci52MS5GYWlsdXJlS2luZEIFCgNrZXki+AEKFVJlcG9ydEZhaWx1cmVSZXNwb25zZRIOCgZrZXlfaWQYASABKAkSJwoEa2luZBgCIAEoDjIZLmtleWJyb2tlci52MS5GYWlsdXJlS2luZBIuCg5wcmV2aW91c19zdGF0ZRgDIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIvCgtzdGF0ZV91bnRpbBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAYgASgJEg4KBnF1ZXVlZBgHIAEoCCJbChRHZXRLZXlIaXN0b3J5UmVxdWVzdBIMCgRwb29sGAEgASgJEg4KBmtleV9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJYChVHZXRLZXlIaXN0b3J5UmVzcG9uc2USJgoGZXZlbnRzGAEgAygLMhYua2V5YnJva2VyLnYxLktleUV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLrAQoIS2V5RXZlbnQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGa2V5X2lkGAIgASgJEi4KDnByZXZpb3VzX3N0YXRlGAMgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEiUKBXN0YXRlGAQgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEg4KBnJlYXNvbhgFIAEoCRINCgVhY3RvchgGIAEoCRIvCgtzdGF0ZV91bnRpbBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEgoQTGlzdFBvb2xzUmVxdWVzdCJFCgtQb29sU3VtbWFyeRIMCgRwb29sGAEgASgJEigKBmNvdW50cxgCIAEoCzIYLmtleWJyb2tlci52MS5Qb29sQ291bnRzIj0KEUxpc3RQb29sc1Jlc3BvbnNlEigKBXBvb2xzGAEgAygLMhkua2V5YnJva2VyLnYxLlBvb2xTdW1tYXJ5IkcKElJlcG9ydFVzYWdlUmVxdWVzdBIMCgRwb29sGAEgASgJEiMKBnVzYWdlcxgCIAMoCzITLmtleWJyb2tlci52MS5Vc2FnZSKhAQoFVXNhZ2USEAoIbGVhc2VfaWQYASABKAkSJgoDYWdlGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KCHJlcXVlc3RzGAMgASgLMh0ua2V5YnJva2VyLnYxLlJhdGVMaW1pdFdpbmRvdxItCgZ0b2tlbnMYBCABKAsyHS5rZXlicm9rZXIudjEuUmF0ZUxpbWl0V2luZG93IoUBCg9SYXRlTGltaXRXaW5kb3cSEgoFbGltaXQYASABKANIAIgBARIWCglyZW1haW5pbmcYAiABKANIAYgBARIuCgtyZXNldF9hZnRlchgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIICgZfbGltaXRCDAoKX3JlbWFpbmluZyItChNSZXBvcnRVc2FnZVJlc3BvbnNlEhYKDmFjY2VwdGVkX2NvdW50GAEgASgFIjAKEURlbGV0ZVBvb2xSZXF1ZXN0EgwKBHBvb2wYASABKAkSDQoFZm9yY2UYAiABKAgiKwoSRGVsZXRlUG9vbFJlc3BvbnNlEhUKDXJlbW92ZWRfY291bnQYASABKAUiEgoQR2V0U3RhdHVzUmVxdWVzdCLDAQoRR2V0U3RhdHVzUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoCRIXCg9zdG9yZV9yZWFjaGFibGUYAiABKAgSKgoGd29ya2VyGAMgASgLMhoua2V5YnJva2VyLnYxLldvcmtlclN0YXR1cxIoCgVwb29scxgEIAMoCzIZLmtleWJyb2tlci52MS5Qb29sU3VtbWFyeRIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeCgxXb3JrZXJTdGF0dXMSDAoEbmFtZRgBIAEoCRIPCgdjaGVja2VkGAIgASgDEg8KB2NoYW5nZWQYAyABKAMSDgoGZmF1bHRzGAQgASgDEg4KBmVycm9ycxgFIAEoAyrHAgoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASGwoXRVJST1JfUkVBU09OX1BPT0xfRU1QVFkQARIfChtFUlJPUl9SRUFTT05fTk9fSEVBTFRIWV9LRVkQAhIcChhFUlJPUl9SRUFTT05fS0VZX1VOS05PV04QAxIeChpFUlJPUl9SRUFTT05fTEVBU0VfVU5LTk9XThAEEh4KGkVSUk9SX1JFQVNPTl9MRUFTRV9FWFBJUkVEEAUSIgoeRVJST1JfUkVBU09OX1NUT1JFX1VOQVZBSUxBQkxFEAYSGgoWRVJST1JfUkVBU09OX05PX0JVREdFVBAJEh8KG0VSUk9SX1JFQVNPTl9QT09MX05PVF9FTVBUWRAHEh0KGUVSUk9SX1JFQVNPTl9QT09MX1VOS05PV04QCCqdAQoIS2V5U3RhdGUSGQoVS0VZX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQS0VZX1NUQVRFX0FDVElWRRABEhoKFktFWV9TVEFURV9DT09MSU5HX0RPV04QAhIVChFLRVlfU1RBVEVfU1VTUEVDVBADEhYKEktFWV9TVEFURV9ESVNBQkxFRBAEEhUKEUtFWV9TVEFURV9SRU1PVkVEEAUq6QEKC0ZhaWx1cmVLaW5kEhwKGEZBSUxVUkVfS0lORF9VTlNQRUNJRklFRBAAEhwKGEZBSUxVUkVfS0lORF9JTlZBTElEX0tFWRABEiAKHEZBSUxVUkVfS0lORF9RVU9UQV9FWEhBVVNURUQQAhIdChlGQUlMVVJFX0tJTkRfUkFURV9MSU1JVEVEEAMSIgoeRkFJTFVSRV9LSU5EX1BFUk1JU1NJT05fREVOSUVEEAQSGgoWRkFJTFVSRV9LSU5EX1RSQU5TSUVOVBAFEh0KGUZBSUxVUkVfS0lORF9VTkNMQVNTSUZJRUQQBjKbBgoQS2V5QnJva2VyU2VydmljZRJMCglHZXRSYW5kb20SHi5rZXlicm9rZXIudjEuR2V0UmFuZG9tUmVxdWVzdBofLmtleWJyb2tlci52MS5HZXRSYW5kb21SZXNwb25zZRJDCgZHZXRBbGwSGy5rZXlicm9rZXIudjEuR2V0QWxsUmVxdWVzdBocLmtleWJyb2tlci52MS5HZXRBbGxSZXNwb25zZRI6CgNBZGQSGC5rZXlicm9rZXIudjEuQWRkUmVxdWVzdBoZLmtleWJyb2tlci52MS5BZGRSZXNwb25zZRJDCgZSZW1vdmUSGy5rZXlicm9rZXIudjEuUmVtb3ZlUmVxdWVzdBocLmtleWJyb2tlci52MS5SZW1vdmVSZXNwb25zZRJYCg1SZXBvcnRGYWlsdXJlEiIua2V5YnJva2VyLnYxLlJlcG9ydEZhaWx1cmVSZXF1ZXN0GiMua2V5YnJva2VyLnYxLlJlcG9ydEZhaWx1cmVSZXNwb25zZRJMCglMaXN0UG9vbHMSHi5rZXlicm9rZXIudjEuTGlzdFBvb2xzUmVxdWVzdBofLmtleWJyb2tlci52MS5MaXN0UG9vbHNSZXNwb25zZRJYCg1HZXRLZXlIaXN0b3J5EiIua2V5YnJva2VyLnYxLkdldEtleUhpc3RvcnlSZXF1ZXN0GiMua2V5YnJva2VyLnYxLkdldEtleUhpc3RvcnlSZXNwb25zZRJSCgtSZXBvcnRVc2FnZRIgLmtleWJyb2tlci52MS5SZXBvcnRVc2FnZVJlcXVlc3QaIS5rZXlicm9rZXIudjEuUmVwb3J0VXNhZ2VSZXNwb25zZRJPCgpEZWxldGVQb29sEh8ua2V5YnJva2VyLnYxLkRlbGV0ZVBvb2xSZXF1ZXN0GiAua2V5YnJva2VyLnYxLkRlbGV0ZVBvb2xSZXNwb25zZRJMCglHZXRTdGF0dXMSHi5rZXlicm9rZXIudjEuR2V0U3RhdHVzUmVxdWVzdBofLmtleWJyb2tlci52MS5HZXRTdGF0dXNSZXNwb25zZUI9WjtnaXRodWIuY29tL2tleWJyb2tlci9rZXlicm9rZXIvZ2VuL2tleWJyb2tlci92MTtrZXlicm9rZXJ2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiiwEKBUxlYXNlEhAKCGxlYXNlX2lkGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR1c2VzGAMgASgFEjEKDnVzZXNfdmFsaWRfZm9yGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkgKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIYChBlc3RpbWF0ZWRfdG9rZW5zGAIgASgDEgwKBHVzZXMYAyABKAUiVwoRR2V0UmFuZG9tUmVzcG9uc2USDgoGc2VjcmV0GAEgASgJEg4KBmtleV9pZBgCIAEoCRIiCgVsZWFzZRgDIAEoCzITLmtleWJyb2tlci52MS5MZWFzZSJ7Cg1HZXRBbGxSZXF1ZXN0EgwKBHBvb2wYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmV2ZWFsGAUgASgIIvUDCgNLZXkSDgoGa2V5X2lkGAEgASgJEhUKDW1hc2tlZF9zZWNyZXQYAiABKAkSDgoGc2VjcmV0GAMgASgJEiUKBXN0YXRlGAQgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEg4KBnJlYXNvbhgFIAEoCRIvCgtzdGF0ZV91bnRpbBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIYWRkX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3RfdXNlZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI3ChNsYXN0X3ZhbGlkYXRlZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtsZWFzZV9jb3VudBgKIAEoAxIVCg1mYWlsdXJlX2NvdW50GAsgASgDEjQKEWxhc3RfZmFpbHVyZV9raW5kGAwgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kEikKB2JhbGFuY2UYDSABKAsyGC5rZXlicm9rZXIudjEuS2V5QmFsYW5jZRInCgZidWRnZXQYDiABKAsyFy5rZXlicm9rZXIudjEuS2V5QnVkZ2V0Iq8BCglLZXlCdWRnZXQSFgoOcmVxdWVzdHNfbGltaXQYASABKAMSGgoScmVxdWVzdHNfcmVtYWluaW5nGAIgASgDEhQKDHRva2Vuc19saW1pdBgDIAEoAxIYChB0b2tlbnNfcmVtYWluaW5nGAQgASgDEi4KCnJlc2V0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnNvdXJjZRgGIAEoCSKSAQoKS2V5QmFsYW5jZRIRCglsaW1pdF91c2QYASABKAESEAoIdXNlZF91c2QYAiABKAESLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNoZWNrX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInkKClBvb2xDb3VudHMSDQoFdG90YWwYASABKAMSDgoGYWN0aXZlGAIgASgDEhQKDGNvb2xpbmdfZG93bhgDIAEoAxIPCgdzdXNwZWN0GAQgASgDEhAKCGRpc2FibGVkGAUgASgDEhMKC3F1YXJhbnRpbmVkGAYgASgDIskBCgtSZW1vdmFsSG9sZBIMCgRoZWxkGAEgASgIEhIKCmhlbGRfY291bnQYAiABKAMSDgoGcmVhc29uGAMgASgJEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxyZWNlbnRfY291bnQYBSABKAMSFAoMbWF4X3JlbW92YWxzGAYgASgJEjEKDnJlbW92YWxfd2luZG93GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqUBCg5HZXRBbGxSZXNwb25zZRIfCgRrZXlzGAEgAygLMhEua2V5YnJva2VyLnYxLktleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSKAoGY291bnRzGAMgASgLMhgua2V5YnJva2VyLnYxLlBvb2xDb3VudHMSLwoMcmVtb3ZhbF9ob2xkGAQgASgLMhkua2V5YnJva2VyLnYxLlJlbW92YWxIb2xkIksKCkFkZFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdzZWNyZXRzGAIgAygJEg8KB3dlaWdodHMYAyADKA0SDQoFdGllcnMYBCADKAkiSgoLQWRkUmVzcG9uc2USEwoLYWRkZWRfY291bnQYASABKAUSFQoNcHJlc2VudF9jb3VudBgCIAEoBRIPCgdrZXlfaWRzGAMgAygJIj8KDVJlbW92ZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdrZXlfaWRzGAIgAygJEg8KB3NlY3JldHMYAyADKAkiWwoOUmVtb3ZlUmVzcG9uc2USFQoNcmVtb3ZlZF9jb3VudBgBIAEoBRIXCg9yZW1vdmVkX2tleV9pZHMYAiADKAkSGQoRbm90X2ZvdW5kX2tleV9pZHMYAyADKAki/gEKFFJlcG9ydEZhaWx1cmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSEgoIbGVhc2VfaWQYAiABKAlIABIQCgZrZXlfaWQYAyABKAlIABITCgtodHRwX3N0YXR1cxgEIAEoBRISCgplcnJvcl90eXBlGAUgASgJEhIKCmVycm9yX2NvZGUYBiABKAkSFQoNZXJyb3JfbWVzc2FnZRgHIAEoCRIuCgtyZXRyeV9hZnRlchgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgRraW5kGAkgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kQgUKA2tleSKNAgoVUmVwb3J0RmFpbHVyZVJlc3BvbnNlEg4KBmtleV9pZBgBIAEoCRInCgRraW5kGAIgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kEi4KDnByZXZpb3VzX3N0YXRlGAMgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEiUKBXN0YXRlGAQgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEi8KC3N0YXRlX3VudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBiABKAkSDgoGcXVldWVkGAcgASgIEhMKC2tlcHRfYWN0aXZlGAggASgIIlsKFEdldEtleUhpc3RvcnlSZXF1ZXN0EgwKBHBvb2wYASABKAkSDgoGa2V5X2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlgKFUdldEtleUhpc3RvcnlSZXNwb25zZRImCgZldmVudHMYASADKAsyFi5rZXlicm9rZXIudjEuS2V5RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIusBCghLZXlFdmVudBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZrZXlfaWQYAiABKAkSLgoOcHJldmlvdXNfc3RhdGUYAyABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEg0KBWFjdG9yGAYgASgJEi8KC3N0YXRlX3VudGlsGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCISChBMaXN0UG9vbHNSZXF1ZXN0InYKC1Bvb2xTdW1tYXJ5EgwKBHBvb2wYASABKAkSKAoGY291bnRzGAIgASgLMhgua2V5YnJva2VyLnYxLlBvb2xDb3VudHMSLwoMcmVtb3ZhbF9ob2xkGAMgASgLMhkua2V5YnJva2VyLnYxLlJlbW92YWxIb2xkIj0KEUxpc3RQb29sc1Jlc3BvbnNlEigKBXBvb2xzGAEgAygLMhkua2V5YnJva2VyLnYxLlBvb2xTdW1tYXJ5IkcKElJlcG9ydFVzYWdlUmVxdWVzdBIMCgRwb29sGAEgASgJEiMKBnVzYWdlcxgCIAMoCzITLmtleWJyb2tlci52MS5Vc2FnZSKhAQoFVXNhZ2USEAoIbGVhc2VfaWQYASABKAkSJgoDYWdlGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KCHJlcXVlc3RzGAMgASgLMh0ua2V5YnJva2VyLnYxLlJhdGVMaW1pdFdpbmRvdxItCgZ0b2tlbnMYBCABKAsyHS5rZXlicm9rZXIudjEuUmF0ZUxpbWl0V2luZG93IoUBCg9SYXRlTGltaXRXaW5kb3cSEgoFbGltaXQYASABKANIAIgBARIWCglyZW1haW5pbmcYAiABKANIAYgBARIuCgtyZXNldF9hZnRlchgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIICgZfbGltaXRCDAoKX3JlbWFpbmluZyItChNSZXBvcnRVc2FnZVJlc3BvbnNlEhYKDmFjY2VwdGVkX2NvdW50GAEgASgFIkgKDlJlc3RvcmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSDwoHa2V5X2lkcxgCIAMoCRIXCg9hbGxfcXVhcmFudGluZWQYAyABKAgieQoPUmVzdG9yZVJlc3BvbnNlEhYKDnJlc3RvcmVkX2NvdW50GAEgASgFEhgKEHJlc3RvcmVkX2tleV9pZHMYAiADKAkSGQoRdW5jaGFuZ2VkX2tleV9pZHMYAyADKAkSGQoRbm90X2ZvdW5kX2tleV9pZHMYBCADKAkiJgoWUmVsZWFzZVJlbW92YWxzUmVxdWVzdBIMCgRwb29sGAEgASgJIlEKF1JlbGVhc2VSZW1vdmFsc1Jlc3BvbnNlEhkKEXF1YXJhbnRpbmVkX2NvdW50GAEgASgFEhsKE3F1YXJhbnRpbmVkX2tleV9pZHMYAiADKAkiMAoRRGVsZXRlUG9vbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRINCgVmb3JjZRgCIAEoCCIrChJEZWxldGVQb29sUmVzcG9uc2USFQoNcmVtb3ZlZF9jb3VudBgBIAEoBSISChBHZXRTdGF0dXNSZXF1ZXN0IsMBChFHZXRTdGF0dXNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEhcKD3N0b3JlX3JlYWNoYWJsZRgCIAEoCBIqCgZ3b3JrZXIYAyABKAsyGi5rZXlicm9rZXIudjEuV29ya2VyU3RhdHVzEigKBXBvb2xzGAQgAygLMhkua2V5YnJva2VyLnYxLlBvb2xTdW1tYXJ5Ei4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl4KDFdvcmtlclN0YXR1cxIMCgRuYW1lGAEgASgJEg8KB2NoZWNrZWQYAiABKAMSDwoHY2hhbmdlZBgDIAEoAxIOCgZmYXVsdHMYBCABKAMSDgoGZXJyb3JzGAUgASgDKscCCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIbChdFUlJPUl9SRUFTT05fUE9PTF9FTVBUWRABEh8KG0VSUk9SX1JFQVNPTl9OT19IRUFMVEhZX0tFWRACEhwKGEVSUk9SX1JFQVNPTl9LRVlfVU5LTk9XThADEh4KGkVSUk9SX1JFQVNPTl9MRUFTRV9VTktOT1dOEAQSHgoaRVJST1JfUkVBU09OX0xFQVNFX0VYUElSRUQQBRIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQBhIaChZFUlJPUl9SRUFTT05fTk9fQlVER0VUEAkSHwobRVJST1JfUkVBU09OX1BPT0xfTk9UX0VNUFRZEAcSHQoZRVJST1JfUkVBU09OX1BPT0xfVU5LTk9XThAIKrgBCghLZXlTdGF0ZRIZChVLRVlfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBLRVlfU1RBVEVfQUNUSVZFEAESGgoWS0VZX1NUQVRFX0NPT0xJTkdfRE9XThACEhUKEUtFWV9TVEFURV9TVVNQRUNUEAMSFgoSS0VZX1NUQVRFX0RJU0FCTEVEEAQSFQoRS0VZX1NUQVRFX1JFTU9WRUQQBRIZChVLRVlfU1RBVEVfUVVBUkFOVElORUQQBirpAQoLRmFpbHVyZUtpbmQSHAoYRkFJTFVSRV9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRkFJTFVSRV9LSU5EX0lOVkFMSURfS0VZEAESIAocRkFJTFVSRV9LSU5EX1FVT1RBX0VYSEFVU1RFRBACEh0KGUZBSUxVUkVfS0lORF9SQVRFX0xJTUlURUQQAxIiCh5GQUlMVVJFX0tJTkRfUEVSTUlTU0lPTl9ERU5JRUQQBBIaChZGQUlMVVJFX0tJTkRfVFJBTlNJRU5UEAUSHQoZRkFJTFVSRV9LSU5EX1VOQ0xBU1NJRklFRBAGMsMHChBLZXlCcm9rZXJTZXJ2aWNlEkwKCUdldFJhbmRvbRIeLmtleWJyb2tlci52MS5HZXRSYW5kb21SZXF1ZXN0Gh8ua2V5YnJva2VyLnYxLkdldFJhbmRvbVJlc3BvbnNlEkMKBkdldEFsbBIbLmtleWJyb2tlci52MS5HZXRBbGxSZXF1ZXN0Ghwua2V5YnJva2VyLnYxLkdldEFsbFJlc3BvbnNlEjoKA0FkZBIYLmtleWJyb2tlci52MS5BZGRSZXF1ZXN0Ghkua2V5YnJva2VyLnYxLkFkZFJlc3BvbnNlEkMKBlJlbW92ZRIbLmtleWJyb2tlci52MS5SZW1vdmVSZXF1ZXN0Ghwua2V5YnJva2VyLnYxLlJlbW92ZVJlc3BvbnNlElgKDVJlcG9ydEZhaWx1cmUSIi5rZXlicm9rZXIudjEuUmVwb3J0RmFpbHVyZVJlcXVlc3QaIy5rZXlicm9rZXIudjEuUmVwb3J0RmFpbHVyZVJlc3BvbnNlEkwKCUxpc3RQb29scxIeLmtleWJyb2tlci52MS5MaXN0UG9vbHNSZXF1ZXN0Gh8ua2V5YnJva2VyLnYxLkxpc3RQb29sc1Jlc3BvbnNlElgKDUdldEtleUhpc3RvcnkSIi5rZXlicm9rZXIudjEuR2V0S2V5SGlzdG9yeVJlcXVlc3QaIy5rZXlicm9rZXIudjEuR2V0S2V5SGlzdG9yeVJlc3BvbnNlElIKC1JlcG9ydFVzYWdlEiAua2V5YnJva2VyLnYxLlJlcG9ydFVzYWdlUmVxdWVzdBohLmtleWJyb2tlci52MS5SZXBvcnRVc2FnZVJlc3BvbnNlEkYKB1Jlc3RvcmUSHC5rZXlicm9rZXIudjEuUmVzdG9yZVJlcXVlc3QaHS5rZXlicm9rZXIudjEuUmVzdG9yZVJlc3BvbnNlEl4KD1JlbGVhc2VSZW1vdmFscxIkLmtleWJyb2tlci52MS5SZWxlYXNlUmVtb3ZhbHNSZXF1ZXN0GiUua2V5YnJva2VyLnYxLlJlbGVhc2VSZW1vdmFsc1Jlc3BvbnNlEk8KCkRlbGV0ZVBvb2wSHy5rZXlicm9rZXIudjEuRGVsZXRlUG9vbFJlcXVlc3QaIC5rZXlicm9rZXIudjEuRGVsZXRlUG9vbFJlc3BvbnNlEkwKCUdldFN0YXR1cxIeLmtleWJyb2tlci52MS5HZXRTdGF0dXNSZXF1ZXN0Gh8ua2V5YnJva2VyLnYxLkdldFN0YXR1c1Jlc3BvbnNlQj1aO2dpdGh1Yi5jb20va2V5YnJva2VyL2tleWJyb2tlci9nZW4va2V5YnJva2VyL3YxO2tleWJyb2tlcnYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Lease identifies one GetRandom grant so that a failure can be reported
@@ -452,6 +452,13 @@ export type PoolCounts = Message<"keybroker.v1.PoolCounts"> & {
    * @generated from field: int64 disabled = 5;
    */
   disabled: bigint;
+
+  /**
+   * quarantined keys were confirmed invalid; kept, re-checked, restorable.
+   *
+   * @generated from field: int64 quarantined = 6;
+   */
+  quarantined: bigint;
 };
 
 /**
@@ -460,6 +467,75 @@ export type PoolCounts = Message<"keybroker.v1.PoolCounts"> & {
  */
 export const PoolCountsSchema: GenMessage<PoolCounts> = /*@__PURE__*/
   messageDesc(file_keybroker_v1_keybroker, 7);
+
+/**
+ * RemovalHold is the state of a pool's removal brake. The worker
+ * quarantines at most max_removals keys per removal_window; past that the
+ * pool holds: further keys that check invalid stay suspect until they
+ * check valid again (the hold then lifts by itself) or an admin calls
+ * ReleaseRemovals.
+ *
+ * @generated from message keybroker.v1.RemovalHold
+ */
+export type RemovalHold = Message<"keybroker.v1.RemovalHold"> & {
+  /**
+   * held is true while the pool holds removals back.
+   *
+   * @generated from field: bool held = 1;
+   */
+  held: boolean;
+
+  /**
+   * held_count is how many suspect keys the hold keeps from quarantine.
+   *
+   * @generated from field: int64 held_count = 2;
+   */
+  heldCount: bigint;
+
+  /**
+   * reason is the refusal of the key that started the hold
+   * ("invalid_api_key").
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * since is when the hold started.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 4;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * recent_count is how many keys the worker quarantined within the
+   * current removal_window.
+   *
+   * @generated from field: int64 recent_count = 5;
+   */
+  recentCount: bigint;
+
+  /**
+   * max_removals is the pool's allowance as configured ("10%", "3").
+   *
+   * @generated from field: string max_removals = 6;
+   */
+  maxRemovals: string;
+
+  /**
+   * removal_window is the window the allowance counts over.
+   *
+   * @generated from field: google.protobuf.Duration removal_window = 7;
+   */
+  removalWindow?: Duration | undefined;
+};
+
+/**
+ * Describes the message keybroker.v1.RemovalHold.
+ * Use `create(RemovalHoldSchema)` to create a new message.
+ */
+export const RemovalHoldSchema: GenMessage<RemovalHold> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 8);
 
 /**
  * GetAllResponse is one page of keys.
@@ -487,6 +563,13 @@ export type GetAllResponse = Message<"keybroker.v1.GetAllResponse"> & {
    * @generated from field: keybroker.v1.PoolCounts counts = 3;
    */
   counts?: PoolCounts | undefined;
+
+  /**
+   * removal_hold is the pool's removal brake.
+   *
+   * @generated from field: keybroker.v1.RemovalHold removal_hold = 4;
+   */
+  removalHold?: RemovalHold | undefined;
 };
 
 /**
@@ -494,7 +577,7 @@ export type GetAllResponse = Message<"keybroker.v1.GetAllResponse"> & {
  * Use `create(GetAllResponseSchema)` to create a new message.
  */
 export const GetAllResponseSchema: GenMessage<GetAllResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 8);
+  messageDesc(file_keybroker_v1_keybroker, 9);
 
 /**
  * AddRequest carries secrets to put into a pool.
@@ -544,7 +627,7 @@ export type AddRequest = Message<"keybroker.v1.AddRequest"> & {
  * Use `create(AddRequestSchema)` to create a new message.
  */
 export const AddRequestSchema: GenMessage<AddRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 9);
+  messageDesc(file_keybroker_v1_keybroker, 10);
 
 /**
  * AddResponse says what Add did.
@@ -580,7 +663,7 @@ export type AddResponse = Message<"keybroker.v1.AddResponse"> & {
  * Use `create(AddResponseSchema)` to create a new message.
  */
 export const AddResponseSchema: GenMessage<AddResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 10);
+  messageDesc(file_keybroker_v1_keybroker, 11);
 
 /**
  * RemoveRequest names keys to delete, by key id, by secret, or both.
@@ -615,7 +698,7 @@ export type RemoveRequest = Message<"keybroker.v1.RemoveRequest"> & {
  * Use `create(RemoveRequestSchema)` to create a new message.
  */
 export const RemoveRequestSchema: GenMessage<RemoveRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 11);
+  messageDesc(file_keybroker_v1_keybroker, 12);
 
 /**
  * RemoveResponse says which keys were removed.
@@ -650,7 +733,7 @@ export type RemoveResponse = Message<"keybroker.v1.RemoveResponse"> & {
  * Use `create(RemoveResponseSchema)` to create a new message.
  */
 export const RemoveResponseSchema: GenMessage<RemoveResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 12);
+  messageDesc(file_keybroker_v1_keybroker, 13);
 
 /**
  * ReportFailureRequest is what the caller saw when the provider refused a
@@ -743,7 +826,7 @@ export type ReportFailureRequest = Message<"keybroker.v1.ReportFailureRequest"> 
  * Use `create(ReportFailureRequestSchema)` to create a new message.
  */
 export const ReportFailureRequestSchema: GenMessage<ReportFailureRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 13);
+  messageDesc(file_keybroker_v1_keybroker, 14);
 
 /**
  * ReportFailureResponse says what the broker made of the report.
@@ -802,6 +885,15 @@ export type ReportFailureResponse = Message<"keybroker.v1.ReportFailureResponse"
    * @generated from field: bool queued = 7;
    */
   queued: boolean;
+
+  /**
+   * kept_active is true when the report would have parked the key but the
+   * pool is down to its min_active active keys: reports alone never take
+   * those out of rotation (the worker and admins can).
+   *
+   * @generated from field: bool kept_active = 8;
+   */
+  keptActive: boolean;
 };
 
 /**
@@ -809,7 +901,7 @@ export type ReportFailureResponse = Message<"keybroker.v1.ReportFailureResponse"
  * Use `create(ReportFailureResponseSchema)` to create a new message.
  */
 export const ReportFailureResponseSchema: GenMessage<ReportFailureResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 14);
+  messageDesc(file_keybroker_v1_keybroker, 15);
 
 /**
  * GetKeyHistoryRequest names the key whose history to read.
@@ -853,7 +945,7 @@ export type GetKeyHistoryRequest = Message<"keybroker.v1.GetKeyHistoryRequest"> 
  * Use `create(GetKeyHistoryRequestSchema)` to create a new message.
  */
 export const GetKeyHistoryRequestSchema: GenMessage<GetKeyHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 15);
+  messageDesc(file_keybroker_v1_keybroker, 16);
 
 /**
  * GetKeyHistoryResponse is one page of a key's history, newest first.
@@ -881,7 +973,7 @@ export type GetKeyHistoryResponse = Message<"keybroker.v1.GetKeyHistoryResponse"
  * Use `create(GetKeyHistoryResponseSchema)` to create a new message.
  */
 export const GetKeyHistoryResponseSchema: GenMessage<GetKeyHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 16);
+  messageDesc(file_keybroker_v1_keybroker, 17);
 
 /**
  * KeyEvent is one state change of a key, as the audit trail recorded it.
@@ -947,7 +1039,7 @@ export type KeyEvent = Message<"keybroker.v1.KeyEvent"> & {
  * Use `create(KeyEventSchema)` to create a new message.
  */
 export const KeyEventSchema: GenMessage<KeyEvent> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 17);
+  messageDesc(file_keybroker_v1_keybroker, 18);
 
 /**
  * ListPoolsRequest asks for every pool.
@@ -962,7 +1054,7 @@ export type ListPoolsRequest = Message<"keybroker.v1.ListPoolsRequest"> & {
  * Use `create(ListPoolsRequestSchema)` to create a new message.
  */
 export const ListPoolsRequestSchema: GenMessage<ListPoolsRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 18);
+  messageDesc(file_keybroker_v1_keybroker, 19);
 
 /**
  * PoolSummary is one pool and its counts per state.
@@ -983,6 +1075,13 @@ export type PoolSummary = Message<"keybroker.v1.PoolSummary"> & {
    * @generated from field: keybroker.v1.PoolCounts counts = 2;
    */
   counts?: PoolCounts | undefined;
+
+  /**
+   * removal_hold is the pool's removal brake.
+   *
+   * @generated from field: keybroker.v1.RemovalHold removal_hold = 3;
+   */
+  removalHold?: RemovalHold | undefined;
 };
 
 /**
@@ -990,7 +1089,7 @@ export type PoolSummary = Message<"keybroker.v1.PoolSummary"> & {
  * Use `create(PoolSummarySchema)` to create a new message.
  */
 export const PoolSummarySchema: GenMessage<PoolSummary> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 19);
+  messageDesc(file_keybroker_v1_keybroker, 20);
 
 /**
  * ListPoolsResponse lists the pools in name order.
@@ -1011,7 +1110,7 @@ export type ListPoolsResponse = Message<"keybroker.v1.ListPoolsResponse"> & {
  * Use `create(ListPoolsResponseSchema)` to create a new message.
  */
 export const ListPoolsResponseSchema: GenMessage<ListPoolsResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 20);
+  messageDesc(file_keybroker_v1_keybroker, 21);
 
 /**
  * ReportUsageRequest carries rate-limit observations about keys of one
@@ -1040,7 +1139,7 @@ export type ReportUsageRequest = Message<"keybroker.v1.ReportUsageRequest"> & {
  * Use `create(ReportUsageRequestSchema)` to create a new message.
  */
 export const ReportUsageRequestSchema: GenMessage<ReportUsageRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 21);
+  messageDesc(file_keybroker_v1_keybroker, 22);
 
 /**
  * Usage is what one provider answer said about the key that made the call.
@@ -1088,7 +1187,7 @@ export type Usage = Message<"keybroker.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 22);
+  messageDesc(file_keybroker_v1_keybroker, 23);
 
 /**
  * RateLimitWindow is one provider rate-limit window as its headers state
@@ -1125,7 +1224,7 @@ export type RateLimitWindow = Message<"keybroker.v1.RateLimitWindow"> & {
  * Use `create(RateLimitWindowSchema)` to create a new message.
  */
 export const RateLimitWindowSchema: GenMessage<RateLimitWindow> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 23);
+  messageDesc(file_keybroker_v1_keybroker, 24);
 
 /**
  * ReportUsageResponse says how many observations were applied.
@@ -1147,7 +1246,135 @@ export type ReportUsageResponse = Message<"keybroker.v1.ReportUsageResponse"> & 
  * Use `create(ReportUsageResponseSchema)` to create a new message.
  */
 export const ReportUsageResponseSchema: GenMessage<ReportUsageResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 24);
+  messageDesc(file_keybroker_v1_keybroker, 25);
+
+/**
+ * RestoreRequest names the keys to put back into rotation.
+ *
+ * @generated from message keybroker.v1.RestoreRequest
+ */
+export type RestoreRequest = Message<"keybroker.v1.RestoreRequest"> & {
+  /**
+   * pool is the pool name.
+   *
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * key_ids to restore, whatever their state (1 to 10000).
+   *
+   * @generated from field: repeated string key_ids = 2;
+   */
+  keyIds: string[];
+
+  /**
+   * all_quarantined restores every quarantined key of the pool, instead
+   * of key_ids.
+   *
+   * @generated from field: bool all_quarantined = 3;
+   */
+  allQuarantined: boolean;
+};
+
+/**
+ * Describes the message keybroker.v1.RestoreRequest.
+ * Use `create(RestoreRequestSchema)` to create a new message.
+ */
+export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 26);
+
+/**
+ * RestoreResponse says what Restore did.
+ *
+ * @generated from message keybroker.v1.RestoreResponse
+ */
+export type RestoreResponse = Message<"keybroker.v1.RestoreResponse"> & {
+  /**
+   * restored_count is how many keys became active.
+   *
+   * @generated from field: int32 restored_count = 1;
+   */
+  restoredCount: number;
+
+  /**
+   * restored_key_ids are the keys that became active.
+   *
+   * @generated from field: repeated string restored_key_ids = 2;
+   */
+  restoredKeyIds: string[];
+
+  /**
+   * unchanged_key_ids were active already.
+   *
+   * @generated from field: repeated string unchanged_key_ids = 3;
+   */
+  unchangedKeyIds: string[];
+
+  /**
+   * not_found_key_ids are not in the pool (perhaps purged: see
+   * GetKeyHistory); nothing was done for them.
+   *
+   * @generated from field: repeated string not_found_key_ids = 4;
+   */
+  notFoundKeyIds: string[];
+};
+
+/**
+ * Describes the message keybroker.v1.RestoreResponse.
+ * Use `create(RestoreResponseSchema)` to create a new message.
+ */
+export const RestoreResponseSchema: GenMessage<RestoreResponse> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 27);
+
+/**
+ * ReleaseRemovalsRequest names the pool whose removal hold to lift.
+ *
+ * @generated from message keybroker.v1.ReleaseRemovalsRequest
+ */
+export type ReleaseRemovalsRequest = Message<"keybroker.v1.ReleaseRemovalsRequest"> & {
+  /**
+   * pool is the pool name.
+   *
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+};
+
+/**
+ * Describes the message keybroker.v1.ReleaseRemovalsRequest.
+ * Use `create(ReleaseRemovalsRequestSchema)` to create a new message.
+ */
+export const ReleaseRemovalsRequestSchema: GenMessage<ReleaseRemovalsRequest> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 28);
+
+/**
+ * ReleaseRemovalsResponse says which keys were quarantined.
+ *
+ * @generated from message keybroker.v1.ReleaseRemovalsResponse
+ */
+export type ReleaseRemovalsResponse = Message<"keybroker.v1.ReleaseRemovalsResponse"> & {
+  /**
+   * quarantined_count is how many held keys were quarantined.
+   *
+   * @generated from field: int32 quarantined_count = 1;
+   */
+  quarantinedCount: number;
+
+  /**
+   * quarantined_key_ids are the keys that were quarantined.
+   *
+   * @generated from field: repeated string quarantined_key_ids = 2;
+   */
+  quarantinedKeyIds: string[];
+};
+
+/**
+ * Describes the message keybroker.v1.ReleaseRemovalsResponse.
+ * Use `create(ReleaseRemovalsResponseSchema)` to create a new message.
+ */
+export const ReleaseRemovalsResponseSchema: GenMessage<ReleaseRemovalsResponse> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 29);
 
 /**
  * DeletePoolRequest names the pool to retire.
@@ -1176,7 +1403,7 @@ export type DeletePoolRequest = Message<"keybroker.v1.DeletePoolRequest"> & {
  * Use `create(DeletePoolRequestSchema)` to create a new message.
  */
 export const DeletePoolRequestSchema: GenMessage<DeletePoolRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 25);
+  messageDesc(file_keybroker_v1_keybroker, 30);
 
 /**
  * DeletePoolResponse says what DeletePool did.
@@ -1197,7 +1424,7 @@ export type DeletePoolResponse = Message<"keybroker.v1.DeletePoolResponse"> & {
  * Use `create(DeletePoolResponseSchema)` to create a new message.
  */
 export const DeletePoolResponseSchema: GenMessage<DeletePoolResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 26);
+  messageDesc(file_keybroker_v1_keybroker, 31);
 
 /**
  * GetStatusRequest asks for the broker's status.
@@ -1212,7 +1439,7 @@ export type GetStatusRequest = Message<"keybroker.v1.GetStatusRequest"> & {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 27);
+  messageDesc(file_keybroker_v1_keybroker, 32);
 
 /**
  * GetStatusResponse is the answering broker's view of the deployment.
@@ -1262,7 +1489,7 @@ export type GetStatusResponse = Message<"keybroker.v1.GetStatusResponse"> & {
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 28);
+  messageDesc(file_keybroker_v1_keybroker, 33);
 
 /**
  * WorkerStatus counts what a validation worker did since it started.
@@ -1311,7 +1538,7 @@ export type WorkerStatus = Message<"keybroker.v1.WorkerStatus"> & {
  * Use `create(WorkerStatusSchema)` to create a new message.
  */
 export const WorkerStatusSchema: GenMessage<WorkerStatus> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 29);
+  messageDesc(file_keybroker_v1_keybroker, 34);
 
 /**
  * ErrorReason lists every reason a keybroker error can carry, so that
@@ -1453,8 +1680,11 @@ export enum KeyState {
   COOLING_DOWN = 2,
 
   /**
-   * KEY_STATE_SUSPECT keys were reported invalid by a caller and wait for the
-   * worker to confirm (removed) or clear (active) them.
+   * KEY_STATE_SUSPECT keys were reported invalid by a caller, or answered
+   * invalid once to the worker, and wait for a confirming check at least
+   * confirm_delay later (quarantined) or a valid one (active). Where no
+   * validator checks the pool they return to active after suspect_timeout
+   * (state_until). Keys the removal brake holds stay suspect.
    *
    * @generated from enum value: KEY_STATE_SUSPECT = 3;
    */
@@ -1471,13 +1701,24 @@ export enum KeyState {
 
   /**
    * KEY_STATE_REMOVED keys are gone from the pool: an admin removed them or
-   * the worker confirmed them invalid (or out of credit, where the pool
-   * removes such keys). It appears only in GetKeyHistory; GetAll never
-   * lists removed keys and refuses it as a filter.
+   * they were purged after quarantine_retention. It appears only in
+   * GetKeyHistory; GetAll never lists removed keys and refuses it as a
+   * filter.
    *
    * @generated from enum value: KEY_STATE_REMOVED = 5;
    */
   REMOVED = 5,
+
+  /**
+   * KEY_STATE_QUARANTINED keys were confirmed invalid by the worker (or
+   * ran out of credit where the pool removes such keys). They are never
+   * leased, but kept (sealed) and re-checked every disabled_interval: a
+   * key that checks valid returns to active by itself, an admin can
+   * Restore it, and it is purged after the pool's quarantine_retention.
+   *
+   * @generated from enum value: KEY_STATE_QUARANTINED = 6;
+   */
+  QUARANTINED = 6,
 }
 
 /**
@@ -1669,6 +1910,34 @@ export const KeyBrokerService: GenService<{
     methodKind: "unary";
     input: typeof ReportUsageRequestSchema;
     output: typeof ReportUsageResponseSchema;
+  },
+  /**
+   * Restore puts keys back into rotation (admin): the named keys, or every
+   * quarantined key of the pool, become active whatever parked them, and
+   * the worker checks each at once; a key that really is dead goes
+   * through the two strikes again. Keys already active are left as they
+   * are; unknown key ids are reported, not an error.
+   *
+   * @generated from rpc keybroker.v1.KeyBrokerService.Restore
+   */
+  restore: {
+    methodKind: "unary";
+    input: typeof RestoreRequestSchema;
+    output: typeof RestoreResponseSchema;
+  },
+  /**
+   * ReleaseRemovals lifts a pool's removal hold (admin): the keys the
+   * removal brake kept suspect are quarantined now and the brake's window
+   * starts afresh. Use it when the keys really are dead (a mass
+   * revocation); when the upstream was at fault, wait (held keys come back
+   * by themselves when they check valid) or Restore them.
+   *
+   * @generated from rpc keybroker.v1.KeyBrokerService.ReleaseRemovals
+   */
+  releaseRemovals: {
+    methodKind: "unary";
+    input: typeof ReleaseRemovalsRequestSchema;
+    output: typeof ReleaseRemovalsResponseSchema;
   },
   /**
    * DeletePool retires a pool (admin): it leaves ListPools, the metrics and

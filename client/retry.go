@@ -8,12 +8,16 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
 // RetryPolicy says how a Client retries calls that fail with UNAVAILABLE:
 // the broker is restarting, Redis is failing over (STORE_UNAVAILABLE), or
-// every key of a pool is cooling down (NO_HEALTHY_KEY). Other codes are
-// never retried: they will not change by trying again.
+// every key of a pool is cooling down (NO_HEALTHY_KEY); and calls refused
+// with RESOURCE_EXHAUSTED NO_BUDGET (every key spent its rate-limit
+// budget), after exactly the RetryInfo's wait. Other codes are never
+// retried: they will not change by trying again.
 type RetryPolicy struct {
 	// MaxAttempts is how many times a call is tried in all; 1 or less
 	// means no retry.
@@ -39,7 +43,7 @@ func (p RetryPolicy) interceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		for attempt := 1; ; attempt++ {
 			err := invoker(ctx, method, req, reply, cc, opts...)
-			if status.Code(err) != codes.Unavailable || attempt >= p.MaxAttempts {
+			if !retriable(err) || attempt >= p.MaxAttempts {
 				return err
 			}
 			wait, ok := p.wait(ctx, attempt, err)
@@ -48,6 +52,19 @@ func (p RetryPolicy) interceptor() grpc.UnaryClientInterceptor {
 			}
 		}
 	}
+}
+
+// retriable reports whether waiting may help: UNAVAILABLE, and a pool's
+// keys out of budget (RESOURCE_EXHAUSTED NO_BUDGET), which says when
+// they have budget again and is retried only then.
+func retriable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable:
+		return true
+	case codes.ResourceExhausted:
+		return Reason(err) == pb.ErrorReason_ERROR_REASON_NO_BUDGET && RetryDelay(err) > 0
+	}
+	return false
 }
 
 // wait is how long to wait before retry number attempt, and whether to

@@ -30,7 +30,8 @@ func Reason(err error) pb.ErrorReason {
 // ErrorReason returns the reason string of the keybroker ErrorInfo carried
 // by a call's error, or "" when it has none: the ErrorReason value's name
 // without its ERROR_REASON_ prefix ("POOL_EMPTY", "NO_HEALTHY_KEY",
-// "KEY_UNKNOWN", "LEASE_UNKNOWN", "LEASE_EXPIRED", "STORE_UNAVAILABLE").
+// "KEY_UNKNOWN", "LEASE_UNKNOWN", "LEASE_EXPIRED", "STORE_UNAVAILABLE",
+// "NO_BUDGET").
 // Prefer Reason, which gives the enum.
 func ErrorReason(err error) string {
 	for _, d := range details(err) {

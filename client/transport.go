@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
 // Transport is an http.RoundTripper that calls a provider with keys leased
@@ -33,6 +35,8 @@ type Transport struct {
 	maxBody int64
 	log     *slog.Logger
 	cache   leaseCache
+	usage   usageReporter
+	noUsage bool
 }
 
 // TransportOption configures a Transport.
@@ -59,6 +63,7 @@ func NewTransport(kb *Client, pool string, opts ...TransportOption) *Transport {
 	for _, o := range opts {
 		o(t)
 	}
+	t.usage.kb, t.usage.pool = kb, pool
 	return t
 }
 
@@ -117,6 +122,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.observeUsage(resp, key)
 	if !t.inspect(req.Context(), resp, key) || !t.retry || !replayable(req) {
 		return resp, nil
 	}
@@ -128,13 +134,34 @@ func (t *Transport) lease(ctx context.Context) (*leased, error) {
 	if l := t.cache.get(); l != nil {
 		return l, nil
 	}
-	r, err := t.kb.GetRandom(ctx, t.pool)
+	uses := int32(1)
+	fill := t.cache.startFill()
+	if fill {
+		defer t.cache.endFill()
+		uses = t.cache.wantUses()
+	}
+	sent := time.Now()
+	r, err := t.kb.stub.GetRandom(ctx, &pb.GetRandomRequest{Pool: t.pool, EstimatedTokens: estimatedTokens(ctx), Uses: uses})
 	if err != nil {
 		return nil, fmt.Errorf("keybroker: lease a key from pool %q: %w", t.pool, err)
 	}
-	l := newLeased(r)
-	t.cache.put(l)
+	l := newLeased(r, sent)
+	if fill {
+		t.cache.put(l)
+	}
 	return l, nil
+}
+
+// observeUsage queues what the answer's rate-limit headers say, for the
+// broker's budgets.
+func (t *Transport) observeUsage(resp *http.Response, key *leased) {
+	if t.noUsage {
+		return
+	}
+	now := time.Now()
+	if u := usageOf(resp.Header, key, now); u != nil {
+		t.usage.add(u, now)
+	}
 }
 
 // send sends a copy of req with body and key's auth header; req itself
@@ -171,6 +198,7 @@ func (t *Transport) retryWithAnotherKey(req *http.Request, first *http.Response)
 	if err != nil {
 		return nil, err
 	}
+	t.observeUsage(resp, key)
 	t.inspect(req.Context(), resp, key)
 	return resp, nil
 }

@@ -25,9 +25,18 @@ func (s *Service) Add(ctx context.Context, req *pb.AddRequest) (*pb.AddResponse,
 	if err != nil {
 		return nil, err
 	}
+	tiers, err := s.validateTiers(pool, req.GetTiers(), len(secrets))
+	if err != nil {
+		return nil, err
+	}
 	res, err := s.keys.As(callerName(ctx)).AddWeighted(ctx, pool, secrets, weights)
 	if err != nil {
 		return nil, s.storeFailure(ctx, "Add", pool, err)
+	}
+	if tiers != nil {
+		if err := s.keys.SetTiers(ctx, pool, res.KeyIDs, tiers); err != nil {
+			return nil, s.storeFailure(ctx, "Add", pool, err)
+		}
 	}
 	added := res.AddedCount()
 	s.observe.Added(pool, added)
@@ -58,4 +67,30 @@ func validateWeights(weights []uint32, secrets int) ([]uint32, error) {
 		}
 	}
 	return weights, nil
+}
+
+// validateTiers checks Add's optional tiers: none, or one per secret, each
+// empty or a tier the pool's policy declares. It returns nil for none.
+func (s *Service) validateTiers(pool string, tiers []string, secrets int) ([]string, error) {
+	if len(tiers) == 0 {
+		return nil, nil
+	}
+	if len(tiers) != secrets {
+		return nil, invalid("tiers", "must be empty or hold one tier per secret: got %d tiers for %d secrets", len(tiers), secrets)
+	}
+	policy := s.policies.Pool(pool)
+	for i, t := range tiers {
+		if _, ok := policy.Tier(t); t != "" && !ok {
+			return nil, invalid(fmt.Sprintf("tiers[%d]", i), "pool %q declares no tier %q", pool, truncate(t, 64))
+		}
+	}
+	return tiers, nil
+}
+
+// truncate shortens caller text quoted back in an error.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

@@ -21,6 +21,7 @@ import (
 var methodRoles = map[string]auth.Role{
 	pb.KeyBrokerService_GetRandom_FullMethodName:     auth.RoleClient,
 	pb.KeyBrokerService_ReportFailure_FullMethodName: auth.RoleClient,
+	pb.KeyBrokerService_ReportUsage_FullMethodName:   auth.RoleClient,
 	pb.KeyBrokerService_GetAll_FullMethodName:        auth.RoleAdmin,
 	pb.KeyBrokerService_Add_FullMethodName:           auth.RoleAdmin,
 	pb.KeyBrokerService_Remove_FullMethodName:        auth.RoleAdmin,

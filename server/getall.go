@@ -47,6 +47,7 @@ func (s *Service) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAll
 	for i, k := range page.Keys {
 		resp.Keys[i] = keyToProto(k, req.GetReveal())
 	}
+	s.keyBudgets(ctx, pool, resp.Keys)
 	if page.More {
 		resp.NextPageToken = encodePageToken(pool, req.GetState(), page.Keys[len(page.Keys)-1].ID)
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/store"
@@ -21,20 +23,28 @@ func (s *Service) GetRandom(ctx context.Context, req *pb.GetRandomRequest) (*pb.
 	if s.contact != nil && !s.contact.Fresh(now, s.maxStale) {
 		return nil, s.stale(pool)
 	}
-	picked, err := s.selector.Pick(ctx, pool)
+	if req.GetEstimatedTokens() < 0 || req.GetUses() < 0 {
+		return nil, invalid("estimated_tokens", "estimated_tokens and uses must not be negative")
+	}
+	picked, grant, err := s.pick(ctx, req, now)
 	if err != nil {
 		return nil, s.pickFailure(ctx, pool, err)
 	}
 	s.observe.Leased(pool)
 	expire := now.Add(time.Duration(s.policies.Pool(pool).LeaseTTL))
-	return &pb.GetRandomResponse{
+	resp := &pb.GetRandomResponse{
 		Secret: picked.Secret,
 		KeyId:  picked.KeyID,
 		Lease: &pb.Lease{
 			LeaseId:    s.leases.Issue(pool, picked.KeyID, expire),
 			ExpireTime: timestamp(expire),
 		},
-	}, nil
+	}
+	if grant.uses > 0 {
+		resp.Lease.Uses = int32(grant.uses)
+		resp.Lease.UsesValidFor = durationpb.New(max(grant.until.Sub(now), 0))
+	}
+	return resp, nil
 }
 
 // pickFailure maps a failed pick to its status: a pool with nothing to
@@ -43,6 +53,9 @@ func (s *Service) pickFailure(ctx context.Context, pool string, err error) error
 	var nk *store.NoKeyError
 	if errors.As(err, &nk) {
 		return s.noKey(nk)
+	}
+	if _, ok := status.FromError(err); ok && status.Code(err) == codes.ResourceExhausted {
+		return err // NO_BUDGET, already a status
 	}
 	return s.storeFailure(ctx, "GetRandom", pool, err)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/budget"
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/lease"
 	"github.com/keybroker/keybroker/internal/store"
@@ -70,6 +71,7 @@ type Service struct {
 	pending  *reportQueue // nil: reports fail with UNAVAILABLE during an outage
 	contact  *StoreContact
 	maxStale time.Duration
+	budgets  *budget.Tracker // nil: no budgets
 	status   StatusSource
 }
 

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/keybroker/keybroker/internal/budget"
 	"github.com/keybroker/keybroker/internal/buildinfo"
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/lease"
@@ -163,13 +164,14 @@ type Broker struct {
 	statusPage *lateHandler // the status page, once the store is open
 	started    time.Time
 
-	view   *view.View      // nil unless serving from memory
-	picker *store.Picker   // nil unless serving from Redis per call
-	svc    *server.Service // nil without Listen
-	grpc   *grpc.Server    // nil without Listen
-	lis    net.Listener    // nil without Listen
-	ops    *opsServer      // nil without MetricsAddr
-	worker *worker.Worker  // nil without Worker
+	view    *view.View      // nil unless serving from memory
+	budgets *budget.Tracker // nil without Listen
+	picker  *store.Picker   // nil unless serving from Redis per call
+	svc     *server.Service // nil without Listen
+	grpc    *grpc.Server    // nil without Listen
+	lis     net.Listener    // nil without Listen
+	ops     *opsServer      // nil without MetricsAddr
+	worker  *worker.Worker  // nil without Worker
 	// workerName is the worker's name in the audit trail.
 	workerName string
 
@@ -335,6 +337,10 @@ func (b *Broker) buildService(key []byte) {
 	if b.view != nil { // leases keep coming from memory during an outage, for a while
 		svcOpts = append(svcOpts, server.WithStaleness(b.contact, b.cfg.MaxStaleness))
 	}
+	// Rate-limit budgets: in force for pools that declare limits or whose
+	// callers report providers' headers (docs/budgets.md).
+	b.budgets = budget.New(b.store, b.cfg.Policies, budget.WithLogger(b.log), budget.WithClock(b.opts.now))
+	svcOpts = append(svcOpts, server.WithBudgets(b.budgets))
 	b.svc = server.New(b.store, lease.NewSigner(secret.Derive(key, labelLease)), svcOpts...)
 	b.metrics.WatchStoreContact(b.contact)
 	b.metrics.WatchReportQueue(b.svc.PendingReports)

@@ -121,7 +121,8 @@ func (b *Broker) loops() []func(context.Context) error {
 	if b.svc != nil {
 		out = append(out,
 			func(ctx context.Context) error { wakeLoop(ctx, b.store, b.cfg.WakeInterval, b.log); return nil },
-			func(ctx context.Context) error { b.svc.ReplayReports(ctx, replayInterval); return nil })
+			func(ctx context.Context) error { b.svc.ReplayReports(ctx, replayInterval); return nil },
+			b.budgets.Run)
 	}
 	if b.view != nil {
 		out = append(out, b.view.Run)

@@ -99,6 +99,8 @@ func TestExampleLoads(t *testing.T) {
 			Provider: failure.OpenAI, BaseURL: "https://api.openai.com",
 			CooldownDefault: d("60s"), CooldownMax: d("30m"), LeaseTTL: d("5m"),
 			Validator: openaiV,
+			Limits:    Limits{RequestsPerMinute: 500, TokensPerMinute: 200000, Window: d("1m")},
+			Tiers:     map[string]Limits{"tier-2": {RequestsPerMinute: 5000, TokensPerMinute: 2000000}},
 		},
 		"anthropic-main": {
 			Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", Selection: LeastUsed,
@@ -303,6 +305,8 @@ func TestMerge(t *testing.T) {
 		AuthHeader: AuthXGoogAPIKey, Classify: []ClassifyRule{{Status: 500, Kind: "transient"}},
 		Validator: Validator{Kind: "gemini", Interval: 4, DisabledInterval: 5, RetryInterval: 6, Timeout: 7, Jitter: 0.5,
 			Concurrency: 8, RateLimit: 9, OnExhausted: "remove", Model: "m", UsageDays: 10},
+		Limits:       Limits{RequestsPerMinute: 11, TokensPerMinute: 12, Window: 13},
+		Tiers:        map[string]Limits{"t": {RequestsPerMinute: 14}},
 		ConfirmDelay: 11, MaxRemovals: Allowance{Count: 12}, RemovalWindow: 13, QuarantineRetention: 14,
 		SuspectTimeout: 15, MinActive: 16,
 		MinKeys: new(int),

@@ -61,6 +61,15 @@ type Pool struct {
 	// Validator holds the validation worker's settings for this pool.
 	Validator Validator `yaml:"validator,omitempty"`
 
+	// Limits are every key's rate limits, for budgets (docs/budgets.md):
+	// unset, keys are limited by what the broker learns from the
+	// provider's rate-limit headers, if anything.
+	Limits Limits `yaml:"limits,omitempty"`
+
+	// Tiers names sets of limits that Add gives single keys (AddRequest's
+	// tiers), for pools mixing keys of different provider tiers. A pool
+	// that sets it replaces the map of the layer below.
+	Tiers map[string]Limits `yaml:"tiers,omitempty"`
 	// ConfirmDelay is the least time between the worker's first bad
 	// answer for a key and the check that confirms it: one blip cannot
 	// both accuse and convict a key. Built-in default 30s.
@@ -177,6 +186,10 @@ func merge(over, under Pool) Pool {
 		over.MinKeys = under.MinKeys
 	}
 	over.Validator = mergeValidator(over.Validator, under.Validator)
+	over.Limits = mergeLimits(over.Limits, under.Limits)
+	if over.Tiers == nil {
+		over.Tiers = under.Tiers
+	}
 	mergeSafety(&over, under)
 	return over
 }

@@ -90,6 +90,7 @@ func checkLayer(r *report, path string, n *yaml.Node, p Pool, under Pool) {
 	checkSafety(r, path, n, p)
 	validatorNode := field(n, "validator")
 	checkValidator(r, path+".validator", firstNode(validatorNode, n), validatorNode != nil, p.Validator)
+	checkLimits(r, path, n, p)
 
 	// Rules across fields, on the merged values (before the provider's
 	// BaseURL default, which is what the second rule is about).

@@ -34,6 +34,7 @@ type Metrics struct {
 	checks        *prometheus.CounterVec
 	queued        *prometheus.CounterVec
 	checkDuration *prometheus.HistogramVec
+	budget        budgetMetrics
 }
 
 // New registers keybroker's collectors on a fresh registry.
@@ -82,6 +83,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.GRPC, m.leases, m.reports, m.transitions, m.redisDuration, m.redisErrors, m.checks, m.checkDuration, m.queued,
 	)
+	m.budget = newBudgetMetrics(reg)
 	return m
 }
 

@@ -26,6 +26,7 @@ func (m *Metrics) Prepare(pools []PoolInfo) {
 	}
 	for _, p := range pools {
 		m.leases.WithLabelValues(p.Name)
+		m.budget.prepare(p.Name)
 		for k := failure.InvalidKey; k <= failure.Unclassified; k++ {
 			m.reports.WithLabelValues(p.Name, k.String())
 		}

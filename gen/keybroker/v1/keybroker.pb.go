@@ -63,6 +63,12 @@ const (
 	// broker's in-memory view has not heard from it for too long to lease
 	// from. Retrying shortly is expected to work.
 	ErrorReason_ERROR_REASON_STORE_UNAVAILABLE ErrorReason = 6
+	// ERROR_REASON_NO_BUDGET ("NO_BUDGET", RESOURCE_EXHAUSTED with a
+	// RetryInfo): GetRandom on a pool whose active keys have all spent their
+	// rate-limit budget for the current window (docs/budgets.md). The delay
+	// is when the first key has budget again; the provider would have
+	// answered 429 meanwhile.
+	ErrorReason_ERROR_REASON_NO_BUDGET ErrorReason = 9
 	// ERROR_REASON_POOL_NOT_EMPTY ("POOL_NOT_EMPTY", FAILED_PRECONDITION):
 	// DeletePool on a pool that still holds keys, without force.
 	ErrorReason_ERROR_REASON_POOL_NOT_EMPTY ErrorReason = 7
@@ -81,6 +87,7 @@ var (
 		4: "ERROR_REASON_LEASE_UNKNOWN",
 		5: "ERROR_REASON_LEASE_EXPIRED",
 		6: "ERROR_REASON_STORE_UNAVAILABLE",
+		9: "ERROR_REASON_NO_BUDGET",
 		7: "ERROR_REASON_POOL_NOT_EMPTY",
 		8: "ERROR_REASON_POOL_UNKNOWN",
 	}
@@ -92,6 +99,7 @@ var (
 		"ERROR_REASON_LEASE_UNKNOWN":     4,
 		"ERROR_REASON_LEASE_EXPIRED":     5,
 		"ERROR_REASON_STORE_UNAVAILABLE": 6,
+		"ERROR_REASON_NO_BUDGET":         9,
 		"ERROR_REASON_POOL_NOT_EMPTY":    7,
 		"ERROR_REASON_POOL_UNKNOWN":      8,
 	}
@@ -286,7 +294,16 @@ type Lease struct {
 	LeaseId string `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
 	// expire_time is when the lease ends. Callers may reuse the key until then;
 	// ReportFailure accepts the lease for a short grace period after it.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// uses is how many calls the lease covers on a pool with budgets (at
+	// most GetRandomRequest.uses); 0 when the key has no budget, so the
+	// lease may be reused until expire_time.
+	Uses int32 `protobuf:"varint,3,opt,name=uses,proto3" json:"uses,omitempty"`
+	// uses_valid_for is how long from this answer the budget behind uses
+	// lasts (until its window ends): a reused lease must not start new calls
+	// after it. A duration, not a time, so that the caller's and the
+	// broker's clocks need not agree. Unset when uses is 0.
+	UsesValidFor  *durationpb.Duration `protobuf:"bytes,4,opt,name=uses_valid_for,json=usesValidFor,proto3" json:"uses_valid_for,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -335,11 +352,35 @@ func (x *Lease) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Lease) GetUses() int32 {
+	if x != nil {
+		return x.Uses
+	}
+	return 0
+}
+
+func (x *Lease) GetUsesValidFor() *durationpb.Duration {
+	if x != nil {
+		return x.UsesValidFor
+	}
+	return nil
+}
+
 // GetRandomRequest names the pool to lease from.
 type GetRandomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// pool is the pool name: 1 to 64 characters of [A-Za-z0-9._-].
-	Pool          string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// estimated_tokens is what the caller expects the call to cost in
+	// provider tokens (prompt plus completion), reserved from the key's token
+	// budget when the pool has one. 0 reserves nothing: the call is then
+	// only admitted while the key has tokens left at all.
+	EstimatedTokens int64 `protobuf:"varint,2,opt,name=estimated_tokens,json=estimatedTokens,proto3" json:"estimated_tokens,omitempty"`
+	// uses is how many calls the caller means to make with this lease (a
+	// client that reuses leases); 0 means 1. On a pool with budgets the
+	// broker reserves up to this many calls (each of estimated_tokens) and
+	// says in Lease.uses how many it granted.
+	Uses          int32 `protobuf:"varint,3,opt,name=uses,proto3" json:"uses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -379,6 +420,20 @@ func (x *GetRandomRequest) GetPool() string {
 		return x.Pool
 	}
 	return ""
+}
+
+func (x *GetRandomRequest) GetEstimatedTokens() int64 {
+	if x != nil {
+		return x.EstimatedTokens
+	}
+	return 0
+}
+
+func (x *GetRandomRequest) GetUses() int32 {
+	if x != nil {
+		return x.Uses
+	}
+	return 0
 }
 
 // GetRandomResponse carries the leased key.
@@ -560,7 +615,10 @@ type Key struct {
 	LastFailureKind FailureKind `protobuf:"varint,12,opt,name=last_failure_kind,json=lastFailureKind,proto3,enum=keybroker.v1.FailureKind" json:"last_failure_kind,omitempty"`
 	// balance is what the billing validator last read for the key; unset
 	// when the pool is not checked by billing or no check has read one yet.
-	Balance       *KeyBalance `protobuf:"bytes,13,opt,name=balance,proto3" json:"balance,omitempty"`
+	Balance *KeyBalance `protobuf:"bytes,13,opt,name=balance,proto3" json:"balance,omitempty"`
+	// budget is the key's rate-limit budget in its current window; unset
+	// when the key has no known limits (none declared, none learned).
+	Budget        *KeyBudget `protobuf:"bytes,14,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -686,6 +744,110 @@ func (x *Key) GetBalance() *KeyBalance {
 	return nil
 }
 
+func (x *Key) GetBudget() *KeyBudget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+// KeyBudget is a key's rate-limit budget in the broker's current window,
+// as all replicas have claimed it from the shared count.
+type KeyBudget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// requests_limit is how many calls the key may take per window; 0 when
+	// unlimited or unknown.
+	RequestsLimit int64 `protobuf:"varint,1,opt,name=requests_limit,json=requestsLimit,proto3" json:"requests_limit,omitempty"`
+	// requests_remaining is what is left of requests_limit in this window.
+	RequestsRemaining int64 `protobuf:"varint,2,opt,name=requests_remaining,json=requestsRemaining,proto3" json:"requests_remaining,omitempty"`
+	// tokens_limit is how many tokens the key may spend per window; 0 when
+	// unlimited or unknown.
+	TokensLimit int64 `protobuf:"varint,3,opt,name=tokens_limit,json=tokensLimit,proto3" json:"tokens_limit,omitempty"`
+	// tokens_remaining is what is left of tokens_limit in this window.
+	TokensRemaining int64 `protobuf:"varint,4,opt,name=tokens_remaining,json=tokensRemaining,proto3" json:"tokens_remaining,omitempty"`
+	// reset_time is when the current window ends and the budget is whole
+	// again.
+	ResetTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=reset_time,json=resetTime,proto3" json:"reset_time,omitempty"`
+	// source says where the limits come from: "key" (declared for the key
+	// through Add's tiers), "pool" (the pool policy's limits) or "learned"
+	// (the provider's rate-limit headers).
+	Source        string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyBudget) Reset() {
+	*x = KeyBudget{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyBudget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyBudget) ProtoMessage() {}
+
+func (x *KeyBudget) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyBudget.ProtoReflect.Descriptor instead.
+func (*KeyBudget) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *KeyBudget) GetRequestsLimit() int64 {
+	if x != nil {
+		return x.RequestsLimit
+	}
+	return 0
+}
+
+func (x *KeyBudget) GetRequestsRemaining() int64 {
+	if x != nil {
+		return x.RequestsRemaining
+	}
+	return 0
+}
+
+func (x *KeyBudget) GetTokensLimit() int64 {
+	if x != nil {
+		return x.TokensLimit
+	}
+	return 0
+}
+
+func (x *KeyBudget) GetTokensRemaining() int64 {
+	if x != nil {
+		return x.TokensRemaining
+	}
+	return 0
+}
+
+func (x *KeyBudget) GetResetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResetTime
+	}
+	return nil
+}
+
+func (x *KeyBudget) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 // KeyBalance is a key's credit as the provider's (or relay's) billing
 // endpoints reported it at check_time.
 type KeyBalance struct {
@@ -705,7 +867,7 @@ type KeyBalance struct {
 
 func (x *KeyBalance) Reset() {
 	*x = KeyBalance{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +879,7 @@ func (x *KeyBalance) String() string {
 func (*KeyBalance) ProtoMessage() {}
 
 func (x *KeyBalance) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[5]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +892,7 @@ func (x *KeyBalance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyBalance.ProtoReflect.Descriptor instead.
 func (*KeyBalance) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{5}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *KeyBalance) GetLimitUsd() float64 {
@@ -782,7 +944,7 @@ type PoolCounts struct {
 
 func (x *PoolCounts) Reset() {
 	*x = PoolCounts{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -794,7 +956,7 @@ func (x *PoolCounts) String() string {
 func (*PoolCounts) ProtoMessage() {}
 
 func (x *PoolCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[6]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -807,7 +969,7 @@ func (x *PoolCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolCounts.ProtoReflect.Descriptor instead.
 func (*PoolCounts) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{6}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PoolCounts) GetTotal() int64 {
@@ -881,7 +1043,7 @@ type RemovalHold struct {
 
 func (x *RemovalHold) Reset() {
 	*x = RemovalHold{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1055,7 @@ func (x *RemovalHold) String() string {
 func (*RemovalHold) ProtoMessage() {}
 
 func (x *RemovalHold) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1068,7 @@ func (x *RemovalHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovalHold.ProtoReflect.Descriptor instead.
 func (*RemovalHold) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{7}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RemovalHold) GetHeld() bool {
@@ -975,7 +1137,7 @@ type GetAllResponse struct {
 
 func (x *GetAllResponse) Reset() {
 	*x = GetAllResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1149,7 @@ func (x *GetAllResponse) String() string {
 func (*GetAllResponse) ProtoMessage() {}
 
 func (x *GetAllResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1162,7 @@ func (x *GetAllResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllResponse.ProtoReflect.Descriptor instead.
 func (*GetAllResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{8}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetAllResponse) GetKeys() []*Key {
@@ -1044,14 +1206,19 @@ type AddRequest struct {
 	// 0 means 1; at most 1000000. A secret already in the pool keeps its
 	// state and takes the new weight. Without weights, new keys weigh 1 and
 	// present keys keep theirs.
-	Weights       []uint32 `protobuf:"varint,3,rep,packed,name=weights,proto3" json:"weights,omitempty"`
+	Weights []uint32 `protobuf:"varint,3,rep,packed,name=weights,proto3" json:"weights,omitempty"`
+	// tiers, when given, holds one tier name per secret (same order), each
+	// naming an entry of the pool policy's tiers: the key's rate limits. An
+	// empty name leaves the key on the pool's limits. A secret already in
+	// the pool takes the new tier.
+	Tiers         []string `protobuf:"bytes,4,rep,name=tiers,proto3" json:"tiers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddRequest) Reset() {
 	*x = AddRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1230,7 @@ func (x *AddRequest) String() string {
 func (*AddRequest) ProtoMessage() {}
 
 func (x *AddRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1243,7 @@ func (x *AddRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRequest.ProtoReflect.Descriptor instead.
 func (*AddRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{9}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AddRequest) GetPool() string {
@@ -1100,6 +1267,13 @@ func (x *AddRequest) GetWeights() []uint32 {
 	return nil
 }
 
+func (x *AddRequest) GetTiers() []string {
+	if x != nil {
+		return x.Tiers
+	}
+	return nil
+}
+
 // AddResponse says what Add did.
 type AddResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1116,7 +1290,7 @@ type AddResponse struct {
 
 func (x *AddResponse) Reset() {
 	*x = AddResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1302,7 @@ func (x *AddResponse) String() string {
 func (*AddResponse) ProtoMessage() {}
 
 func (x *AddResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1315,7 @@ func (x *AddResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddResponse.ProtoReflect.Descriptor instead.
 func (*AddResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{10}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AddResponse) GetAddedCount() int32 {
@@ -1180,7 +1354,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1366,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1379,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{11}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RemoveRequest) GetPool() string {
@@ -1244,7 +1418,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1430,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1443,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{12}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RemoveResponse) GetRemovedCount() int32 {
@@ -1330,7 +1504,7 @@ type ReportFailureRequest struct {
 
 func (x *ReportFailureRequest) Reset() {
 	*x = ReportFailureRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1516,7 @@ func (x *ReportFailureRequest) String() string {
 func (*ReportFailureRequest) ProtoMessage() {}
 
 func (x *ReportFailureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1529,7 @@ func (x *ReportFailureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFailureRequest.ProtoReflect.Descriptor instead.
 func (*ReportFailureRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{13}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportFailureRequest) GetPool() string {
@@ -1480,7 +1654,7 @@ type ReportFailureResponse struct {
 
 func (x *ReportFailureResponse) Reset() {
 	*x = ReportFailureResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +1666,7 @@ func (x *ReportFailureResponse) String() string {
 func (*ReportFailureResponse) ProtoMessage() {}
 
 func (x *ReportFailureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +1679,7 @@ func (x *ReportFailureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFailureResponse.ProtoReflect.Descriptor instead.
 func (*ReportFailureResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{14}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReportFailureResponse) GetKeyId() string {
@@ -1583,7 +1757,7 @@ type GetKeyHistoryRequest struct {
 
 func (x *GetKeyHistoryRequest) Reset() {
 	*x = GetKeyHistoryRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1595,7 +1769,7 @@ func (x *GetKeyHistoryRequest) String() string {
 func (*GetKeyHistoryRequest) ProtoMessage() {}
 
 func (x *GetKeyHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1608,7 +1782,7 @@ func (x *GetKeyHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{15}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetKeyHistoryRequest) GetPool() string {
@@ -1652,7 +1826,7 @@ type GetKeyHistoryResponse struct {
 
 func (x *GetKeyHistoryResponse) Reset() {
 	*x = GetKeyHistoryResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1838,7 @@ func (x *GetKeyHistoryResponse) String() string {
 func (*GetKeyHistoryResponse) ProtoMessage() {}
 
 func (x *GetKeyHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +1851,7 @@ func (x *GetKeyHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetKeyHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{16}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetKeyHistoryResponse) GetEvents() []*KeyEvent {
@@ -1720,7 +1894,7 @@ type KeyEvent struct {
 
 func (x *KeyEvent) Reset() {
 	*x = KeyEvent{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +1906,7 @@ func (x *KeyEvent) String() string {
 func (*KeyEvent) ProtoMessage() {}
 
 func (x *KeyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +1919,7 @@ func (x *KeyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyEvent.ProtoReflect.Descriptor instead.
 func (*KeyEvent) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{17}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *KeyEvent) GetTime() *timestamppb.Timestamp {
@@ -1806,7 +1980,7 @@ type ListPoolsRequest struct {
 
 func (x *ListPoolsRequest) Reset() {
 	*x = ListPoolsRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +1992,7 @@ func (x *ListPoolsRequest) String() string {
 func (*ListPoolsRequest) ProtoMessage() {}
 
 func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +2005,7 @@ func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolsRequest.ProtoReflect.Descriptor instead.
 func (*ListPoolsRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{18}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{19}
 }
 
 // PoolSummary is one pool and its counts per state.
@@ -1849,7 +2023,7 @@ type PoolSummary struct {
 
 func (x *PoolSummary) Reset() {
 	*x = PoolSummary{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +2035,7 @@ func (x *PoolSummary) String() string {
 func (*PoolSummary) ProtoMessage() {}
 
 func (x *PoolSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +2048,7 @@ func (x *PoolSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolSummary.ProtoReflect.Descriptor instead.
 func (*PoolSummary) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{19}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PoolSummary) GetPool() string {
@@ -1909,7 +2083,7 @@ type ListPoolsResponse struct {
 
 func (x *ListPoolsResponse) Reset() {
 	*x = ListPoolsResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2095,7 @@ func (x *ListPoolsResponse) String() string {
 func (*ListPoolsResponse) ProtoMessage() {}
 
 func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2108,7 @@ func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolsResponse.ProtoReflect.Descriptor instead.
 func (*ListPoolsResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{20}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListPoolsResponse) GetPools() []*PoolSummary {
@@ -1942,6 +2116,254 @@ func (x *ListPoolsResponse) GetPools() []*PoolSummary {
 		return x.Pools
 	}
 	return nil
+}
+
+// ReportUsageRequest carries rate-limit observations about keys of one
+// pool, batched by the client.
+type ReportUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pool is the pool the keys were leased from.
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// usages are the observations, oldest first; at most 1000.
+	Usages        []*Usage `protobuf:"bytes,2,rep,name=usages,proto3" json:"usages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUsageRequest) Reset() {
+	*x = ReportUsageRequest{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUsageRequest) ProtoMessage() {}
+
+func (x *ReportUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUsageRequest.ProtoReflect.Descriptor instead.
+func (*ReportUsageRequest) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ReportUsageRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *ReportUsageRequest) GetUsages() []*Usage {
+	if x != nil {
+		return x.Usages
+	}
+	return nil
+}
+
+// Usage is what one provider answer said about the key that made the call.
+type Usage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// lease_id is GetRandomResponse.lease.lease_id of the key that made the
+	// call (expired leases are accepted for the same grace as
+	// ReportFailure).
+	LeaseId string `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	// age is how long before this request the answer arrived (a duration,
+	// not a time, so that the caller's and the broker's clocks need not
+	// agree); the broker ignores observations older than the key's window.
+	Age *durationpb.Duration `protobuf:"bytes,2,opt,name=age,proto3" json:"age,omitempty"`
+	// requests is the provider's request window
+	// (x-ratelimit-*-requests, anthropic-ratelimit-requests-*).
+	Requests *RateLimitWindow `protobuf:"bytes,3,opt,name=requests,proto3" json:"requests,omitempty"`
+	// tokens is the provider's token window (x-ratelimit-*-tokens,
+	// anthropic-ratelimit-tokens-*).
+	Tokens        *RateLimitWindow `protobuf:"bytes,4,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Usage) Reset() {
+	*x = Usage{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Usage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Usage) ProtoMessage() {}
+
+func (x *Usage) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Usage.ProtoReflect.Descriptor instead.
+func (*Usage) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Usage) GetLeaseId() string {
+	if x != nil {
+		return x.LeaseId
+	}
+	return ""
+}
+
+func (x *Usage) GetAge() *durationpb.Duration {
+	if x != nil {
+		return x.Age
+	}
+	return nil
+}
+
+func (x *Usage) GetRequests() *RateLimitWindow {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *Usage) GetTokens() *RateLimitWindow {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+// RateLimitWindow is one provider rate-limit window as its headers state
+// it; a field the provider did not send is unset.
+type RateLimitWindow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// limit is the window's size (x-ratelimit-limit-*).
+	Limit *int64 `protobuf:"varint,1,opt,name=limit,proto3,oneof" json:"limit,omitempty"`
+	// remaining is what is left of it (x-ratelimit-remaining-*).
+	Remaining *int64 `protobuf:"varint,2,opt,name=remaining,proto3,oneof" json:"remaining,omitempty"`
+	// reset_after is how long until the window is whole again
+	// (x-ratelimit-reset-*).
+	ResetAfter    *durationpb.Duration `protobuf:"bytes,3,opt,name=reset_after,json=resetAfter,proto3" json:"reset_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimitWindow) Reset() {
+	*x = RateLimitWindow{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimitWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimitWindow) ProtoMessage() {}
+
+func (x *RateLimitWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimitWindow.ProtoReflect.Descriptor instead.
+func (*RateLimitWindow) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RateLimitWindow) GetLimit() int64 {
+	if x != nil && x.Limit != nil {
+		return *x.Limit
+	}
+	return 0
+}
+
+func (x *RateLimitWindow) GetRemaining() int64 {
+	if x != nil && x.Remaining != nil {
+		return *x.Remaining
+	}
+	return 0
+}
+
+func (x *RateLimitWindow) GetResetAfter() *durationpb.Duration {
+	if x != nil {
+		return x.ResetAfter
+	}
+	return nil
+}
+
+// ReportUsageResponse says how many observations were applied.
+type ReportUsageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// accepted_count is how many usages were applied; the rest named leases
+	// this deployment did not issue for the pool, or were stale.
+	AcceptedCount int32 `protobuf:"varint,1,opt,name=accepted_count,json=acceptedCount,proto3" json:"accepted_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUsageResponse) Reset() {
+	*x = ReportUsageResponse{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUsageResponse) ProtoMessage() {}
+
+func (x *ReportUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUsageResponse.ProtoReflect.Descriptor instead.
+func (*ReportUsageResponse) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ReportUsageResponse) GetAcceptedCount() int32 {
+	if x != nil {
+		return x.AcceptedCount
+	}
+	return 0
 }
 
 // RestoreRequest names the keys to put back into rotation.
@@ -1960,7 +2382,7 @@ type RestoreRequest struct {
 
 func (x *RestoreRequest) Reset() {
 	*x = RestoreRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1972,7 +2394,7 @@ func (x *RestoreRequest) String() string {
 func (*RestoreRequest) ProtoMessage() {}
 
 func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1985,7 +2407,7 @@ func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreRequest.ProtoReflect.Descriptor instead.
 func (*RestoreRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{21}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RestoreRequest) GetPool() string {
@@ -2027,7 +2449,7 @@ type RestoreResponse struct {
 
 func (x *RestoreResponse) Reset() {
 	*x = RestoreResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2039,7 +2461,7 @@ func (x *RestoreResponse) String() string {
 func (*RestoreResponse) ProtoMessage() {}
 
 func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,7 +2474,7 @@ func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
 func (*RestoreResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{22}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RestoreResponse) GetRestoredCount() int32 {
@@ -2094,7 +2516,7 @@ type ReleaseRemovalsRequest struct {
 
 func (x *ReleaseRemovalsRequest) Reset() {
 	*x = ReleaseRemovalsRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2106,7 +2528,7 @@ func (x *ReleaseRemovalsRequest) String() string {
 func (*ReleaseRemovalsRequest) ProtoMessage() {}
 
 func (x *ReleaseRemovalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2119,7 +2541,7 @@ func (x *ReleaseRemovalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRemovalsRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRemovalsRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{23}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ReleaseRemovalsRequest) GetPool() string {
@@ -2142,7 +2564,7 @@ type ReleaseRemovalsResponse struct {
 
 func (x *ReleaseRemovalsResponse) Reset() {
 	*x = ReleaseRemovalsResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2576,7 @@ func (x *ReleaseRemovalsResponse) String() string {
 func (*ReleaseRemovalsResponse) ProtoMessage() {}
 
 func (x *ReleaseRemovalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2589,7 @@ func (x *ReleaseRemovalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRemovalsResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseRemovalsResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{24}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReleaseRemovalsResponse) GetQuarantinedCount() int32 {
@@ -2198,7 +2620,7 @@ type DeletePoolRequest struct {
 
 func (x *DeletePoolRequest) Reset() {
 	*x = DeletePoolRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[25]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2210,7 +2632,7 @@ func (x *DeletePoolRequest) String() string {
 func (*DeletePoolRequest) ProtoMessage() {}
 
 func (x *DeletePoolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[25]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2223,7 +2645,7 @@ func (x *DeletePoolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePoolRequest.ProtoReflect.Descriptor instead.
 func (*DeletePoolRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{25}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeletePoolRequest) GetPool() string {
@@ -2251,7 +2673,7 @@ type DeletePoolResponse struct {
 
 func (x *DeletePoolResponse) Reset() {
 	*x = DeletePoolResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[26]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2263,7 +2685,7 @@ func (x *DeletePoolResponse) String() string {
 func (*DeletePoolResponse) ProtoMessage() {}
 
 func (x *DeletePoolResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[26]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2276,7 +2698,7 @@ func (x *DeletePoolResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePoolResponse.ProtoReflect.Descriptor instead.
 func (*DeletePoolResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{26}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeletePoolResponse) GetRemovedCount() int32 {
@@ -2295,7 +2717,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[27]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2307,7 +2729,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[27]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2320,7 +2742,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{27}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{32}
 }
 
 // GetStatusResponse is the answering broker's view of the deployment.
@@ -2343,7 +2765,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[28]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2355,7 +2777,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[28]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2368,7 +2790,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{28}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -2425,7 +2847,7 @@ type WorkerStatus struct {
 
 func (x *WorkerStatus) Reset() {
 	*x = WorkerStatus{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[29]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2859,7 @@ func (x *WorkerStatus) String() string {
 func (*WorkerStatus) ProtoMessage() {}
 
 func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[29]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2872,7 @@ func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerStatus.ProtoReflect.Descriptor instead.
 func (*WorkerStatus) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{29}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WorkerStatus) GetName() string {
@@ -2492,13 +2914,17 @@ var File_keybroker_v1_keybroker_proto protoreflect.FileDescriptor
 
 const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\n" +
-	"\x1ckeybroker/v1/keybroker.proto\x12\fkeybroker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"_\n" +
+	"\x1ckeybroker/v1/keybroker.proto\x12\fkeybroker.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n" +
 	"\x05Lease\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\tR\aleaseId\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"&\n" +
+	"expireTime\x12\x12\n" +
+	"\x04uses\x18\x03 \x01(\x05R\x04uses\x12?\n" +
+	"\x0euses_valid_for\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\fusesValidFor\"e\n" +
 	"\x10GetRandomRequest\x12\x12\n" +
-	"\x04pool\x18\x01 \x01(\tR\x04pool\"m\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12)\n" +
+	"\x10estimated_tokens\x18\x02 \x01(\x03R\x0festimatedTokens\x12\x12\n" +
+	"\x04uses\x18\x03 \x01(\x05R\x04uses\"m\n" +
 	"\x11GetRandomResponse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x15\n" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12)\n" +
@@ -2509,7 +2935,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12,\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x16.keybroker.v1.KeyStateR\x05state\x12\x16\n" +
-	"\x06reveal\x18\x05 \x01(\bR\x06reveal\"\xe2\x04\n" +
+	"\x06reveal\x18\x05 \x01(\bR\x06reveal\"\x93\x05\n" +
 	"\x03Key\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12#\n" +
 	"\rmasked_secret\x18\x02 \x01(\tR\fmaskedSecret\x12\x16\n" +
@@ -2526,7 +2952,16 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"leaseCount\x12#\n" +
 	"\rfailure_count\x18\v \x01(\x03R\ffailureCount\x12E\n" +
 	"\x11last_failure_kind\x18\f \x01(\x0e2\x19.keybroker.v1.FailureKindR\x0flastFailureKind\x122\n" +
-	"\abalance\x18\r \x01(\v2\x18.keybroker.v1.KeyBalanceR\abalance\"\xbc\x01\n" +
+	"\abalance\x18\r \x01(\v2\x18.keybroker.v1.KeyBalanceR\abalance\x12/\n" +
+	"\x06budget\x18\x0e \x01(\v2\x17.keybroker.v1.KeyBudgetR\x06budget\"\x82\x02\n" +
+	"\tKeyBudget\x12%\n" +
+	"\x0erequests_limit\x18\x01 \x01(\x03R\rrequestsLimit\x12-\n" +
+	"\x12requests_remaining\x18\x02 \x01(\x03R\x11requestsRemaining\x12!\n" +
+	"\ftokens_limit\x18\x03 \x01(\x03R\vtokensLimit\x12)\n" +
+	"\x10tokens_remaining\x18\x04 \x01(\x03R\x0ftokensRemaining\x129\n" +
+	"\n" +
+	"reset_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tresetTime\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\"\xbc\x01\n" +
 	"\n" +
 	"KeyBalance\x12\x1b\n" +
 	"\tlimit_usd\x18\x01 \x01(\x01R\blimitUsd\x12\x19\n" +
@@ -2556,12 +2991,13 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x04keys\x18\x01 \x03(\v2\x11.keybroker.v1.KeyR\x04keys\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x120\n" +
 	"\x06counts\x18\x03 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\x12<\n" +
-	"\fremoval_hold\x18\x04 \x01(\v2\x19.keybroker.v1.RemovalHoldR\vremovalHold\"T\n" +
+	"\fremoval_hold\x18\x04 \x01(\v2\x19.keybroker.v1.RemovalHoldR\vremovalHold\"j\n" +
 	"\n" +
 	"AddRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x18\n" +
 	"\asecrets\x18\x02 \x03(\tR\asecrets\x12\x18\n" +
-	"\aweights\x18\x03 \x03(\rR\aweights\"l\n" +
+	"\aweights\x18\x03 \x03(\rR\aweights\x12\x14\n" +
+	"\x05tiers\x18\x04 \x03(\tR\x05tiers\"l\n" +
 	"\vAddResponse\x12\x1f\n" +
 	"\vadded_count\x18\x01 \x01(\x05R\n" +
 	"addedCount\x12#\n" +
@@ -2625,7 +3061,25 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x06counts\x18\x02 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\x12<\n" +
 	"\fremoval_hold\x18\x03 \x01(\v2\x19.keybroker.v1.RemovalHoldR\vremovalHold\"D\n" +
 	"\x11ListPoolsResponse\x12/\n" +
-	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools\"f\n" +
+	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools\"U\n" +
+	"\x12ReportUsageRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12+\n" +
+	"\x06usages\x18\x02 \x03(\v2\x13.keybroker.v1.UsageR\x06usages\"\xc1\x01\n" +
+	"\x05Usage\x12\x19\n" +
+	"\blease_id\x18\x01 \x01(\tR\aleaseId\x12+\n" +
+	"\x03age\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03age\x129\n" +
+	"\brequests\x18\x03 \x01(\v2\x1d.keybroker.v1.RateLimitWindowR\brequests\x125\n" +
+	"\x06tokens\x18\x04 \x01(\v2\x1d.keybroker.v1.RateLimitWindowR\x06tokens\"\xa3\x01\n" +
+	"\x0fRateLimitWindow\x12\x19\n" +
+	"\x05limit\x18\x01 \x01(\x03H\x00R\x05limit\x88\x01\x01\x12!\n" +
+	"\tremaining\x18\x02 \x01(\x03H\x01R\tremaining\x88\x01\x01\x12:\n" +
+	"\vreset_after\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"resetAfterB\b\n" +
+	"\x06_limitB\f\n" +
+	"\n" +
+	"_remaining\"<\n" +
+	"\x13ReportUsageResponse\x12%\n" +
+	"\x0eaccepted_count\x18\x01 \x01(\x05R\racceptedCount\"f\n" +
 	"\x0eRestoreRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x17\n" +
 	"\akey_ids\x18\x02 \x03(\tR\x06keyIds\x12'\n" +
@@ -2658,7 +3112,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\achecked\x18\x02 \x01(\x03R\achecked\x12\x18\n" +
 	"\achanged\x18\x03 \x01(\x03R\achanged\x12\x16\n" +
 	"\x06faults\x18\x04 \x01(\x03R\x06faults\x12\x16\n" +
-	"\x06errors\x18\x05 \x01(\x03R\x06errors*\xab\x02\n" +
+	"\x06errors\x18\x05 \x01(\x03R\x06errors*\xc7\x02\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ERROR_REASON_POOL_EMPTY\x10\x01\x12\x1f\n" +
@@ -2666,7 +3120,8 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x18ERROR_REASON_KEY_UNKNOWN\x10\x03\x12\x1e\n" +
 	"\x1aERROR_REASON_LEASE_UNKNOWN\x10\x04\x12\x1e\n" +
 	"\x1aERROR_REASON_LEASE_EXPIRED\x10\x05\x12\"\n" +
-	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x06\x12\x1f\n" +
+	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x06\x12\x1a\n" +
+	"\x16ERROR_REASON_NO_BUDGET\x10\t\x12\x1f\n" +
 	"\x1bERROR_REASON_POOL_NOT_EMPTY\x10\a\x12\x1d\n" +
 	"\x19ERROR_REASON_POOL_UNKNOWN\x10\b*\xb8\x01\n" +
 	"\bKeyState\x12\x19\n" +
@@ -2684,7 +3139,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x19FAILURE_KIND_RATE_LIMITED\x10\x03\x12\"\n" +
 	"\x1eFAILURE_KIND_PERMISSION_DENIED\x10\x04\x12\x1a\n" +
 	"\x16FAILURE_KIND_TRANSIENT\x10\x05\x12\x1d\n" +
-	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xef\x06\n" +
+	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xc3\a\n" +
 	"\x10KeyBrokerService\x12L\n" +
 	"\tGetRandom\x12\x1e.keybroker.v1.GetRandomRequest\x1a\x1f.keybroker.v1.GetRandomResponse\x12C\n" +
 	"\x06GetAll\x12\x1b.keybroker.v1.GetAllRequest\x1a\x1c.keybroker.v1.GetAllResponse\x12:\n" +
@@ -2692,7 +3147,8 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x06Remove\x12\x1b.keybroker.v1.RemoveRequest\x1a\x1c.keybroker.v1.RemoveResponse\x12X\n" +
 	"\rReportFailure\x12\".keybroker.v1.ReportFailureRequest\x1a#.keybroker.v1.ReportFailureResponse\x12L\n" +
 	"\tListPools\x12\x1e.keybroker.v1.ListPoolsRequest\x1a\x1f.keybroker.v1.ListPoolsResponse\x12X\n" +
-	"\rGetKeyHistory\x12\".keybroker.v1.GetKeyHistoryRequest\x1a#.keybroker.v1.GetKeyHistoryResponse\x12F\n" +
+	"\rGetKeyHistory\x12\".keybroker.v1.GetKeyHistoryRequest\x1a#.keybroker.v1.GetKeyHistoryResponse\x12R\n" +
+	"\vReportUsage\x12 .keybroker.v1.ReportUsageRequest\x1a!.keybroker.v1.ReportUsageResponse\x12F\n" +
 	"\aRestore\x12\x1c.keybroker.v1.RestoreRequest\x1a\x1d.keybroker.v1.RestoreResponse\x12^\n" +
 	"\x0fReleaseRemovals\x12$.keybroker.v1.ReleaseRemovalsRequest\x1a%.keybroker.v1.ReleaseRemovalsResponse\x12O\n" +
 	"\n" +
@@ -2712,7 +3168,7 @@ func file_keybroker_v1_keybroker_proto_rawDescGZIP() []byte {
 }
 
 var file_keybroker_v1_keybroker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_keybroker_v1_keybroker_proto_goTypes = []any{
 	(ErrorReason)(0),                // 0: keybroker.v1.ErrorReason
 	(KeyState)(0),                   // 1: keybroker.v1.KeyState
@@ -2722,96 +3178,111 @@ var file_keybroker_v1_keybroker_proto_goTypes = []any{
 	(*GetRandomResponse)(nil),       // 5: keybroker.v1.GetRandomResponse
 	(*GetAllRequest)(nil),           // 6: keybroker.v1.GetAllRequest
 	(*Key)(nil),                     // 7: keybroker.v1.Key
-	(*KeyBalance)(nil),              // 8: keybroker.v1.KeyBalance
-	(*PoolCounts)(nil),              // 9: keybroker.v1.PoolCounts
-	(*RemovalHold)(nil),             // 10: keybroker.v1.RemovalHold
-	(*GetAllResponse)(nil),          // 11: keybroker.v1.GetAllResponse
-	(*AddRequest)(nil),              // 12: keybroker.v1.AddRequest
-	(*AddResponse)(nil),             // 13: keybroker.v1.AddResponse
-	(*RemoveRequest)(nil),           // 14: keybroker.v1.RemoveRequest
-	(*RemoveResponse)(nil),          // 15: keybroker.v1.RemoveResponse
-	(*ReportFailureRequest)(nil),    // 16: keybroker.v1.ReportFailureRequest
-	(*ReportFailureResponse)(nil),   // 17: keybroker.v1.ReportFailureResponse
-	(*GetKeyHistoryRequest)(nil),    // 18: keybroker.v1.GetKeyHistoryRequest
-	(*GetKeyHistoryResponse)(nil),   // 19: keybroker.v1.GetKeyHistoryResponse
-	(*KeyEvent)(nil),                // 20: keybroker.v1.KeyEvent
-	(*ListPoolsRequest)(nil),        // 21: keybroker.v1.ListPoolsRequest
-	(*PoolSummary)(nil),             // 22: keybroker.v1.PoolSummary
-	(*ListPoolsResponse)(nil),       // 23: keybroker.v1.ListPoolsResponse
-	(*RestoreRequest)(nil),          // 24: keybroker.v1.RestoreRequest
-	(*RestoreResponse)(nil),         // 25: keybroker.v1.RestoreResponse
-	(*ReleaseRemovalsRequest)(nil),  // 26: keybroker.v1.ReleaseRemovalsRequest
-	(*ReleaseRemovalsResponse)(nil), // 27: keybroker.v1.ReleaseRemovalsResponse
-	(*DeletePoolRequest)(nil),       // 28: keybroker.v1.DeletePoolRequest
-	(*DeletePoolResponse)(nil),      // 29: keybroker.v1.DeletePoolResponse
-	(*GetStatusRequest)(nil),        // 30: keybroker.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),       // 31: keybroker.v1.GetStatusResponse
-	(*WorkerStatus)(nil),            // 32: keybroker.v1.WorkerStatus
-	(*timestamppb.Timestamp)(nil),   // 33: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 34: google.protobuf.Duration
+	(*KeyBudget)(nil),               // 8: keybroker.v1.KeyBudget
+	(*KeyBalance)(nil),              // 9: keybroker.v1.KeyBalance
+	(*PoolCounts)(nil),              // 10: keybroker.v1.PoolCounts
+	(*RemovalHold)(nil),             // 11: keybroker.v1.RemovalHold
+	(*GetAllResponse)(nil),          // 12: keybroker.v1.GetAllResponse
+	(*AddRequest)(nil),              // 13: keybroker.v1.AddRequest
+	(*AddResponse)(nil),             // 14: keybroker.v1.AddResponse
+	(*RemoveRequest)(nil),           // 15: keybroker.v1.RemoveRequest
+	(*RemoveResponse)(nil),          // 16: keybroker.v1.RemoveResponse
+	(*ReportFailureRequest)(nil),    // 17: keybroker.v1.ReportFailureRequest
+	(*ReportFailureResponse)(nil),   // 18: keybroker.v1.ReportFailureResponse
+	(*GetKeyHistoryRequest)(nil),    // 19: keybroker.v1.GetKeyHistoryRequest
+	(*GetKeyHistoryResponse)(nil),   // 20: keybroker.v1.GetKeyHistoryResponse
+	(*KeyEvent)(nil),                // 21: keybroker.v1.KeyEvent
+	(*ListPoolsRequest)(nil),        // 22: keybroker.v1.ListPoolsRequest
+	(*PoolSummary)(nil),             // 23: keybroker.v1.PoolSummary
+	(*ListPoolsResponse)(nil),       // 24: keybroker.v1.ListPoolsResponse
+	(*ReportUsageRequest)(nil),      // 25: keybroker.v1.ReportUsageRequest
+	(*Usage)(nil),                   // 26: keybroker.v1.Usage
+	(*RateLimitWindow)(nil),         // 27: keybroker.v1.RateLimitWindow
+	(*ReportUsageResponse)(nil),     // 28: keybroker.v1.ReportUsageResponse
+	(*RestoreRequest)(nil),          // 29: keybroker.v1.RestoreRequest
+	(*RestoreResponse)(nil),         // 30: keybroker.v1.RestoreResponse
+	(*ReleaseRemovalsRequest)(nil),  // 31: keybroker.v1.ReleaseRemovalsRequest
+	(*ReleaseRemovalsResponse)(nil), // 32: keybroker.v1.ReleaseRemovalsResponse
+	(*DeletePoolRequest)(nil),       // 33: keybroker.v1.DeletePoolRequest
+	(*DeletePoolResponse)(nil),      // 34: keybroker.v1.DeletePoolResponse
+	(*GetStatusRequest)(nil),        // 35: keybroker.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),       // 36: keybroker.v1.GetStatusResponse
+	(*WorkerStatus)(nil),            // 37: keybroker.v1.WorkerStatus
+	(*timestamppb.Timestamp)(nil),   // 38: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 39: google.protobuf.Duration
 }
 var file_keybroker_v1_keybroker_proto_depIdxs = []int32{
-	33, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
-	3,  // 1: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
-	1,  // 2: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
-	1,  // 3: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
-	33, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
-	33, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
-	33, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
-	33, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
-	2,  // 8: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
-	8,  // 9: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
-	33, // 10: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
-	33, // 11: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
-	33, // 12: keybroker.v1.RemovalHold.since:type_name -> google.protobuf.Timestamp
-	34, // 13: keybroker.v1.RemovalHold.removal_window:type_name -> google.protobuf.Duration
-	7,  // 14: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
-	9,  // 15: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
-	10, // 16: keybroker.v1.GetAllResponse.removal_hold:type_name -> keybroker.v1.RemovalHold
-	34, // 17: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
-	2,  // 18: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
-	2,  // 19: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
-	1,  // 20: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
-	1,  // 21: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
-	33, // 22: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
-	20, // 23: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
-	33, // 24: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
-	1,  // 25: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
-	1,  // 26: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
-	33, // 27: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
-	9,  // 28: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
-	10, // 29: keybroker.v1.PoolSummary.removal_hold:type_name -> keybroker.v1.RemovalHold
-	22, // 30: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
-	32, // 31: keybroker.v1.GetStatusResponse.worker:type_name -> keybroker.v1.WorkerStatus
-	22, // 32: keybroker.v1.GetStatusResponse.pools:type_name -> keybroker.v1.PoolSummary
-	33, // 33: keybroker.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
-	4,  // 34: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
-	6,  // 35: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
-	12, // 36: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
-	14, // 37: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
-	16, // 38: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
-	21, // 39: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
-	18, // 40: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
-	24, // 41: keybroker.v1.KeyBrokerService.Restore:input_type -> keybroker.v1.RestoreRequest
-	26, // 42: keybroker.v1.KeyBrokerService.ReleaseRemovals:input_type -> keybroker.v1.ReleaseRemovalsRequest
-	28, // 43: keybroker.v1.KeyBrokerService.DeletePool:input_type -> keybroker.v1.DeletePoolRequest
-	30, // 44: keybroker.v1.KeyBrokerService.GetStatus:input_type -> keybroker.v1.GetStatusRequest
-	5,  // 45: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
-	11, // 46: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
-	13, // 47: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
-	15, // 48: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
-	17, // 49: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
-	23, // 50: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
-	19, // 51: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
-	25, // 52: keybroker.v1.KeyBrokerService.Restore:output_type -> keybroker.v1.RestoreResponse
-	27, // 53: keybroker.v1.KeyBrokerService.ReleaseRemovals:output_type -> keybroker.v1.ReleaseRemovalsResponse
-	29, // 54: keybroker.v1.KeyBrokerService.DeletePool:output_type -> keybroker.v1.DeletePoolResponse
-	31, // 55: keybroker.v1.KeyBrokerService.GetStatus:output_type -> keybroker.v1.GetStatusResponse
-	45, // [45:56] is the sub-list for method output_type
-	34, // [34:45] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	38, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	39, // 1: keybroker.v1.Lease.uses_valid_for:type_name -> google.protobuf.Duration
+	3,  // 2: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
+	1,  // 3: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
+	1,  // 4: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
+	38, // 5: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
+	38, // 6: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
+	38, // 7: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
+	38, // 8: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
+	2,  // 9: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
+	9,  // 10: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
+	8,  // 11: keybroker.v1.Key.budget:type_name -> keybroker.v1.KeyBudget
+	38, // 12: keybroker.v1.KeyBudget.reset_time:type_name -> google.protobuf.Timestamp
+	38, // 13: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 14: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
+	38, // 15: keybroker.v1.RemovalHold.since:type_name -> google.protobuf.Timestamp
+	39, // 16: keybroker.v1.RemovalHold.removal_window:type_name -> google.protobuf.Duration
+	7,  // 17: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
+	10, // 18: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
+	11, // 19: keybroker.v1.GetAllResponse.removal_hold:type_name -> keybroker.v1.RemovalHold
+	39, // 20: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
+	2,  // 21: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
+	2,  // 22: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
+	1,  // 23: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
+	1,  // 24: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
+	38, // 25: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
+	21, // 26: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
+	38, // 27: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
+	1,  // 28: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
+	1,  // 29: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
+	38, // 30: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
+	10, // 31: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
+	11, // 32: keybroker.v1.PoolSummary.removal_hold:type_name -> keybroker.v1.RemovalHold
+	23, // 33: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
+	26, // 34: keybroker.v1.ReportUsageRequest.usages:type_name -> keybroker.v1.Usage
+	39, // 35: keybroker.v1.Usage.age:type_name -> google.protobuf.Duration
+	27, // 36: keybroker.v1.Usage.requests:type_name -> keybroker.v1.RateLimitWindow
+	27, // 37: keybroker.v1.Usage.tokens:type_name -> keybroker.v1.RateLimitWindow
+	39, // 38: keybroker.v1.RateLimitWindow.reset_after:type_name -> google.protobuf.Duration
+	37, // 39: keybroker.v1.GetStatusResponse.worker:type_name -> keybroker.v1.WorkerStatus
+	23, // 40: keybroker.v1.GetStatusResponse.pools:type_name -> keybroker.v1.PoolSummary
+	38, // 41: keybroker.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
+	4,  // 42: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
+	6,  // 43: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
+	13, // 44: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
+	15, // 45: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
+	17, // 46: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
+	22, // 47: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
+	19, // 48: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
+	25, // 49: keybroker.v1.KeyBrokerService.ReportUsage:input_type -> keybroker.v1.ReportUsageRequest
+	29, // 50: keybroker.v1.KeyBrokerService.Restore:input_type -> keybroker.v1.RestoreRequest
+	31, // 51: keybroker.v1.KeyBrokerService.ReleaseRemovals:input_type -> keybroker.v1.ReleaseRemovalsRequest
+	33, // 52: keybroker.v1.KeyBrokerService.DeletePool:input_type -> keybroker.v1.DeletePoolRequest
+	35, // 53: keybroker.v1.KeyBrokerService.GetStatus:input_type -> keybroker.v1.GetStatusRequest
+	5,  // 54: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
+	12, // 55: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
+	14, // 56: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
+	16, // 57: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
+	18, // 58: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
+	24, // 59: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
+	20, // 60: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
+	28, // 61: keybroker.v1.KeyBrokerService.ReportUsage:output_type -> keybroker.v1.ReportUsageResponse
+	30, // 62: keybroker.v1.KeyBrokerService.Restore:output_type -> keybroker.v1.RestoreResponse
+	32, // 63: keybroker.v1.KeyBrokerService.ReleaseRemovals:output_type -> keybroker.v1.ReleaseRemovalsResponse
+	34, // 64: keybroker.v1.KeyBrokerService.DeletePool:output_type -> keybroker.v1.DeletePoolResponse
+	36, // 65: keybroker.v1.KeyBrokerService.GetStatus:output_type -> keybroker.v1.GetStatusResponse
+	54, // [54:66] is the sub-list for method output_type
+	42, // [42:54] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_keybroker_v1_keybroker_proto_init() }
@@ -2819,17 +3290,18 @@ func file_keybroker_v1_keybroker_proto_init() {
 	if File_keybroker_v1_keybroker_proto != nil {
 		return
 	}
-	file_keybroker_v1_keybroker_proto_msgTypes[13].OneofWrappers = []any{
+	file_keybroker_v1_keybroker_proto_msgTypes[14].OneofWrappers = []any{
 		(*ReportFailureRequest_LeaseId)(nil),
 		(*ReportFailureRequest_KeyId)(nil),
 	}
+	file_keybroker_v1_keybroker_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keybroker_v1_keybroker_proto_rawDesc), len(file_keybroker_v1_keybroker_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   30,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

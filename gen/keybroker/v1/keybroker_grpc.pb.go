@@ -26,6 +26,7 @@ const (
 	KeyBrokerService_ReportFailure_FullMethodName   = "/keybroker.v1.KeyBrokerService/ReportFailure"
 	KeyBrokerService_ListPools_FullMethodName       = "/keybroker.v1.KeyBrokerService/ListPools"
 	KeyBrokerService_GetKeyHistory_FullMethodName   = "/keybroker.v1.KeyBrokerService/GetKeyHistory"
+	KeyBrokerService_ReportUsage_FullMethodName     = "/keybroker.v1.KeyBrokerService/ReportUsage"
 	KeyBrokerService_Restore_FullMethodName         = "/keybroker.v1.KeyBrokerService/Restore"
 	KeyBrokerService_ReleaseRemovals_FullMethodName = "/keybroker.v1.KeyBrokerService/ReleaseRemovals"
 	KeyBrokerService_DeletePool_FullMethodName      = "/keybroker.v1.KeyBrokerService/DeletePool"
@@ -43,6 +44,8 @@ const (
 //
 // Errors use canonical gRPC codes. Where a caller can act on the cause, the
 // status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
+// from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
+// LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
 // from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
 // LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
 // google.rpc.RetryInfo when waiting will help.
@@ -51,7 +54,9 @@ type KeyBrokerServiceClient interface {
 	// FAILED_PRECONDITION (POOL_EMPTY). A pool whose keys are all cooling down
 	// is UNAVAILABLE (NO_HEALTHY_KEY) with a RetryInfo saying when the first
 	// one returns; a pool with no usable key at all is FAILED_PRECONDITION
-	// (NO_HEALTHY_KEY).
+	// (NO_HEALTHY_KEY). A pool whose active keys have all spent their
+	// rate-limit budget for the current window is RESOURCE_EXHAUSTED
+	// (NO_BUDGET) with a RetryInfo until the earliest window reset.
 	GetRandom(ctx context.Context, in *GetRandomRequest, opts ...grpc.CallOption) (*GetRandomResponse, error)
 	// GetAll lists the keys of a pool with their state, one page at a time, in
 	// key id order. Secrets are masked unless reveal is set.
@@ -77,6 +82,13 @@ type KeyBrokerServiceClient interface {
 	// history says why it was removed. The trail is capped per pool; a key
 	// with no entries left has an empty history.
 	GetKeyHistory(ctx context.Context, in *GetKeyHistoryRequest, opts ...grpc.CallOption) (*GetKeyHistoryResponse, error)
+	// ReportUsage tells the broker, in batches and off the caller's path,
+	// what the provider's rate-limit headers said about leased keys on every
+	// answer (successes included): each window's limit, what is left of it
+	// and when it resets. The broker learns keys' limits from it when the
+	// pool does not declare them, and corrects its shared budget count, so
+	// that GetRandom leases only keys with headroom. See docs/budgets.md.
+	ReportUsage(ctx context.Context, in *ReportUsageRequest, opts ...grpc.CallOption) (*ReportUsageResponse, error)
 	// Restore puts keys back into rotation (admin): the named keys, or every
 	// quarantined key of the pool, become active whatever parked them, and
 	// the worker checks each at once; a key that really is dead goes
@@ -180,6 +192,16 @@ func (c *keyBrokerServiceClient) GetKeyHistory(ctx context.Context, in *GetKeyHi
 	return out, nil
 }
 
+func (c *keyBrokerServiceClient) ReportUsage(ctx context.Context, in *ReportUsageRequest, opts ...grpc.CallOption) (*ReportUsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportUsageResponse)
+	err := c.cc.Invoke(ctx, KeyBrokerService_ReportUsage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *keyBrokerServiceClient) Restore(ctx context.Context, in *RestoreRequest, opts ...grpc.CallOption) (*RestoreResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RestoreResponse)
@@ -231,6 +253,8 @@ func (c *keyBrokerServiceClient) GetStatus(ctx context.Context, in *GetStatusReq
 //
 // Errors use canonical gRPC codes. Where a caller can act on the cause, the
 // status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
+// from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
+// LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
 // from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
 // LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
 // google.rpc.RetryInfo when waiting will help.
@@ -239,7 +263,9 @@ type KeyBrokerServiceServer interface {
 	// FAILED_PRECONDITION (POOL_EMPTY). A pool whose keys are all cooling down
 	// is UNAVAILABLE (NO_HEALTHY_KEY) with a RetryInfo saying when the first
 	// one returns; a pool with no usable key at all is FAILED_PRECONDITION
-	// (NO_HEALTHY_KEY).
+	// (NO_HEALTHY_KEY). A pool whose active keys have all spent their
+	// rate-limit budget for the current window is RESOURCE_EXHAUSTED
+	// (NO_BUDGET) with a RetryInfo until the earliest window reset.
 	GetRandom(context.Context, *GetRandomRequest) (*GetRandomResponse, error)
 	// GetAll lists the keys of a pool with their state, one page at a time, in
 	// key id order. Secrets are masked unless reveal is set.
@@ -265,6 +291,13 @@ type KeyBrokerServiceServer interface {
 	// history says why it was removed. The trail is capped per pool; a key
 	// with no entries left has an empty history.
 	GetKeyHistory(context.Context, *GetKeyHistoryRequest) (*GetKeyHistoryResponse, error)
+	// ReportUsage tells the broker, in batches and off the caller's path,
+	// what the provider's rate-limit headers said about leased keys on every
+	// answer (successes included): each window's limit, what is left of it
+	// and when it resets. The broker learns keys' limits from it when the
+	// pool does not declare them, and corrects its shared budget count, so
+	// that GetRandom leases only keys with headroom. See docs/budgets.md.
+	ReportUsage(context.Context, *ReportUsageRequest) (*ReportUsageResponse, error)
 	// Restore puts keys back into rotation (admin): the named keys, or every
 	// quarantined key of the pool, become active whatever parked them, and
 	// the worker checks each at once; a key that really is dead goes
@@ -318,6 +351,9 @@ func (UnimplementedKeyBrokerServiceServer) ListPools(context.Context, *ListPools
 }
 func (UnimplementedKeyBrokerServiceServer) GetKeyHistory(context.Context, *GetKeyHistoryRequest) (*GetKeyHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetKeyHistory not implemented")
+}
+func (UnimplementedKeyBrokerServiceServer) ReportUsage(context.Context, *ReportUsageRequest) (*ReportUsageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportUsage not implemented")
 }
 func (UnimplementedKeyBrokerServiceServer) Restore(context.Context, *RestoreRequest) (*RestoreResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Restore not implemented")
@@ -478,6 +514,24 @@ func _KeyBrokerService_GetKeyHistory_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyBrokerService_ReportUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyBrokerServiceServer).ReportUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyBrokerService_ReportUsage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyBrokerServiceServer).ReportUsage(ctx, req.(*ReportUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _KeyBrokerService_Restore_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RestoreRequest)
 	if err := dec(in); err != nil {
@@ -584,6 +638,10 @@ var KeyBrokerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetKeyHistory",
 			Handler:    _KeyBrokerService_GetKeyHistory_Handler,
+		},
+		{
+			MethodName: "ReportUsage",
+			Handler:    _KeyBrokerService_ReportUsage_Handler,
 		},
 		{
 			MethodName: "Restore",

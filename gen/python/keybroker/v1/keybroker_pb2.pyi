@@ -10,6 +10,7 @@ DESCRIPTOR: _descriptor.FileDescriptor
 ERROR_REASON_KEY_UNKNOWN: ErrorReason
 ERROR_REASON_LEASE_EXPIRED: ErrorReason
 ERROR_REASON_LEASE_UNKNOWN: ErrorReason
+ERROR_REASON_NO_BUDGET: ErrorReason
 ERROR_REASON_NO_HEALTHY_KEY: ErrorReason
 ERROR_REASON_POOL_EMPTY: ErrorReason
 ERROR_REASON_POOL_NOT_EMPTY: ErrorReason
@@ -32,14 +33,16 @@ KEY_STATE_SUSPECT: KeyState
 KEY_STATE_UNSPECIFIED: KeyState
 
 class AddRequest(_message.Message):
-    __slots__ = ["pool", "secrets", "weights"]
+    __slots__ = ["pool", "secrets", "tiers", "weights"]
     POOL_FIELD_NUMBER: _ClassVar[int]
     SECRETS_FIELD_NUMBER: _ClassVar[int]
+    TIERS_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     pool: str
     secrets: _containers.RepeatedScalarFieldContainer[str]
+    tiers: _containers.RepeatedScalarFieldContainer[str]
     weights: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, pool: _Optional[str] = ..., secrets: _Optional[_Iterable[str]] = ..., weights: _Optional[_Iterable[int]] = ...) -> None: ...
+    def __init__(self, pool: _Optional[str] = ..., secrets: _Optional[_Iterable[str]] = ..., weights: _Optional[_Iterable[int]] = ..., tiers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AddResponse(_message.Message):
     __slots__ = ["added_count", "key_ids", "present_count"]
@@ -112,10 +115,14 @@ class GetKeyHistoryResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[KeyEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetRandomRequest(_message.Message):
-    __slots__ = ["pool"]
+    __slots__ = ["estimated_tokens", "pool", "uses"]
+    ESTIMATED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
+    USES_FIELD_NUMBER: _ClassVar[int]
+    estimated_tokens: int
     pool: str
-    def __init__(self, pool: _Optional[str] = ...) -> None: ...
+    uses: int
+    def __init__(self, pool: _Optional[str] = ..., estimated_tokens: _Optional[int] = ..., uses: _Optional[int] = ...) -> None: ...
 
 class GetRandomResponse(_message.Message):
     __slots__ = ["key_id", "lease", "secret"]
@@ -146,9 +153,10 @@ class GetStatusResponse(_message.Message):
     def __init__(self, version: _Optional[str] = ..., store_reachable: bool = ..., worker: _Optional[_Union[WorkerStatus, _Mapping]] = ..., pools: _Optional[_Iterable[_Union[PoolSummary, _Mapping]]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Key(_message.Message):
-    __slots__ = ["add_time", "balance", "failure_count", "key_id", "last_failure_kind", "last_used_time", "last_validated_time", "lease_count", "masked_secret", "reason", "secret", "state", "state_until"]
+    __slots__ = ["add_time", "balance", "budget", "failure_count", "key_id", "last_failure_kind", "last_used_time", "last_validated_time", "lease_count", "masked_secret", "reason", "secret", "state", "state_until"]
     ADD_TIME_FIELD_NUMBER: _ClassVar[int]
     BALANCE_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
     FAILURE_COUNT_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     LAST_FAILURE_KIND_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +170,7 @@ class Key(_message.Message):
     STATE_UNTIL_FIELD_NUMBER: _ClassVar[int]
     add_time: _timestamp_pb2.Timestamp
     balance: KeyBalance
+    budget: KeyBudget
     failure_count: int
     key_id: str
     last_failure_kind: FailureKind
@@ -173,7 +182,7 @@ class Key(_message.Message):
     secret: str
     state: KeyState
     state_until: _timestamp_pb2.Timestamp
-    def __init__(self, key_id: _Optional[str] = ..., masked_secret: _Optional[str] = ..., secret: _Optional[str] = ..., state: _Optional[_Union[KeyState, str]] = ..., reason: _Optional[str] = ..., state_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., add_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_validated_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_count: _Optional[int] = ..., failure_count: _Optional[int] = ..., last_failure_kind: _Optional[_Union[FailureKind, str]] = ..., balance: _Optional[_Union[KeyBalance, _Mapping]] = ...) -> None: ...
+    def __init__(self, key_id: _Optional[str] = ..., masked_secret: _Optional[str] = ..., secret: _Optional[str] = ..., state: _Optional[_Union[KeyState, str]] = ..., reason: _Optional[str] = ..., state_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., add_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_validated_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_count: _Optional[int] = ..., failure_count: _Optional[int] = ..., last_failure_kind: _Optional[_Union[FailureKind, str]] = ..., balance: _Optional[_Union[KeyBalance, _Mapping]] = ..., budget: _Optional[_Union[KeyBudget, _Mapping]] = ...) -> None: ...
 
 class KeyBalance(_message.Message):
     __slots__ = ["check_time", "expire_time", "limit_usd", "used_usd"]
@@ -186,6 +195,22 @@ class KeyBalance(_message.Message):
     limit_usd: float
     used_usd: float
     def __init__(self, limit_usd: _Optional[float] = ..., used_usd: _Optional[float] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., check_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class KeyBudget(_message.Message):
+    __slots__ = ["requests_limit", "requests_remaining", "reset_time", "source", "tokens_limit", "tokens_remaining"]
+    REQUESTS_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    RESET_TIME_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    requests_limit: int
+    requests_remaining: int
+    reset_time: _timestamp_pb2.Timestamp
+    source: str
+    tokens_limit: int
+    tokens_remaining: int
+    def __init__(self, requests_limit: _Optional[int] = ..., requests_remaining: _Optional[int] = ..., tokens_limit: _Optional[int] = ..., tokens_remaining: _Optional[int] = ..., reset_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class KeyEvent(_message.Message):
     __slots__ = ["actor", "key_id", "previous_state", "reason", "state", "state_until", "time"]
@@ -206,12 +231,16 @@ class KeyEvent(_message.Message):
     def __init__(self, time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., key_id: _Optional[str] = ..., previous_state: _Optional[_Union[KeyState, str]] = ..., state: _Optional[_Union[KeyState, str]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., state_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Lease(_message.Message):
-    __slots__ = ["expire_time", "lease_id"]
+    __slots__ = ["expire_time", "lease_id", "uses", "uses_valid_for"]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    USES_FIELD_NUMBER: _ClassVar[int]
+    USES_VALID_FOR_FIELD_NUMBER: _ClassVar[int]
     expire_time: _timestamp_pb2.Timestamp
     lease_id: str
-    def __init__(self, lease_id: _Optional[str] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    uses: int
+    uses_valid_for: _duration_pb2.Duration
+    def __init__(self, lease_id: _Optional[str] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., uses: _Optional[int] = ..., uses_valid_for: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ListPoolsRequest(_message.Message):
     __slots__ = []
@@ -248,6 +277,16 @@ class PoolSummary(_message.Message):
     pool: str
     removal_hold: RemovalHold
     def __init__(self, pool: _Optional[str] = ..., counts: _Optional[_Union[PoolCounts, _Mapping]] = ..., removal_hold: _Optional[_Union[RemovalHold, _Mapping]] = ...) -> None: ...
+
+class RateLimitWindow(_message.Message):
+    __slots__ = ["limit", "remaining", "reset_after"]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    RESET_AFTER_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    remaining: int
+    reset_after: _duration_pb2.Duration
+    def __init__(self, limit: _Optional[int] = ..., remaining: _Optional[int] = ..., reset_after: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ReleaseRemovalsRequest(_message.Message):
     __slots__ = ["pool"]
@@ -343,6 +382,20 @@ class ReportFailureResponse(_message.Message):
     state_until: _timestamp_pb2.Timestamp
     def __init__(self, key_id: _Optional[str] = ..., kind: _Optional[_Union[FailureKind, str]] = ..., previous_state: _Optional[_Union[KeyState, str]] = ..., state: _Optional[_Union[KeyState, str]] = ..., state_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., queued: bool = ..., kept_active: bool = ...) -> None: ...
 
+class ReportUsageRequest(_message.Message):
+    __slots__ = ["pool", "usages"]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    USAGES_FIELD_NUMBER: _ClassVar[int]
+    pool: str
+    usages: _containers.RepeatedCompositeFieldContainer[Usage]
+    def __init__(self, pool: _Optional[str] = ..., usages: _Optional[_Iterable[_Union[Usage, _Mapping]]] = ...) -> None: ...
+
+class ReportUsageResponse(_message.Message):
+    __slots__ = ["accepted_count"]
+    ACCEPTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    accepted_count: int
+    def __init__(self, accepted_count: _Optional[int] = ...) -> None: ...
+
 class RestoreRequest(_message.Message):
     __slots__ = ["all_quarantined", "key_ids", "pool"]
     ALL_QUARANTINED_FIELD_NUMBER: _ClassVar[int]
@@ -364,6 +417,18 @@ class RestoreResponse(_message.Message):
     restored_key_ids: _containers.RepeatedScalarFieldContainer[str]
     unchanged_key_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, restored_count: _Optional[int] = ..., restored_key_ids: _Optional[_Iterable[str]] = ..., unchanged_key_ids: _Optional[_Iterable[str]] = ..., not_found_key_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Usage(_message.Message):
+    __slots__ = ["age", "lease_id", "requests", "tokens"]
+    AGE_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    age: _duration_pb2.Duration
+    lease_id: str
+    requests: RateLimitWindow
+    tokens: RateLimitWindow
+    def __init__(self, lease_id: _Optional[str] = ..., age: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., requests: _Optional[_Union[RateLimitWindow, _Mapping]] = ..., tokens: _Optional[_Union[RateLimitWindow, _Mapping]] = ...) -> None: ...
 
 class WorkerStatus(_message.Message):
     __slots__ = ["changed", "checked", "errors", "faults", "name"]

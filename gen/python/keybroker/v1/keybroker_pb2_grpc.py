@@ -13,6 +13,8 @@ class KeyBrokerServiceStub(object):
 
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
+    from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
+    LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
     LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
     google.rpc.RetryInfo when waiting will help.
@@ -59,6 +61,11 @@ class KeyBrokerServiceStub(object):
                 request_serializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryRequest.SerializeToString,
                 response_deserializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryResponse.FromString,
                 )
+        self.ReportUsage = channel.unary_unary(
+                '/keybroker.v1.KeyBrokerService/ReportUsage',
+                request_serializer=keybroker_dot_v1_dot_keybroker__pb2.ReportUsageRequest.SerializeToString,
+                response_deserializer=keybroker_dot_v1_dot_keybroker__pb2.ReportUsageResponse.FromString,
+                )
         self.Restore = channel.unary_unary(
                 '/keybroker.v1.KeyBrokerService/Restore',
                 request_serializer=keybroker_dot_v1_dot_keybroker__pb2.RestoreRequest.SerializeToString,
@@ -89,6 +96,8 @@ class KeyBrokerServiceServicer(object):
 
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
+    from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
+    LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
     LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
     google.rpc.RetryInfo when waiting will help.
@@ -99,7 +108,9 @@ class KeyBrokerServiceServicer(object):
         FAILED_PRECONDITION (POOL_EMPTY). A pool whose keys are all cooling down
         is UNAVAILABLE (NO_HEALTHY_KEY) with a RetryInfo saying when the first
         one returns; a pool with no usable key at all is FAILED_PRECONDITION
-        (NO_HEALTHY_KEY).
+        (NO_HEALTHY_KEY). A pool whose active keys have all spent their
+        rate-limit budget for the current window is RESOURCE_EXHAUSTED
+        (NO_BUDGET) with a RetryInfo until the earliest window reset.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,6 +165,18 @@ class KeyBrokerServiceServicer(object):
         which, when and why. The trail outlives the key, so a removed key's
         history says why it was removed. The trail is capped per pool; a key
         with no entries left has an empty history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportUsage(self, request, context):
+        """ReportUsage tells the broker, in batches and off the caller's path,
+        what the provider's rate-limit headers said about leased keys on every
+        answer (successes included): each window's limit, what is left of it
+        and when it resets. The broker learns keys' limits from it when the
+        pool does not declare them, and corrects its shared budget count, so
+        that GetRandom leases only keys with headroom. See docs/budgets.md.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -240,6 +263,11 @@ def add_KeyBrokerServiceServicer_to_server(servicer, server):
                     request_deserializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryRequest.FromString,
                     response_serializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryResponse.SerializeToString,
             ),
+            'ReportUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportUsage,
+                    request_deserializer=keybroker_dot_v1_dot_keybroker__pb2.ReportUsageRequest.FromString,
+                    response_serializer=keybroker_dot_v1_dot_keybroker__pb2.ReportUsageResponse.SerializeToString,
+            ),
             'Restore': grpc.unary_unary_rpc_method_handler(
                     servicer.Restore,
                     request_deserializer=keybroker_dot_v1_dot_keybroker__pb2.RestoreRequest.FromString,
@@ -275,6 +303,8 @@ class KeyBrokerService(object):
 
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
+    from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
+    LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
     LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
     google.rpc.RetryInfo when waiting will help.
@@ -396,6 +426,23 @@ class KeyBrokerService(object):
         return grpc.experimental.unary_unary(request, target, '/keybroker.v1.KeyBrokerService/GetKeyHistory',
             keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryRequest.SerializeToString,
             keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ReportUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/keybroker.v1.KeyBrokerService/ReportUsage',
+            keybroker_dot_v1_dot_keybroker__pb2.ReportUsageRequest.SerializeToString,
+            keybroker_dot_v1_dot_keybroker__pb2.ReportUsageResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keybroker/v1/keybroker.proto.
  */
 export const file_keybroker_v1_keybroker: GenFile = /*@__PURE__*/
-  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiSgoFTGVhc2USEAoIbGVhc2VfaWQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiAKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCSJXChFHZXRSYW5kb21SZXNwb25zZRIOCgZzZWNyZXQYASABKAkSDgoGa2V5X2lkGAIgASgJEiIKBWxlYXNlGAMgASgLMhMua2V5YnJva2VyLnYxLkxlYXNlInsKDUdldEFsbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZXZlYWwYBSABKAgizAMKA0tleRIOCgZrZXlfaWQYASABKAkSFQoNbWFza2VkX3NlY3JldBgCIAEoCRIOCgZzZWNyZXQYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEi8KC3N0YXRlX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghhZGRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91c2VkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfdmFsaWRhdGVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xlYXNlX2NvdW50GAogASgDEhUKDWZhaWx1cmVfY291bnQYCyABKAMSNAoRbGFzdF9mYWlsdXJlX2tpbmQYDCABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSKQoHYmFsYW5jZRgNIAEoCzIYLmtleWJyb2tlci52MS5LZXlCYWxhbmNlIpIBCgpLZXlCYWxhbmNlEhEKCWxpbWl0X3VzZBgBIAEoARIQCgh1c2VkX3VzZBgCIAEoARIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2hlY2tfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAieQoKUG9vbENvdW50cxINCgV0b3RhbBgBIAEoAxIOCgZhY3RpdmUYAiABKAMSFAoMY29vbGluZ19kb3duGAMgASgDEg8KB3N1c3BlY3QYBCABKAMSEAoIZGlzYWJsZWQYBSABKAMSEwoLcXVhcmFudGluZWQYBiABKAMiyQEKC1JlbW92YWxIb2xkEgwKBGhlbGQYASABKAgSEgoKaGVsZF9jb3VudBgCIAEoAxIOCgZyZWFzb24YAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHJlY2VudF9jb3VudBgFIAEoAxIUCgxtYXhfcmVtb3ZhbHMYBiABKAkSMQoOcmVtb3ZhbF93aW5kb3cYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ipQEKDkdldEFsbFJlc3BvbnNlEh8KBGtleXMYASADKAsyES5rZXlicm9rZXIudjEuS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIoCgZjb3VudHMYAyABKAsyGC5rZXlicm9rZXIudjEuUG9vbENvdW50cxIvCgxyZW1vdmFsX2hvbGQYBCABKAsyGS5rZXlicm9rZXIudjEuUmVtb3ZhbEhvbGQiPAoKQWRkUmVxdWVzdBIMCgRwb29sGAEgASgJEg8KB3NlY3JldHMYAiADKAkSDwoHd2VpZ2h0cxgDIAMoDSJKCgtBZGRSZXNwb25zZRITCgthZGRlZF9jb3VudBgBIAEoBRIVCg1wcmVzZW50X2NvdW50GAIgASgFEg8KB2tleV9pZHMYAyADKAkiPwoNUmVtb3ZlUmVxdWVzdBIMCgRwb29sGAEgASgJEg8KB2tleV9pZHMYAiADKAkSDwoHc2VjcmV0cxgDIAMoCSJbCg5SZW1vdmVSZXNwb25zZRIVCg1yZW1vdmVkX2NvdW50GAEgASgFEhcKD3JlbW92ZWRfa2V5X2lkcxgCIAMoCRIZChFub3RfZm91bmRfa2V5X2lkcxgDIAMoCSL+AQoUUmVwb3J0RmFpbHVyZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRISCghsZWFzZV9pZBgCIAEoCUgAEhAKBmtleV9pZBgDIAEoCUgAEhMKC2h0dHBfc3RhdHVzGAQgASgFEhIKCmVycm9yX3R5cGUYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAcgASgJEi4KC3JldHJ5X2FmdGVyGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEicKBGtpbmQYCSABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmRCBQoDa2V5Io0CChVSZXBvcnRGYWlsdXJlUmVzcG9uc2USDgoGa2V5X2lkGAEgASgJEicKBGtpbmQYAiABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSLgoOcHJldmlvdXNfc3RhdGUYAyABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSLwoLc3RhdGVfdW50aWwYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIOCgZxdWV1ZWQYByABKAgSEwoLa2VwdF9hY3RpdmUYCCABKAgiWwoUR2V0S2V5SGlzdG9yeVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiWAoVR2V0S2V5SGlzdG9yeVJlc3BvbnNlEiYKBmV2ZW50cxgBIAMoCzIWLmtleWJyb2tlci52MS5LZXlFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki6wEKCEtleUV2ZW50EigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmtleV9pZBgCIAEoCRIuCg5wcmV2aW91c19zdGF0ZRgDIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZWFzb24YBSABKAkSDQoFYWN0b3IYBiABKAkSLwoLc3RhdGVfdW50aWwYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhIKEExpc3RQb29sc1JlcXVlc3QidgoLUG9vbFN1bW1hcnkSDAoEcG9vbBgBIAEoCRIoCgZjb3VudHMYAiABKAsyGC5rZXlicm9rZXIudjEuUG9vbENvdW50cxIvCgxyZW1vdmFsX2hvbGQYAyABKAsyGS5rZXlicm9rZXIudjEuUmVtb3ZhbEhvbGQiPQoRTGlzdFBvb2xzUmVzcG9uc2USKAoFcG9vbHMYASADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkiSAoOUmVzdG9yZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdrZXlfaWRzGAIgAygJEhcKD2FsbF9xdWFyYW50aW5lZBgDIAEoCCJ5Cg9SZXN0b3JlUmVzcG9uc2USFgoOcmVzdG9yZWRfY291bnQYASABKAUSGAoQcmVzdG9yZWRfa2V5X2lkcxgCIAMoCRIZChF1bmNoYW5nZWRfa2V5X2lkcxgDIAMoCRIZChFub3RfZm91bmRfa2V5X2lkcxgEIAMoCSImChZSZWxlYXNlUmVtb3ZhbHNSZXF1ZXN0EgwKBHBvb2wYASABKAkiUQoXUmVsZWFzZVJlbW92YWxzUmVzcG9uc2USGQoRcXVhcmFudGluZWRfY291bnQYASABKAUSGwoTcXVhcmFudGluZWRfa2V5X2lkcxgCIAMoCSIwChFEZWxldGVQb29sUmVxdWVzdBIMCgRwb29sGAEgASgJEg0KBWZvcmNlGAIgASgIIisKEkRlbGV0ZVBvb2xSZXNwb25zZRIVCg1yZW1vdmVkX2NvdW50GAEgASgFIhIKEEdldFN0YXR1c1JlcXVlc3QiwwEKEUdldFN0YXR1c1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSFwoPc3RvcmVfcmVhY2hhYmxlGAIgASgIEioKBndvcmtlchgDIAEoCzIaLmtleWJyb2tlci52MS5Xb3JrZXJTdGF0dXMSKAoFcG9vbHMYBCADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXgoMV29ya2VyU3RhdHVzEgwKBG5hbWUYASABKAkSDwoHY2hlY2tlZBgCIAEoAxIPCgdjaGFuZ2VkGAMgASgDEg4KBmZhdWx0cxgEIAEoAxIOCgZlcnJvcnMYBSABKAMqqwIKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEhsKF0VSUk9SX1JFQVNPTl9QT09MX0VNUFRZEAESHwobRVJST1JfUkVBU09OX05PX0hFQUxUSFlfS0VZEAISHAoYRVJST1JfUkVBU09OX0tFWV9VTktOT1dOEAMSHgoaRVJST1JfUkVBU09OX0xFQVNFX1VOS05PV04QBBIeChpFUlJPUl9SRUFTT05fTEVBU0VfRVhQSVJFRBAFEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRAGEh8KG0VSUk9SX1JFQVNPTl9QT09MX05PVF9FTVBUWRAHEh0KGUVSUk9SX1JFQVNPTl9QT09MX1VOS05PV04QCCq4AQoIS2V5U3RhdGUSGQoVS0VZX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQS0VZX1NUQVRFX0FDVElWRRABEhoKFktFWV9TVEFURV9DT09MSU5HX0RPV04QAhIVChFLRVlfU1RBVEVfU1VTUEVDVBADEhYKEktFWV9TVEFURV9ESVNBQkxFRBAEEhUKEUtFWV9TVEFURV9SRU1PVkVEEAUSGQoVS0VZX1NUQVRFX1FVQVJBTlRJTkVEEAYq6QEKC0ZhaWx1cmVLaW5kEhwKGEZBSUxVUkVfS0lORF9VTlNQRUNJRklFRBAAEhwKGEZBSUxVUkVfS0lORF9JTlZBTElEX0tFWRABEiAKHEZBSUxVUkVfS0lORF9RVU9UQV9FWEhBVVNURUQQAhIdChlGQUlMVVJFX0tJTkRfUkFURV9MSU1JVEVEEAMSIgoeRkFJTFVSRV9LSU5EX1BFUk1JU1NJT05fREVOSUVEEAQSGgoWRkFJTFVSRV9LSU5EX1RSQU5TSUVOVBAFEh0KGUZBSUxVUkVfS0lORF9VTkNMQVNTSUZJRUQQBjLvBgoQS2V5QnJva2VyU2VydmljZRJMCglHZXRSYW5kb20SHi5rZXlicm9rZXIudjEuR2V0UmFuZG9tUmVxdWVzdBofLmtleWJyb2tlci52MS5HZXRSYW5kb21SZXNwb25zZRJDCgZHZXRBbGwSGy5rZXlicm9rZXIudjEuR2V0QWxsUmVxdWVzdBocLmtleWJyb2tlci52MS5HZXRBbGxSZXNwb25zZRI6CgNBZGQSGC5rZXlicm9rZXIudjEuQWRkUmVxdWVzdBoZLmtleWJyb2tlci52MS5BZGRSZXNwb25zZRJDCgZSZW1vdmUSGy5rZXlicm9rZXIudjEuUmVtb3ZlUmVxdWVzdBocLmtleWJyb2tlci52MS5SZW1vdmVSZXNwb25zZRJYCg1SZXBvcnRGYWlsdXJlEiIua2V5YnJva2VyLnYxLlJlcG9ydEZhaWx1cmVSZXF1ZXN0GiMua2V5YnJva2VyLnYxLlJlcG9ydEZhaWx1cmVSZXNwb25zZRJMCglMaXN0UG9vbHMSHi5rZXlicm9rZXIudjEuTGlzdFBvb2xzUmVxdWVzdBofLmtleWJyb2tlci52MS5MaXN0UG9vbHNSZXNwb25zZRJYCg1HZXRLZXlIaXN0b3J5EiIua2V5YnJva2VyLnYxLkdldEtleUhpc3RvcnlSZXF1ZXN0GiMua2V5YnJva2VyLnYxLkdldEtleUhpc3RvcnlSZXNwb25zZRJGCgdSZXN0b3JlEhwua2V5YnJva2VyLnYxLlJlc3RvcmVSZXF1ZXN0Gh0ua2V5YnJva2VyLnYxLlJlc3RvcmVSZXNwb25zZRJeCg9SZWxlYXNlUmVtb3ZhbHMSJC5rZXlicm9rZXIudjEuUmVsZWFzZVJlbW92YWxzUmVxdWVzdBolLmtleWJyb2tlci52MS5SZWxlYXNlUmVtb3ZhbHNSZXNwb25zZRJPCgpEZWxldGVQb29sEh8ua2V5YnJva2VyLnYxLkRlbGV0ZVBvb2xSZXF1ZXN0GiAua2V5YnJva2VyLnYxLkRlbGV0ZVBvb2xSZXNwb25zZRJMCglHZXRTdGF0dXMSHi5rZXlicm9rZXIudjEuR2V0U3RhdHVzUmVxdWVzdBofLmtleWJyb2tlci52MS5HZXRTdGF0dXNSZXNwb25zZUI9WjtnaXRodWIuY29tL2tleWJyb2tlci9rZXlicm9rZXIvZ2VuL2tleWJyb2tlci92MTtrZXlicm9rZXJ2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiiwEKBUxlYXNlEhAKCGxlYXNlX2lkGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR1c2VzGAMgASgFEjEKDnVzZXNfdmFsaWRfZm9yGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkgKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIYChBlc3RpbWF0ZWRfdG9rZW5zGAIgASgDEgwKBHVzZXMYAyABKAUiVwoRR2V0UmFuZG9tUmVzcG9uc2USDgoGc2VjcmV0GAEgASgJEg4KBmtleV9pZBgCIAEoCRIiCgVsZWFzZRgDIAEoCzITLmtleWJyb2tlci52MS5MZWFzZSJ7Cg1HZXRBbGxSZXF1ZXN0EgwKBHBvb2wYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmV2ZWFsGAUgASgIIvUDCgNLZXkSDgoGa2V5X2lkGAEgASgJEhUKDW1hc2tlZF9zZWNyZXQYAiABKAkSDgoGc2VjcmV0GAMgASgJEiUKBXN0YXRlGAQgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEg4KBnJlYXNvbhgFIAEoCRIvCgtzdGF0ZV91bnRpbBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIYWRkX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3RfdXNlZF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI3ChNsYXN0X3ZhbGlkYXRlZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtsZWFzZV9jb3VudBgKIAEoAxIVCg1mYWlsdXJlX2NvdW50GAsgASgDEjQKEWxhc3RfZmFpbHVyZV9raW5kGAwgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kEikKB2JhbGFuY2UYDSABKAsyGC5rZXlicm9rZXIudjEuS2V5QmFsYW5jZRInCgZidWRnZXQYDiABKAsyFy5rZXlicm9rZXIudjEuS2V5QnVkZ2V0Iq8BCglLZXlCdWRnZXQSFgoOcmVxdWVzdHNfbGltaXQYASABKAMSGgoScmVxdWVzdHNfcmVtYWluaW5nGAIgASgDEhQKDHRva2Vuc19saW1pdBgDIAEoAxIYChB0b2tlbnNfcmVtYWluaW5nGAQgASgDEi4KCnJlc2V0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnNvdXJjZRgGIAEoCSKSAQoKS2V5QmFsYW5jZRIRCglsaW1pdF91c2QYASABKAESEAoIdXNlZF91c2QYAiABKAESLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNoZWNrX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInkKClBvb2xDb3VudHMSDQoFdG90YWwYASABKAMSDgoGYWN0aXZlGAIgASgDEhQKDGNvb2xpbmdfZG93bhgDIAEoAxIPCgdzdXNwZWN0GAQgASgDEhAKCGRpc2FibGVkGAUgASgDEhMKC3F1YXJhbnRpbmVkGAYgASgDIskBCgtSZW1vdmFsSG9sZBIMCgRoZWxkGAEgASgIEhIKCmhlbGRfY291bnQYAiABKAMSDgoGcmVhc29uGAMgASgJEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxyZWNlbnRfY291bnQYBSABKAMSFAoMbWF4X3JlbW92YWxzGAYgASgJEjEKDnJlbW92YWxfd2luZG93GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqUBCg5HZXRBbGxSZXNwb25zZRIfCgRrZXlzGAEgAygLMhEua2V5YnJva2VyLnYxLktleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSKAoGY291bnRzGAMgASgLMhgua2V5YnJva2VyLnYxLlBvb2xDb3VudHMSLwoMcmVtb3ZhbF9ob2xkGAQgASgLMhkua2V5YnJva2VyLnYxLlJlbW92YWxIb2xkIksKCkFkZFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdzZWNyZXRzGAIgAygJEg8KB3dlaWdodHMYAyADKA0SDQoFdGllcnMYBCADKAkiSgoLQWRkUmVzcG9uc2USEwoLYWRkZWRfY291bnQYASABKAUSFQoNcHJlc2VudF9jb3VudBgCIAEoBRIPCgdrZXlfaWRzGAMgAygJIj8KDVJlbW92ZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdrZXlfaWRzGAIgAygJEg8KB3NlY3JldHMYAyADKAkiWwoOUmVtb3ZlUmVzcG9uc2USFQoNcmVtb3ZlZF9jb3VudBgBIAEoBRIXCg9yZW1vdmVkX2tleV9pZHMYAiADKAkSGQoRbm90X2ZvdW5kX2tleV9pZHMYAyADKAki/gEKFFJlcG9ydEZhaWx1cmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSEgoIbGVhc2VfaWQYAiABKAlIABIQCgZrZXlfaWQYAyABKAlIABITCgtodHRwX3N0YXR1cxgEIAEoBRISCgplcnJvcl90eXBlGAUgASgJEhIKCmVycm9yX2NvZGUYBiABKAkSFQoNZXJyb3JfbWVzc2FnZRgHIAEoCRIuCgtyZXRyeV9hZnRlchgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgRraW5kGAkgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kQgUKA2tleSKNAgoVUmVwb3J0RmFpbHVyZVJlc3BvbnNlEg4KBmtleV9pZBgBIAEoCRInCgRraW5kGAIgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kEi4KDnByZXZpb3VzX3N0YXRlGAMgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEiUKBXN0YXRlGAQgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEi8KC3N0YXRlX3VudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBiABKAkSDgoGcXVldWVkGAcgASgIEhMKC2tlcHRfYWN0aXZlGAggASgIIlsKFEdldEtleUhpc3RvcnlSZXF1ZXN0EgwKBHBvb2wYASABKAkSDgoGa2V5X2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlgKFUdldEtleUhpc3RvcnlSZXNwb25zZRImCgZldmVudHMYASADKAsyFi5rZXlicm9rZXIudjEuS2V5RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIusBCghLZXlFdmVudBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZrZXlfaWQYAiABKAkSLgoOcHJldmlvdXNfc3RhdGUYAyABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEg0KBWFjdG9yGAYgASgJEi8KC3N0YXRlX3VudGlsGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCISChBMaXN0UG9vbHNSZXF1ZXN0InYKC1Bvb2xTdW1tYXJ5EgwKBHBvb2wYASABKAkSKAoGY291bnRzGAIgASgLMhgua2V5YnJva2VyLnYxLlBvb2xDb3VudHMSLwoMcmVtb3ZhbF9ob2xkGAMgASgLMhkua2V5YnJva2VyLnYxLlJlbW92YWxIb2xkIj0KEUxpc3RQb29sc1Jlc3BvbnNlEigKBXBvb2xzGAEgAygLMhkua2V5YnJva2VyLnYxLlBvb2xTdW1tYXJ5IkcKElJlcG9ydFVzYWdlUmVxdWVzdBIMCgRwb29sGAEgASgJEiMKBnVzYWdlcxgCIAMoCzITLmtleWJyb2tlci52MS5Vc2FnZSKhAQoFVXNhZ2USEAoIbGVhc2VfaWQYASABKAkSJgoDYWdlGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KCHJlcXVlc3RzGAMgASgLMh0ua2V5YnJva2VyLnYxLlJhdGVMaW1pdFdpbmRvdxItCgZ0b2tlbnMYBCABKAsyHS5rZXlicm9rZXIudjEuUmF0ZUxpbWl0V2luZG93IoUBCg9SYXRlTGltaXRXaW5kb3cSEgoFbGltaXQYASABKANIAIgBARIWCglyZW1haW5pbmcYAiABKANIAYgBARIuCgtyZXNldF9hZnRlchgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIICgZfbGltaXRCDAoKX3JlbWFpbmluZyItChNSZXBvcnRVc2FnZVJlc3BvbnNlEhYKDmFjY2VwdGVkX2NvdW50GAEgASgFIkgKDlJlc3RvcmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSDwoHa2V5X2lkcxgCIAMoCRIXCg9hbGxfcXVhcmFudGluZWQYAyABKAgieQoPUmVzdG9yZVJlc3BvbnNlEhYKDnJlc3RvcmVkX2NvdW50GAEgASgFEhgKEHJlc3RvcmVkX2tleV9pZHMYAiADKAkSGQoRdW5jaGFuZ2VkX2tleV9pZHMYAyADKAkSGQoRbm90X2ZvdW5kX2tleV9pZHMYBCADKAkiJgoWUmVsZWFzZVJlbW92YWxzUmVxdWVzdBIMCgRwb29sGAEgASgJIlEKF1JlbGVhc2VSZW1vdmFsc1Jlc3BvbnNlEhkKEXF1YXJhbnRpbmVkX2NvdW50GAEgASgFEhsKE3F1YXJhbnRpbmVkX2tleV9pZHMYAiADKAkiMAoRRGVsZXRlUG9vbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRINCgVmb3JjZRgCIAEoCCIrChJEZWxldGVQb29sUmVzcG9uc2USFQoNcmVtb3ZlZF9jb3VudBgBIAEoBSISChBHZXRTdGF0dXNSZXF1ZXN0IsMBChFHZXRTdGF0dXNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEhcKD3N0b3JlX3JlYWNoYWJsZRgCIAEoCBIqCgZ3b3JrZXIYAyABKAsyGi5rZXlicm9rZXIudjEuV29ya2VyU3RhdHVzEigKBXBvb2xzGAQgAygLMhkua2V5YnJva2VyLnYxLlBvb2xTdW1tYXJ5Ei4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl4KDFdvcmtlclN0YXR1cxIMCgRuYW1lGAEgASgJEg8KB2NoZWNrZWQYAiABKAMSDwoHY2hhbmdlZBgDIAEoAxIOCgZmYXVsdHMYBCABKAMSDgoGZXJyb3JzGAUgASgDKscCCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIbChdFUlJPUl9SRUFTT05fUE9PTF9FTVBUWRABEh8KG0VSUk9SX1JFQVNPTl9OT19IRUFMVEhZX0tFWRACEhwKGEVSUk9SX1JFQVNPTl9LRVlfVU5LTk9XThADEh4KGkVSUk9SX1JFQVNPTl9MRUFTRV9VTktOT1dOEAQSHgoaRVJST1JfUkVBU09OX0xFQVNFX0VYUElSRUQQBRIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQBhIaChZFUlJPUl9SRUFTT05fTk9fQlVER0VUEAkSHwobRVJST1JfUkVBU09OX1BPT0xfTk9UX0VNUFRZEAcSHQoZRVJST1JfUkVBU09OX1BPT0xfVU5LTk9XThAIKrgBCghLZXlTdGF0ZRIZChVLRVlfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBLRVlfU1RBVEVfQUNUSVZFEAESGgoWS0VZX1NUQVRFX0NPT0xJTkdfRE9XThACEhUKEUtFWV9TVEFURV9TVVNQRUNUEAMSFgoSS0VZX1NUQVRFX0RJU0FCTEVEEAQSFQoRS0VZX1NUQVRFX1JFTU9WRUQQBRIZChVLRVlfU1RBVEVfUVVBUkFOVElORUQQBirpAQoLRmFpbHVyZUtpbmQSHAoYRkFJTFVSRV9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRkFJTFVSRV9LSU5EX0lOVkFMSURfS0VZEAESIAocRkFJTFVSRV9LSU5EX1FVT1RBX0VYSEFVU1RFRBACEh0KGUZBSUxVUkVfS0lORF9SQVRFX0xJTUlURUQQAxIiCh5GQUlMVVJFX0tJTkRfUEVSTUlTU0lPTl9ERU5JRUQQBBIaChZGQUlMVVJFX0tJTkRfVFJBTlNJRU5UEAUSHQoZRkFJTFVSRV9LSU5EX1VOQ0xBU1NJRklFRBAGMsMHChBLZXlCcm9rZXJTZXJ2aWNlEkwKCUdldFJhbmRvbRIeLmtleWJyb2tlci52MS5HZXRSYW5kb21SZXF1ZXN0Gh8ua2V5YnJva2VyLnYxLkdldFJhbmRvbVJlc3BvbnNlEkMKBkdldEFsbBIbLmtleWJyb2tlci52MS5HZXRBbGxSZXF1ZXN0Ghwua2V5YnJva2VyLnYxLkdldEFsbFJlc3BvbnNlEjoKA0FkZBIYLmtleWJyb2tlci52MS5BZGRSZXF1ZXN0Ghkua2V5YnJva2VyLnYxLkFkZFJlc3BvbnNlEkMKBlJlbW92ZRIbLmtleWJyb2tlci52MS5SZW1vdmVSZXF1ZXN0Ghwua2V5YnJva2VyLnYxLlJlbW92ZVJlc3BvbnNlElgKDVJlcG9ydEZhaWx1cmUSIi5rZXlicm9rZXIudjEuUmVwb3J0RmFpbHVyZVJlcXVlc3QaIy5rZXlicm9rZXIudjEuUmVwb3J0RmFpbHVyZVJlc3BvbnNlEkwKCUxpc3RQb29scxIeLmtleWJyb2tlci52MS5MaXN0UG9vbHNSZXF1ZXN0Gh8ua2V5YnJva2VyLnYxLkxpc3RQb29sc1Jlc3BvbnNlElgKDUdldEtleUhpc3RvcnkSIi5rZXlicm9rZXIudjEuR2V0S2V5SGlzdG9yeVJlcXVlc3QaIy5rZXlicm9rZXIudjEuR2V0S2V5SGlzdG9yeVJlc3BvbnNlElIKC1JlcG9ydFVzYWdlEiAua2V5YnJva2VyLnYxLlJlcG9ydFVzYWdlUmVxdWVzdBohLmtleWJyb2tlci52MS5SZXBvcnRVc2FnZVJlc3BvbnNlEkYKB1Jlc3RvcmUSHC5rZXlicm9rZXIudjEuUmVzdG9yZVJlcXVlc3QaHS5rZXlicm9rZXIudjEuUmVzdG9yZVJlc3BvbnNlEl4KD1JlbGVhc2VSZW1vdmFscxIkLmtleWJyb2tlci52MS5SZWxlYXNlUmVtb3ZhbHNSZXF1ZXN0GiUua2V5YnJva2VyLnYxLlJlbGVhc2VSZW1vdmFsc1Jlc3BvbnNlEk8KCkRlbGV0ZVBvb2wSHy5rZXlicm9rZXIudjEuRGVsZXRlUG9vbFJlcXVlc3QaIC5rZXlicm9rZXIudjEuRGVsZXRlUG9vbFJlc3BvbnNlEkwKCUdldFN0YXR1cxIeLmtleWJyb2tlci52MS5HZXRTdGF0dXNSZXF1ZXN0Gh8ua2V5YnJva2VyLnYxLkdldFN0YXR1c1Jlc3BvbnNlQj1aO2dpdGh1Yi5jb20va2V5YnJva2VyL2tleWJyb2tlci9nZW4va2V5YnJva2VyL3YxO2tleWJyb2tlcnYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Lease identifies one GetRandom grant so that a failure can be reported
@@ -35,6 +35,25 @@ export type Lease = Message<"keybroker.v1.Lease"> & {
    * @generated from field: google.protobuf.Timestamp expire_time = 2;
    */
   expireTime?: Timestamp | undefined;
+
+  /**
+   * uses is how many calls the lease covers on a pool with budgets (at
+   * most GetRandomRequest.uses); 0 when the key has no budget, so the
+   * lease may be reused until expire_time.
+   *
+   * @generated from field: int32 uses = 3;
+   */
+  uses: number;
+
+  /**
+   * uses_valid_for is how long from this answer the budget behind uses
+   * lasts (until its window ends): a reused lease must not start new calls
+   * after it. A duration, not a time, so that the caller's and the
+   * broker's clocks need not agree. Unset when uses is 0.
+   *
+   * @generated from field: google.protobuf.Duration uses_valid_for = 4;
+   */
+  usesValidFor?: Duration | undefined;
 };
 
 /**
@@ -56,6 +75,26 @@ export type GetRandomRequest = Message<"keybroker.v1.GetRandomRequest"> & {
    * @generated from field: string pool = 1;
    */
   pool: string;
+
+  /**
+   * estimated_tokens is what the caller expects the call to cost in
+   * provider tokens (prompt plus completion), reserved from the key's token
+   * budget when the pool has one. 0 reserves nothing: the call is then
+   * only admitted while the key has tokens left at all.
+   *
+   * @generated from field: int64 estimated_tokens = 2;
+   */
+  estimatedTokens: bigint;
+
+  /**
+   * uses is how many calls the caller means to make with this lease (a
+   * client that reuses leases); 0 means 1. On a pool with budgets the
+   * broker reserves up to this many calls (each of estimated_tokens) and
+   * says in Lease.uses how many it granted.
+   *
+   * @generated from field: int32 uses = 3;
+   */
+  uses: number;
 };
 
 /**
@@ -250,6 +289,14 @@ export type Key = Message<"keybroker.v1.Key"> & {
    * @generated from field: keybroker.v1.KeyBalance balance = 13;
    */
   balance?: KeyBalance | undefined;
+
+  /**
+   * budget is the key's rate-limit budget in its current window; unset
+   * when the key has no known limits (none declared, none learned).
+   *
+   * @generated from field: keybroker.v1.KeyBudget budget = 14;
+   */
+  budget?: KeyBudget | undefined;
 };
 
 /**
@@ -258,6 +305,68 @@ export type Key = Message<"keybroker.v1.Key"> & {
  */
 export const KeySchema: GenMessage<Key> = /*@__PURE__*/
   messageDesc(file_keybroker_v1_keybroker, 4);
+
+/**
+ * KeyBudget is a key's rate-limit budget in the broker's current window,
+ * as all replicas have claimed it from the shared count.
+ *
+ * @generated from message keybroker.v1.KeyBudget
+ */
+export type KeyBudget = Message<"keybroker.v1.KeyBudget"> & {
+  /**
+   * requests_limit is how many calls the key may take per window; 0 when
+   * unlimited or unknown.
+   *
+   * @generated from field: int64 requests_limit = 1;
+   */
+  requestsLimit: bigint;
+
+  /**
+   * requests_remaining is what is left of requests_limit in this window.
+   *
+   * @generated from field: int64 requests_remaining = 2;
+   */
+  requestsRemaining: bigint;
+
+  /**
+   * tokens_limit is how many tokens the key may spend per window; 0 when
+   * unlimited or unknown.
+   *
+   * @generated from field: int64 tokens_limit = 3;
+   */
+  tokensLimit: bigint;
+
+  /**
+   * tokens_remaining is what is left of tokens_limit in this window.
+   *
+   * @generated from field: int64 tokens_remaining = 4;
+   */
+  tokensRemaining: bigint;
+
+  /**
+   * reset_time is when the current window ends and the budget is whole
+   * again.
+   *
+   * @generated from field: google.protobuf.Timestamp reset_time = 5;
+   */
+  resetTime?: Timestamp | undefined;
+
+  /**
+   * source says where the limits come from: "key" (declared for the key
+   * through Add's tiers), "pool" (the pool policy's limits) or "learned"
+   * (the provider's rate-limit headers).
+   *
+   * @generated from field: string source = 6;
+   */
+  source: string;
+};
+
+/**
+ * Describes the message keybroker.v1.KeyBudget.
+ * Use `create(KeyBudgetSchema)` to create a new message.
+ */
+export const KeyBudgetSchema: GenMessage<KeyBudget> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 5);
 
 /**
  * KeyBalance is a key's credit as the provider's (or relay's) billing
@@ -301,7 +410,7 @@ export type KeyBalance = Message<"keybroker.v1.KeyBalance"> & {
  * Use `create(KeyBalanceSchema)` to create a new message.
  */
 export const KeyBalanceSchema: GenMessage<KeyBalance> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 5);
+  messageDesc(file_keybroker_v1_keybroker, 6);
 
 /**
  * PoolCounts is how many keys a pool holds in each state.
@@ -357,7 +466,7 @@ export type PoolCounts = Message<"keybroker.v1.PoolCounts"> & {
  * Use `create(PoolCountsSchema)` to create a new message.
  */
 export const PoolCountsSchema: GenMessage<PoolCounts> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 6);
+  messageDesc(file_keybroker_v1_keybroker, 7);
 
 /**
  * RemovalHold is the state of a pool's removal brake. The worker
@@ -426,7 +535,7 @@ export type RemovalHold = Message<"keybroker.v1.RemovalHold"> & {
  * Use `create(RemovalHoldSchema)` to create a new message.
  */
 export const RemovalHoldSchema: GenMessage<RemovalHold> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 7);
+  messageDesc(file_keybroker_v1_keybroker, 8);
 
 /**
  * GetAllResponse is one page of keys.
@@ -468,7 +577,7 @@ export type GetAllResponse = Message<"keybroker.v1.GetAllResponse"> & {
  * Use `create(GetAllResponseSchema)` to create a new message.
  */
 export const GetAllResponseSchema: GenMessage<GetAllResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 8);
+  messageDesc(file_keybroker_v1_keybroker, 9);
 
 /**
  * AddRequest carries secrets to put into a pool.
@@ -501,6 +610,16 @@ export type AddRequest = Message<"keybroker.v1.AddRequest"> & {
    * @generated from field: repeated uint32 weights = 3;
    */
   weights: number[];
+
+  /**
+   * tiers, when given, holds one tier name per secret (same order), each
+   * naming an entry of the pool policy's tiers: the key's rate limits. An
+   * empty name leaves the key on the pool's limits. A secret already in
+   * the pool takes the new tier.
+   *
+   * @generated from field: repeated string tiers = 4;
+   */
+  tiers: string[];
 };
 
 /**
@@ -508,7 +627,7 @@ export type AddRequest = Message<"keybroker.v1.AddRequest"> & {
  * Use `create(AddRequestSchema)` to create a new message.
  */
 export const AddRequestSchema: GenMessage<AddRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 9);
+  messageDesc(file_keybroker_v1_keybroker, 10);
 
 /**
  * AddResponse says what Add did.
@@ -544,7 +663,7 @@ export type AddResponse = Message<"keybroker.v1.AddResponse"> & {
  * Use `create(AddResponseSchema)` to create a new message.
  */
 export const AddResponseSchema: GenMessage<AddResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 10);
+  messageDesc(file_keybroker_v1_keybroker, 11);
 
 /**
  * RemoveRequest names keys to delete, by key id, by secret, or both.
@@ -579,7 +698,7 @@ export type RemoveRequest = Message<"keybroker.v1.RemoveRequest"> & {
  * Use `create(RemoveRequestSchema)` to create a new message.
  */
 export const RemoveRequestSchema: GenMessage<RemoveRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 11);
+  messageDesc(file_keybroker_v1_keybroker, 12);
 
 /**
  * RemoveResponse says which keys were removed.
@@ -614,7 +733,7 @@ export type RemoveResponse = Message<"keybroker.v1.RemoveResponse"> & {
  * Use `create(RemoveResponseSchema)` to create a new message.
  */
 export const RemoveResponseSchema: GenMessage<RemoveResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 12);
+  messageDesc(file_keybroker_v1_keybroker, 13);
 
 /**
  * ReportFailureRequest is what the caller saw when the provider refused a
@@ -707,7 +826,7 @@ export type ReportFailureRequest = Message<"keybroker.v1.ReportFailureRequest"> 
  * Use `create(ReportFailureRequestSchema)` to create a new message.
  */
 export const ReportFailureRequestSchema: GenMessage<ReportFailureRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 13);
+  messageDesc(file_keybroker_v1_keybroker, 14);
 
 /**
  * ReportFailureResponse says what the broker made of the report.
@@ -782,7 +901,7 @@ export type ReportFailureResponse = Message<"keybroker.v1.ReportFailureResponse"
  * Use `create(ReportFailureResponseSchema)` to create a new message.
  */
 export const ReportFailureResponseSchema: GenMessage<ReportFailureResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 14);
+  messageDesc(file_keybroker_v1_keybroker, 15);
 
 /**
  * GetKeyHistoryRequest names the key whose history to read.
@@ -826,7 +945,7 @@ export type GetKeyHistoryRequest = Message<"keybroker.v1.GetKeyHistoryRequest"> 
  * Use `create(GetKeyHistoryRequestSchema)` to create a new message.
  */
 export const GetKeyHistoryRequestSchema: GenMessage<GetKeyHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 15);
+  messageDesc(file_keybroker_v1_keybroker, 16);
 
 /**
  * GetKeyHistoryResponse is one page of a key's history, newest first.
@@ -854,7 +973,7 @@ export type GetKeyHistoryResponse = Message<"keybroker.v1.GetKeyHistoryResponse"
  * Use `create(GetKeyHistoryResponseSchema)` to create a new message.
  */
 export const GetKeyHistoryResponseSchema: GenMessage<GetKeyHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 16);
+  messageDesc(file_keybroker_v1_keybroker, 17);
 
 /**
  * KeyEvent is one state change of a key, as the audit trail recorded it.
@@ -920,7 +1039,7 @@ export type KeyEvent = Message<"keybroker.v1.KeyEvent"> & {
  * Use `create(KeyEventSchema)` to create a new message.
  */
 export const KeyEventSchema: GenMessage<KeyEvent> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 17);
+  messageDesc(file_keybroker_v1_keybroker, 18);
 
 /**
  * ListPoolsRequest asks for every pool.
@@ -935,7 +1054,7 @@ export type ListPoolsRequest = Message<"keybroker.v1.ListPoolsRequest"> & {
  * Use `create(ListPoolsRequestSchema)` to create a new message.
  */
 export const ListPoolsRequestSchema: GenMessage<ListPoolsRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 18);
+  messageDesc(file_keybroker_v1_keybroker, 19);
 
 /**
  * PoolSummary is one pool and its counts per state.
@@ -970,7 +1089,7 @@ export type PoolSummary = Message<"keybroker.v1.PoolSummary"> & {
  * Use `create(PoolSummarySchema)` to create a new message.
  */
 export const PoolSummarySchema: GenMessage<PoolSummary> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 19);
+  messageDesc(file_keybroker_v1_keybroker, 20);
 
 /**
  * ListPoolsResponse lists the pools in name order.
@@ -991,7 +1110,143 @@ export type ListPoolsResponse = Message<"keybroker.v1.ListPoolsResponse"> & {
  * Use `create(ListPoolsResponseSchema)` to create a new message.
  */
 export const ListPoolsResponseSchema: GenMessage<ListPoolsResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 20);
+  messageDesc(file_keybroker_v1_keybroker, 21);
+
+/**
+ * ReportUsageRequest carries rate-limit observations about keys of one
+ * pool, batched by the client.
+ *
+ * @generated from message keybroker.v1.ReportUsageRequest
+ */
+export type ReportUsageRequest = Message<"keybroker.v1.ReportUsageRequest"> & {
+  /**
+   * pool is the pool the keys were leased from.
+   *
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * usages are the observations, oldest first; at most 1000.
+   *
+   * @generated from field: repeated keybroker.v1.Usage usages = 2;
+   */
+  usages: Usage[];
+};
+
+/**
+ * Describes the message keybroker.v1.ReportUsageRequest.
+ * Use `create(ReportUsageRequestSchema)` to create a new message.
+ */
+export const ReportUsageRequestSchema: GenMessage<ReportUsageRequest> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 22);
+
+/**
+ * Usage is what one provider answer said about the key that made the call.
+ *
+ * @generated from message keybroker.v1.Usage
+ */
+export type Usage = Message<"keybroker.v1.Usage"> & {
+  /**
+   * lease_id is GetRandomResponse.lease.lease_id of the key that made the
+   * call (expired leases are accepted for the same grace as
+   * ReportFailure).
+   *
+   * @generated from field: string lease_id = 1;
+   */
+  leaseId: string;
+
+  /**
+   * age is how long before this request the answer arrived (a duration,
+   * not a time, so that the caller's and the broker's clocks need not
+   * agree); the broker ignores observations older than the key's window.
+   *
+   * @generated from field: google.protobuf.Duration age = 2;
+   */
+  age?: Duration | undefined;
+
+  /**
+   * requests is the provider's request window
+   * (x-ratelimit-*-requests, anthropic-ratelimit-requests-*).
+   *
+   * @generated from field: keybroker.v1.RateLimitWindow requests = 3;
+   */
+  requests?: RateLimitWindow | undefined;
+
+  /**
+   * tokens is the provider's token window (x-ratelimit-*-tokens,
+   * anthropic-ratelimit-tokens-*).
+   *
+   * @generated from field: keybroker.v1.RateLimitWindow tokens = 4;
+   */
+  tokens?: RateLimitWindow | undefined;
+};
+
+/**
+ * Describes the message keybroker.v1.Usage.
+ * Use `create(UsageSchema)` to create a new message.
+ */
+export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 23);
+
+/**
+ * RateLimitWindow is one provider rate-limit window as its headers state
+ * it; a field the provider did not send is unset.
+ *
+ * @generated from message keybroker.v1.RateLimitWindow
+ */
+export type RateLimitWindow = Message<"keybroker.v1.RateLimitWindow"> & {
+  /**
+   * limit is the window's size (x-ratelimit-limit-*).
+   *
+   * @generated from field: optional int64 limit = 1;
+   */
+  limit?: bigint | undefined;
+
+  /**
+   * remaining is what is left of it (x-ratelimit-remaining-*).
+   *
+   * @generated from field: optional int64 remaining = 2;
+   */
+  remaining?: bigint | undefined;
+
+  /**
+   * reset_after is how long until the window is whole again
+   * (x-ratelimit-reset-*).
+   *
+   * @generated from field: google.protobuf.Duration reset_after = 3;
+   */
+  resetAfter?: Duration | undefined;
+};
+
+/**
+ * Describes the message keybroker.v1.RateLimitWindow.
+ * Use `create(RateLimitWindowSchema)` to create a new message.
+ */
+export const RateLimitWindowSchema: GenMessage<RateLimitWindow> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 24);
+
+/**
+ * ReportUsageResponse says how many observations were applied.
+ *
+ * @generated from message keybroker.v1.ReportUsageResponse
+ */
+export type ReportUsageResponse = Message<"keybroker.v1.ReportUsageResponse"> & {
+  /**
+   * accepted_count is how many usages were applied; the rest named leases
+   * this deployment did not issue for the pool, or were stale.
+   *
+   * @generated from field: int32 accepted_count = 1;
+   */
+  acceptedCount: number;
+};
+
+/**
+ * Describes the message keybroker.v1.ReportUsageResponse.
+ * Use `create(ReportUsageResponseSchema)` to create a new message.
+ */
+export const ReportUsageResponseSchema: GenMessage<ReportUsageResponse> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 25);
 
 /**
  * RestoreRequest names the keys to put back into rotation.
@@ -1027,7 +1282,7 @@ export type RestoreRequest = Message<"keybroker.v1.RestoreRequest"> & {
  * Use `create(RestoreRequestSchema)` to create a new message.
  */
 export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 21);
+  messageDesc(file_keybroker_v1_keybroker, 26);
 
 /**
  * RestoreResponse says what Restore did.
@@ -1070,7 +1325,7 @@ export type RestoreResponse = Message<"keybroker.v1.RestoreResponse"> & {
  * Use `create(RestoreResponseSchema)` to create a new message.
  */
 export const RestoreResponseSchema: GenMessage<RestoreResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 22);
+  messageDesc(file_keybroker_v1_keybroker, 27);
 
 /**
  * ReleaseRemovalsRequest names the pool whose removal hold to lift.
@@ -1091,7 +1346,7 @@ export type ReleaseRemovalsRequest = Message<"keybroker.v1.ReleaseRemovalsReques
  * Use `create(ReleaseRemovalsRequestSchema)` to create a new message.
  */
 export const ReleaseRemovalsRequestSchema: GenMessage<ReleaseRemovalsRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 23);
+  messageDesc(file_keybroker_v1_keybroker, 28);
 
 /**
  * ReleaseRemovalsResponse says which keys were quarantined.
@@ -1119,7 +1374,7 @@ export type ReleaseRemovalsResponse = Message<"keybroker.v1.ReleaseRemovalsRespo
  * Use `create(ReleaseRemovalsResponseSchema)` to create a new message.
  */
 export const ReleaseRemovalsResponseSchema: GenMessage<ReleaseRemovalsResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 24);
+  messageDesc(file_keybroker_v1_keybroker, 29);
 
 /**
  * DeletePoolRequest names the pool to retire.
@@ -1148,7 +1403,7 @@ export type DeletePoolRequest = Message<"keybroker.v1.DeletePoolRequest"> & {
  * Use `create(DeletePoolRequestSchema)` to create a new message.
  */
 export const DeletePoolRequestSchema: GenMessage<DeletePoolRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 25);
+  messageDesc(file_keybroker_v1_keybroker, 30);
 
 /**
  * DeletePoolResponse says what DeletePool did.
@@ -1169,7 +1424,7 @@ export type DeletePoolResponse = Message<"keybroker.v1.DeletePoolResponse"> & {
  * Use `create(DeletePoolResponseSchema)` to create a new message.
  */
 export const DeletePoolResponseSchema: GenMessage<DeletePoolResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 26);
+  messageDesc(file_keybroker_v1_keybroker, 31);
 
 /**
  * GetStatusRequest asks for the broker's status.
@@ -1184,7 +1439,7 @@ export type GetStatusRequest = Message<"keybroker.v1.GetStatusRequest"> & {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 27);
+  messageDesc(file_keybroker_v1_keybroker, 32);
 
 /**
  * GetStatusResponse is the answering broker's view of the deployment.
@@ -1234,7 +1489,7 @@ export type GetStatusResponse = Message<"keybroker.v1.GetStatusResponse"> & {
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 28);
+  messageDesc(file_keybroker_v1_keybroker, 33);
 
 /**
  * WorkerStatus counts what a validation worker did since it started.
@@ -1283,7 +1538,7 @@ export type WorkerStatus = Message<"keybroker.v1.WorkerStatus"> & {
  * Use `create(WorkerStatusSchema)` to create a new message.
  */
 export const WorkerStatusSchema: GenMessage<WorkerStatus> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 29);
+  messageDesc(file_keybroker_v1_keybroker, 34);
 
 /**
  * ErrorReason lists every reason a keybroker error can carry, so that
@@ -1361,6 +1616,17 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_STORE_UNAVAILABLE = 6;
    */
   STORE_UNAVAILABLE = 6,
+
+  /**
+   * ERROR_REASON_NO_BUDGET ("NO_BUDGET", RESOURCE_EXHAUSTED with a
+   * RetryInfo): GetRandom on a pool whose active keys have all spent their
+   * rate-limit budget for the current window (docs/budgets.md). The delay
+   * is when the first key has budget again; the provider would have
+   * answered 429 meanwhile.
+   *
+   * @generated from enum value: ERROR_REASON_NO_BUDGET = 9;
+   */
+  NO_BUDGET = 9,
 
   /**
    * ERROR_REASON_POOL_NOT_EMPTY ("POOL_NOT_EMPTY", FAILED_PRECONDITION):
@@ -1533,6 +1799,8 @@ export const FailureKindSchema: GenEnum<FailureKind> = /*@__PURE__*/
  *
  * Errors use canonical gRPC codes. Where a caller can act on the cause, the
  * status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
+ * from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
+ * LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
  * from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
  * LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
  * google.rpc.RetryInfo when waiting will help.
@@ -1545,7 +1813,9 @@ export const KeyBrokerService: GenService<{
    * FAILED_PRECONDITION (POOL_EMPTY). A pool whose keys are all cooling down
    * is UNAVAILABLE (NO_HEALTHY_KEY) with a RetryInfo saying when the first
    * one returns; a pool with no usable key at all is FAILED_PRECONDITION
-   * (NO_HEALTHY_KEY).
+   * (NO_HEALTHY_KEY). A pool whose active keys have all spent their
+   * rate-limit budget for the current window is RESOURCE_EXHAUSTED
+   * (NO_BUDGET) with a RetryInfo until the earliest window reset.
    *
    * @generated from rpc keybroker.v1.KeyBrokerService.GetRandom
    */
@@ -1625,6 +1895,21 @@ export const KeyBrokerService: GenService<{
     methodKind: "unary";
     input: typeof GetKeyHistoryRequestSchema;
     output: typeof GetKeyHistoryResponseSchema;
+  },
+  /**
+   * ReportUsage tells the broker, in batches and off the caller's path,
+   * what the provider's rate-limit headers said about leased keys on every
+   * answer (successes included): each window's limit, what is left of it
+   * and when it resets. The broker learns keys' limits from it when the
+   * pool does not declare them, and corrects its shared budget count, so
+   * that GetRandom leases only keys with headroom. See docs/budgets.md.
+   *
+   * @generated from rpc keybroker.v1.KeyBrokerService.ReportUsage
+   */
+  reportUsage: {
+    methodKind: "unary";
+    input: typeof ReportUsageRequestSchema;
+    output: typeof ReportUsageResponseSchema;
   },
   /**
    * Restore puts keys back into rotation (admin): the named keys, or every

@@ -42,6 +42,7 @@ func (r *redisFlags) addrs() []string {
 type commonFlags struct {
 	redisFlags
 	configPath        string
+	configAllowEmpty  bool
 	logLevel          string
 	logFormat         string
 	workerConcurrency int
@@ -53,6 +54,7 @@ type commonFlags struct {
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	c.redisFlags.register(fs)
 	fs.StringVar(&c.configPath, "config", "", "pool policy YAML file (see config/testdata/example.yaml); empty: built-in defaults")
+	fs.BoolVar(&c.configAllowEmpty, "config-allow-empty", false, "let a reload of --config replace a policy that declares pools with one that declares none (otherwise refused with a WARN until SIGHUP)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&c.workerConcurrency, "worker-concurrency", 32, "validation checks in flight at once across all pools (each pool also has its own validator.concurrency)")

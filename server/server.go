@@ -99,9 +99,11 @@ func WithReportBuffer(n int) Option {
 	}
 }
 
-// WithStaleness refuses leases (UNAVAILABLE) once the key store has not
-// answered for longer than max, as contact tells: for a selector that keeps
-// serving from memory while Redis is out of reach.
+// WithStaleness refuses leases of a pool (UNAVAILABLE) once the key store
+// has not answered for that pool for longer than max, as contact tells: for
+// a selector that keeps serving from memory while Redis is out of reach.
+// Feed contact with store.AnswerHook so that it follows every real answer,
+// not only health pings.
 func WithStaleness(contact *StoreContact, max time.Duration) Option {
 	return func(s *Service) { s.contact, s.maxStale = contact, max }
 }

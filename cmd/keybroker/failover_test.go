@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/server"
 )
 
 // storeWithin polls GetAll, which always reads Redis (GetRandom is served
@@ -122,4 +124,72 @@ func TestLeasesOutliveAShortOutage(t *testing.T) {
 	px.Restore()
 	until("leases to resume", func() bool { return lease() == nil })
 	until("health to recover", func() bool { return health("") == healthpb.HealthCheckResponse_SERVING })
+}
+
+// On a Redis Cluster the master holding one pool's slot dies and no
+// replica takes over, while the node answering PING is fine. The broker
+// must see it per pool, from that pool's own reads: that pool's health
+// turns NOT_SERVING and its leases stop past --max-staleness, while a pool
+// on a live master keeps serving. (Before per-pool freshness, the health
+// ping reached a live node: health stayed SERVING and the dead pool kept
+// leasing from a view nobody could refresh.)
+func TestClusterMasterLossIsSeenPerPool(t *testing.T) {
+	c := redistest.StartClusterWith(t, 0, "--cluster-require-full-coverage", "no")
+	const dead = "p"
+	alive := ""
+	for i := 0; alive == ""; i++ {
+		if name := fmt.Sprintf("q%d", i); c.MasterOf("kb:{"+name+"}:all") != c.MasterOf("kb:{"+dead+"}:all") {
+			alive = name
+		}
+	}
+	b := startBroker(t, "--redis", strings.Join(c.Addrs(), ","), "--max-staleness", "2s", "--redis-timeout", "300ms", "--worker=false")
+	for i, pool := range []string{dead, alive} {
+		if _, err := b.client.Add(ctxT(t), &pb.AddRequest{Pool: pool, Secrets: []string{fmt.Sprintf("sk-cluster-loss-%010d", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lease := func(pool string) error {
+		_, err := b.client.GetRandom(ctxT(t), &pb.GetRandomRequest{Pool: pool})
+		return err
+	}
+	health := func(service string) healthpb.HealthCheckResponse_ServingStatus {
+		resp, err := b.health.Check(ctxT(t), &healthpb.HealthCheckRequest{Service: service})
+		if err != nil {
+			return healthpb.HealthCheckResponse_UNKNOWN
+		}
+		return resp.Status
+	}
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for i := 0; !cond(); i++ {
+			if i == 600 {
+				t.Fatalf("timed out waiting for %s:\n%s", what, b.out)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	until("both pools to lease and report SERVING", func() bool {
+		return lease(dead) == nil && lease(alive) == nil &&
+			health(server.PoolService(dead)) == healthpb.HealthCheckResponse_SERVING &&
+			health(server.PoolService(alive)) == healthpb.HealthCheckResponse_SERVING
+	})
+
+	c.StopMasterOf("kb:{" + dead + "}:all")
+	until("keybroker.store to report the lost master", func() bool { return health(server.StoreService) == healthpb.HealthCheckResponse_NOT_SERVING })
+	until("leases of the dead pool to stop past --max-staleness", func() bool { return status.Code(lease(dead)) == codes.Unavailable })
+	until("the dead pool's health to turn NOT_SERVING", func() bool {
+		return health(server.PoolService(dead)) == healthpb.HealthCheckResponse_NOT_SERVING
+	})
+	for range 20 { // well past --max-staleness: the live pool's own reads keep it fresh
+		if err := lease(alive); err != nil {
+			t.Fatalf("GetRandom(%s) on a live master = %v; only the dead master's pool may refuse", alive, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := health(server.PoolService(alive)); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health of the pool on a live master = %s, want SERVING", got)
+	}
+	if got := health(""); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("broker health = %s with one pool still served, want SERVING (the lost pool says NOT_SERVING on its own)", got)
+	}
 }

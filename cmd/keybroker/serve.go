@@ -79,7 +79,7 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 // SIGTERM) or the listener fails, then drains: health turns NOT_SERVING at
 // once, in-flight calls get --shutdown-timeout to finish.
 func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, log *slog.Logger) error {
-	policies, err := config.NewLive(f.configPath)
+	policies, err := config.NewLive(f.configPath, config.AllowEmpty(f.configAllowEmpty))
 	if err != nil {
 		return err
 	}
@@ -110,21 +110,21 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		return err
 	}
 	sel, vw := newSelector(f.selection, st, policies, log)
-	contact := &server.StoreContact{}
-	ping := func(ctx context.Context) error {
-		err := st.Ping(ctx)
-		if err == nil {
-			contact.Answered(time.Now())
-		}
-		return err
-	}
+	// Every command Redis answers marks its pool (its slot, on a Cluster)
+	// fresh; the health monitor probes each pool so idle ones stay current.
+	contact := server.NewStoreContact(nil)
+	rdb.AddHook(store.AnswerHook(contact.AnsweredFor))
 	var healthOpts []server.HealthOption
 	svcOpts := []server.Option{server.WithSelector(sel)}
 	if vw != nil { // leases keep coming from memory during an outage, for a while
 		svcOpts = append(svcOpts, server.WithStaleness(contact, f.maxStaleness))
-		healthOpts = append(healthOpts, server.WhileDegraded(func() bool { return contact.Fresh(time.Now(), f.maxStaleness) }))
+		healthOpts = append(healthOpts,
+			server.WhileDegraded(func() bool { return contact.Fresh(time.Now(), f.maxStaleness) }),
+			server.PerPool(contact.Pools, st.ProbePools, func(pool string) bool { return contact.PoolFresh(pool, time.Now(), f.maxStaleness) }))
+	} else {
+		healthOpts = append(healthOpts, server.PerPool(contact.Pools, st.ProbePools, nil))
 	}
-	mx.WatchStoreContact(contact)
+	mx.WatchStoreContact(stalest{contact})
 	svcOpts = append(svcOpts, server.WithPolicies(policies), server.WithLogger(log), server.WithObserver(mx),
 		server.WithReportBuffer(f.reportBuffer))
 	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")), svcOpts...)
@@ -156,7 +156,10 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return gs.Serve(lis) })
-	g.Go(func() error { server.MonitorHealth(gctx, hs, ping, f.healthInterval, log, healthOpts...); return nil })
+	g.Go(func() error {
+		server.MonitorHealth(gctx, hs, st.Ping, f.healthInterval, log, healthOpts...)
+		return nil
+	})
 	g.Go(func() error { wakeLoop(gctx, st, f.wakeInterval, log); return nil })
 	g.Go(func() error { svc.ReplayReports(gctx, 500*time.Millisecond); return nil })
 	if f.worker {
@@ -296,3 +299,9 @@ func drain(hs *health.Server, gs *grpc.Server, timeout time.Duration, log *slog.
 		gs.Stop()
 	}
 }
+
+// stalest shows the view-age gauge the oldest answer of any pool, so a
+// Cluster master that is down shows even while other nodes answer.
+type stalest struct{ c *server.StoreContact }
+
+func (s stalest) Since(now time.Time) time.Duration { return s.c.Stalest(now) }

@@ -30,6 +30,20 @@ type Refresher interface {
 	Refresh(ctx context.Context, pool string, ids ...string)
 }
 
+// Forgetter is implemented by selectors that hold keys in memory. The
+// service asks it to drop a key whose failure report it could only queue
+// (the store out of reach), so the key is not leased again meanwhile.
+type Forgetter interface {
+	Forget(pool string, ids ...string)
+}
+
+// Holder is implemented by selectors that hold keys in memory: whether a
+// pool's key is known and leasable now. During an outage it is how a
+// report by key id is told from a made-up one before it is queued.
+type Holder interface {
+	Contains(pool, id string) bool
+}
+
 // Policies gives the effective policy of a pool. *config.Config is one.
 type Policies interface {
 	Pool(name string) config.Pool
@@ -127,6 +141,13 @@ func New(keys *store.Store, leases *lease.Signer, opts ...Option) *Service {
 		o(s)
 	}
 	return s
+}
+
+// forget asks a caching selector to drop keys at once.
+func (s *Service) forget(pool string, ids ...string) {
+	if f, ok := s.selector.(Forgetter); ok && len(ids) > 0 {
+		f.Forget(pool, ids...)
+	}
 }
 
 // refresh asks a caching selector to re-read keys this replica changed.

@@ -53,6 +53,10 @@ func Connect(cfg RedisConfig) (redis.UniversalClient, error) {
 	// surface as UNAVAILABLE in tens of milliseconds, not after go-redis's
 	// default five dials.
 	opts.MaxRetries = 1
+	// Honour callers' deadlines on the socket, not only ReadTimeout: a
+	// report under a 1s deadline must not wait --redis-timeout for a
+	// frozen Redis (it is queued after a share of the deadline instead).
+	opts.ContextTimeoutEnabled = true
 	opts.DialerRetries, opts.DialerRetryTimeout = 1, 50*time.Millisecond
 	if len(opts.Addrs) > 1 && opts.MasterName == "" {
 		return newClusterClient(opts), nil

@@ -41,16 +41,16 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 		verdict = failure.Verdict{Kind: explicit, Reason: "reported_" + explicit.String(), RetryAfter: obs.RetryAfter}
 	}
 	f := store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: policy.Until(verdict, now), ID: newReportID()}
+	caller := callerName(ctx)
 	rctx, cancel := reportBudget(ctx)
-	tr, err := s.keys.Report(rctx, pool, id, f)
+	tr, err := s.keys.As(caller).Report(rctx, pool, id, f)
 	outOfTime := rctx.Err() != nil && ctx.Err() == nil
 	cancel()
 	if errors.Is(err, store.ErrKeyUnknown) {
 		return nil, statusError(codes.NotFound, pb.ErrorReason_ERROR_REASON_KEY_UNKNOWN, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
 	}
-	if err != nil && (retryable(err) || outOfTime) && ctx.Err() == nil {
-		r := queuedReport{pool: pool, id: id, failure: f, actor: callerName(ctx)}
-		return s.queue(ctx, r, verdict, byLease, err)
+	if err != nil && (store.IsUnavailable(err) || outOfTime) && ctx.Err() == nil {
+		return s.queue(ctx, queuedReport{pool: pool, id: id, failure: f, actor: caller}, verdict, byLease, err)
 	}
 	if err != nil {
 		return nil, s.storeFailure(ctx, "ReportFailure", pool, err)
@@ -164,8 +164,10 @@ func (s *Service) logTransition(ctx context.Context, pool, id string, v failure.
 		"reason", v.Reason, "from", string(tr.From), "to", string(tr.To), "until", tr.Until, "actor", auth.Actor(ctx))
 }
 
-// callerName is the authenticated caller, for the audit trail of a
-// report applied later; "" when authentication is off.
+// callerName is the authenticated caller that the auth interceptor handed
+// to the handler, read once per call and passed down as an argument (to
+// the store's audit trail, to a report queued for later); "" when
+// authentication is off.
 func callerName(ctx context.Context) string {
 	if p, ok := auth.FromContext(ctx); ok {
 		return p.Name

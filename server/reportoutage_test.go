@@ -32,12 +32,12 @@ func newOutageRig(t *testing.T, redisTimeout time.Duration, secrets ...string) *
 	t.Helper()
 	srv := redistest.Start(t)
 	proxy := redistest.StartProxy(t, srv.Addr)
-	rdb, err := store.Connect(store.RedisConfig{Addrs: []string{proxy.Addr}, Timeout: redisTimeout})
+	conn, err := store.Open(t.Context(), store.RedisConfig{Addrs: []string{proxy.Addr}, Timeout: redisTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
-	st := store.New(rdb, secret.NewIDs([]byte("k")))
+	t.Cleanup(func() { conn.Close() })
+	st := conn.Store(secret.NewIDs([]byte("k")))
 	added, err := st.Add(t.Context(), "p", secrets)
 	if err != nil {
 		t.Fatal(err)

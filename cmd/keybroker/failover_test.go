@@ -18,7 +18,7 @@ import (
 // storeWithin polls GetAll, which always reads Redis (GetRandom is served
 // from memory), until it succeeds, returning how many calls failed (with
 // UNAVAILABLE only) on the way. GetRandom must never fail meanwhile.
-func storeWithin(t *testing.T, b *broker, pool string, limit time.Duration) int {
+func storeWithin(t *testing.T, b *brokerProc, pool string, limit time.Duration) int {
 	t.Helper()
 	failed := 0
 	deadline := time.Now().Add(limit)
@@ -105,12 +105,16 @@ func TestLeasesOutliveAShortOutage(t *testing.T) {
 		_, err := b.client.GetRandom(ctxT(t), &pb.GetRandomRequest{Pool: "p"})
 		return err
 	}
-	until("the view to load", func() bool { return lease() == nil })
+	// A lease alone does not show the view loaded (the store serves a pool
+	// the view has not loaded yet); its log line does.
+	until("the view to load", func() bool {
+		return lease() == nil && strings.Contains(b.out.String(), `"msg":"view: pool loaded","pool":"p"`)
+	})
 
 	px.Cut()
 	until("keybroker.store to report the outage", func() bool { return health("keybroker.store") == healthpb.HealthCheckResponse_NOT_SERVING })
 	if err := lease(); err != nil {
-		t.Fatalf("GetRandom right after the outage began = %v; the view should serve", err)
+		t.Fatalf("GetRandom right after the outage began = %v; the view should serve\n%s", err, b.out)
 	}
 	if got := health(""); got != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("degraded broker health = %s, want SERVING", got)
@@ -168,8 +172,9 @@ func TestClusterMasterLossIsSeenPerPool(t *testing.T) {
 			time.Sleep(25 * time.Millisecond)
 		}
 	}
-	until("both pools to lease and report SERVING", func() bool {
-		return lease(dead) == nil && lease(alive) == nil &&
+	loaded := func(pool string) bool { return strings.Contains(b.out.String(), `"msg":"view: pool loaded","pool":"`+pool+`"`) }
+	until("both pools to load, lease and report SERVING", func() bool {
+		return loaded(dead) && loaded(alive) && lease(dead) == nil && lease(alive) == nil &&
 			health(server.PoolService(dead)) == healthpb.HealthCheckResponse_SERVING &&
 			health(server.PoolService(alive)) == healthpb.HealthCheckResponse_SERVING
 	})

@@ -3,39 +3,8 @@ package main
 import (
 	"fmt"
 	"net"
-	"os"
 	"strings"
 )
-
-// listen opens the gRPC listener: TCP for host:port, a unix socket for
-// unix:/path or unix:///path with permissions mode (a stale socket file is
-// replaced).
-func listen(addr string, mode os.FileMode) (net.Listener, error) {
-	path, ok := strings.CutPrefix(addr, "unix:")
-	if !ok {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("listen on %s: %w", addr, err)
-		}
-		return l, nil
-	}
-	path = strings.TrimPrefix(path, "//")
-	if path == "" {
-		return nil, fmt.Errorf("listen on %q: no socket path", addr)
-	}
-	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
-		return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
-	}
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("set permissions of %s: %w", path, err)
-	}
-	return l, nil
-}
 
 // checkExposure refuses to serve an unauthenticated broker beyond this
 // machine: whoever reaches it could lease, reveal and remove every key.

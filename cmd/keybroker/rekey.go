@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/broker"
 	"github.com/keybroker/keybroker/internal/store"
 )
 
@@ -45,16 +45,16 @@ func runRekey(ctx context.Context, rf *redisFlags, poolList string, getenv func(
 	if ring == nil {
 		return errors.New("--encryption-key-file (or $" + envEncryptionKeys + ") is required")
 	}
-	rdb, err := store.Connect(store.RedisConfig{Addrs: rf.addrs(), MasterName: rf.redisMasterName, Timeout: rf.redisTimeout})
+	// Opening the broker loads (and reseals) the broker key too.
+	b, err := broker.New(ctx, broker.Config{
+		Redis:   store.RedisConfig{Addrs: rf.addrs(), MasterName: rf.redisMasterName, Timeout: rf.redisTimeout},
+		Keyring: ring,
+	})
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	key, err := store.LoadBrokerKey(ctx, rdb, ring) // reseals the broker key too
-	if err != nil {
-		return err
-	}
-	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")), store.WithKeyring(ring))
+	defer b.Close()
+	st := b.Store()
 	names, err := poolNames(ctx, st, poolList)
 	if err != nil {
 		return err

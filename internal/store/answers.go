@@ -28,7 +28,7 @@ func (answerHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h answerHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		if Answered(err) { // go-redis does not always stamp a failure on cmd itself
+		if IsAnswer(err) { // go-redis does not always stamp a failure on cmd itself
 			h.observe(cmd)
 		}
 		return err
@@ -38,7 +38,7 @@ func (h answerHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h answerHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		err := next(ctx, cmds)
-		if !Answered(err) {
+		if !IsAnswer(err) {
 			// go-redis does not always stamp a transport failure on
 			// every command of the pipeline: trust none of them.
 			return err
@@ -51,16 +51,16 @@ func (h answerHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 }
 
 func (h answerHook) observe(cmd redis.Cmder) {
-	if !Answered(cmd.Err()) {
+	if !IsAnswer(cmd.Err()) {
 		return
 	}
 	h.answered(poolOfArgs(cmd.Args()))
 }
 
-// Answered reports whether err (nil included) is an answer from a live
+// IsAnswer reports whether err (nil included) is an answer from a live
 // Redis node, as opposed to a node that is out of reach, loading, failing
 // over or refusing because its cluster is down.
-func Answered(err error) bool {
+func IsAnswer(err error) bool {
 	if err == nil || errors.Is(err, redis.Nil) {
 		return true
 	}
@@ -116,7 +116,7 @@ func (s *Store) ProbePools(ctx context.Context, pools []string) map[string]error
 	wg.Wait()
 	var failed map[string]error
 	for i, err := range errs {
-		if !Answered(err) {
+		if !IsAnswer(err) {
 			if failed == nil {
 				failed = map[string]error{}
 			}

@@ -15,14 +15,14 @@ import (
 func TestAnswerHookAndProbeFollowRealAnswers(t *testing.T) {
 	rs := redistest.Start(t)
 	px := redistest.StartProxy(t, rs.Addr)
-	rdb, err := Connect(RedisConfig{Addrs: []string{px.Addr}, Timeout: 300 * time.Millisecond})
+	var mu sync.Mutex
+	seen := map[string]int{}
+	rdb, err := connect(RedisConfig{Addrs: []string{px.Addr}, Timeout: 300 * time.Millisecond,
+		Answered: func(pool string) { mu.Lock(); seen[pool]++; mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	var mu sync.Mutex
-	seen := map[string]int{}
-	rdb.AddHook(AnswerHook(func(pool string) { mu.Lock(); seen[pool]++; mu.Unlock() }))
 	count := func(pool string) int { mu.Lock(); defer mu.Unlock(); return seen[pool] }
 	st := New(rdb, nil)
 	ctx := context.Background()

@@ -42,6 +42,10 @@ type GRPCConfig struct {
 	Metrics *grpcprom.ServerMetrics
 	// StatsHandler, when set, observes every call (OpenTelemetry tracing).
 	StatsHandler stats.Handler
+	// Draining, when set, ends every health Watch stream (UNAVAILABLE) once
+	// closed: close it after the drain grace and before GracefulStop, which
+	// would otherwise wait out the shutdown timeout for each watcher.
+	Draining <-chan struct{}
 }
 
 // DefaultGRPCConfig is what `keybroker serve` uses unless told otherwise.
@@ -96,7 +100,11 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 	}
 	srv := grpc.NewServer(opts...)
 	pb.RegisterKeyBrokerServiceServer(srv, svc)
-	healthpb.RegisterHealthServer(srv, hs)
+	if cfg.Draining != nil {
+		healthpb.RegisterHealthServer(srv, drainableHealth{hs, cfg.Draining})
+	} else {
+		healthpb.RegisterHealthServer(srv, hs)
+	}
 	if cfg.Reflection {
 		reflection.Register(srv)
 	}

@@ -115,6 +115,31 @@ func (s *Service) PendingReports() int {
 	return s.pending.len()
 }
 
+// FlushReports makes a last attempt, bounded by ctx, to apply the queued
+// failure reports (at shutdown, once no call can add one), and returns how
+// many are lost: the buffer lives in memory only. A lost report costs a
+// key one more failed call after the restart, whose caller reports it
+// again; see docs/RELIABILITY.md for why it is not written to disk.
+func (s *Service) FlushReports(ctx context.Context) int {
+	if s.pending == nil || s.pending.len() == 0 {
+		return 0
+	}
+	before := s.pending.len()
+	s.applyQueued(ctx, false)
+	n := s.pending.len()
+	if n > 0 {
+		pools := map[string]int{}
+		s.pending.mu.Lock()
+		for _, r := range s.pending.items {
+			pools[r.pool]++
+		}
+		s.pending.mu.Unlock()
+		s.log.Warn("stopping with failure reports the key store never received; they are lost", "reports", n,
+			"applied_at_shutdown", before-n, "by_pool", pools)
+	}
+	return n
+}
+
 // ReplayReports applies queued failure reports, oldest first, whenever the
 // key store answers again, checking every interval until ctx ends. A report
 // the store refuses for good (the key was removed meanwhile) is logged and
@@ -128,17 +153,19 @@ func (s *Service) ReplayReports(ctx context.Context, interval time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
-			if n := s.pending.len(); n > 0 {
-				s.log.Warn("stopping with failure reports the key store never received", "reports", n)
-			}
-			return
+			return // FlushReports makes the last attempt
 		case <-t.C:
 		}
 		s.drainReports(ctx)
 	}
 }
 
-func (s *Service) drainReports(ctx context.Context) {
+func (s *Service) drainReports(ctx context.Context) { s.applyQueued(ctx, true) }
+
+// applyQueued applies queued reports oldest first until one meets an
+// outage; refresh re-reads each applied key into the view (not at
+// shutdown, where the view is gone and the time bounded).
+func (s *Service) applyQueued(ctx context.Context, refresh bool) {
 	applied := 0
 	for {
 		r, ok := s.pending.head()
@@ -155,7 +182,9 @@ func (s *Service) drainReports(ctx context.Context) {
 			continue
 		}
 		applied++
-		s.refresh(ctx, r.pool, r.id) // the view dropped the key when the report was queued
+		if refresh {
+			s.refresh(ctx, r.pool, r.id) // the view dropped the key when the report was queued
+		}
 		s.observe.Reported(r.pool, failure.Verdict{Kind: r.failure.Kind, Reason: r.failure.Reason}, tr)
 	}
 	if applied > 0 {

@@ -172,7 +172,9 @@ func TestClusterMasterLossIsSeenPerPool(t *testing.T) {
 			time.Sleep(25 * time.Millisecond)
 		}
 	}
-	loaded := func(pool string) bool { return strings.Contains(b.out.String(), `"msg":"view: pool loaded","pool":"`+pool+`"`) }
+	loaded := func(pool string) bool {
+		return strings.Contains(b.out.String(), `"msg":"view: pool loaded","pool":"`+pool+`"`)
+	}
 	until("both pools to load, lease and report SERVING", func() bool {
 		return loaded(dead) && loaded(alive) && lease(dead) == nil && lease(alive) == nil &&
 			health(server.PoolService(dead)) == healthpb.HealthCheckResponse_SERVING &&

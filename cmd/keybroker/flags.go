@@ -83,6 +83,7 @@ type serveFlags struct {
 	unixSocketMode  fileMode
 	keysFile        string
 	pool            string
+	drainGrace      time.Duration
 	shutdownTimeout time.Duration
 	selection       selectionFlags
 	healthInterval  time.Duration
@@ -107,7 +108,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.unixSocketMode, "unix-socket-mode", "permissions of a unix: listen socket, octal (default 0660)")
 	fs.StringVar(&f.keysFile, "keys-file", "", "seed keys at start from this file: one secret per line (into --pool) or pool<TAB>secret; idempotent")
 	fs.StringVar(&f.pool, "pool", "", "pool for keys-file lines without a pool")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight calls may finish after SIGINT/SIGTERM")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "after the drain grace, how long in-flight calls and the last writes to Redis may take; then the process exits")
+	fs.DurationVar(&f.drainGrace, "drain-grace", 2*time.Second, "on SIGINT/SIGTERM, how long to keep serving with health NOT_SERVING so load balancers notice before the listener closes; 0: none")
 	f.selection.register(fs)
 	fs.DurationVar(&f.healthInterval, "health-interval", 2*time.Second, "how often Redis is pinged for grpc.health.v1")
 	fs.DurationVar(&f.wakeInterval, "wake-interval", time.Second, "how often cooled-down keys are returned to active in every pool")

@@ -97,9 +97,14 @@ type Config struct {
 	// WakeInterval is how often cooled-down keys return to active in every
 	// pool (default 1s).
 	WakeInterval time.Duration
-	// ShutdownTimeout bounds the graceful stop of the gRPC server (default
-	// 10s); calls still running then are cut.
+	// ShutdownTimeout bounds everything after the drain grace (default
+	// 10s): the graceful stop of the gRPC server (calls still running are
+	// cut), the last attempt at queued reports and the view's last flush.
 	ShutdownTimeout time.Duration
+	// DrainGrace is how long the broker keeps serving after health turns
+	// NOT_SERVING on shutdown, so that load balancers and meshes polling
+	// health notice before the listener closes; 0: none.
+	DrainGrace time.Duration
 
 	// KeysFile seeds keys at start (see keysfile); KeysPool is the pool of
 	// lines that name none.
@@ -160,7 +165,8 @@ type Broker struct {
 	ops    *opsServer      // nil without MetricsAddr
 	worker *worker.Worker  // nil without Worker
 
-	closed bool
+	draining chan struct{} // closed to end health Watch streams
+	closed   bool
 }
 
 // New builds a broker: it opens Redis (or starts the embedded store),
@@ -168,7 +174,7 @@ type Broker struct {
 // the listeners, so that Addr answers once New returns. Nothing runs
 // until Run. On error everything opened so far is closed.
 func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
-	b := &Broker{cfg: withDefaults(cfg), metrics: metrics.New()}
+	b := &Broker{cfg: withDefaults(cfg), metrics: metrics.New(), draining: make(chan struct{})}
 	for _, o := range opts {
 		o(&b.opts)
 	}
@@ -296,7 +302,7 @@ func (b *Broker) buildService(key []byte) error {
 
 	b.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until the first ping
 	gcfg := *b.cfg.GRPC
-	gcfg.Metrics = b.metrics.GRPC
+	gcfg.Metrics, gcfg.Draining = b.metrics.GRPC, b.draining
 	b.grpc = server.NewGRPCServer(b.svc, b.health, b.log, gcfg)
 	lis, err := listen(b.cfg.Listen, b.cfg.UnixSocketMode)
 	if err != nil {

@@ -13,23 +13,31 @@ import (
 // retried against the store.
 const replayInterval = 500 * time.Millisecond
 
-// flushTimeout bounds the last write of the view's lease counts.
+// flushTimeout bounds the last write of the view's lease counts (within
+// what is left of ShutdownTimeout).
 const flushTimeout = 5 * time.Second
 
 // Run serves until ctx ends or a component fails (the listener, the view's
 // subscription, the worker), then shuts down in this order, and returns
 // the failure, if any:
 //
-//  1. health turns NOT_SERVING (grpc.health.v1 and /readyz), so load
-//     balancers stop sending new calls;
-//  2. the gRPC server stops gracefully: calls in flight get
-//     ShutdownTimeout to finish, then the rest are cut;
+//  1. health turns NOT_SERVING (grpc.health.v1 and /readyz), and the
+//     broker keeps serving for DrainGrace, so load balancers and meshes
+//     that poll health see it and stop sending new calls before the
+//     listener closes;
+//  2. health Watch streams end (UNAVAILABLE), then the gRPC server stops
+//     gracefully: calls in flight get what is left of ShutdownTimeout
+//     (less a reserve for steps 3-5), then the rest are cut;
 //  3. the background loops stop (health monitor, wake loop, report replay,
-//     worker, view, Config.Loops) and the metrics listener closes: they
-//     ran through the drain, so the calls it served saw a live view and
-//     their reports were applied;
-//  4. the view flushes the lease counts of the calls served meanwhile;
+//     worker, view, Config.Loops) and the metrics listener closes last:
+//     they ran through the drain, so the calls it served saw a live view;
+//  4. failure reports still queued from an outage get a last attempt, and
+//     the view flushes the lease counts of the calls served meanwhile;
 //  5. Redis (and the embedded store) closes.
+//
+// Steps 2 to 5 together take at most ShutdownTimeout: a frozen Redis does
+// not hold the process past it (loops still waiting on Redis are left
+// behind, and what could not be written is logged as lost).
 //
 // Run closes the broker: it runs once.
 func (b *Broker) Run(ctx context.Context) error {
@@ -72,29 +80,61 @@ func (b *Broker) Run(ctx context.Context) error {
 // shutdown runs the sequence Run documents.
 func (b *Broker) shutdown(served <-chan struct{}, stopLoops func(), loops *sync.WaitGroup) {
 	b.health.Shutdown()
+	if b.grpc != nil && b.cfg.DrainGrace > 0 {
+		b.log.Info("draining: health NOT_SERVING, still serving for the drain grace", "grace", b.cfg.DrainGrace)
+		time.Sleep(b.cfg.DrainGrace)
+	}
+	deadline := time.Now().Add(b.cfg.ShutdownTimeout)
 	if b.grpc != nil {
-		b.drain()
+		close(b.draining)
+		b.drain(deadline.Add(-shutdownReserve(b.cfg.ShutdownTimeout)))
 	}
 	<-served
 	stopLoops()
-	loops.Wait()
+	if !waitUntil(loops, deadline) {
+		b.log.Warn("shutdown timeout reached while background loops were stopping (Redis slow or frozen?); leaving them")
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if b.svc != nil {
+		b.svc.FlushReports(ctx)
+	}
 	if b.view != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-		b.view.Flush(ctx)
-		cancel()
+		fctx, fcancel := context.WithTimeout(ctx, flushTimeout)
+		b.view.Flush(fctx)
+		fcancel()
 	}
 	b.closed = true
 	b.closeRedis()
 }
 
-// drain stops the gRPC server gracefully: up to ShutdownTimeout for calls
-// in flight, then a hard stop.
-func (b *Broker) drain() {
-	timeout := b.cfg.ShutdownTimeout
-	b.log.Info("draining", "timeout", timeout)
+// shutdownReserve is the part of the shutdown timeout kept for the last
+// writes (queued reports, lease counts) after the gRPC drain.
+func shutdownReserve(timeout time.Duration) time.Duration {
+	return min(timeout/5, time.Second)
+}
+
+// waitUntil waits for wg until deadline and reports whether it finished.
+func waitUntil(wg *sync.WaitGroup, deadline time.Time) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// drain stops the gRPC server gracefully: until deadline for calls in
+// flight, then a hard stop.
+func (b *Broker) drain(deadline time.Time) {
+	b.log.Info("draining", "timeout", time.Until(deadline).Round(time.Millisecond))
 	done := make(chan struct{})
 	go func() { b.grpc.GracefulStop(); close(done) }()
-	t := time.NewTimer(timeout)
+	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	select {
 	case <-done:

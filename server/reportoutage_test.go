@@ -63,7 +63,9 @@ func TestReportUnderAShortDeadlineIsQueuedNotLost(t *testing.T) {
 	rig.redis.Freeze()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
+	start := time.Now()
 	resp, err := rig.svc.ReportFailure(ctx, rateLimited(rig.ids[0]))
+	t.Logf("report with Redis frozen, 1s deadline: queued=%v in %s", resp.GetQueued(), time.Since(start).Round(time.Millisecond))
 	if err != nil || !resp.GetQueued() {
 		t.Fatalf("report under a 1s deadline with Redis frozen = %v, %v; want queued", resp, err)
 	}

@@ -181,12 +181,16 @@ func TestClusterMasterLossIsSeenPerPool(t *testing.T) {
 			health(server.PoolService(alive)) == healthpb.HealthCheckResponse_SERVING
 	})
 
+	killed := time.Now()
 	c.StopMasterOf("kb:{" + dead + "}:all")
 	until("keybroker.store to report the lost master", func() bool { return health(server.StoreService) == healthpb.HealthCheckResponse_NOT_SERVING })
+	t.Logf("keybroker.store NOT_SERVING %s after the master died", time.Since(killed).Round(time.Millisecond))
 	until("leases of the dead pool to stop past --max-staleness", func() bool { return status.Code(lease(dead)) == codes.Unavailable })
+	t.Logf("GetRandom(%s) refused %s after the master died (--max-staleness 2s)", dead, time.Since(killed).Round(time.Millisecond))
 	until("the dead pool's health to turn NOT_SERVING", func() bool {
 		return health(server.PoolService(dead)) == healthpb.HealthCheckResponse_NOT_SERVING
 	})
+	t.Logf("%s NOT_SERVING %s after the master died", server.PoolService(dead), time.Since(killed).Round(time.Millisecond))
 	for range 20 { // well past --max-staleness: the live pool's own reads keep it fresh
 		if err := lease(alive); err != nil {
 			t.Fatalf("GetRandom(%s) on a live master = %v; only the dead master's pool may refuse", alive, err)

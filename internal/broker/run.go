@@ -100,8 +100,17 @@ func (b *Broker) shutdown(served <-chan struct{}, stopLoops func(), loops *sync.
 		b.svc.FlushReports(ctx)
 	}
 	if b.view != nil {
+		// The view's own last flush (its Run returning) may still hold the
+		// flush lock on a frozen Redis: wait for this one no longer than
+		// the deadline.
 		fctx, fcancel := context.WithTimeout(ctx, flushTimeout)
-		b.view.Flush(fctx)
+		flushed := make(chan struct{})
+		go func() { b.view.Flush(fctx); close(flushed) }()
+		select {
+		case <-flushed:
+		case <-fctx.Done():
+			b.log.Warn("shutdown timeout reached before the lease counts were written; they are lost")
+		}
 		fcancel()
 	}
 	b.closed = true

@@ -47,17 +47,20 @@ func TestDrainIsVisibleBeforeTheListenerCloses(t *testing.T) {
 		Redis: store.RedisConfig{Addrs: []string{rs.Addr}}, DrainGrace: 3 * time.Second,
 	})
 	stopped := make(chan error, 1)
+	began := time.Now()
 	go func() { stopped <- stop() }()
 	waitFor(t, "health NOT_SERVING over the network while draining", func() bool {
 		resp, err := hc.Check(callCtx(t), &healthpb.HealthCheckRequest{})
 		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING
 	})
+	t.Logf("NOT_SERVING seen over the network %s after stop", time.Since(began).Round(time.Millisecond))
 	if _, err := c.GetRandom(callCtx(t), &pb.GetRandomRequest{Pool: "p"}); err != nil {
 		t.Fatalf("GetRandom during the drain grace = %v; the broker should still serve", err)
 	}
 	if err := <-stopped; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	t.Logf("Run returned %s after stop (DrainGrace 3s)", time.Since(began).Round(time.Millisecond))
 }
 
 // A health Watch stream (a mesh sidecar, a load balancer) must not hold
@@ -76,9 +79,11 @@ func TestHealthWatchDoesNotHoldTheShutdown(t *testing.T) {
 	if _, err := watch.Recv(); err != nil {
 		t.Fatal(err)
 	}
+	began := time.Now()
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	t.Logf("Run returned %s after stop with a Watch open (ShutdownTimeout %s)", time.Since(began).Round(time.Millisecond), 2*wait)
 	sawNotServing := false
 	for {
 		resp, err := watch.Recv()
@@ -118,9 +123,11 @@ func TestShutdownIsBoundedWithRedisFrozen(t *testing.T) {
 	if err != nil || !resp.GetQueued() {
 		t.Fatalf("report with Redis frozen = %v, %v; want queued", resp, err)
 	}
+	began := time.Now()
 	if err := stop(); err != nil { // run's stop fails the test past its wait
 		t.Fatalf("Run: %v", err)
 	}
+	t.Logf("Run returned %s after stop with Redis frozen (ShutdownTimeout 500ms, Redis timeout %s)", time.Since(began).Round(time.Millisecond), 2*wait)
 }
 
 // Reports queued during an outage get a last attempt at shutdown: Redis

@@ -65,5 +65,6 @@ func (c *commonFlags) brokerConfig(policies *config.Live, ring *seal.Keyring, lo
 		Logger:      log,
 		MetricsAddr: c.metricsAddr,
 		Worker:      &broker.WorkerConfig{Name: c.workerName, Concurrency: c.workerConcurrency, Poll: c.workerPoll},
+		Version:     binaryVersion(),
 	}
 }

@@ -24,6 +24,8 @@ var (
 		"1 if the key counts could be read from Redis at this scrape, else 0.", nil, nil)
 	keysAgeDesc = prometheus.NewDesc(Namespace+"_keys_age_seconds",
 		"Seconds since the key counts shown were read from Redis.", nil, nil)
+	minKeysDesc = prometheus.NewDesc(Namespace+"_pool_min_keys",
+		"The fewest active keys each pool should have (its policy's min_keys); KeybrokerPoolLow fires below it. Retired pools are not listed.", []string{"pool"}, nil)
 )
 
 // keysBackoff is how long scrapes serve the last counts without asking
@@ -40,6 +42,7 @@ type keysCollector struct {
 	timeout time.Duration
 	log     *slog.Logger
 	now     func() time.Time
+	minKeys func(pool string) int // nil: no keybroker_pool_min_keys
 
 	mu        sync.Mutex // one scrape at a time; guards the fields below
 	last      map[string]store.Counts
@@ -53,14 +56,29 @@ func (m *Metrics) WatchKeys(src PoolCounter, timeout time.Duration, log *slog.Lo
 	m.Registry.MustRegister(newKeysCollector(src, timeout, log, time.Now))
 }
 
+// WatchKeysWithPolicy is WatchKeys that also exports each listed pool's
+// min_keys (keybroker_pool_min_keys), read from the live policy at each
+// scrape: the threshold of KeybrokerPoolLow, per pool. A retired pool is no
+// longer listed, so neither its counts nor its threshold are exported and
+// its alerts resolve.
+func (m *Metrics) WatchKeysWithPolicy(src PoolCounter, minKeys func(pool string) int, timeout time.Duration, log *slog.Logger) {
+	c := newKeysCollector(src, timeout, log, time.Now)
+	c.minKeys = minKeys
+	m.Registry.MustRegister(c)
+}
+
 func newKeysCollector(src PoolCounter, timeout time.Duration, log *slog.Logger, now func() time.Time) *keysCollector {
 	return &keysCollector{src: src, timeout: min(timeout, time.Second), log: log, now: now, last: map[string]store.Counts{}}
 }
+
 
 func (c *keysCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- keysDesc
 	ch <- keysUpDesc
 	ch <- keysAgeDesc
+	if c.minKeys != nil {
+		ch <- minKeysDesc
+	}
 }
 
 func (c *keysCollector) Collect(ch chan<- prometheus.Metric) {
@@ -75,6 +93,9 @@ func (c *keysCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for p, n := range c.last {
+		if c.minKeys != nil {
+			ch <- prometheus.MustNewConstMetric(minKeysDesc, prometheus.GaugeValue, float64(c.minKeys(p)), p)
+		}
 		for state, v := range map[store.State]int64{store.Active: n.Active, store.CoolingDown: n.CoolingDown, store.Suspect: n.Suspect, store.Disabled: n.Disabled} {
 			ch <- prometheus.MustNewConstMetric(keysDesc, prometheus.GaugeValue, float64(v), p, string(state))
 		}
@@ -96,14 +117,19 @@ func (c *keysCollector) refresh() bool {
 		return false
 	}
 	all := true
+	next := make(map[string]store.Counts, len(pools)) // a retired pool is no longer listed
 	for _, p := range pools {
 		n, err := c.src.Counts(ctx, p)
 		if err != nil {
 			c.log.Warn("metrics: count keys; serving the last counts", "pool", p, "err", err)
 			all = false
+			if old, ok := c.last[p]; ok {
+				next[p] = old
+			}
 			continue
 		}
-		c.last[p] = n
+		next[p] = n
 	}
+	c.last = next
 	return all
 }

@@ -71,7 +71,6 @@ func newKeysCollector(src PoolCounter, timeout time.Duration, log *slog.Logger, 
 	return &keysCollector{src: src, timeout: min(timeout, time.Second), log: log, now: now, last: map[string]store.Counts{}}
 }
 
-
 func (c *keysCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- keysDesc
 	ch <- keysUpDesc

@@ -48,6 +48,10 @@ pools:
     cooldown_max: 1m
   gemini-daily: *gemini
   gemini-minute: *gemini
+  cd-suspect:
+    validator: {kind: openai}
+  restore-me:
+    max_removals: 100%
   relay-quota:
     provider: openai-compatible
     base_url: https://relay.example.test

@@ -29,7 +29,8 @@ func TestReportsSurviveAnOutage(t *testing.T) {
 	st := conn.Store(secret.NewIDs([]byte("k")))
 	svc := New(st, lease.NewSigner([]byte("l")), WithReportBuffer(3))
 	ctx := context.Background()
-	added, err := st.Add(ctx, "p", []string{"sk-outage-report-000001", "sk-outage-report-000002"})
+	// A third key: reports never park a pool's last active key.
+	added, err := st.Add(ctx, "p", []string{"sk-outage-report-000001", "sk-outage-report-000002", "sk-outage-report-000003"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,11 @@ import (
 )
 
 // TestSuspectKeysAreVerifiedWithoutATick: a caller reports two keys
-// invalid; the running worker verifies both at once, restoring the one
-// that works and removing the one that does not, while the clock stands
-// still so that no periodic check can have done it.
+// invalid; the running worker verifies both at once, while the clock
+// stands still so that no periodic check can have done it: the one that
+// works is restored, the one that does not has its first strike (a
+// caller's report is not one) and is quarantined by the confirming check
+// once confirm_delay has passed.
 func TestSuspectKeysAreVerifiedWithoutATick(t *testing.T) {
 	e := newEnv(t)
 	f := newFake(t, "openai", e.clock.Now)
@@ -32,17 +34,22 @@ func TestSuspectKeysAreVerifiedWithoutATick(t *testing.T) {
 			t.Fatalf("report = %+v, %v", tr, err)
 		}
 	}
-	eventually(t, "both suspect keys are decided", func() bool {
+	eventually(t, "both suspect keys are checked", func() bool {
 		keys := e.keys("p")
-		_, badLeft := keys[ids[1]]
-		return keys[ids[0]].State == store.Active && !badLeft
+		return keys[ids[0]].State == store.Active && !keys[ids[1]].LastValidated.IsZero() &&
+			len(e.history("p", ids[1])) == 2
 	})
+	if k := e.keys("p")[ids[1]]; k.State != store.Suspect {
+		t.Fatalf("bad key after its first strike = %s, want suspect", k.State)
+	}
+	e.clock.Advance(time.Duration(policies(nil).Pool("p").ConfirmDelay))
+	eventually(t, "the bad key is quarantined", func() bool { return e.keys("p")[ids[1]].State == store.Quarantined })
 	if k := e.keys("p")[ids[0]]; k.Reason != "verified" {
 		t.Fatalf("restored key reason %q, want verified", k.Reason)
 	}
 	h := e.history("p", ids[1])
-	if h[0].To != store.Removed || h[0].From != store.Suspect || h[0].Actor != "worker" || h[1].Actor != "report" {
-		t.Fatalf("history of the removed key = %+v", h)
+	if h[0].To != store.Quarantined || h[0].From != store.Suspect || h[0].Actor != "worker" || h[1].Actor != "report" {
+		t.Fatalf("history of the quarantined key = %+v", h)
 	}
 }
 
@@ -75,8 +82,9 @@ func TestDisabledKeyReturnsWhenToppedUp(t *testing.T) {
 	}
 }
 
-// TestRemoveExhaustedIsThePoolsChoice: with on_exhausted: remove a key out
-// of credit is removed for good; permission problems are still only parked.
+// TestRemoveExhaustedIsThePoolsChoice: on_exhausted: remove takes keys
+// out of credit out of the pool (quarantined, not deleted, as the seed
+// did); permission problems are still only parked.
 func TestRemoveExhaustedIsThePoolsChoice(t *testing.T) {
 	e := newEnv(t)
 	f := newFake(t, "billing", e.clock.Now)
@@ -87,10 +95,10 @@ func TestRemoveExhaustedIsThePoolsChoice(t *testing.T) {
 	p.Validator.OnExhausted = config.ExhaustedRemove
 	e.sweep(e.worker(policies(map[string]config.Pool{"seed": p})))
 	keys := e.keys("seed")
-	if _, ok := keys[ids[0]]; ok || keys[ids[1]].State != store.Active {
-		t.Fatalf("keys = %+v; want the exhausted one removed, the other active", keys)
+	if keys[ids[0]].State != store.Quarantined || keys[ids[1]].State != store.Active {
+		t.Fatalf("keys = %+v; want the exhausted one quarantined, the other active", keys)
 	}
-	if h := e.history("seed", ids[0]); h[0].To != store.Removed || h[0].Reason != "usage_limit_reached" {
+	if h := e.history("seed", ids[0]); h[0].To != store.Quarantined || h[0].Reason != "usage_limit_reached" {
 		t.Fatalf("history = %+v", h)
 	}
 }

@@ -24,6 +24,9 @@ var (
 		"1 if the key counts could be read from Redis at this scrape, else 0.", nil, nil)
 	keysAgeDesc = prometheus.NewDesc(Namespace+"_keys_age_seconds",
 		"Seconds since the key counts shown were read from Redis.", nil, nil)
+	heldDesc = prometheus.NewDesc(Namespace+"_removals_held",
+		"Suspect keys per pool that the removal brake keeps from quarantine (0: the pool does not hold), read from Redis at scrape time.",
+		[]string{"pool"}, nil)
 	minKeysDesc = prometheus.NewDesc(Namespace+"_pool_min_keys",
 		"The fewest active keys each pool should have (its policy's min_keys); KeybrokerPoolLow fires below it. Retired pools are not listed.", []string{"pool"}, nil)
 )
@@ -32,6 +35,12 @@ var (
 // Redis after a read failed, so that an outage does not make every
 // scrape wait for Redis.
 const keysBackoff = 5 * time.Second
+
+// HoldReader is what the removals-held gauge reads: *store.Store is one.
+// A PoolCounter that is also a HoldReader gets the gauge.
+type HoldReader interface {
+	Hold(ctx context.Context, pool string, window time.Duration) (store.Hold, error)
+}
 
 // keysCollector reads key counts from Redis when scraped, so that the
 // numbers are the shared truth whichever replica is asked. While Redis
@@ -75,6 +84,9 @@ func (c *keysCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- keysDesc
 	ch <- keysUpDesc
 	ch <- keysAgeDesc
+	if _, ok := c.src.(HoldReader); ok {
+		ch <- heldDesc
+	}
 	if c.minKeys != nil {
 		ch <- minKeysDesc
 	}
@@ -91,12 +103,20 @@ func (c *keysCollector) Collect(ch chan<- prometheus.Metric) {
 			c.skipUntil = now.Add(keysBackoff)
 		}
 	}
+	// The removal brake is read only while Redis answers this scrape.
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	fresh := ok == 1
 	for p, n := range c.last {
 		if c.minKeys != nil {
 			ch <- prometheus.MustNewConstMetric(minKeysDesc, prometheus.GaugeValue, float64(c.minKeys(p)), p)
 		}
-		for state, v := range map[store.State]int64{store.Active: n.Active, store.CoolingDown: n.CoolingDown, store.Suspect: n.Suspect, store.Disabled: n.Disabled} {
+		for state, v := range map[store.State]int64{store.Active: n.Active, store.CoolingDown: n.CoolingDown, store.Suspect: n.Suspect,
+			store.Disabled: n.Disabled, store.Quarantined: n.Quarantined} {
 			ch <- prometheus.MustNewConstMetric(keysDesc, prometheus.GaugeValue, float64(v), p, string(state))
+		}
+		if fresh && !c.collectHold(ctx, ch, p) {
+			ok = 0
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(keysUpDesc, prometheus.GaugeValue, ok)
@@ -131,4 +151,20 @@ func (c *keysCollector) refresh() bool {
 	}
 	c.last = next
 	return all
+}
+
+// collectHold emits the pool's removals-held gauge when the source can
+// read it, and says whether it could.
+func (c *keysCollector) collectHold(ctx context.Context, ch chan<- prometheus.Metric, pool string) bool {
+	hr, isReader := c.src.(HoldReader)
+	if !isReader {
+		return true
+	}
+	h, err := hr.Hold(ctx, pool, 0)
+	if err != nil {
+		c.log.Warn("metrics: read removal hold", "pool", pool, "err", err)
+		return false
+	}
+	ch <- prometheus.MustNewConstMetric(heldDesc, prometheus.GaugeValue, float64(h.Keys), pool)
+	return true
 }

@@ -58,16 +58,16 @@ func TestKeyCountsDuringAnOutageAreTheLastKnown(t *testing.T) {
 		}
 		return series, age, hasAge
 	}
-	if n, _, _ := gather(); n != 4 {
-		t.Fatalf("%d key series, want 4", n)
+	if n, _, _ := gather(); n != 5 {
+		t.Fatalf("%d key series, want 5 (one per state)", n)
 	}
 
 	src.down.Store(true)
 	clock = clock.Add(10 * time.Second)
 	for range 3 { // the first scrape tries Redis once; the next ones do not
 		n, age, ok := gather()
-		if n != 4 || !ok || age != 10 {
-			t.Fatalf("during the outage: %d key series, age %v (%v); want the last 4, 10s old", n, age, ok)
+		if n != 5 || !ok || age != 10 {
+			t.Fatalf("during the outage: %d key series, age %v (%v); want the last 5, 10s old", n, age, ok)
 		}
 	}
 	if r := src.reads.Load(); r != 2 {

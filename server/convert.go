@@ -83,11 +83,19 @@ func keyToProto(k store.Key, reveal bool) *pb.Key {
 		LastFailureKind:   kindToProto(k.LastFailure),
 		Balance:           balanceToProto(k.Balance, k.LastValidated),
 	}
+	if k.Unreadable {
+		out.MaskedSecret = UnreadableSecret
+	}
 	if reveal {
 		out.Secret = k.Secret
 	}
 	return out
 }
+
+// UnreadableSecret is the masked secret GetAll shows for a key whose
+// stored secret cannot be opened (corrupt, or sealed with a data key this
+// broker lacks); its secret is never revealed.
+const UnreadableSecret = "(unreadable)"
 
 func balanceToProto(b *store.Balance, checked time.Time) *pb.KeyBalance {
 	if b == nil {

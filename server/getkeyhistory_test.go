@@ -90,6 +90,10 @@ func TestGetKeyHistoryValidates(t *testing.T) {
 		{&pb.GetKeyHistoryRequest{Pool: "p", KeyId: id, PageToken: "!!"}, "page_token"},
 		{&pb.GetKeyHistoryRequest{Pool: "p", KeyId: "fedcba9876543210", PageToken: token}, "page_token"},
 		{&pb.GetKeyHistoryRequest{Pool: "p", KeyId: id, PageToken: encodeHistoryToken("p", id, "x-1")}, "page_token"},
+		// Crafted by a caller: digits Redis cannot read as a stream id
+		// used to reach it and come back INTERNAL.
+		{&pb.GetKeyHistoryRequest{Pool: "p", KeyId: id, PageToken: encodeHistoryToken("p", id, "99999999999999999999-0")}, "page_token"},
+		{&pb.GetKeyHistoryRequest{Pool: "p", KeyId: id, PageToken: encodeHistoryToken("p", id, "1-99999999999999999999")}, "page_token"},
 	}
 	for _, tt := range tests {
 		_, err := svc.GetKeyHistory(ctx, tt.req)

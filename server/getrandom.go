@@ -20,7 +20,7 @@ func (s *Service) GetRandom(ctx context.Context, req *pb.GetRandomRequest) (*pb.
 		return nil, err
 	}
 	now := s.now()
-	if s.contact != nil && !s.contact.Fresh(now, s.maxStale) {
+	if s.contact != nil && !s.contact.PoolFresh(pool, now, s.maxStale) {
 		return nil, s.stale(pool)
 	}
 	if req.GetEstimatedTokens() < 0 || req.GetUses() < 0 {
@@ -81,5 +81,5 @@ func (s *Service) noKey(nk *store.NoKeyError) error {
 // for longer than the configured bound.
 func (s *Service) stale(pool string) error {
 	return statusError(codes.Unavailable, pb.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE, pool, time.Second,
-		"key store unreachable for longer than %s; not leasing from a view that old", s.maxStale)
+		"key store unreachable for pool %q for longer than %s; not leasing from a view that old", pool, s.maxStale)
 }

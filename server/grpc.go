@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -13,12 +14,16 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/encoding"
+	encproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/auth"
@@ -41,6 +46,10 @@ type GRPCConfig struct {
 	Metrics CallMetrics
 	// StatsHandler, when set, observes every call (OpenTelemetry tracing).
 	StatsHandler stats.Handler
+	// Draining, when set, ends every health Watch stream (UNAVAILABLE) once
+	// closed: close it after the drain grace and before GracefulStop, which
+	// would otherwise wait out the shutdown timeout for each watcher.
+	Draining <-chan struct{}
 }
 
 // CallMetrics records every call (metrics.GRPCServer: go-grpc-middleware's
@@ -107,9 +116,15 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 	if cfg.StatsHandler != nil {
 		opts = append(opts, grpc.StatsHandler(cfg.StatsHandler))
 	}
+	codec := newLenientCodec()
+	opts = append(opts, grpc.ForceServerCodecV2(codec))
 	srv := grpc.NewServer(opts...)
-	pb.RegisterKeyBrokerServiceServer(srv, svc)
-	healthpb.RegisterHealthServer(srv, hs)
+	srv.RegisterService(decodeFailuresInvalid(pb.KeyBrokerService_ServiceDesc, codec), svc)
+	if cfg.Draining != nil {
+		healthpb.RegisterHealthServer(srv, drainableHealth{hs, cfg.Draining})
+	} else {
+		healthpb.RegisterHealthServer(srv, hs)
+	}
 	if cfg.Reflection {
 		if err := registerReflection(srv); err != nil {
 			// The set is generated and embedded with the package; a bad
@@ -166,4 +181,66 @@ func panicText(p any) string {
 		return err.Error()
 	}
 	return fmt.Sprintf("%T (value not logged)", p)
+}
+
+// decodeFailuresInvalid returns desc with every unary handler answering a
+// request grpc-go could not decode (malformed protobuf, a string field
+// that is not UTF-8) with INVALID_ARGUMENT: grpc-go says INTERNAL, which
+// blames the broker for the caller's bytes and trips server-error alerts.
+// grpc-go writes that INTERNAL itself when a codec fails, so the codec
+// (lenientCodec) does not fail: it remembers the message it could not
+// fill, and the handler's decode step answers for it.
+func decodeFailuresInvalid(desc grpc.ServiceDesc, codec *lenientCodec) *grpc.ServiceDesc {
+	methods := make([]grpc.MethodDesc, len(desc.Methods))
+	for i, m := range desc.Methods {
+		handler := m.Handler
+		m.Handler = func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+			return handler(srv, ctx, func(v any) error {
+				if err := dec(v); err != nil {
+					return err
+				}
+				if codec.failed(v) {
+					return status.Error(codes.InvalidArgument, "request is not a valid message: malformed protobuf, or a string field that is not UTF-8")
+				}
+				return nil
+			}, ic)
+		}
+		methods[i] = m
+	}
+	desc.Methods = methods
+	return &desc
+}
+
+// lenientCodec is the protobuf codec, except that a keybroker.v1 request
+// it cannot decode is recorded (by message) instead of failed; the
+// service's handlers, wrapped by decodeFailuresInvalid, claim the record
+// and answer INVALID_ARGUMENT. Messages of other services (health,
+// reflection) fail as grpc-go would.
+type lenientCodec struct {
+	encoding.CodecV2
+	bad sync.Map // message pointer → struct{}
+}
+
+func newLenientCodec() *lenientCodec {
+	return &lenientCodec{CodecV2: encoding.GetCodecV2(encproto.Name)}
+}
+
+// Unmarshal decodes data into v; see lenientCodec.
+func (c *lenientCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	err := c.CodecV2.Unmarshal(data, v)
+	if err == nil {
+		return nil
+	}
+	m, ok := v.(protoreflect.ProtoMessage)
+	if !ok || m.ProtoReflect().Descriptor().ParentFile().Package() != "keybroker.v1" {
+		return err
+	}
+	c.bad.Store(v, struct{}{})
+	return nil
+}
+
+// failed reports (once) whether v could not be decoded.
+func (c *lenientCodec) failed(v any) bool {
+	_, bad := c.bad.LoadAndDelete(v)
+	return bad
 }

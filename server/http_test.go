@@ -46,3 +46,23 @@ func TestHTTPProbesFollowHealth(t *testing.T) {
 		t.Fatalf("/metrics without metrics = %d", code)
 	}
 }
+
+// /readyz?pool=NAME follows that pool's health: a pool whose Cluster
+// master is down answers 503 while the broker as a whole is ready.
+func TestReadyzPerPool(t *testing.T) {
+	hs := health.NewServer()
+	h := HTTPHandler(hs, nil)
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(PoolService("lost"), healthpb.HealthCheckResponse_NOT_SERVING)
+	hs.SetServingStatus(PoolService("fine"), healthpb.HealthCheckResponse_SERVING)
+	for path, want := range map[string]int{
+		"/readyz":              http.StatusOK,
+		"/readyz?pool=fine":    http.StatusOK,
+		"/readyz?pool=lost":    http.StatusServiceUnavailable,
+		"/readyz?pool=unknown": http.StatusOK, // not heard of yet: the broker's status
+	} {
+		if code, body := get(t, h, path); code != want {
+			t.Errorf("GET %s = %d %q, want %d", path, code, body, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/base64"
+	"strconv"
 	"strings"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
@@ -75,9 +76,15 @@ func decodeToken(token string, q tokenQuery) (string, error) {
 	return parts[len(parts)-1], nil
 }
 
-// streamID reports whether a position looks like an audit entry id
-// ("<ms>-<seq>"); the store checks it again.
+// streamID reports whether a position is an audit entry id Redis accepts
+// ("<ms>-<seq>", each a 64-bit unsigned number): a crafted token with
+// digits past 2^64 used to reach Redis, whose refusal came back INTERNAL.
 func streamID(s string) bool {
 	ms, seq, ok := strings.Cut(s, "-")
-	return ok && ms != "" && seq != "" && strings.Trim(ms+seq, "0123456789") == ""
+	if !ok {
+		return false
+	}
+	_, err1 := strconv.ParseUint(ms, 10, 64)
+	_, err2 := strconv.ParseUint(seq, 10, 64)
+	return err1 == nil && err2 == nil
 }

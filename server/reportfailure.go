@@ -27,7 +27,7 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	if err := validatePool(pool); err != nil {
 		return nil, err
 	}
-	id, err := s.reportedKey(pool, req)
+	id, byLease, err := s.reportedKey(pool, req)
 	if err != nil {
 		return nil, err
 	}
@@ -43,12 +43,15 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	}
 	f := reportedFailure(policy, verdict, now)
 	caller := callerName(ctx)
-	tr, err := s.keys.As(caller).Report(ctx, pool, id, f)
+	rctx, cancel := reportBudget(ctx)
+	tr, err := s.keys.As(caller).Report(rctx, pool, id, f)
+	outOfTime := rctx.Err() != nil && ctx.Err() == nil
+	cancel()
 	if errors.Is(err, store.ErrKeyUnknown) {
 		return nil, statusError(codes.NotFound, pb.ErrorReason_ERROR_REASON_KEY_UNKNOWN, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
 	}
-	if err != nil && store.IsUnavailable(err) && ctx.Err() == nil {
-		return s.queue(ctx, queuedReport{pool: pool, id: id, failure: f, actor: caller}, verdict, err)
+	if err != nil && (store.IsUnavailable(err) || outOfTime) && ctx.Err() == nil {
+		return s.queue(ctx, queuedReport{pool: pool, id: id, failure: f, actor: caller}, verdict, byLease, err)
 	}
 	if err != nil {
 		return nil, s.storeFailure(ctx, "ReportFailure", pool, err)
@@ -69,6 +72,27 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	}, nil
 }
 
+// Report budget: a report waits for the key store at most this share of
+// the caller's remaining deadline (and at most reportWaitMax), then is
+// queued. Under a 1s client deadline a frozen Redis would otherwise eat
+// the whole deadline and the report would end DEADLINE_EXCEEDED, lost.
+// Reports carry an id, so one that did reach Redis and is replayed from
+// the queue is applied once.
+const (
+	reportWaitShare = 5 // one fifth
+	reportWaitMax   = 500 * time.Millisecond
+)
+
+// reportBudget bounds the store call of a report by a small share of the
+// caller's remaining deadline.
+func reportBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	wait := reportWaitMax
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)/reportWaitShare)
+	}
+	return context.WithTimeout(ctx, wait)
+}
+
 // reportedFailure is what a report does to a key under the pool's policy:
 // the classified failure; a key it disables is re-checked after the
 // disabled interval; where the pool's validator cannot check this kind of
@@ -84,25 +108,27 @@ func reportedFailure(policy config.Pool, v failure.Verdict, now time.Time) store
 	return f
 }
 
-// reportedKey resolves the lease or key id the report is about.
-func (s *Service) reportedKey(pool string, req *pb.ReportFailureRequest) (string, error) {
+// reportedKey resolves the lease or key id the report is about, and says
+// whether it came from a lease (signed by this deployment, so the key is
+// known to belong to the pool).
+func (s *Service) reportedKey(pool string, req *pb.ReportFailureRequest) (string, bool, error) {
 	switch k := req.GetKey().(type) {
 	case *pb.ReportFailureRequest_KeyId:
-		return k.KeyId, validateKeyID("key_id", k.KeyId)
+		return k.KeyId, false, validateKeyID("key_id", k.KeyId)
 	case *pb.ReportFailureRequest_LeaseId:
 		id, expire, err := s.leases.Verify(pool, k.LeaseId)
 		switch {
 		case errors.Is(err, lease.ErrMalformed):
-			return "", invalid("lease_id", "is not a lease id from GetRandom")
+			return "", false, invalid("lease_id", "is not a lease id from GetRandom")
 		case err != nil:
-			return "", statusError(codes.NotFound, pb.ErrorReason_ERROR_REASON_LEASE_UNKNOWN, pool, 0, "lease was not issued for pool %q by this deployment", pool)
+			return "", false, statusError(codes.NotFound, pb.ErrorReason_ERROR_REASON_LEASE_UNKNOWN, pool, 0, "lease was not issued for pool %q by this deployment", pool)
 		case s.now().After(expire.Add(leaseGrace)):
-			return "", statusError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_LEASE_EXPIRED, pool, 0,
+			return "", false, statusError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_LEASE_EXPIRED, pool, 0,
 				"lease expired at %s; report by key_id instead", expire.UTC().Format(time.RFC3339))
 		}
-		return id, nil
+		return id, true, nil
 	}
-	return "", invalid("key", "one of lease_id or key_id is required")
+	return "", false, invalid("key", "one of lease_id or key_id is required")
 }
 
 // observation validates and collects what the caller saw.

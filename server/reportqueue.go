@@ -31,21 +31,47 @@ type reportQueue struct {
 	items []queuedReport
 	limit int
 	wake  chan struct{}
+	held  map[reportKey]int // queued reports per key and kind
+	keys  map[[2]string]int // queued reports per pool and key id
+}
+
+// reportKey is what makes two queued reports the same: one key, one kind.
+type reportKey struct {
+	pool, id string
+	kind     failure.Kind
 }
 
 func newReportQueue(limit int) *reportQueue {
-	return &reportQueue{limit: limit, wake: make(chan struct{}, 1)}
+	return &reportQueue{limit: limit, wake: make(chan struct{}, 1), held: map[reportKey]int{}, keys: map[[2]string]int{}}
 }
 
-// push adds r and reports whether there was room.
-func (q *reportQueue) push(r queuedReport) bool {
+func (r queuedReport) key() reportKey { return reportKey{r.pool, r.id, r.failure.Kind} }
+
+// push adds r and reports whether there was room. A report of the same
+// key and kind as one already waiting is not stored again (it would say
+// nothing more when applied), so a caller repeating itself during an
+// outage cannot fill the buffer: dup says so.
+func (q *reportQueue) push(r queuedReport) (ok, dup bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.held[r.key()] > 0 {
+		return true, true
+	}
 	if len(q.items) >= q.limit {
-		return false
+		return false, false
 	}
 	q.items = append(q.items, r)
-	return true
+	q.held[r.key()]++
+	q.keys[[2]string{r.pool, r.id}]++
+	return true, false
+}
+
+// knows reports whether a report about key id of pool is waiting: the
+// view dropped such a key when the report was queued, yet it is known.
+func (q *reportQueue) knows(pool, id string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.keys[[2]string{pool, id}] > 0
 }
 
 func (q *reportQueue) head() (queuedReport, bool) {
@@ -60,8 +86,19 @@ func (q *reportQueue) head() (queuedReport, bool) {
 func (q *reportQueue) pop() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	r := q.items[0]
+	decrement(q.held, r.key())
+	decrement(q.keys, [2]string{r.pool, r.id})
 	q.items[0] = queuedReport{}
 	q.items = q.items[1:]
+}
+
+func decrement[K comparable](m map[K]int, k K) {
+	if m[k] <= 1 {
+		delete(m, k)
+	} else {
+		m[k]--
+	}
 }
 
 func (q *reportQueue) len() int {
@@ -78,6 +115,31 @@ func (s *Service) PendingReports() int {
 	return s.pending.len()
 }
 
+// FlushReports makes a last attempt, bounded by ctx, to apply the queued
+// failure reports (at shutdown, once no call can add one), and returns how
+// many are lost: the buffer lives in memory only. A lost report costs a
+// key one more failed call after the restart, whose caller reports it
+// again; see docs/RELIABILITY.md for why it is not written to disk.
+func (s *Service) FlushReports(ctx context.Context) int {
+	if s.pending == nil || s.pending.len() == 0 {
+		return 0
+	}
+	before := s.pending.len()
+	s.applyQueued(ctx, false)
+	n := s.pending.len()
+	if n > 0 {
+		pools := map[string]int{}
+		s.pending.mu.Lock()
+		for _, r := range s.pending.items {
+			pools[r.pool]++
+		}
+		s.pending.mu.Unlock()
+		s.log.Warn("stopping with failure reports the key store never received; they are lost", "reports", n,
+			"applied_at_shutdown", before-n, "by_pool", pools)
+	}
+	return n
+}
+
 // ReplayReports applies queued failure reports, oldest first, whenever the
 // key store answers again, checking every interval until ctx ends. A report
 // the store refuses for good (the key was removed meanwhile) is logged and
@@ -91,17 +153,19 @@ func (s *Service) ReplayReports(ctx context.Context, interval time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
-			if n := s.pending.len(); n > 0 {
-				s.log.Warn("stopping with failure reports the key store never received", "reports", n)
-			}
-			return
+			return // FlushReports makes the last attempt
 		case <-t.C:
 		}
 		s.drainReports(ctx)
 	}
 }
 
-func (s *Service) drainReports(ctx context.Context) {
+func (s *Service) drainReports(ctx context.Context) { s.applyQueued(ctx, true) }
+
+// applyQueued applies queued reports oldest first until one meets an
+// outage; refresh re-reads each applied key into the view (not at
+// shutdown, where the view is gone and the time bounded).
+func (s *Service) applyQueued(ctx context.Context, refresh bool) {
 	applied := 0
 	for {
 		r, ok := s.pending.head()
@@ -118,6 +182,9 @@ func (s *Service) drainReports(ctx context.Context) {
 			continue
 		}
 		applied++
+		if refresh {
+			s.refresh(ctx, r.pool, r.id) // the view dropped the key when the report was queued
+		}
 		s.observe.Reported(r.pool, failure.Verdict{Kind: r.failure.Kind, Reason: r.failure.Reason}, tr)
 	}
 	if applied > 0 {
@@ -126,9 +193,25 @@ func (s *Service) drainReports(ctx context.Context) {
 }
 
 // queue keeps a report the store could not take, and answers the caller:
-// accepted (queued) or, with the buffer full, UNAVAILABLE.
-func (s *Service) queue(ctx context.Context, r queuedReport, v failure.Verdict, cause error) (*pb.ReportFailureResponse, error) {
-	if s.pending == nil || !s.pending.push(r) {
+// accepted (queued) or, with the buffer full, UNAVAILABLE. Only a report
+// about a key known to be in the pool is queued (one by lease, which this
+// deployment signed, or one the in-memory view holds; see holds): a made-up key id
+// or pool, which the store would have refused, must not take buffer room
+// while the store cannot say so. An accepted report that parks the key
+// drops it from the view at once, so it is not leased for the rest of the
+// outage.
+func (s *Service) queue(ctx context.Context, r queuedReport, v failure.Verdict, byLease bool, cause error) (*pb.ReportFailureResponse, error) {
+	if !byLease && !s.holds(r.pool, r.id) {
+		s.observe.ReportQueued(r.pool, false)
+		s.log.WarnContext(ctx, "key store unreachable and the reported key is not one this broker knows; report refused",
+			"pool", r.pool, "key_id", r.id, "kind", v.Kind.String())
+		return nil, s.storeFailure(ctx, "ReportFailure", r.pool, cause)
+	}
+	ok, dup := false, false
+	if s.pending != nil {
+		ok, dup = s.pending.push(r)
+	}
+	if !ok {
 		s.observe.ReportQueued(r.pool, false)
 		if s.pending != nil {
 			s.log.ErrorContext(ctx, "key store unreachable and the report buffer is full; report refused",
@@ -137,12 +220,33 @@ func (s *Service) queue(ctx context.Context, r queuedReport, v failure.Verdict, 
 		return nil, s.storeFailure(ctx, "ReportFailure", r.pool, cause)
 	}
 	s.observe.ReportQueued(r.pool, true)
+	if parks(v.Kind) {
+		s.forget(r.pool, r.id)
+	}
 	s.log.WarnContext(ctx, "key store unreachable; failure report queued", "pool", r.pool, "key_id", r.id,
-		"kind", v.Kind.String(), "queued", s.pending.len(), "err", cause)
+		"kind", v.Kind.String(), "queued", s.pending.len(), "same_as_queued", dup, "err", cause)
 	return &pb.ReportFailureResponse{
 		KeyId:      r.id,
 		Kind:       kindToProto(v.Kind),
 		StateUntil: timestamp(r.failure.Until),
 		Queued:     true,
 	}, nil
+}
+
+// holds reports whether key id of pool may be queued: the in-memory
+// view holds it, or a report about it is already queued. A selector that keeps nothing in memory cannot tell, so
+// (as before) every report is taken; the dedupe in push still stops one
+// caller repeating itself from filling the buffer.
+func (s *Service) holds(pool, id string) bool {
+	h, ok := s.selector.(Holder)
+	return !ok || h.Contains(pool, id) || s.pending != nil && s.pending.knows(pool, id)
+}
+
+// parks reports whether a failure of kind takes a key out of selection.
+func parks(k failure.Kind) bool {
+	switch k {
+	case failure.InvalidKey, failure.QuotaExhausted, failure.RateLimited, failure.PermissionDenied:
+		return true
+	}
+	return false
 }

@@ -31,6 +31,20 @@ type Refresher interface {
 	Refresh(ctx context.Context, pool string, ids ...string)
 }
 
+// Forgetter is implemented by selectors that hold keys in memory. The
+// service asks it to drop a key whose failure report it could only queue
+// (the store out of reach), so the key is not leased again meanwhile.
+type Forgetter interface {
+	Forget(pool string, ids ...string)
+}
+
+// Holder is implemented by selectors that hold keys in memory: whether a
+// pool's key is known and leasable now. During an outage it is how a
+// report by key id is told from a made-up one before it is queued.
+type Holder interface {
+	Contains(pool, id string) bool
+}
+
 // Policies gives the effective policy of a pool. *config.Config is one.
 type Policies interface {
 	Pool(name string) config.Pool
@@ -102,9 +116,11 @@ func WithReportBuffer(n int) Option {
 	}
 }
 
-// WithStaleness refuses leases (UNAVAILABLE) once the key store has not
-// answered for longer than max, as contact tells: for a selector that keeps
-// serving from memory while Redis is out of reach.
+// WithStaleness refuses leases of a pool (UNAVAILABLE) once the key store
+// has not answered for that pool for longer than max, as contact tells: for
+// a selector that keeps serving from memory while Redis is out of reach.
+// Feed contact with store.AnswerHook so that it follows every real answer,
+// not only health pings.
 func WithStaleness(contact *StoreContact, max time.Duration) Option {
 	return func(s *Service) { s.contact, s.maxStale = contact, max }
 }
@@ -128,6 +144,13 @@ func New(keys *store.Store, leases *lease.Signer, opts ...Option) *Service {
 		o(s)
 	}
 	return s
+}
+
+// forget asks a caching selector to drop keys at once.
+func (s *Service) forget(pool string, ids ...string) {
+	if f, ok := s.selector.(Forgetter); ok && len(ids) > 0 {
+		f.Forget(pool, ids...)
+	}
 }
 
 // refresh asks a caching selector to re-read keys this replica changed.

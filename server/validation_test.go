@@ -224,7 +224,7 @@ func TestInvalidArgument(t *testing.T) {
 // Protobuf does not let one travel in a proto3 string: the Go client
 // refuses to send it, and the server's protobuf decoder rejects the raw
 // bytes before the handler runs (gRPC's own code for an unparseable
-// request is INTERNAL). The handler keeps its own check for in-process
+// request is INTERNAL; the service maps it to INVALID_ARGUMENT). The handler keeps its own check for in-process
 // callers; that is checked by calling the Service directly.
 func TestReportFailureInvalidUTF8(t *testing.T) {
 	h := newHarness(t)
@@ -252,8 +252,8 @@ func TestReportFailureInvalidUTF8(t *testing.T) {
 	var out []byte
 	err = h.conn.Invoke(h.ctx(t), pb.KeyBrokerService_ReportFailure_FullMethodName, wire, &out, grpc.ForceCodecV2(rawCodec{}))
 	t.Logf("raw bytes: %v", err)
-	if code := status.Code(err); code != codes.Internal && code != codes.InvalidArgument {
-		t.Fatalf("raw invalid UTF-8: %v, want the request rejected", err)
+	if code := status.Code(err); code != codes.InvalidArgument {
+		t.Fatalf("raw invalid UTF-8: %v, want INVALID_ARGUMENT (the caller's bytes, not the broker's fault)", err)
 	}
 	if k := h.key(t, pool, id); k.GetFailureCount() != 0 || k.GetState() != stateActive {
 		t.Fatalf("the handler ran: key %s with %d failures", k.GetState(), k.GetFailureCount())

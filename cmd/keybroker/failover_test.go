@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,7 @@ func TestLeasesOutliveAShortOutage(t *testing.T) {
 	px.Cut()
 	until("keybroker.store to report the outage", func() bool { return health(server.StoreService) == healthpb.HealthCheckResponse_NOT_SERVING })
 	if err := lease(); err != nil {
-		t.Fatalf("GetRandom right after the outage began = %v; the view should serve", err)
+		t.Fatalf("GetRandom right after the outage began = %v; the view should serve\n%s", err, b.out)
 	}
 	if got := health(""); got != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("degraded broker health = %s, want SERVING", got)
@@ -140,4 +141,79 @@ func viewLoaded(b *brokerProc, pool string) bool {
 		}
 	}
 	return false
+}
+
+// On a Redis Cluster the master holding one pool's slot dies and no
+// replica takes over, while the node answering PING is fine. The broker
+// must see it per pool, from that pool's own reads: that pool's health
+// turns NOT_SERVING and its leases stop past --max-staleness, while a pool
+// on a live master keeps serving. (Before per-pool freshness, the health
+// ping reached a live node: health stayed SERVING and the dead pool kept
+// leasing from a view nobody could refresh.)
+func TestClusterMasterLossIsSeenPerPool(t *testing.T) {
+	c := redistest.StartClusterWith(t, 0, "--cluster-require-full-coverage", "no")
+	const dead = "p"
+	alive := ""
+	for i := 0; alive == ""; i++ {
+		if name := fmt.Sprintf("q%d", i); c.MasterOf("kb:{"+name+"}:all") != c.MasterOf("kb:{"+dead+"}:all") {
+			alive = name
+		}
+	}
+	b := startBroker(t, "--redis", strings.Join(c.Addrs(), ","), "--max-staleness", "2s", "--redis-timeout", "300ms", "--worker=false")
+	for i, pool := range []string{dead, alive} {
+		if _, err := b.client.Add(ctxT(t), &pb.AddRequest{Pool: pool, Secrets: []string{fmt.Sprintf("sk-cluster-loss-%010d", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lease := func(pool string) error {
+		_, err := b.client.GetRandom(ctxT(t), &pb.GetRandomRequest{Pool: pool})
+		return err
+	}
+	health := func(service string) healthpb.HealthCheckResponse_ServingStatus {
+		resp, err := b.health.Check(ctxT(t), &healthpb.HealthCheckRequest{Service: service})
+		if err != nil {
+			return healthpb.HealthCheckResponse_UNKNOWN
+		}
+		return resp.Status
+	}
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for i := 0; !cond(); i++ {
+			if i == 600 {
+				t.Fatalf("timed out waiting for %s:\n%s", what, b.out)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	loaded := func(pool string) bool {
+		return strings.Contains(b.out.String(), `"msg":"view: pool loaded","pool":"`+pool+`"`)
+	}
+	until("both pools to load, lease and report SERVING", func() bool {
+		return loaded(dead) && loaded(alive) && lease(dead) == nil && lease(alive) == nil &&
+			health(server.PoolService(dead)) == healthpb.HealthCheckResponse_SERVING &&
+			health(server.PoolService(alive)) == healthpb.HealthCheckResponse_SERVING
+	})
+
+	killed := time.Now()
+	c.StopMasterOf("kb:{" + dead + "}:all")
+	until("keybroker.store to report the lost master", func() bool { return health(server.StoreService) == healthpb.HealthCheckResponse_NOT_SERVING })
+	t.Logf("keybroker.store NOT_SERVING %s after the master died", time.Since(killed).Round(time.Millisecond))
+	until("leases of the dead pool to stop past --max-staleness", func() bool { return status.Code(lease(dead)) == codes.Unavailable })
+	t.Logf("GetRandom(%s) refused %s after the master died (--max-staleness 2s)", dead, time.Since(killed).Round(time.Millisecond))
+	until("the dead pool's health to turn NOT_SERVING", func() bool {
+		return health(server.PoolService(dead)) == healthpb.HealthCheckResponse_NOT_SERVING
+	})
+	t.Logf("%s NOT_SERVING %s after the master died", server.PoolService(dead), time.Since(killed).Round(time.Millisecond))
+	for range 20 { // well past --max-staleness: the live pool's own reads keep it fresh
+		if err := lease(alive); err != nil {
+			t.Fatalf("GetRandom(%s) on a live master = %v; only the dead master's pool may refuse", alive, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := health(server.PoolService(alive)); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health of the pool on a live master = %s, want SERVING", got)
+	}
+	if got := health(""); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("broker health = %s with one pool still served, want SERVING (the lost pool says NOT_SERVING on its own)", got)
+	}
 }

@@ -42,6 +42,7 @@ func (r *redisFlags) addrs() []string {
 type commonFlags struct {
 	redisFlags
 	configPath        string
+	configAllowEmpty  bool
 	logLevel          string
 	logFormat         string
 	workerConcurrency int
@@ -53,6 +54,7 @@ type commonFlags struct {
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	c.redisFlags.register(fs)
 	fs.StringVar(&c.configPath, "config", "", "pool policy YAML file (see docs/configuration.md); empty: built-in defaults")
+	fs.BoolVar(&c.configAllowEmpty, "config-allow-empty", false, "let a reload of --config replace a policy that declares pools with one that declares none (otherwise refused with a WARN until SIGHUP)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&c.workerConcurrency, "worker-concurrency", 32, "validation checks in flight at once across all pools (each pool also has its own validator.concurrency)")
@@ -81,6 +83,7 @@ type serveFlags struct {
 	unixSocketMode  fileMode
 	keysFile        string
 	pool            string
+	drainGrace      time.Duration
 	shutdownTimeout time.Duration
 	selection       selectionFlags
 	healthInterval  time.Duration
@@ -105,7 +108,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.unixSocketMode, "unix-socket-mode", "permissions of a unix: listen socket, `octal`")
 	fs.StringVar(&f.keysFile, "keys-file", "", "seed keys at start from this file: one secret per line (into --pool) or pool<TAB>secret; idempotent")
 	fs.StringVar(&f.pool, "pool", "", "pool for keys-file lines without a pool")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight calls may finish after SIGINT/SIGTERM")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "after the drain grace, how long in-flight calls and the last writes to Redis may take; then the process exits")
+	fs.DurationVar(&f.drainGrace, "drain-grace", 2*time.Second, "on SIGINT/SIGTERM, how long to keep serving with health NOT_SERVING so load balancers notice before the listener closes; 0: none")
 	f.selection.register(fs)
 	fs.DurationVar(&f.healthInterval, "health-interval", 2*time.Second, "how often Redis is pinged for grpc.health.v1")
 	fs.DurationVar(&f.wakeInterval, "wake-interval", time.Second, "how often cooled-down keys are returned to active in every pool")

@@ -114,6 +114,7 @@ func (f *serveFlags) brokerConfig(policies *config.Live, sec *security, tracer *
 		cfg.ReportBuffer = -1 // --report-buffer=0: refuse reports during an outage
 	}
 	cfg.HealthInterval, cfg.WakeInterval, cfg.ShutdownTimeout = f.healthInterval, f.wakeInterval, f.shutdownTimeout
+	cfg.DrainGrace = f.drainGrace
 	cfg.KeysFile, cfg.KeysPool = f.keysFile, f.pool
 	if !f.worker {
 		cfg.Worker = nil

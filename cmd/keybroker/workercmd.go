@@ -33,7 +33,7 @@ func runWorker(ctx context.Context, f *commonFlags, getenv func(string) string, 
 	if len(f.addrs()) == 0 {
 		return errors.New("--redis is required: the embedded store lives inside one `keybroker serve` process, which runs its own worker")
 	}
-	policies, err := config.NewLive(f.configPath)
+	policies, err := config.NewLive(f.configPath, config.AllowEmpty(f.configAllowEmpty))
 	if err != nil {
 		return err
 	}

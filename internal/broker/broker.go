@@ -102,9 +102,14 @@ type Config struct {
 	// WakeInterval is how often cooled-down keys return to active in every
 	// pool (default 1s).
 	WakeInterval time.Duration
-	// ShutdownTimeout bounds the graceful stop of the gRPC server (default
-	// 10s); calls still running then are cut.
+	// ShutdownTimeout bounds everything after the drain grace (default
+	// 10s): the graceful stop of the gRPC server (calls still running are
+	// cut), the last attempt at queued reports and the view's last flush.
 	ShutdownTimeout time.Duration
+	// DrainGrace is how long the broker keeps serving after health turns
+	// NOT_SERVING on shutdown, so that load balancers and meshes polling
+	// health notice before the listener closes; 0: none.
+	DrainGrace time.Duration
 
 	// KeysFile seeds keys at start (see keysfile); KeysPool is the pool of
 	// lines that name none.
@@ -175,7 +180,8 @@ type Broker struct {
 	// workerName is the worker's name in the audit trail.
 	workerName string
 
-	closed bool
+	draining chan struct{} // closed to end health Watch streams
+	closed   bool
 }
 
 // New builds a broker: it opens Redis (or starts the embedded store),
@@ -183,13 +189,14 @@ type Broker struct {
 // the listeners, so that Addr answers once New returns. Nothing runs
 // until Run. On error everything opened so far is closed.
 func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
-	b := &Broker{cfg: withDefaults(cfg), contact: &server.StoreContact{}, metrics: metrics.New(), statusPage: &lateHandler{}}
+	b := &Broker{cfg: withDefaults(cfg), metrics: metrics.New(), statusPage: &lateHandler{}, draining: make(chan struct{})}
 	for _, o := range opts {
 		o(&b.opts)
 	}
 	if b.opts.now == nil {
 		b.opts.now = time.Now
 	}
+	b.contact = server.NewStoreContact(b.opts.now)
 	b.log = b.cfg.Logger
 	b.started = b.opts.now()
 	v := b.cfg.Version
@@ -311,7 +318,9 @@ func (b *Broker) openStore(ctx context.Context) ([]byte, error) {
 	} else {
 		b.log.Info("using redis", "addrs", redactedAddrs(rc.Addrs), "master_name", rc.MasterName)
 	}
-	rc.Hook, rc.Log = b.metrics.RedisHook(), b.log
+	// Every command Redis answers marks its pool (its slot, on a Cluster)
+	// fresh; the health monitor probes each pool so idle ones stay current.
+	rc.Hook, rc.Log, rc.Answered = b.metrics.RedisHook(), b.log, b.contact.AnsweredFor
 	conn, err := store.Open(ctx, rc)
 	if err != nil {
 		return nil, err
@@ -342,11 +351,11 @@ func (b *Broker) buildService(key []byte) {
 	b.budgets = budget.New(b.store, b.cfg.Policies, budget.WithLogger(b.log), budget.WithClock(b.opts.now))
 	svcOpts = append(svcOpts, server.WithBudgets(b.budgets))
 	b.svc = server.New(b.store, lease.NewSigner(secret.Derive(key, labelLease)), svcOpts...)
-	b.metrics.WatchStoreContact(b.contact)
+	b.metrics.WatchStoreContact(stalest{b.contact})
 	b.metrics.WatchReportQueue(b.svc.PendingReports)
 
 	gcfg := *b.cfg.GRPC
-	gcfg.Metrics = b.metrics.GRPC
+	gcfg.Metrics, gcfg.Draining = b.metrics.GRPC, b.draining
 	b.grpc = server.NewGRPCServer(b.svc, b.health, b.log, gcfg)
 }
 
@@ -458,3 +467,9 @@ func redactedAddrs(addrs []string) string {
 	}
 	return out
 }
+
+// stalest shows the view-age gauge the oldest answer of any pool, so a
+// Cluster master that is down shows even while other nodes answer.
+type stalest struct{ c *server.StoreContact }
+
+func (s stalest) Since(now time.Time) time.Duration { return s.c.Stalest(now) }

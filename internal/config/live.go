@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,14 +19,32 @@ type Live struct {
 	path string
 	cur  atomic.Pointer[Config]
 
-	mu    sync.Mutex // serialises reloads
-	stamp string
+	mu         sync.Mutex // serialises reloads
+	stamp      string
+	allowEmpty bool
 }
+
+// ErrEmptyPolicy is returned by a reload that would replace a policy
+// declaring pools with one declaring none: an emptied or truncated file
+// (`: > pools.yaml`) would otherwise reset every pool's cooldowns,
+// validators, rules and provider to the built-ins without anyone asking.
+// SIGHUP (an operator's explicit reload) or AllowEmpty accepts it.
+var ErrEmptyPolicy = errors.New("the new policy declares no pools but the one in force does; keeping the one in force (send SIGHUP or set --config-allow-empty to apply it)")
+
+// LiveOption adjusts NewLive.
+type LiveOption func(*Live)
+
+// AllowEmpty lets a reload replace a policy that declares pools with one
+// that declares none, without SIGHUP.
+func AllowEmpty(allow bool) LiveOption { return func(l *Live) { l.allowEmpty = allow } }
 
 // NewLive loads path (or uses Default when path is empty) and returns a
 // Live configuration; a bad file is an error here, at start.
-func NewLive(path string) (*Live, error) {
+func NewLive(path string, opts ...LiveOption) (*Live, error) {
 	l := &Live{path: path}
+	for _, o := range opts {
+		o(l)
+	}
 	if path == "" {
 		l.cur.Store(Default())
 		return l, nil
@@ -44,7 +63,9 @@ func (l *Live) Pool(name string) Pool { return l.cur.Load().Pool(name) }
 func (l *Live) Current() *Config { return l.cur.Load() }
 
 // Reload re-reads the file if it changed since the last load and reports
-// whether the configuration was replaced.
+// whether the configuration was replaced. It refuses (ErrEmptyPolicy) to
+// replace a policy declaring pools with one declaring none unless
+// AllowEmpty was given.
 func (l *Live) Reload() (bool, error) {
 	return l.reload(false)
 }
@@ -66,6 +87,9 @@ func (l *Live) reload(force bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if old := l.cur.Load(); old != nil && len(old.PoolNames()) > 0 && len(c.PoolNames()) == 0 && !force && !l.allowEmpty {
+		return false, fmt.Errorf("config %s: %w", l.path, ErrEmptyPolicy)
+	}
 	l.cur.Store(c)
 	l.stamp = stamp
 	return true, nil
@@ -84,7 +108,8 @@ func (l *Live) fileStamp() (string, error) {
 // (SIGHUP), until ctx ends. A change is picked up once the file has stayed
 // the same for one interval, so a reload never catches an editor's
 // half-written (or truncated, hence empty and valid) file; SIGHUP reloads
-// at once.
+// at once, and is the operator's word that a policy declaring no pools is
+// meant (see ErrEmptyPolicy).
 func (l *Live) Watch(ctx context.Context, interval time.Duration, hup <-chan os.Signal, log *slog.Logger) {
 	if l.path == "" {
 		return
@@ -106,6 +131,12 @@ func (l *Live) Watch(ctx context.Context, interval time.Duration, hup <-chan os.
 		}
 		changed, err := l.reload(forced)
 		switch {
+		case errors.Is(err, ErrEmptyPolicy):
+			if err.Error() != lastErr {
+				log.Warn("config reload refused: the file declares no pools, the policy in force does; keeping it", "path", l.path,
+					"pools_configured", len(l.Current().PoolNames()), "hint", "send SIGHUP or set --config-allow-empty to apply an empty policy")
+			}
+			lastErr = err.Error()
 		case err != nil:
 			if err.Error() != lastErr {
 				log.Error("config reload failed; keeping the previous configuration", "path", l.path, "err", err)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -106,5 +107,54 @@ func TestLiveWaitsForTheFileToSettle(t *testing.T) {
 	}
 	if _, err := l.Reload(); err != nil || l.Pool("x").CooldownDefault.String() != "9s" {
 		t.Fatalf("after settling: %v, cooldown %s", err, l.Pool("x").CooldownDefault)
+	}
+}
+
+// Someone (or a botched deploy) empties the policy file: `: > pools.yaml`.
+// The watcher must not reset every declared pool to the built-ins on its
+// own; it keeps the policy in force and says so at WARN, until an operator
+// sends SIGHUP.
+func TestLiveRefusesAnEmptiedPolicyUnlessTold(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pools.yaml")
+	base := time.Now().Add(-time.Hour)
+	writeAt(t, path, "pools:\n  slow:\n    cooldown_default: 45s\n", base)
+	l, err := NewLive(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testkit.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hup := make(chan os.Signal, 1)
+	go l.Watch(ctx, 10*time.Millisecond, hup, slog.New(slog.NewTextHandler(logs, nil)))
+
+	writeAt(t, path, "", base.Add(time.Minute))
+	waitFor(t, "the refusal to be logged", func() bool { return strings.Contains(logs.String(), "config reload refused") })
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("refusal not logged at WARN:\n%s", logs)
+	}
+	if got := l.Pool("slow").CooldownDefault.String(); got != "45s" {
+		t.Fatalf("an emptied file reset the pool: cooldown_default = %s, want 45s", got)
+	}
+	if _, err := l.Reload(); !errors.Is(err, ErrEmptyPolicy) {
+		t.Fatalf("Reload of the emptied file = %v, want ErrEmptyPolicy", err)
+	}
+
+	hup <- os.Interrupt
+	waitFor(t, "SIGHUP to apply the empty policy", func() bool { return len(l.Current().PoolNames()) == 0 })
+}
+
+// AllowEmpty (--config-allow-empty) applies an empty policy without SIGHUP.
+func TestLiveAllowEmpty(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pools.yaml")
+	base := time.Now().Add(-time.Hour)
+	writeAt(t, path, "pools:\n  slow:\n    cooldown_default: 45s\n", base)
+	l, err := NewLive(path, AllowEmpty(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAt(t, path, "", base.Add(time.Minute))
+	if changed, err := l.Reload(); err != nil || !changed || len(l.Current().PoolNames()) != 0 {
+		t.Fatalf("Reload = %v, %v; pools %v", changed, err, l.Current().PoolNames())
 	}
 }

@@ -27,6 +27,14 @@ type Cluster struct {
 // replicas follow their masters.
 func StartCluster(t testing.TB, replicas int) *Cluster {
 	t.Helper()
+	return StartClusterWith(t, replicas)
+}
+
+// StartClusterWith is StartCluster with extra redis-server arguments for
+// every node, such as "--cluster-require-full-coverage", "no" (the other
+// masters keep serving their slots while one is down).
+func StartClusterWith(t testing.TB, replicas int, extra ...string) *Cluster {
+	t.Helper()
 	bin, err := redisproc.Binary()
 	if err != nil {
 		t.Fatal(err)
@@ -35,11 +43,11 @@ func StartCluster(t testing.TB, replicas int) *Cluster {
 	t.Cleanup(c.Stop)
 	for range 3 * (1 + replicas) {
 		dir := t.TempDir()
-		n, err := redisproc.StartWith(bin, dir, "", []string{
+		n, err := redisproc.StartWith(bin, dir, "", append([]string{
 			"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 			"--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0",
 			"--repl-diskless-sync-delay", "0",
-		})
+		}, extra...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,6 +132,32 @@ func (c *Cluster) Stop() {
 	for _, n := range c.nodes {
 		n.Stop()
 	}
+}
+
+// MasterOf is the address of the master serving key's slot now.
+func (c *Cluster) MasterOf(key string) string {
+	c.t.Helper()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	defer cc.Close()
+	master, err := cc.MasterForKey(context.Background(), key)
+	if err != nil {
+		c.t.Fatalf("find the master of %q: %v", key, err)
+	}
+	return master.Options().Addr
+}
+
+// StopMasterOf kills the master serving key's slot and returns at once,
+// without waiting for a replica to take over (with no replica, the slot
+// stays down): a master lost for as long as the test wants.
+func (c *Cluster) StopMasterOf(key string) string {
+	c.t.Helper()
+	addr := c.MasterOf(key)
+	for _, n := range c.nodes {
+		if n.Addr == addr {
+			n.Stop()
+		}
+	}
+	return addr
 }
 
 // KillMasterOf kills the master that serves key's slot and waits until a

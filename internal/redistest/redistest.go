@@ -5,6 +5,7 @@
 package redistest
 
 import (
+	"syscall"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -92,4 +93,27 @@ func StartPersistent(t testing.TB) *Server {
 	s := &Server{Addr: p.Addr, t: t, proc: p}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// Freeze stops the server with SIGSTOP until Thaw (or cleanup): the
+// process and its connections stay, but nothing answers, as a Redis stuck
+// in a long fork, a swap storm or a paused VM would. Calls then hang until
+// their own deadline, unlike a cut connection that fails at once.
+func (s *Server) Freeze() {
+	s.t.Helper()
+	pid := s.proc.Pid()
+	if pid == 0 {
+		s.t.Fatal("Freeze: redis-server is not running")
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(s.Thaw)
+}
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw() {
+	if pid := s.proc.Pid(); pid != 0 {
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+	}
 }

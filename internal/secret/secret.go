@@ -22,8 +22,12 @@ const MaxLen = 4096
 const IDLen = 16
 
 // Normalize trims surrounding whitespace and rejects what cannot be a key:
-// blank, over MaxLen, invalid UTF-8, or with whitespace or control
-// characters inside. Errors never contain the secret.
+// blank, over MaxLen, invalid UTF-8, or with whitespace, control or
+// format characters inside (U+200B zero width space, U+FEFF byte order
+// mark, U+2060 word joiner... are invisible when pasted, so the stored
+// key would differ from the one the provider issued, and could pose as
+// a second copy of a key already present). Errors never contain the
+// secret.
 func Normalize(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -37,6 +41,9 @@ func Normalize(s string) (string, error) {
 	for _, r := range s {
 		if unicode.IsSpace(r) || unicode.IsControl(r) {
 			return "", errors.New("contains whitespace or control characters")
+		}
+		if unicode.Is(unicode.Cf, r) {
+			return "", fmt.Errorf("contains an invisible format character (U+%04X)", r)
 		}
 	}
 	return s, nil

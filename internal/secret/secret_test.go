@@ -90,3 +90,18 @@ func TestDeriveSeparatesPurposes(t *testing.T) {
 		t.Fatal("Derive gave the same key for two purposes")
 	}
 }
+
+// A caller (an admin pasting keys, or a keys file) sends a secret with an
+// invisible format character: it would be stored as a different key from
+// the one the provider issued (and a second copy of a key already held).
+func TestNormalizeRejectsInvisibleFormatCharacters(t *testing.T) {
+	for _, r := range []rune{'\u200B', '\uFEFF', '\u2060', '\u200D', '\u00AD'} {
+		in := "sk-abc" + string(r) + "def0123456789"
+		if _, err := Normalize(in); err == nil {
+			t.Errorf("Normalize accepted a secret with U+%04X", r)
+		}
+	}
+	if _, err := Normalize("sk-plain-0123456789"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -24,6 +24,11 @@ type RedisConfig struct {
 	// Hook, when set, observes every command (the metrics' latency and
 	// error counts).
 	Hook redis.Hook
+	// Answered, when set, is called after every command a live Redis node
+	// really answered, with the pool whose keys it touched ("" for none):
+	// per-pool freshness on a Cluster, where one master can be down while
+	// the others answer (see AnswerHook).
+	Answered func(pool string)
 	// Wait makes Open retry until Redis answers or ctx ends, logging each
 	// failed attempt to Log, so that a broker started before its Redis
 	// comes up on its own instead of crash-looping. Without it Open fails
@@ -64,6 +69,10 @@ func connect(cfg RedisConfig) (redis.UniversalClient, error) {
 	// surface as UNAVAILABLE in tens of milliseconds, not after go-redis's
 	// default five dials.
 	opts.MaxRetries = 1
+	// Honour callers' deadlines on the socket, not only ReadTimeout: a
+	// report under a 1s deadline must not wait --redis-timeout for a
+	// frozen Redis (it is queued after a share of the deadline instead).
+	opts.ContextTimeoutEnabled = true
 	opts.DialerRetries, opts.DialerRetryTimeout = 1, 50*time.Millisecond
 	var rdb redis.UniversalClient
 	if len(opts.Addrs) > 1 && opts.MasterName == "" {
@@ -73,6 +82,9 @@ func connect(cfg RedisConfig) (redis.UniversalClient, error) {
 	}
 	if cfg.Hook != nil {
 		rdb.AddHook(cfg.Hook)
+	}
+	if cfg.Answered != nil {
+		rdb.AddHook(AnswerHook(cfg.Answered))
 	}
 	return rdb, nil
 }

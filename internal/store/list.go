@@ -54,9 +54,14 @@ func (s *Store) List(ctx context.Context, pool string, q Query) (Page, error) {
 	}
 	for i := range page.Keys {
 		k := &page.Keys[i]
-		if k.Secret, err = s.openSecret(pool, k.ID, k.Secret); err != nil {
-			return Page{}, fmt.Errorf("list pool %q: %w", pool, err)
+		opened, err := s.openSecret(pool, k.ID, k.Secret)
+		if err != nil {
+			// One corrupt or undecryptable secret must not hide the
+			// rest of the page: the key is listed, marked unreadable.
+			k.Secret, k.Unreadable, k.UnreadableErr = "", true, err
+			continue
 		}
+		k.Secret = opened
 	}
 	return page, nil
 }

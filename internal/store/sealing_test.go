@@ -172,3 +172,45 @@ func TestClaimOpensSealedSecrets(t *testing.T) {
 		t.Fatalf("unreadable = %v, want the k2 key", c.Unreadable)
 	}
 }
+
+// Someone with write access to Redis (or a bit flip, or a data key
+// retired too early) leaves one key's sealed secret unreadable: the page
+// holding it must still list every key, that one marked unreadable,
+// instead of failing whole (GetAll answered INTERNAL even without reveal).
+func TestListShowsAnUnreadableSecretInsteadOfFailing(t *testing.T) {
+	rdb := redistest.Deploy(t).Client()
+	ctx := context.Background()
+	ring := keyring(t, "k1", map[string][]byte{"k1": dataKey()})
+	st := New(rdb, secret.NewIDs([]byte("x")), WithKeyring(ring))
+	added, err := st.Add(ctx, "p", []string{"sk-unreadable-0001-zzzzzz", "sk-unreadable-0002-zzzzzz"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := added.KeyIDs[0]
+	stored, err := rdb.HGet(ctx, "kb:{p}:k:"+bad, "s").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	corrupt := stored[:len(stored)-4] + "AAAA"
+	if corrupt == stored {
+		corrupt = stored[:len(stored)-4] + "BBBB"
+	}
+	if err := rdb.HSet(ctx, "kb:{p}:k:"+bad, "s", corrupt).Err(); err != nil {
+		t.Fatal(err)
+	}
+	page, err := st.List(ctx, "p", Query{Limit: 10})
+	if err != nil {
+		t.Fatalf("List with one corrupt secret = %v; want the page", err)
+	}
+	if len(page.Keys) != 2 {
+		t.Fatalf("%d keys listed, want 2", len(page.Keys))
+	}
+	for _, k := range page.Keys {
+		switch {
+		case k.ID == bad && (!k.Unreadable || k.Secret != ""):
+			t.Errorf("corrupt key listed as %+v, want unreadable with no secret", k)
+		case k.ID != bad && (k.Unreadable || !strings.HasPrefix(k.Secret, "sk-unreadable-")):
+			t.Errorf("good key listed as %+v", k)
+		}
+	}
+}

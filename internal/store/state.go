@@ -57,6 +57,12 @@ type Key struct {
 	Failures      int64
 	LastFailure   failure.Kind
 	Balance       *Balance // nil until a billing check read one
+	// Unreadable says the stored secret could not be opened (corrupt, or
+	// sealed with a data key this broker lacks); Secret is then empty and
+	// UnreadableErr says why. List keeps such a key on its page rather
+	// than failing the page.
+	Unreadable    bool
+	UnreadableErr error
 }
 
 // Balance is what a billing check last read for a key, so operators see

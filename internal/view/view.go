@@ -177,6 +177,18 @@ func (v *View) Refresh(ctx context.Context, pool string, ids ...string) {
 	}
 }
 
+// Forget drops keys of pool from memory at once, without reading Redis:
+// the service calls it for a failure report it could only queue (the key
+// store out of reach), so that a key reported rate limited or invalid is
+// not leased again for the rest of the outage. When the report is applied
+// later the key's change notification (or a Refresh) brings the view back
+// in step; a key the report leaves active returns then.
+func (v *View) Forget(pool string, ids ...string) {
+	if p := v.lookup(pool); p != nil {
+		p.forget(ids)
+	}
+}
+
 // Contains reports whether the view would lease key id of pool now.
 func (v *View) Contains(pool, id string) bool {
 	p := v.lookup(pool)

@@ -27,14 +27,21 @@ import (
 
 // GRPCConfig holds the transport settings of the gRPC server.
 type GRPCConfig struct {
-	// MaxRecvMsgSize bounds one request; Add of thousands of keys fits in
-	// the default 8 MiB.
+	// MaxRecvMsgSize bounds one request of the bulk call (Add of up to
+	// 10,000 keys fits in the default 8 MiB); every other method has its
+	// own, much smaller bound (see requestLimits).
 	MaxRecvMsgSize int
+	// MaxConcurrentStreams bounds the calls in flight on one connection.
+	MaxConcurrentStreams uint32
 	// Reflection registers server reflection so grpcurl needs no .proto.
 	Reflection bool
 	// Auth, when enabled, requires credentials on every call but health and
 	// reflection. A nil or empty policy leaves the service open.
 	Auth *auth.Policy
+	// AuthSource, when set, replaces Auth with a policy that can change
+	// while the server runs (--auth-file reloads). Whether authentication
+	// is on is decided once, from its policy at start.
+	AuthSource PolicySource
 	// Creds secures the transport (TLS, mTLS); nil serves plaintext.
 	Creds credentials.TransportCredentials
 	// Metrics, when set, records every call (first interceptor, so refused
@@ -44,9 +51,14 @@ type GRPCConfig struct {
 	StatsHandler stats.Handler
 }
 
+// DefaultMaxConcurrentStreams is how many calls one connection may have in
+// flight unless configured: far above what a client's pool of callers
+// needs, and a bound on what one connection can make the broker hold.
+const DefaultMaxConcurrentStreams = 128
+
 // DefaultGRPCConfig is what `keybroker serve` uses unless told otherwise.
 func DefaultGRPCConfig() GRPCConfig {
-	return GRPCConfig{MaxRecvMsgSize: 8 << 20, Reflection: true}
+	return GRPCConfig{MaxRecvMsgSize: 8 << 20, MaxConcurrentStreams: DefaultMaxConcurrentStreams, Reflection: true}
 }
 
 // NewGRPCServer returns a gRPC server with svc, grpc.health.v1 (hs) and,
@@ -54,7 +66,10 @@ func DefaultGRPCConfig() GRPCConfig {
 // metrics and logging first, so they record the code the client finally
 // sees (refusals included); then authentication and authorisation;
 // recovery last, so a panic in a handler becomes INTERNAL (and is logged)
-// instead of killing the process.
+// instead of killing the process. Before any of them, a tap handle
+// authenticates each call from its headers, so an unauthenticated request
+// is refused before its body is read, and a codec bounds each request's
+// size and repeated fields per method before decoding it.
 func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCConfig) *grpc.Server {
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall), // never payloads: they carry secrets
@@ -68,16 +83,23 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 	}
 	unary = append(unary, logging.UnaryServerInterceptor(slogAdapter(log), logOpts...))
 	stream = append(stream, logging.StreamServerInterceptor(slogAdapter(log), logOpts...))
-	if cfg.Auth != nil && cfg.Auth.Enabled() {
-		unary = append(unary, authUnary(cfg.Auth))
-		stream = append(stream, authStream(cfg.Auth))
+	pols := cfg.AuthSource
+	if pols == nil && cfg.Auth != nil {
+		pols = StaticPolicy{cfg.Auth}
+	}
+	authOn := pols != nil && pols.Current().Enabled()
+	if authOn {
+		unary = append(unary, authUnary(pols))
+		stream = append(stream, authStream(pols))
 	}
 	unary = append(unary, recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(panicHandler(log))))
 	stream = append(stream, recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(panicHandler(log))))
+	codec := newLimitCodec(cfg.MaxRecvMsgSize)
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
+		grpc.ForceServerCodecV2(codec),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: 15 * time.Minute,
 			Time:              30 * time.Second,
@@ -88,6 +110,12 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 			PermitWithoutStream: true,
 		}),
 	}
+	if cfg.MaxConcurrentStreams > 0 {
+		opts = append(opts, grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams))
+	}
+	if authOn {
+		opts = append(opts, grpc.InTapHandle(authTap(pols)))
+	}
 	if cfg.Creds != nil {
 		opts = append(opts, grpc.Creds(cfg.Creds))
 	}
@@ -95,7 +123,7 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 		opts = append(opts, grpc.StatsHandler(cfg.StatsHandler))
 	}
 	srv := grpc.NewServer(opts...)
-	pb.RegisterKeyBrokerServiceServer(srv, svc)
+	srv.RegisterService(boundedHandlers(pb.KeyBrokerService_ServiceDesc, codec), svc)
 	healthpb.RegisterHealthServer(srv, hs)
 	if cfg.Reflection {
 		reflection.Register(srv)

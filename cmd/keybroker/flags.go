@@ -96,6 +96,8 @@ type serveFlags struct {
 	worker          bool
 	reportBuffer    int
 	maxStaleness    time.Duration
+	maxConnections  int
+	maxStreams      uint
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -119,6 +121,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.configReload, "config-reload-interval", 5*time.Second, "how often --config is checked for changes (SIGHUP reloads at once)")
 	fs.DurationVar(&f.maxStaleness, "max-staleness", time.Minute, "with the in-memory view, how long GetRandom keeps leasing (and health stays SERVING) after Redis stops answering; then UNAVAILABLE")
 	fs.IntVar(&f.reportBuffer, "report-buffer", server.DefaultReportBuffer, "failure reports kept in memory while Redis is unreachable, applied in order when it returns; 0: refuse them with UNAVAILABLE")
+	fs.IntVar(&f.maxConnections, "max-connections", 1024, "most client connections open at once; more wait to be accepted (each costs the broker about 100 KB)")
+	fs.UintVar(&f.maxStreams, "max-concurrent-streams", uint(server.DefaultMaxConcurrentStreams), "most calls in flight on one connection")
 	fs.BoolVar(&f.worker, "worker", true, "run the validation worker in this process (--worker=false when `keybroker worker` runs elsewhere)")
 }
 
@@ -191,4 +195,15 @@ func newFlagSet(name string, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(w)
 	return fs
+}
+
+// check rejects serve settings no flag type catches.
+func (f *serveFlags) check() error {
+	switch {
+	case f.maxConnections < 1:
+		return fmt.Errorf("--max-connections %d: want at least 1", f.maxConnections)
+	case f.maxStreams < 1 || f.maxStreams > 1<<20:
+		return fmt.Errorf("--max-concurrent-streams %d: want 1 to %d", f.maxStreams, 1<<20)
+	}
+	return f.commonFlags.check()
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -135,6 +136,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until the first ping
 	gcfg := server.DefaultGRPCConfig()
 	gcfg.Reflection = f.reflection
+	gcfg.MaxConcurrentStreams = uint32(f.maxStreams)
 	gcfg.Auth = sec.policy
 	gcfg.Metrics, gcfg.StatsHandler = mx.GRPC, tracer.Handler
 	if sec.tls != nil {
@@ -145,6 +147,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	if err != nil {
 		return err
 	}
+	lis = netutil.LimitListener(lis, f.maxConnections)
 	opsSrv, err := listenOps(f.metricsAddr, server.HTTPHandler(hs, mx.Handler()))
 	if err != nil {
 		lis.Close()

@@ -34,6 +34,7 @@ type requestLimit struct {
 // fieldLimit bounds one repeated field; packed scalars count one entry per
 // varint inside the packed run.
 type fieldLimit struct {
+	name   string
 	max    int
 	packed bool
 }
@@ -53,12 +54,12 @@ func requestLimits(maxRecv int) map[protoreflect.FullName]requestLimit {
 		// error_message (4 KiB) plus the short fields.
 		name(&pb.ReportFailureRequest{}): {bytes: 16 << 10},
 		name(&pb.AddRequest{}): {bytes: maxRecv, repeated: map[protowire.Number]fieldLimit{
-			2: {max: maxSecretsPerCall},               // secrets
-			3: {max: maxSecretsPerCall, packed: true}, // weights
+			2: {name: "secrets", max: maxSecretsPerCall},
+			3: {name: "weights", max: maxSecretsPerCall, packed: true},
 		}},
 		name(&pb.RemoveRequest{}): {bytes: 2 << 20, repeated: map[protowire.Number]fieldLimit{
-			2: {max: maxKeyIDsPerCall},  // key_ids
-			3: {max: maxSecretsPerCall}, // secrets
+			2: {name: "key_ids", max: maxKeyIDsPerCall},
+			3: {name: "secrets", max: maxKeyIDsPerCall},
 		}},
 	}
 }
@@ -114,10 +115,7 @@ func (c limitCodec) check(data mem.BufferSlice, m proto.Message, lim requestLimi
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
-	if err := checkRepeated(buf.ReadOnlyData(), lim.repeated); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
+	return checkRepeated(buf.ReadOnlyData(), lim.repeated)
 }
 
 // checkRepeated counts the entries of the bounded repeated fields in the
@@ -140,7 +138,7 @@ func checkRepeated(raw []byte, limits map[protowire.Number]fieldLimit) error {
 		if lim, ok := limits[num]; ok {
 			counts[num] += entries(lim, typ, raw[:m])
 			if counts[num] > lim.max {
-				return fmt.Errorf("field %d has more than %d entries", num, lim.max)
+				return invalid(lim.name, "holds more than %d entries; split it into smaller calls", lim.max)
 			}
 		}
 		raw = raw[m:]
@@ -185,9 +183,13 @@ func (c limitCodec) limitedDecode(dec func(any) error) func(any) error {
 		if err := dec(v); err != nil {
 			return err
 		}
-		if why, refused := c.refused.LoadAndDelete(v); refused {
-			return status.Errorf(codes.ResourceExhausted, "request too large: %v; split it into smaller calls", why)
+		why, refused := c.refused.LoadAndDelete(v)
+		if !refused {
+			return nil
 		}
-		return nil
+		if _, isStatus := status.FromError(why.(error)); isStatus {
+			return why.(error) // INVALID_ARGUMENT: too many entries
+		}
+		return status.Errorf(codes.ResourceExhausted, "request too large: %v; split it into smaller calls", why)
 	}
 }

@@ -90,23 +90,27 @@ func TestRequestLimitsPerMethod(t *testing.T) {
 		t.Cleanup(cancel)
 		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 	}
+	tooMany := "holds more than 10000 entries"
 	cases := []struct {
 		name, token, method string
 		body                []byte
+		code                codes.Code
+		msg                 string
 	}{
-		{"Remove with 4M empty key ids", matrixAdminToken, pb.KeyBrokerService_Remove_FullMethodName, emptyEntries(2, 1_000_000)},
-		{"Add with 10,001 secrets", matrixAdminToken, pb.KeyBrokerService_Add_FullMethodName, emptyEntries(2, maxSecretsPerCall+1)},
+		{"Remove with 1M empty key ids", matrixAdminToken, pb.KeyBrokerService_Remove_FullMethodName, emptyEntries(2, 1_000_000), codes.InvalidArgument, tooMany},
+		{"Add with 10,001 secrets", matrixAdminToken, pb.KeyBrokerService_Add_FullMethodName, emptyEntries(2, maxSecretsPerCall+1), codes.InvalidArgument, tooMany},
 		{"Add with 10,001 packed weights", matrixAdminToken, pb.KeyBrokerService_Add_FullMethodName,
-			protowire.AppendBytes(protowire.AppendTag(nil, 3, protowire.BytesType), make([]byte, maxSecretsPerCall+1))},
+			protowire.AppendBytes(protowire.AppendTag(nil, 3, protowire.BytesType), make([]byte, maxSecretsPerCall+1)), codes.InvalidArgument, tooMany},
+		{"Remove of 3 MiB", matrixAdminToken, pb.KeyBrokerService_Remove_FullMethodName, emptyEntries(3, 1_500_000), codes.ResourceExhausted, "request too large"},
 		{"GetRandom of 64 KiB", matrixClientToken, pb.KeyBrokerService_GetRandom_FullMethodName,
-			protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), strings.Repeat("p", 64<<10))},
+			protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), strings.Repeat("p", 64<<10)), codes.ResourceExhausted, "request too large"},
 		{"ReportFailure of 1 MiB", matrixClientToken, pb.KeyBrokerService_ReportFailure_FullMethodName,
-			protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), strings.Repeat("p", 1<<20))},
+			protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), strings.Repeat("p", 1<<20)), codes.ResourceExhausted, "request too large"},
 	}
 	for _, tc := range cases {
 		err := invokeRaw(as(tc.token), conn, tc.method, tc.body)
-		if status.Code(err) != codes.ResourceExhausted || !strings.Contains(status.Convert(err).Message(), "request too large") {
-			t.Errorf("%s = %v, want RESOURCE_EXHAUSTED request too large", tc.name, err)
+		if status.Code(err) != tc.code || !strings.Contains(status.Convert(err).Message(), tc.msg) {
+			t.Errorf("%s = %v, want %v %q", tc.name, err, tc.code, tc.msg)
 		}
 	}
 	// Within the bounds, calls still work.

@@ -19,6 +19,7 @@ func rekey(ctx context.Context, args []string, getenv func(string) string, stdou
 	var rf redisFlags
 	rf.register(fs)
 	pools := fs.String("pools", "", "comma-separated pools to rekey; empty: every pool")
+	sealPlain := fs.Bool("seal-plaintext", false, "also seal secrets and the broker key stored before encryption was turned on (one-time migration; brokers with a data key refuse plaintext)")
 	err := parseFlags(fs, args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -27,14 +28,14 @@ func rekey(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stderr, "keybroker rekey: %v\n", err)
 		return 2
 	}
-	if err := runRekey(ctx, &rf, *pools, getenv, stdout); err != nil {
+	if err := runRekey(ctx, &rf, *pools, *sealPlain, getenv, stdout); err != nil {
 		fmt.Fprintf(stderr, "keybroker rekey: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func runRekey(ctx context.Context, rf *redisFlags, poolList string, getenv func(string) string, stdout io.Writer) error {
+func runRekey(ctx context.Context, rf *redisFlags, poolList string, sealPlain bool, getenv func(string) string, stdout io.Writer) error {
 	if len(rf.addrs()) == 0 {
 		return errors.New("--redis is required: the embedded store has nothing to rekey")
 	}
@@ -50,11 +51,17 @@ func runRekey(ctx context.Context, rf *redisFlags, poolList string, getenv func(
 		return err
 	}
 	defer rdb.Close()
-	key, err := store.LoadBrokerKey(ctx, rdb, ring) // reseals the broker key too
+	var keyOpts []store.BrokerKeyOption
+	stOpts := []store.Option{store.WithKeyring(ring)}
+	if sealPlain {
+		keyOpts = append(keyOpts, store.SealPlaintextBrokerKey())
+		stOpts = append(stOpts, store.WithLegacyPlaintext())
+	}
+	key, err := store.LoadBrokerKey(ctx, rdb, ring, keyOpts...) // reseals the broker key too
 	if err != nil {
 		return err
 	}
-	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")), store.WithKeyring(ring))
+	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")), stOpts...)
 	names, err := poolNames(ctx, st, poolList)
 	if err != nil {
 		return err

@@ -24,6 +24,8 @@ type Store struct {
 	now   func() time.Time
 	batch int
 	ring  *seal.Keyring // nil: secrets stored as they are
+
+	legacyPlaintext bool // with ring: read unsealed values (migration only)
 }
 
 // Option configures a Store.

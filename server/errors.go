@@ -28,6 +28,7 @@ const (
 	ReasonLeaseUnknown     = "LEASE_UNKNOWN"
 	ReasonLeaseExpired     = "LEASE_EXPIRED"
 	ReasonStoreUnavailable = "STORE_UNAVAILABLE"
+	ReasonReportsLimited   = "REPORTS_RATE_LIMITED"
 )
 
 // statusError builds a status carrying an ErrorInfo and, when waiting

@@ -26,9 +26,17 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	if err := validatePool(pool); err != nil {
 		return nil, err
 	}
+	if !s.reportLimits.callers.allow(callerKey(ctx), s.now()) {
+		return nil, statusError(codes.ResourceExhausted, ReasonReportsLimited, pool, time.Second,
+			"too many failure reports from this caller; the key is already parked by the first ones")
+	}
 	id, err := s.reportedKey(pool, req)
 	if err != nil {
 		return nil, err
+	}
+	if !s.reportLimits.keys.allow(pool+"/"+id, s.now()) {
+		return nil, statusError(codes.ResourceExhausted, ReasonReportsLimited, pool, time.Second,
+			"too many failure reports about key %s; the first ones already decided its state", id)
 	}
 	obs, explicit, err := observation(req)
 	if err != nil {
@@ -40,13 +48,18 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	if explicit != failure.Unspecified && explicit != verdict.Kind {
 		verdict = failure.Verdict{Kind: explicit, Reason: "reported_" + explicit.String(), RetryAfter: obs.RetryAfter}
 	}
-	f := store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: policy.Until(verdict, now), ID: newReportID()}
+	// No report id on the direct path: a dedup id is a Redis write (kept an
+	// hour) that only a replay needs, and every caller could make them.
+	f := store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: policy.Until(verdict, now)}
 	tr, err := s.keys.Report(ctx, pool, id, f)
 	if errors.Is(err, store.ErrKeyUnknown) {
 		return nil, statusError(codes.NotFound, ReasonKeyUnknown, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
 	}
 	if err != nil && retryable(err) && ctx.Err() == nil {
-		return s.queue(ctx, queuedReport{pool: pool, id: id, failure: f, actor: callerName(ctx)}, verdict, err)
+		// A queued report may be replayed more than once (Redis flapping):
+		// it gets an id so that only its first application counts.
+		f.ID = newReportID()
+		return s.queue(ctx, queuedReport{pool: pool, id: id, failure: f, actor: callerName(ctx), caller: callerKey(ctx)}, verdict, err)
 	}
 	if err != nil {
 		return nil, s.storeFailure(ctx, "ReportFailure", pool, err)

@@ -21,30 +21,41 @@ type queuedReport struct {
 	pool, id string
 	failure  store.Failure
 	actor    string // the authenticated caller, "" when none
+	caller   string // callerKey: whose share of the buffer it uses
 }
 
 // reportQueue keeps reports in arrival order, up to a bound, so none is
 // lost to a Redis outage shorter than the buffer; past the bound a report
-// is refused (and counted) rather than silently dropped.
+// is refused (and counted) rather than silently dropped. One caller may
+// fill at most its share (a tenth of the buffer, at least minOwnerShare),
+// so junk reports from one token cannot push out everyone else's during an
+// outage.
 type reportQueue struct {
-	mu    sync.Mutex
-	items []queuedReport
-	limit int
-	wake  chan struct{}
+	mu       sync.Mutex
+	items    []queuedReport
+	limit    int
+	perOwner int
+	owners   map[string]int // queued reports per caller
+	wake     chan struct{}
 }
+
+// minOwnerShare is the smallest share of the buffer one caller may fill.
+const minOwnerShare = 1000
 
 func newReportQueue(limit int) *reportQueue {
-	return &reportQueue{limit: limit, wake: make(chan struct{}, 1)}
+	return &reportQueue{limit: limit, perOwner: max(limit/10, min(limit, minOwnerShare)), owners: map[string]int{}, wake: make(chan struct{}, 1)}
 }
 
-// push adds r and reports whether there was room.
+// push adds r and reports whether there was room, in the buffer and in
+// its caller's share.
 func (q *reportQueue) push(r queuedReport) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.items) >= q.limit {
+	if len(q.items) >= q.limit || q.owners[r.caller] >= q.perOwner {
 		return false
 	}
 	q.items = append(q.items, r)
+	q.owners[r.caller]++
 	return true
 }
 
@@ -60,6 +71,9 @@ func (q *reportQueue) head() (queuedReport, bool) {
 func (q *reportQueue) pop() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.owners[q.items[0].caller]--; q.owners[q.items[0].caller] <= 0 {
+		delete(q.owners, q.items[0].caller)
+	}
 	q.items[0] = queuedReport{}
 	q.items = q.items[1:]
 }

@@ -70,6 +70,8 @@ type Service struct {
 	pending  *reportQueue // nil: reports fail with UNAVAILABLE during an outage
 	contact  *StoreContact
 	maxStale time.Duration
+
+	reportLimits reportLimits
 }
 
 // Option configures a Service.
@@ -121,6 +123,7 @@ func New(keys *store.Store, leases *lease.Signer, opts ...Option) *Service {
 		observe:  nopObserver{},
 		pending:  newReportQueue(DefaultReportBuffer),
 	}
+	s.reportLimits = newReportLimits(DefaultReportRate())
 	for _, o := range opts {
 		o(s)
 	}

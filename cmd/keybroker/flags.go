@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/keybroker/keybroker/server"
 )
 
@@ -18,12 +20,14 @@ type redisFlags struct {
 	redisMasterName   string
 	redisTimeout      time.Duration
 	encryptionKeyFile string
+	allowEviction     bool
 }
 
 func (r *redisFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.redis, "redis", "", "Redis address(es), comma-separated host:port or redis:// URLs; one = single node, several = Cluster, with --redis-master-name = Sentinel. Empty: embedded in-memory store (serve only; nothing survives a restart)")
 	fs.StringVar(&r.redisMasterName, "redis-master-name", "", "Sentinel master name; --redis then lists the sentinels")
 	fs.DurationVar(&r.redisTimeout, "redis-timeout", time.Second, "Redis dial/read/write timeout; calls fail with UNAVAILABLE after it")
+	fs.BoolVar(&r.allowEviction, "allow-redis-eviction", false, "start even if Redis's maxmemory-policy evicts keys (it may then drop the broker key or pool indexes); the default refuses anything but noeviction")
 	fs.StringVar(&r.encryptionKeyFile, "encryption-key-file", "", "data keys sealing secrets at rest, one ID=BASE64 per line, first is primary (keybroker genkey); or the keys themselves in $KEYBROKER_ENCRYPTION_KEYS")
 }
 
@@ -98,6 +102,8 @@ type serveFlags struct {
 	maxStaleness    time.Duration
 	maxConnections  int
 	maxStreams      uint
+	reportRate      float64
+	reportRateKey   float64
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -121,6 +127,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.configReload, "config-reload-interval", 5*time.Second, "how often --config is checked for changes (SIGHUP reloads at once)")
 	fs.DurationVar(&f.maxStaleness, "max-staleness", time.Minute, "with the in-memory view, how long GetRandom keeps leasing (and health stays SERVING) after Redis stops answering; then UNAVAILABLE")
 	fs.IntVar(&f.reportBuffer, "report-buffer", server.DefaultReportBuffer, "failure reports kept in memory while Redis is unreachable, applied in order when it returns; 0: refuse them with UNAVAILABLE")
+	fs.Float64Var(&f.reportRate, "report-rate", 100, "failure reports per second one caller (token, certificate, or address when auth is off) may send, bursts of twice that; 0: no limit")
+	fs.Float64Var(&f.reportRateKey, "report-rate-per-key", 10, "failure reports per second about one key, from all callers, bursts of twice that; 0: no limit")
 	fs.IntVar(&f.maxConnections, "max-connections", 1024, "most client connections open at once; more wait to be accepted (each costs the broker about 100 KB)")
 	fs.UintVar(&f.maxStreams, "max-concurrent-streams", uint(server.DefaultMaxConcurrentStreams), "most calls in flight on one connection")
 	fs.BoolVar(&f.worker, "worker", true, "run the validation worker in this process (--worker=false when `keybroker worker` runs elsewhere)")
@@ -197,9 +205,19 @@ func newFlagSet(name string, w io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// reportRate is the ReportRate the flags ask for.
+func (f *serveFlags) reportLimits() server.ReportRate {
+	r := server.DefaultReportRate()
+	r.PerCaller, r.CallerBurst = rate.Limit(f.reportRate), max(int(2*f.reportRate), 1)
+	r.PerKey, r.KeyBurst = rate.Limit(f.reportRateKey), max(int(2*f.reportRateKey), 1)
+	return r
+}
+
 // check rejects serve settings no flag type catches.
 func (f *serveFlags) check() error {
 	switch {
+	case f.reportRate < 0 || f.reportRateKey < 0:
+		return fmt.Errorf("--report-rate and --report-rate-per-key must not be negative")
 	case f.maxConnections < 1:
 		return fmt.Errorf("--max-connections %d: want at least 1", f.maxConnections)
 	case f.maxStreams < 1 || f.maxStreams > 1<<20:

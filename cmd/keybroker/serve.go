@@ -105,6 +105,11 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	if err != nil {
 		return err
 	}
+	if len(f.addrs()) > 0 {
+		if err := checkEviction(ctx, rdb, f.allowEviction, log); err != nil {
+			return err
+		}
+	}
 	sec.warn(log, len(f.addrs()) > 0)
 	st := newStore(rdb, key, sec.ring)
 	if err := seedKeys(ctx, st, f.keysFile, f.pool, log); err != nil {
@@ -127,7 +132,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	}
 	mx.WatchStoreContact(contact)
 	svcOpts = append(svcOpts, server.WithPolicies(policies), server.WithLogger(log), server.WithObserver(mx),
-		server.WithReportBuffer(f.reportBuffer))
+		server.WithReportBuffer(f.reportBuffer), server.WithReportRate(f.reportLimits()))
 	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")), svcOpts...)
 	mx.WatchReportQueue(svc.PendingReports)
 	mx.WatchKeys(st, 5*time.Second, log)

@@ -58,6 +58,9 @@ func runWorker(ctx context.Context, f *commonFlags, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
+	if err := checkEviction(ctx, rdb, f.allowEviction, log); err != nil {
+		return err
+	}
 	mx := metrics.New()
 	rdb.AddHook(mx.RedisHook())
 	st := newStore(rdb, key, ring)

@@ -111,6 +111,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		}
 	}
 	sec.warn(log, len(f.addrs()) > 0)
+	warnPlaintextTokens(log, f.listen, sec.policy.Enabled(), sec.tls != nil)
 	st := newStore(rdb, key, sec.ring)
 	if err := seedKeys(ctx, st, f.keysFile, f.pool, log); err != nil {
 		return err

@@ -57,8 +57,9 @@ func (c *Client) Close() error { return c.conn.Close() }
 func (c *Client) Stub() pb.KeyBrokerServiceClient { return c.stub }
 
 // GetRandom leases one active key of pool: its secret, key id and lease.
-// Use ErrorReason and RetryDelay to tell an empty pool (POOL_EMPTY) from a
-// pool that is only cooling down (NO_HEALTHY_KEY with a retry delay).
+// Use Reason and RetryDelay to tell an empty pool (ERROR_REASON_POOL_EMPTY)
+// from a pool that is only cooling down (ERROR_REASON_NO_HEALTHY_KEY with a
+// retry delay).
 func (c *Client) GetRandom(ctx context.Context, pool string) (*pb.GetRandomResponse, error) {
 	return c.stub.GetRandom(ctx, &pb.GetRandomRequest{Pool: pool})
 }

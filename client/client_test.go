@@ -110,10 +110,10 @@ func TestClientErrorDetails(t *testing.T) {
 	f := &fakeBroker{getRandom: func(context.Context, int32) (*pb.GetRandomResponse, error) { return nil, unavailable(time.Minute) }}
 	c := serveFakeTCP(t, f)
 	_, err := c.GetRandom(context.Background(), "p")
-	if ErrorReason(err) != "NO_HEALTHY_KEY" || RetryDelay(err) != time.Minute {
-		t.Fatalf("ErrorReason = %q, RetryDelay = %v from %v", ErrorReason(err), RetryDelay(err), err)
+	if Reason(err) != pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY || ErrorReason(err) != "NO_HEALTHY_KEY" || RetryDelay(err) != time.Minute {
+		t.Fatalf("Reason = %v (%q), RetryDelay = %v from %v", Reason(err), ErrorReason(err), RetryDelay(err), err)
 	}
-	if ErrorReason(nil) != "" || RetryDelay(nil) != 0 {
+	if Reason(nil) != pb.ErrorReason_ERROR_REASON_UNSPECIFIED || ErrorReason(nil) != "" || RetryDelay(nil) != 0 {
 		t.Fatal("nil error has details")
 	}
 }

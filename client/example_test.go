@@ -96,10 +96,10 @@ func ExampleClient_ReportFailure() {
 	fmt.Println(rep.Kind, rep.State)
 
 	_, err = kb.GetRandom(ctx, "openai-main")
-	fmt.Println(client.ErrorReason(err), client.RetryDelay(err) > 0)
+	fmt.Println(client.Reason(err), client.RetryDelay(err) > 0)
 	// Output:
 	// FAILURE_KIND_RATE_LIMITED KEY_STATE_COOLING_DOWN
-	// NO_HEALTHY_KEY true
+	// ERROR_REASON_NO_HEALTHY_KEY true
 }
 
 // fakeOpenAI answers chat completions, naming (masked) the key it got.

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
@@ -48,22 +49,23 @@ func (t *Transport) inspect(ctx context.Context, resp *http.Response, key *lease
 	return true
 }
 
-// observe collects what the provider said: status, error body (read up to
-// maxBody and put back in front of the rest) and rate-limit headers.
+// observe collects what the provider said, read by failure.ReadAnswer
+// (as the broker's worker reads its own checks): status, error body (read
+// up to maxBody and put back in front of the rest) and rate-limit headers.
 func (t *Transport) observe(resp *http.Response, key *leased) *pb.ReportFailureRequest {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, t.maxBody))
 	resp.Body = &replayedBody{Reader: io.MultiReader(bytes.NewReader(body), resp.Body), Closer: resp.Body}
-	pe := parseProviderError(body)
+	obs, _ := failure.ReadAnswer(resp.StatusCode, resp.Header, body, time.Now())
 	req := &pb.ReportFailureRequest{
 		Pool:         t.pool,
 		Key:          &pb.ReportFailureRequest_LeaseId{LeaseId: key.leaseID},
 		HttpStatus:   int32(resp.StatusCode),
-		ErrorType:    pe.typ,
-		ErrorCode:    pe.code,
-		ErrorMessage: pe.message,
+		ErrorType:    obs.ErrorType,
+		ErrorCode:    obs.ErrorCode,
+		ErrorMessage: obs.ErrorMessage,
 	}
-	if d := retryAfter(resp.Header, pe.retryDelay, time.Now()); d > 0 {
-		req.RetryAfter = durationpb.New(d)
+	if obs.RetryAfter > 0 {
+		req.RetryAfter = durationpb.New(obs.RetryAfter)
 	}
 	return req
 }

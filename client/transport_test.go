@@ -387,8 +387,8 @@ func TestTransportLeaseErrors(t *testing.T) {
 	body := &closeRecorder{Reader: strings.NewReader("{}")}
 	req, _ := http.NewRequest(http.MethodPost, up.URL, body)
 	_, err := hc.Do(req)
-	if ErrorReason(err) != "POOL_EMPTY" || !strings.Contains(err.Error(), `pool "nothing-here"`) {
-		t.Fatalf("error = %v (reason %q), want POOL_EMPTY naming the pool", err, ErrorReason(err))
+	if Reason(err) != pb.ErrorReason_ERROR_REASON_POOL_EMPTY || !strings.Contains(err.Error(), `pool "nothing-here"`) {
+		t.Fatalf("error = %v (reason %v), want POOL_EMPTY naming the pool", err, Reason(err))
 	}
 	if !body.closed || up.total() != 0 {
 		t.Fatalf("request body closed: %v, upstream hits: %d", body.closed, up.total())

@@ -9,8 +9,9 @@ import (
 	_ "time/tzdata" // Gemini's daily reset needs America/Los_Angeles on minimal machines.
 )
 
-// Observation is what a caller or a validator saw from the provider. The
-// broker classifies it, so that callers only pass on what they saw.
+// Observation is what a caller or a validator saw from the provider, as
+// ReadAnswer reads it from an HTTP answer. The broker classifies it, so
+// that callers only pass on what they saw.
 type Observation struct {
 	HTTPStatus   int           // 0 when there was no HTTP response (connection reset, timeout)
 	ErrorType    string        // provider error type, e.g. "insufficient_quota", "rate_limit_error", Gemini status "RESOURCE_EXHAUSTED"

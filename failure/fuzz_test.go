@@ -1,9 +1,11 @@
 package failure
 
 import (
+	"net/http"
 	"regexp"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var reasonRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
@@ -30,6 +32,31 @@ func FuzzClassify(f *testing.F) {
 		}
 		if !v.Until.IsZero() && v.Kind != QuotaExhausted {
 			t.Fatalf("Classify(%q, %+v) = %v with Until %v", p, o, v.Kind, v.Until)
+		}
+	})
+}
+
+// FuzzReadAnswer checks that ReadAnswer never panics, keeps every field
+// within what ReportFailure accepts, and never waits longer than
+// MaxRetryAfter, whatever a provider (or something posing as one) sends.
+func FuzzReadAnswer(f *testing.F) {
+	f.Add(429, "1.5", "6m0s", `{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"17.5s"}]}}`)
+	f.Add(200, "Fri, 01 May 2026 12:01:30 GMT", "", `[{"error":"余额不足"}]`)
+	f.Add(400, "", "2026-05-01T12:00:40Z", `{"type":"error","error":{"type":"invalid_request_error","message":"\xff"}}`)
+	f.Fuzz(func(t *testing.T, status int, retry, reset, body string) {
+		h := http.Header{"Retry-After": {retry}, "X-Ratelimit-Reset-Tokens": {reset}, "Anthropic-Ratelimit-Tokens-Reset": {reset}}
+		o, refused := ReadAnswer(status, h, []byte(body), time.Unix(1777636800, 0))
+		if len(o.ErrorType) > MaxFieldBytes || len(o.ErrorCode) > MaxFieldBytes || len(o.ErrorMessage) > MaxMessageBytes {
+			t.Fatalf("fields too long: %d %d %d", len(o.ErrorType), len(o.ErrorCode), len(o.ErrorMessage))
+		}
+		if !utf8.ValidString(o.ErrorType + o.ErrorCode + o.ErrorMessage) {
+			t.Fatalf("invalid UTF-8 in %+v", o)
+		}
+		if o.RetryAfter < 0 || o.RetryAfter > MaxRetryAfter {
+			t.Fatalf("RetryAfter %v", o.RetryAfter)
+		}
+		if (status < 200 || status > 299) && !refused {
+			t.Fatalf("status %d not a refusal", status)
 		}
 	})
 }

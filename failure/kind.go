@@ -1,6 +1,9 @@
-// Package failure classifies what a provider said when it refused a call made
-// with a key, so that the broker (ReportFailure) and the validation worker
-// read every provider error the same way, from one table.
+// Package failure reads and classifies what a provider said when it refused
+// a call made with a key. ReadAnswer turns an HTTP answer (status, headers,
+// error body of OpenAI, Anthropic, Gemini or a relay) into an Observation;
+// Classify turns an Observation into a Verdict. The client's Transport, the
+// broker's ReportFailure and the validation worker all go through them, so
+// that every provider error is read the same way, from one table.
 package failure
 
 import "fmt"

@@ -15,27 +15,18 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
 // ErrorDomain is the google.rpc.ErrorInfo domain of every keybroker error.
 const ErrorDomain = "keybroker"
 
-// ErrorInfo reasons, stable for clients to branch on.
-const (
-	ReasonPoolEmpty        = "POOL_EMPTY"
-	ReasonNoHealthyKey     = "NO_HEALTHY_KEY"
-	ReasonKeyUnknown       = "KEY_UNKNOWN"
-	ReasonLeaseUnknown     = "LEASE_UNKNOWN"
-	ReasonLeaseExpired     = "LEASE_EXPIRED"
-	ReasonStoreUnavailable = "STORE_UNAVAILABLE"
-	ReasonReportsLimited   = "REPORTS_RATE_LIMITED"
-)
-
-// statusError builds a status carrying an ErrorInfo and, when waiting
-// helps, a RetryInfo.
-func statusError(code codes.Code, reason, pool string, retry time.Duration, format string, args ...any) error {
+// statusError builds a status carrying an ErrorInfo (reason as the proto's
+// ErrorReason documents it) and, when waiting helps, a RetryInfo.
+func statusError(code codes.Code, reason pb.ErrorReason, pool string, retry time.Duration, format string, args ...any) error {
 	st := status.New(code, fmt.Sprintf(format, args...))
-	info := &errdetails.ErrorInfo{Domain: ErrorDomain, Reason: reason, Metadata: map[string]string{"pool": pool}}
+	info := &errdetails.ErrorInfo{Domain: ErrorDomain, Reason: ReasonString(reason), Metadata: map[string]string{"pool": pool}}
 	var err error
 	if retry > 0 {
 		st, err = st.WithDetails(info, &errdetails.RetryInfo{RetryDelay: durationpb.New(retry)})
@@ -71,7 +62,7 @@ func (s *Service) storeFailure(ctx context.Context, op, pool string, err error) 
 	}
 	if retryable(err) {
 		s.log.WarnContext(ctx, "key store unavailable", "op", op, "pool", pool, "err", err)
-		return statusError(codes.Unavailable, ReasonStoreUnavailable, pool, time.Second, "key store unavailable; retry shortly")
+		return statusError(codes.Unavailable, pb.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE, pool, time.Second, "key store unavailable; retry shortly")
 	}
 	s.log.ErrorContext(ctx, "key store failed", "op", op, "pool", pool, "err", err)
 	return status.Error(codes.Internal, "internal error")

@@ -52,21 +52,21 @@ func (s *Service) pickFailure(ctx context.Context, pool string, err error) error
 // are cooling down heals by itself, so the caller is told when to retry.
 func (s *Service) noKey(nk *store.NoKeyError) error {
 	if nk.Total == 0 {
-		return statusError(codes.FailedPrecondition, ReasonPoolEmpty, nk.Pool, 0,
+		return statusError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_POOL_EMPTY, nk.Pool, 0,
 			"pool %q has no keys; add keys with Add", nk.Pool)
 	}
 	if nk.CoolingDown > 0 {
 		wait := max(nk.NextWake.Sub(s.now()), 1e6) // at least a millisecond
-		return statusError(codes.Unavailable, ReasonNoHealthyKey, nk.Pool, wait,
+		return statusError(codes.Unavailable, pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY, nk.Pool, wait,
 			"pool %q has no active key: %d cooling down, the first returns in %s", nk.Pool, nk.CoolingDown, wait.Round(1e6))
 	}
-	return statusError(codes.FailedPrecondition, ReasonNoHealthyKey, nk.Pool, 0,
+	return statusError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY, nk.Pool, 0,
 		"pool %q has %d keys and none is active (all disabled or suspect); see GetAll", nk.Pool, nk.Total)
 }
 
 // stale refuses a lease from a view that has not heard from the key store
 // for longer than the configured bound.
 func (s *Service) stale(pool string) error {
-	return statusError(codes.Unavailable, ReasonStoreUnavailable, pool, time.Second,
+	return statusError(codes.Unavailable, pb.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE, pool, time.Second,
 		"key store unreachable for longer than %s; not leasing from a view that old", s.maxStale)
 }

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/server"
 )
 
 func TestGetRandom(t *testing.T) {
@@ -17,7 +16,7 @@ func TestGetRandom(t *testing.T) {
 
 	t.Run("unknown pool is empty", func(t *testing.T) {
 		_, err := h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: "gr-never-filled"})
-		d := wantReason(t, err, codes.FailedPrecondition, server.ReasonPoolEmpty)
+		d := wantReason(t, err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_POOL_EMPTY)
 		if d.retry != nil {
 			t.Errorf("POOL_EMPTY carries RetryInfo %v; waiting does not fill a pool", d.retry)
 		}
@@ -34,7 +33,7 @@ func TestGetRandom(t *testing.T) {
 				HttpStatus: 429, ErrorCode: "rate_limit_exceeded", RetryAfter: durationpb.New(wait)})
 		}
 		_, err := h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: pool})
-		d := wantReason(t, err, codes.Unavailable, server.ReasonNoHealthyKey)
+		d := wantReason(t, err, codes.Unavailable, pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY)
 		if d.retry == nil {
 			t.Fatal("no RetryInfo while every key cools down")
 		}
@@ -50,7 +49,7 @@ func TestGetRandom(t *testing.T) {
 		h.report(t, &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_KeyId{KeyId: ids[0]}, HttpStatus: 401, ErrorCode: "invalid_api_key"})
 		h.report(t, &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_KeyId{KeyId: ids[1]}, HttpStatus: 429, ErrorType: "insufficient_quota"})
 		_, err := h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: pool})
-		d := wantReason(t, err, codes.FailedPrecondition, server.ReasonNoHealthyKey)
+		d := wantReason(t, err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY)
 		if d.retry != nil {
 			t.Fatalf("RetryInfo %v for suspect and disabled keys; waiting does not help", d.retry)
 		}

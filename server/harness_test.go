@@ -309,7 +309,7 @@ func detailsOf(t *testing.T, err error) details {
 
 // wantReason checks that err has code and an ErrorInfo in the keybroker
 // domain with reason, and returns its details.
-func wantReason(t *testing.T, err error, code codes.Code, reason string) details {
+func wantReason(t *testing.T, err error, code codes.Code, reason pb.ErrorReason) details {
 	t.Helper()
 	d := detailsOf(t, err)
 	if d.st.Code() != code {
@@ -318,8 +318,8 @@ func wantReason(t *testing.T, err error, code codes.Code, reason string) details
 	if d.info == nil {
 		t.Fatalf("%s %q carries no ErrorInfo", code, d.st.Message())
 	}
-	if d.info.GetDomain() != server.ErrorDomain || d.info.GetReason() != reason {
-		t.Fatalf("ErrorInfo %s/%s, want %s/%s", d.info.GetDomain(), d.info.GetReason(), server.ErrorDomain, reason)
+	if d.info.GetDomain() != server.ErrorDomain || server.ParseReason(d.info.GetReason()) != reason {
+		t.Fatalf("ErrorInfo %s/%s, want %s/%s", d.info.GetDomain(), d.info.GetReason(), server.ErrorDomain, server.ReasonString(reason))
 	}
 	return d
 }

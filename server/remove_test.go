@@ -7,7 +7,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/server"
 )
 
 func TestRemove(t *testing.T) {
@@ -71,10 +70,10 @@ func TestRemove(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: pool})
-		wantReason(t, err, codes.FailedPrecondition, server.ReasonPoolEmpty)
+		wantReason(t, err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_POOL_EMPTY)
 
 		// The lease outlives the key; the report finds no key.
 		_, err = h.client.ReportFailure(h.ctx(t), &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_LeaseId{LeaseId: got.GetLease().GetLeaseId()}, HttpStatus: 429})
-		wantReason(t, err, codes.NotFound, server.ReasonKeyUnknown)
+		wantReason(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_KEY_UNKNOWN)
 	})
 }

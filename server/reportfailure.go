@@ -27,7 +27,7 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 		return nil, err
 	}
 	if !s.reportLimits.callers.allow(callerKey(ctx), s.now()) {
-		return nil, statusError(codes.ResourceExhausted, ReasonReportsLimited, pool, time.Second,
+		return nil, statusError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED, pool, time.Second,
 			"too many failure reports from this caller; the key is already parked by the first ones")
 	}
 	id, err := s.reportedKey(pool, req)
@@ -35,7 +35,7 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 		return nil, err
 	}
 	if !s.reportLimits.keys.allow(pool+"/"+id, s.now()) {
-		return nil, statusError(codes.ResourceExhausted, ReasonReportsLimited, pool, time.Second,
+		return nil, statusError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED, pool, time.Second,
 			"too many failure reports about key %s; the first ones already decided its state", id)
 	}
 	obs, explicit, err := observation(req)
@@ -53,7 +53,7 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	f := store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: policy.Until(verdict, now)}
 	tr, err := s.keys.Report(ctx, pool, id, f)
 	if errors.Is(err, store.ErrKeyUnknown) {
-		return nil, statusError(codes.NotFound, ReasonKeyUnknown, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
+		return nil, statusError(codes.NotFound, pb.ErrorReason_ERROR_REASON_KEY_UNKNOWN, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
 	}
 	if err != nil && retryable(err) && ctx.Err() == nil {
 		// A queued report may be replayed more than once (Redis flapping):
@@ -90,9 +90,9 @@ func (s *Service) reportedKey(pool string, req *pb.ReportFailureRequest) (string
 		case errors.Is(err, lease.ErrMalformed):
 			return "", invalid("lease_id", "is not a lease id from GetRandom")
 		case err != nil:
-			return "", statusError(codes.NotFound, ReasonLeaseUnknown, pool, 0, "lease was not issued for pool %q by this deployment", pool)
+			return "", statusError(codes.NotFound, pb.ErrorReason_ERROR_REASON_LEASE_UNKNOWN, pool, 0, "lease was not issued for pool %q by this deployment", pool)
 		case s.now().After(expire.Add(leaseGrace)):
-			return "", statusError(codes.FailedPrecondition, ReasonLeaseExpired, pool, 0,
+			return "", statusError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_LEASE_EXPIRED, pool, 0,
 				"lease expired at %s; report by key_id instead", expire.UTC().Format(time.RFC3339))
 		}
 		return id, nil

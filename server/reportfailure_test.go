@@ -8,7 +8,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/server"
 )
 
 const (
@@ -187,7 +186,7 @@ func TestReportFailureCooldownExpires(t *testing.T) {
 	// A millisecond before the end the key is still cooling.
 	h.clock.Advance(until.Sub(h.clock.Now()) - time.Millisecond)
 	_, err := h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: cooling})
-	d := wantReason(t, err, codes.Unavailable, server.ReasonNoHealthyKey)
+	d := wantReason(t, err, codes.Unavailable, pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY)
 	if delay := d.retry.GetRetryDelay().AsDuration(); delay <= 0 || delay > time.Millisecond {
 		t.Errorf("retry delay %s a millisecond before the end, want within (0, 1ms]", delay)
 	}
@@ -218,7 +217,7 @@ func TestReportFailureCooldownExpires(t *testing.T) {
 		t.Errorf("suspect key after a day: %s, want suspect until the worker decides", k.GetState())
 	}
 	_, err = h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: suspect})
-	wantReason(t, err, codes.FailedPrecondition, server.ReasonNoHealthyKey)
+	wantReason(t, err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY)
 }
 
 func TestReportFailureLeases(t *testing.T) {
@@ -242,7 +241,7 @@ func TestReportFailureLeases(t *testing.T) {
 		// The key is in the other pool too, but the lease was not issued
 		// for it.
 		_, err := h.client.ReportFailure(h.ctx(t), byLease(other))
-		wantReason(t, err, codes.NotFound, server.ReasonLeaseUnknown)
+		wantReason(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_LEASE_UNKNOWN)
 		if k := h.key(t, other, id); k.GetFailureCount() != 0 {
 			t.Errorf("the other pool's key counted %d failures", k.GetFailureCount())
 		}
@@ -250,7 +249,7 @@ func TestReportFailureLeases(t *testing.T) {
 
 	t.Run("key id not in the pool", func(t *testing.T) {
 		_, err := h.client.ReportFailure(h.ctx(t), &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_KeyId{KeyId: "0123456789abcdef"}, HttpStatus: 429})
-		d := wantReason(t, err, codes.NotFound, server.ReasonKeyUnknown)
+		d := wantReason(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_KEY_UNKNOWN)
 		if d.info.GetMetadata()["pool"] != pool {
 			t.Errorf("ErrorInfo metadata %v, want pool %s", d.info.GetMetadata(), pool)
 		}
@@ -264,7 +263,7 @@ func TestReportFailureLeases(t *testing.T) {
 		}
 		h.clock.Advance(time.Millisecond)
 		_, err := h.client.ReportFailure(h.ctx(t), byLease(pool))
-		wantReason(t, err, codes.FailedPrecondition, server.ReasonLeaseExpired)
+		wantReason(t, err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_LEASE_EXPIRED)
 		// The key id still works.
 		h.report(t, &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_KeyId{KeyId: id}, HttpStatus: 502})
 		if k := h.key(t, pool, id); k.GetFailureCount() != 2 {

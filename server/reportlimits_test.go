@@ -76,7 +76,7 @@ func TestReportFloodIsRateLimitedPerCallerAndKey(t *testing.T) {
 	limited := func(err error) bool {
 		st := status.Convert(err)
 		for _, d := range st.Details() {
-			if info, ok := d.(*errdetails.ErrorInfo); ok && info.Reason == ReasonReportsLimited {
+			if info, ok := d.(*errdetails.ErrorInfo); ok && info.Reason == ReasonString(pb.ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED) {
 				return st.Code() == codes.ResourceExhausted
 			}
 		}

@@ -65,7 +65,7 @@ func TestRedisUnreachable(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", c.name, round), func(t *testing.T) {
 				// STORE_UNAVAILABLE proves the handler answered: a broker
 				// that died would be UNAVAILABLE too, without it.
-				d := wantReason(t, c.call(h.ctx(t)), codes.Unavailable, server.ReasonStoreUnavailable)
+				d := wantReason(t, c.call(h.ctx(t)), codes.Unavailable, pb.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE)
 				if d.retry == nil || d.retry.GetRetryDelay().AsDuration() <= 0 {
 					t.Errorf("RetryInfo %v, want a positive delay", d.retry)
 				}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/keybroker/keybroker/failure"
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/secret"
 )
@@ -15,9 +16,9 @@ const (
 	maxKeyIDsPerCall  = 10_000
 	defaultPageSize   = 100
 	maxPageSize       = 1000
-	defaultEventPage  = 20   // GetKeyHistory
-	maxErrorField     = 256  // error_type, error_code
-	maxErrorMessage   = 4096 // error_message
+	defaultEventPage  = 20                      // GetKeyHistory
+	maxErrorField     = failure.MaxFieldBytes   // error_type, error_code
+	maxErrorMessage   = failure.MaxMessageBytes // error_message
 )
 
 func validatePool(pool string) error {

@@ -63,14 +63,16 @@ type shape interface {
 }
 
 // fetch makes one call and decodes a successful answer into out. When the
-// call gets no answer, the provider refuses (whatever the status), or the
-// answer is not what out expects, it returns the Result saying so and false.
+// call gets no answer, the provider refuses (any status outside 2xx, or a
+// 2xx whose body is an error, as relays send), or the answer is not what
+// out expects, it returns the Result saying so and false. Refusals are
+// read by failure.ReadAnswer, as the client's Transport reads them.
 func (u *upstream) fetch(ctx context.Context, secret string, r request, out shape) (Result, bool) {
 	a, err := u.call(ctx, secret, r)
 	if err != nil {
 		return u.noAnswer(err), false
 	}
-	if obs, refused := refusal(a); refused {
+	if obs, refused := failure.ReadAnswer(a.status, a.header, a.body, u.now()); refused {
 		return Result{Verdict: u.classify(obs)}, false
 	}
 	if err := json.Unmarshal(a.body, out); err != nil {
@@ -80,14 +82,6 @@ func (u *upstream) fetch(ctx context.Context, secret string, r request, out shap
 		return malformed(fmt.Errorf("%s %s answered %d without the expected fields", r.method, r.pathOnly(), a.status)), false
 	}
 	return Result{}, true
-}
-
-// refusal reads an answer that is not a success: any status outside 2xx,
-// or a 2xx whose body is an error, as relays send.
-func refusal(a answer) (failure.Observation, bool) {
-	obs, hasError := observe(a.status, a.header, a.body)
-	ok := a.status >= 200 && a.status < 300 && !hasError
-	return obs, !ok
 }
 
 // noAnswer is the fault of a call that got no answer: the same reading as a

@@ -3,13 +3,9 @@ package worker
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/keybroker/keybroker/failure"
 )
 
 func TestScrubRemovesTheSecretHoweverItIsWritten(t *testing.T) {
@@ -35,42 +31,6 @@ func TestScrubRemovesTheSecretHoweverItIsWritten(t *testing.T) {
 	}
 	if to := scrub(errs[0], secret); !isTimeout(to) {
 		t.Error("scrub loses that the request timed out")
-	}
-}
-
-func TestObserveReadsEveryDialect(t *testing.T) {
-	tests := []struct {
-		name     string
-		status   int
-		header   http.Header
-		body     string
-		want     failure.Observation
-		hasError bool
-	}{
-		{"openai", 401, nil, openAIInvalid, failure.Observation{HTTPStatus: 401, ErrorType: "invalid_request_error", ErrorCode: "invalid_api_key"}, true},
-		{"openai retry header", 429, http.Header{"Retry-After": {"20"}}, openAIRate,
-			failure.Observation{HTTPStatus: 429, ErrorType: "requests", ErrorCode: "rate_limit_exceeded", RetryAfter: 20 * time.Second}, true},
-		{"openai retry-after-ms wins", 429, http.Header{"Retry-After": {"1"}, "Retry-After-Ms": {"1500"}}, openAIRate,
-			failure.Observation{HTTPStatus: 429, ErrorType: "requests", ErrorCode: "rate_limit_exceeded", RetryAfter: 1500 * time.Millisecond}, true},
-		{"gemini error info", 400, nil, geminiInvalid, failure.Observation{HTTPStatus: 400, ErrorType: "INVALID_ARGUMENT", ErrorCode: "API_KEY_INVALID"}, true},
-		{"gemini quota and retry info", 429, nil, geminiDaily,
-			failure.Observation{HTTPStatus: 429, ErrorType: "RESOURCE_EXHAUSTED", ErrorCode: "GenerateRequestsPerDayPerProjectPerModel-FreeTier", RetryAfter: 43 * time.Second}, true},
-		{"anthropic", 529, nil, `{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}`,
-			failure.Observation{HTTPStatus: 529, ErrorType: "overloaded_error"}, true},
-		{"relay string error", 200, nil, `{"error": "invalid token"}`, failure.Observation{HTTPStatus: 200}, true},
-		{"relay odd error", 200, nil, `{"error": 42}`, failure.Observation{HTTPStatus: 200}, true},
-		{"success", 200, nil, `{"object": "list", "data": []}`, failure.Observation{HTTPStatus: 200}, false},
-		{"success with null error", 200, nil, `{"error": null, "data": []}`, failure.Observation{HTTPStatus: 200}, false},
-		{"html", 502, nil, `<html>Bad Gateway</html>`, failure.Observation{HTTPStatus: 502}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, hasError := observe(tt.status, tt.header, []byte(tt.body))
-			got.ErrorMessage = "" // read for classification only
-			if got != tt.want || hasError != tt.hasError {
-				t.Fatalf("observe = %+v, %v; want %+v, %v", got, hasError, tt.want, tt.hasError)
-			}
-		})
 	}
 }
 

@@ -154,8 +154,12 @@ func TestBillingRecordsTheBalance(t *testing.T) {
 	}
 }
 
-// TestGeminiDailyQuotaReturnsAtTheReset: a per-day quota parks the key
-// until the next Pacific midnight, when the broker returns it by itself.
+// TestGeminiDailyQuotaReturnsAtTheReset: a per-day quota, in the shape
+// Gemini sends it (an ErrorInfo RATE_LIMIT_EXCEEDED before the per-day
+// QuotaFailure), parks the key until the next Pacific midnight, through
+// every re-check of the day, and never as a cooldown that lapses and
+// sends it back to be refused again; at the reset the broker returns it by
+// itself.
 func TestGeminiDailyQuotaReturnsAtTheReset(t *testing.T) {
 	e := newEnv(t)
 	f := newFake(t, "gemini", e.clock.Now)
@@ -164,13 +168,31 @@ func TestGeminiDailyQuotaReturnsAtTheReset(t *testing.T) {
 	id := e.add("g", sec)[0]
 	p := pool("gemini", "gemini", f.srv.URL)
 	p.Validator.Model = "gemini-2.0-flash"
-	e.sweep(e.worker(policies(map[string]config.Pool{"g": p})))
+	w := e.worker(policies(map[string]config.Pool{"g": p}))
+	e.sweep(w)
 	k := e.keys("g")[id]
 	la, _ := time.LoadLocation("America/Los_Angeles")
-	if u := k.Until.In(la); k.State != store.Disabled || u.Hour() != 0 || u.Minute() != 0 || !k.Until.After(e.clock.Now()) {
-		t.Fatalf("key = %s until %v", k.State, k.Until)
+	if u := k.Until.In(la); k.State != store.Disabled || k.Reason != "daily_quota_exceeded" || u.Hour() != 0 || u.Minute() != 0 || !k.Until.After(e.clock.Now()) {
+		t.Fatalf("key = %s (%s) until %v", k.State, k.Reason, k.Until)
 	}
-	e.clock.Advance(k.Until.Sub(e.clock.Now()))
+	reset := k.Until
+	hits := f.hitsOf(sec)
+	for e.clock.Now().Add(30 * time.Minute).Before(reset) { // the day passes: the key stays parked
+		e.clock.Advance(30 * time.Minute)
+		e.sweep(w)
+		if k := e.keys("g")[id]; k.State != store.Disabled || !k.Until.Equal(reset) {
+			t.Fatalf("at %v key = %s until %v; want disabled until %v", e.clock.Now(), k.State, k.Until, reset)
+		}
+	}
+	if f.hitsOf(sec) == hits {
+		t.Fatal("the key was never re-checked during the day")
+	}
+	for _, h := range e.history("g", id) {
+		if h.To == store.CoolingDown {
+			t.Fatalf("the per-day quota was read as a cooldown: %+v", e.history("g", id))
+		}
+	}
+	e.clock.Advance(reset.Sub(e.clock.Now()))
 	if k := e.keys("g")[id]; k.State != store.Active || k.Reason != "recovered" {
 		t.Fatalf("after the reset key = %s (%s)", k.State, k.Reason)
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/keybroker/keybroker/client"
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
 // Exit codes of the admin commands: a usage error is told apart from a
@@ -166,7 +167,7 @@ func describe(err error, conn *connFlags) string {
 	prefix := strings.TrimSuffix(err.Error(), se.Error()) // the context it was wrapped in: "list pool "x": "
 	msg := st.Message()
 	switch {
-	case st.Code() == codes.Unavailable && client.ErrorReason(err) == "STORE_UNAVAILABLE":
+	case st.Code() == codes.Unavailable && client.Reason(err) == pb.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE:
 		msg = fmt.Sprintf("the broker at %s cannot reach its key store (Redis); retry shortly", conn.addr)
 	case st.Code() == codes.Unavailable && client.ErrorReason(err) == "":
 		if i := strings.LastIndex(msg, "dial "); i >= 0 { // "connection error: desc = "transport: Error while dialing: dial tcp …: connection refused""

@@ -23,6 +23,104 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ErrorReason lists every reason a keybroker error can carry, so that
+// clients branch on a declared value rather than a string they copied.
+//
+// As in googleapis' google/api/error_reason.proto, the reason travels as a
+// string in the status's google.rpc.ErrorInfo (domain "keybroker",
+// metadata "pool"): ErrorInfo.reason is the value's name WITHOUT the
+// "ERROR_REASON_" prefix (which buf lint requires of the enum values), for
+// example "POOL_EMPTY" for ERROR_REASON_POOL_EMPTY. The enum itself never
+// appears in a message. New reasons may be added; a client should treat an
+// unknown reason as ERROR_REASON_UNSPECIFIED and act on the gRPC code.
+type ErrorReason int32
+
+const (
+	// ERROR_REASON_UNSPECIFIED is never sent; it stands for a missing or
+	// unknown reason.
+	ErrorReason_ERROR_REASON_UNSPECIFIED ErrorReason = 0
+	// ERROR_REASON_POOL_EMPTY ("POOL_EMPTY", FAILED_PRECONDITION): GetRandom
+	// on a pool that holds no keys at all. Waiting does not help; add keys.
+	ErrorReason_ERROR_REASON_POOL_EMPTY ErrorReason = 1
+	// ERROR_REASON_NO_HEALTHY_KEY ("NO_HEALTHY_KEY"): GetRandom on a pool
+	// that has keys but none active. UNAVAILABLE with a RetryInfo when some
+	// keys are cooling down (the delay is when the first returns);
+	// FAILED_PRECONDITION when every key is disabled or suspect, which only a
+	// re-check, a reset time or an admin changes.
+	ErrorReason_ERROR_REASON_NO_HEALTHY_KEY ErrorReason = 2
+	// ERROR_REASON_KEY_UNKNOWN ("KEY_UNKNOWN", NOT_FOUND): ReportFailure about
+	// a key that is not in the pool (removed meanwhile, or never there).
+	ErrorReason_ERROR_REASON_KEY_UNKNOWN ErrorReason = 3
+	// ERROR_REASON_LEASE_UNKNOWN ("LEASE_UNKNOWN", NOT_FOUND): ReportFailure
+	// with a lease this deployment did not issue for the pool.
+	ErrorReason_ERROR_REASON_LEASE_UNKNOWN ErrorReason = 4
+	// ERROR_REASON_LEASE_EXPIRED ("LEASE_EXPIRED", FAILED_PRECONDITION):
+	// ReportFailure with a lease past its expiry and grace; report by key_id
+	// instead.
+	ErrorReason_ERROR_REASON_LEASE_EXPIRED ErrorReason = 5
+	// ERROR_REASON_STORE_UNAVAILABLE ("STORE_UNAVAILABLE", UNAVAILABLE with a
+	// RetryInfo): the key store (Redis) is unreachable or failing over, or the
+	// broker's in-memory view has not heard from it for too long to lease
+	// from. Retrying shortly is expected to work.
+	ErrorReason_ERROR_REASON_STORE_UNAVAILABLE ErrorReason = 6
+	// ERROR_REASON_REPORTS_RATE_LIMITED ("REPORTS_RATE_LIMITED",
+	// RESOURCE_EXHAUSTED with a RetryInfo): ReportFailure from one caller, or
+	// about one key, came faster than the broker takes them. The first
+	// reports already decided the key's state; dropping the rest is safe.
+	ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED ErrorReason = 7
+)
+
+// Enum value maps for ErrorReason.
+var (
+	ErrorReason_name = map[int32]string{
+		0: "ERROR_REASON_UNSPECIFIED",
+		1: "ERROR_REASON_POOL_EMPTY",
+		2: "ERROR_REASON_NO_HEALTHY_KEY",
+		3: "ERROR_REASON_KEY_UNKNOWN",
+		4: "ERROR_REASON_LEASE_UNKNOWN",
+		5: "ERROR_REASON_LEASE_EXPIRED",
+		6: "ERROR_REASON_STORE_UNAVAILABLE",
+		7: "ERROR_REASON_REPORTS_RATE_LIMITED",
+	}
+	ErrorReason_value = map[string]int32{
+		"ERROR_REASON_UNSPECIFIED":          0,
+		"ERROR_REASON_POOL_EMPTY":           1,
+		"ERROR_REASON_NO_HEALTHY_KEY":       2,
+		"ERROR_REASON_KEY_UNKNOWN":          3,
+		"ERROR_REASON_LEASE_UNKNOWN":        4,
+		"ERROR_REASON_LEASE_EXPIRED":        5,
+		"ERROR_REASON_STORE_UNAVAILABLE":    6,
+		"ERROR_REASON_REPORTS_RATE_LIMITED": 7,
+	}
+)
+
+func (x ErrorReason) Enum() *ErrorReason {
+	p := new(ErrorReason)
+	*p = x
+	return p
+}
+
+func (x ErrorReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_keybroker_v1_keybroker_proto_enumTypes[0].Descriptor()
+}
+
+func (ErrorReason) Type() protoreflect.EnumType {
+	return &file_keybroker_v1_keybroker_proto_enumTypes[0]
+}
+
+func (x ErrorReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorReason.Descriptor instead.
+func (ErrorReason) EnumDescriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{0}
+}
+
 // KeyState is where a key is in its lifecycle. Only active keys are leased.
 type KeyState int32
 
@@ -79,11 +177,11 @@ func (x KeyState) String() string {
 }
 
 func (KeyState) Descriptor() protoreflect.EnumDescriptor {
-	return file_keybroker_v1_keybroker_proto_enumTypes[0].Descriptor()
+	return file_keybroker_v1_keybroker_proto_enumTypes[1].Descriptor()
 }
 
 func (KeyState) Type() protoreflect.EnumType {
-	return &file_keybroker_v1_keybroker_proto_enumTypes[0]
+	return &file_keybroker_v1_keybroker_proto_enumTypes[1]
 }
 
 func (x KeyState) Number() protoreflect.EnumNumber {
@@ -92,7 +190,7 @@ func (x KeyState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use KeyState.Descriptor instead.
 func (KeyState) EnumDescriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{0}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{1}
 }
 
 // FailureKind is the broker's reading of a provider's refusal.
@@ -150,11 +248,11 @@ func (x FailureKind) String() string {
 }
 
 func (FailureKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_keybroker_v1_keybroker_proto_enumTypes[1].Descriptor()
+	return file_keybroker_v1_keybroker_proto_enumTypes[2].Descriptor()
 }
 
 func (FailureKind) Type() protoreflect.EnumType {
-	return &file_keybroker_v1_keybroker_proto_enumTypes[1]
+	return &file_keybroker_v1_keybroker_proto_enumTypes[2]
 }
 
 func (x FailureKind) Number() protoreflect.EnumNumber {
@@ -163,7 +261,7 @@ func (x FailureKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FailureKind.Descriptor instead.
 func (FailureKind) EnumDescriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{1}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{2}
 }
 
 // Lease identifies one GetRandom grant so that a failure can be reported
@@ -1077,7 +1175,8 @@ type ReportFailureRequest struct {
 	// "rate_limit_error", Gemini's status "RESOURCE_EXHAUSTED").
 	ErrorType string `protobuf:"bytes,5,opt,name=error_type,json=errorType,proto3" json:"error_type,omitempty"`
 	// error_code is the provider's error code ("rate_limit_exceeded",
-	// "invalid_api_key", Gemini's ErrorInfo reason or quota id).
+	// "invalid_api_key"); for Gemini the quota id of its QuotaFailure (a
+	// per-day one when any is named), else its ErrorInfo reason.
 	ErrorCode string `protobuf:"bytes,6,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
 	// error_message is the provider's error message, used for classification
 	// only and never stored.
@@ -1810,7 +1909,16 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x120\n" +
 	"\x06counts\x18\x02 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\"D\n" +
 	"\x11ListPoolsResponse\x12/\n" +
-	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools*\x9d\x01\n" +
+	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools*\x92\x02\n" +
+	"\vErrorReason\x12\x1c\n" +
+	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17ERROR_REASON_POOL_EMPTY\x10\x01\x12\x1f\n" +
+	"\x1bERROR_REASON_NO_HEALTHY_KEY\x10\x02\x12\x1c\n" +
+	"\x18ERROR_REASON_KEY_UNKNOWN\x10\x03\x12\x1e\n" +
+	"\x1aERROR_REASON_LEASE_UNKNOWN\x10\x04\x12\x1e\n" +
+	"\x1aERROR_REASON_LEASE_EXPIRED\x10\x05\x12\"\n" +
+	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x06\x12%\n" +
+	"!ERROR_REASON_REPORTS_RATE_LIMITED\x10\a*\x9d\x01\n" +
 	"\bKeyState\x12\x19\n" +
 	"\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_STATE_ACTIVE\x10\x01\x12\x1a\n" +
@@ -1847,76 +1955,77 @@ func file_keybroker_v1_keybroker_proto_rawDescGZIP() []byte {
 	return file_keybroker_v1_keybroker_proto_rawDescData
 }
 
-var file_keybroker_v1_keybroker_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_keybroker_v1_keybroker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_keybroker_v1_keybroker_proto_goTypes = []any{
-	(KeyState)(0),                 // 0: keybroker.v1.KeyState
-	(FailureKind)(0),              // 1: keybroker.v1.FailureKind
-	(*Lease)(nil),                 // 2: keybroker.v1.Lease
-	(*GetRandomRequest)(nil),      // 3: keybroker.v1.GetRandomRequest
-	(*GetRandomResponse)(nil),     // 4: keybroker.v1.GetRandomResponse
-	(*GetAllRequest)(nil),         // 5: keybroker.v1.GetAllRequest
-	(*Key)(nil),                   // 6: keybroker.v1.Key
-	(*KeyBalance)(nil),            // 7: keybroker.v1.KeyBalance
-	(*PoolCounts)(nil),            // 8: keybroker.v1.PoolCounts
-	(*GetAllResponse)(nil),        // 9: keybroker.v1.GetAllResponse
-	(*AddRequest)(nil),            // 10: keybroker.v1.AddRequest
-	(*AddResponse)(nil),           // 11: keybroker.v1.AddResponse
-	(*RemoveRequest)(nil),         // 12: keybroker.v1.RemoveRequest
-	(*RemoveResponse)(nil),        // 13: keybroker.v1.RemoveResponse
-	(*ReportFailureRequest)(nil),  // 14: keybroker.v1.ReportFailureRequest
-	(*ReportFailureResponse)(nil), // 15: keybroker.v1.ReportFailureResponse
-	(*GetKeyHistoryRequest)(nil),  // 16: keybroker.v1.GetKeyHistoryRequest
-	(*GetKeyHistoryResponse)(nil), // 17: keybroker.v1.GetKeyHistoryResponse
-	(*KeyEvent)(nil),              // 18: keybroker.v1.KeyEvent
-	(*ListPoolsRequest)(nil),      // 19: keybroker.v1.ListPoolsRequest
-	(*PoolSummary)(nil),           // 20: keybroker.v1.PoolSummary
-	(*ListPoolsResponse)(nil),     // 21: keybroker.v1.ListPoolsResponse
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
+	(ErrorReason)(0),              // 0: keybroker.v1.ErrorReason
+	(KeyState)(0),                 // 1: keybroker.v1.KeyState
+	(FailureKind)(0),              // 2: keybroker.v1.FailureKind
+	(*Lease)(nil),                 // 3: keybroker.v1.Lease
+	(*GetRandomRequest)(nil),      // 4: keybroker.v1.GetRandomRequest
+	(*GetRandomResponse)(nil),     // 5: keybroker.v1.GetRandomResponse
+	(*GetAllRequest)(nil),         // 6: keybroker.v1.GetAllRequest
+	(*Key)(nil),                   // 7: keybroker.v1.Key
+	(*KeyBalance)(nil),            // 8: keybroker.v1.KeyBalance
+	(*PoolCounts)(nil),            // 9: keybroker.v1.PoolCounts
+	(*GetAllResponse)(nil),        // 10: keybroker.v1.GetAllResponse
+	(*AddRequest)(nil),            // 11: keybroker.v1.AddRequest
+	(*AddResponse)(nil),           // 12: keybroker.v1.AddResponse
+	(*RemoveRequest)(nil),         // 13: keybroker.v1.RemoveRequest
+	(*RemoveResponse)(nil),        // 14: keybroker.v1.RemoveResponse
+	(*ReportFailureRequest)(nil),  // 15: keybroker.v1.ReportFailureRequest
+	(*ReportFailureResponse)(nil), // 16: keybroker.v1.ReportFailureResponse
+	(*GetKeyHistoryRequest)(nil),  // 17: keybroker.v1.GetKeyHistoryRequest
+	(*GetKeyHistoryResponse)(nil), // 18: keybroker.v1.GetKeyHistoryResponse
+	(*KeyEvent)(nil),              // 19: keybroker.v1.KeyEvent
+	(*ListPoolsRequest)(nil),      // 20: keybroker.v1.ListPoolsRequest
+	(*PoolSummary)(nil),           // 21: keybroker.v1.PoolSummary
+	(*ListPoolsResponse)(nil),     // 22: keybroker.v1.ListPoolsResponse
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
 }
 var file_keybroker_v1_keybroker_proto_depIdxs = []int32{
-	22, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
-	2,  // 1: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
-	0,  // 2: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
-	0,  // 3: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
-	22, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
-	22, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
-	22, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
-	22, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
-	1,  // 8: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
-	7,  // 9: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
-	22, // 10: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
-	22, // 11: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
-	6,  // 12: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
-	8,  // 13: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
-	23, // 14: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
-	1,  // 15: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
-	1,  // 16: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
-	0,  // 17: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
-	0,  // 18: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
-	22, // 19: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
-	18, // 20: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
-	22, // 21: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 22: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
-	0,  // 23: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
-	22, // 24: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
-	8,  // 25: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
-	20, // 26: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
-	3,  // 27: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
-	5,  // 28: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
-	10, // 29: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
-	12, // 30: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
-	14, // 31: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
-	19, // 32: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
-	16, // 33: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
-	4,  // 34: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
-	9,  // 35: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
-	11, // 36: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
-	13, // 37: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
-	15, // 38: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
-	21, // 39: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
-	17, // 40: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
+	23, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	3,  // 1: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
+	1,  // 2: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
+	1,  // 3: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
+	23, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
+	23, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
+	23, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
+	23, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
+	2,  // 8: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
+	8,  // 9: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
+	23, // 10: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
+	23, // 11: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
+	7,  // 12: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
+	9,  // 13: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
+	24, // 14: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
+	2,  // 15: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
+	2,  // 16: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
+	1,  // 17: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
+	1,  // 18: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
+	23, // 19: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
+	19, // 20: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
+	23, // 21: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
+	1,  // 22: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
+	1,  // 23: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
+	23, // 24: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
+	9,  // 25: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
+	21, // 26: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
+	4,  // 27: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
+	6,  // 28: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
+	11, // 29: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
+	13, // 30: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
+	15, // 31: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
+	20, // 32: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
+	17, // 33: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
+	5,  // 34: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
+	10, // 35: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
+	12, // 36: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
+	14, // 37: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
+	16, // 38: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
+	22, // 39: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
+	18, // 40: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
 	34, // [34:41] is the sub-list for method output_type
 	27, // [27:34] is the sub-list for method input_type
 	27, // [27:27] is the sub-list for extension type_name
@@ -1938,7 +2047,7 @@ func file_keybroker_v1_keybroker_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keybroker_v1_keybroker_proto_rawDesc), len(file_keybroker_v1_keybroker_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,

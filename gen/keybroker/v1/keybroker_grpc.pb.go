@@ -39,8 +39,10 @@ const (
 //
 // Errors use canonical gRPC codes. Where a caller can act on the cause, the
 // status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
-// (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN, LEASE_EXPIRED), and
-// a google.rpc.RetryInfo when waiting will help.
+// from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
+// LEASE_EXPIRED, STORE_UNAVAILABLE, REPORTS_RATE_LIMITED), and a
+// google.rpc.RetryInfo when waiting
+// will help.
 type KeyBrokerServiceClient interface {
 	// GetRandom leases one active key of a pool. An empty pool is
 	// FAILED_PRECONDITION (POOL_EMPTY). A pool whose keys are all cooling down
@@ -163,8 +165,10 @@ func (c *keyBrokerServiceClient) GetKeyHistory(ctx context.Context, in *GetKeyHi
 //
 // Errors use canonical gRPC codes. Where a caller can act on the cause, the
 // status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
-// (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN, LEASE_EXPIRED), and
-// a google.rpc.RetryInfo when waiting will help.
+// from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
+// LEASE_EXPIRED, STORE_UNAVAILABLE, REPORTS_RATE_LIMITED), and a
+// google.rpc.RetryInfo when waiting
+// will help.
 type KeyBrokerServiceServer interface {
 	// GetRandom leases one active key of a pool. An empty pool is
 	// FAILED_PRECONDITION (POOL_EMPTY). A pool whose keys are all cooling down

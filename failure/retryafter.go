@@ -1,4 +1,4 @@
-package client
+package failure
 
 import (
 	"net/http"
@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// maxRetryAfter bounds what is passed on from a header. The broker caps
-// cooldowns by pool policy anyway; this only keeps nonsense (a date in
-// the next century) from being sent at all.
-const maxRetryAfter = 30 * 24 * time.Hour
+// MaxRetryAfter bounds a wait read from an answer. Pools cap cooldowns by
+// policy anyway; this only keeps nonsense (a date in the next century, a
+// number that overflows) out of an Observation.
+const MaxRetryAfter = 30 * 24 * time.Hour
 
 // resetHeader is one rate-limit window's reset header with the header
 // that says how much of the window is left.
@@ -30,19 +30,23 @@ var resetHeaders = []resetHeader{
 	{"Anthropic-Ratelimit-Output-Tokens-Reset", "Anthropic-Ratelimit-Output-Tokens-Remaining", parseResetTime},
 }
 
-// retryAfter is how long the provider asked to wait, 0 when it did not
-// say: Retry-After (or OpenAI's retry-after-ms) first, as the provider's
-// explicit answer; then Gemini's RetryInfo from the body; then the reset
-// of the windows that are used up (remaining 0), or failing that of every
-// window named, the longest of them.
-func retryAfter(h http.Header, bodyDelay time.Duration, now time.Time) time.Duration {
+// RetryAfter is how long a provider asked to wait, 0 when it did not say,
+// at most MaxRetryAfter. The provider's explicit answer comes first:
+// OpenAI's retry-after-ms, then Retry-After in seconds (fractions too, as
+// "1.5") or as an HTTP date; then bodyDelay (Gemini's RetryInfo.retryDelay,
+// from the body); then the reset of the windows that are used up
+// (remaining 0), or failing that of every window named, the longest:
+// x-ratelimit-reset-requests/-tokens ("6m0s", "12ms", "1s", or bare
+// seconds as relays send them) and anthropic-ratelimit-*-reset (RFC 3339).
+// now is when the answer arrived.
+func RetryAfter(h http.Header, bodyDelay time.Duration, now time.Time) time.Duration {
 	if d, ok := retryAfterHeader(h, now); ok {
-		return min(d, maxRetryAfter)
+		return min(d, MaxRetryAfter)
 	}
 	if bodyDelay > 0 {
-		return min(bodyDelay, maxRetryAfter)
+		return min(bodyDelay, MaxRetryAfter)
 	}
-	return min(windowReset(h, now), maxRetryAfter)
+	return min(windowReset(h, now), MaxRetryAfter)
 }
 
 func retryAfterHeader(h http.Header, now time.Time) (time.Duration, bool) {
@@ -104,10 +108,10 @@ func parseResetTime(v string, now time.Time) (time.Duration, bool) {
 }
 
 // seconds converts a non-negative number of seconds to a duration, capped
-// at maxRetryAfter so that a huge value cannot overflow.
+// at MaxRetryAfter so that a huge value cannot overflow.
 func seconds(secs float64) time.Duration {
-	if secs >= maxRetryAfter.Seconds() {
-		return maxRetryAfter
+	if secs >= MaxRetryAfter.Seconds() {
+		return MaxRetryAfter
 	}
 	return time.Duration(secs * float64(time.Second))
 }

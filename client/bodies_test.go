@@ -1,12 +1,5 @@
 package client
 
-import (
-	"strings"
-	"testing"
-	"time"
-	"unicode/utf8"
-)
-
 // Provider error bodies as the providers send them.
 const (
 	openAIInvalidKey = `{"error": {"message": "Incorrect API key provided: sk-abc***wxyz. You can find your API key at https://platform.openai.com/account/api-keys.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}`
@@ -23,44 +16,3 @@ const (
 	geminiPerDay     = `{"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing details.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier","quotaDimensions":{"location":"global","model":"gemini-2.0-flash"},"quotaValue":"200"}]},{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas","url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"43s"}]}}`
 	geminiPerMinute  = `{"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing details.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier","quotaDimensions":{"location":"global","model":"gemini-2.0-flash"},"quotaValue":"15"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"17.5s"}]}}`
 )
-
-func TestParseProviderError(t *testing.T) {
-	tests := []struct {
-		name string
-		body string
-		want providerError
-	}{
-		{"openai invalid key", openAIInvalidKey, providerError{typ: "invalid_request_error", code: "invalid_api_key", message: "Incorrect API key provided: sk-abc***wxyz. You can find your API key at https://platform.openai.com/account/api-keys."}},
-		{"openai quota", openAIQuota, providerError{typ: "insufficient_quota", code: "insufficient_quota", message: "You exceeded your current quota, please check your plan and billing details."}},
-		{"anthropic", anthropicRateLimit, providerError{typ: "rate_limit_error", message: "Number of request tokens has exceeded your per-minute rate limit"}},
-		{"gemini invalid key", geminiInvalidKey, providerError{typ: "INVALID_ARGUMENT", code: "API_KEY_INVALID", message: "API key not valid. Please pass a valid API key."}},
-		{"gemini per day", geminiPerDay, providerError{typ: "RESOURCE_EXHAUSTED", code: "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
-			message: "You exceeded your current quota, please check your plan and billing details.", retryDelay: 43 * time.Second}},
-		{"gemini in an array", "[" + geminiPerMinute + "]\n", providerError{typ: "RESOURCE_EXHAUSTED", code: "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
-			message: "You exceeded your current quota, please check your plan and billing details.", retryDelay: 17500 * time.Millisecond}},
-		{"relay with a string error", `{"error":"余额不足"}`, providerError{message: "余额不足"}},
-		{"relay with a numeric code", `{"error":{"message":"quota exceeded","type":"new_api_error","code":4001}}`, providerError{typ: "new_api_error", message: "quota exceeded"}},
-		{"html from a proxy", `<html><body>403 Forbidden</body></html>`, providerError{}},
-		{"empty", ``, providerError{}},
-		{"truncated", openAIQuota[:40], providerError{}},
-		{"no error field", `{"object":"list"}`, providerError{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := parseProviderError([]byte(tt.body)); got != tt.want {
-				t.Errorf("parseProviderError(%.60q)\n got %+v\nwant %+v", tt.body, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestParseProviderErrorClipsToTheBrokersLimits(t *testing.T) {
-	long := strings.Repeat("é", 3000) // 6000 bytes
-	pe := parseProviderError([]byte(`{"error":{"type":"` + strings.Repeat("t", 300) + `","code":"` + long + `","message":"` + long + "\xff" + `"}}`))
-	if len(pe.typ) != maxReportField || len(pe.code) > maxReportField || len(pe.message) > maxReportMessage {
-		t.Fatalf("lengths %d, %d, %d exceed the broker's limits", len(pe.typ), len(pe.code), len(pe.message))
-	}
-	if !utf8.ValidString(pe.code) || !utf8.ValidString(pe.message) {
-		t.Fatal("clipped fields are not valid UTF-8")
-	}
-}

@@ -1,0 +1,44 @@
+package client
+
+import (
+	"testing"
+
+	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+)
+
+// TestReasonStringsMatchTheWire pins the ErrorInfo reason strings brokers
+// send for every ErrorReason, both ways, so that a client built from a
+// newer proto still understands an older broker and the other way round.
+func TestReasonStringsMatchTheWire(t *testing.T) {
+	wire := map[pb.ErrorReason]string{
+		pb.ErrorReason_ERROR_REASON_POOL_EMPTY:           "POOL_EMPTY",
+		pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY:       "NO_HEALTHY_KEY",
+		pb.ErrorReason_ERROR_REASON_KEY_UNKNOWN:          "KEY_UNKNOWN",
+		pb.ErrorReason_ERROR_REASON_LEASE_UNKNOWN:        "LEASE_UNKNOWN",
+		pb.ErrorReason_ERROR_REASON_LEASE_EXPIRED:        "LEASE_EXPIRED",
+		pb.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE:    "STORE_UNAVAILABLE",
+		pb.ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED: "REPORTS_RATE_LIMITED",
+	}
+	for n := range pb.ErrorReason_name {
+		r := pb.ErrorReason(n)
+		if r == pb.ErrorReason_ERROR_REASON_UNSPECIFIED {
+			continue
+		}
+		want, ok := wire[r]
+		if !ok {
+			t.Errorf("%v has no pinned wire name: add it here", r)
+			continue
+		}
+		if got := ReasonString(r); got != want {
+			t.Errorf("ReasonString(%v) = %q, want %q", r, got, want)
+		}
+		if got := ParseReason(want); got != r {
+			t.Errorf("ParseReason(%q) = %v, want %v", want, got, r)
+		}
+	}
+	for _, s := range []string{"", "UNSPECIFIED", "ERROR_REASON_POOL_EMPTY", "SOMETHING_NEW"} {
+		if got := ParseReason(s); got != pb.ErrorReason_ERROR_REASON_UNSPECIFIED {
+			t.Errorf("ParseReason(%q) = %v, want unspecified", s, got)
+		}
+	}
+}

@@ -143,7 +143,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	gcfg := server.DefaultGRPCConfig()
 	gcfg.Reflection = f.reflection
 	gcfg.MaxConcurrentStreams = uint32(f.maxStreams)
-	gcfg.Auth = sec.policy
+	gcfg.AuthSource = sec.auth
 	gcfg.Metrics, gcfg.StatsHandler = mx.GRPC, tracer.Handler
 	if sec.tls != nil {
 		gcfg.Creds = credentials.NewTLS(sec.tls.ServerConfig())
@@ -178,9 +178,10 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		g.Go(func() error { return vw.Run(gctx) })
 	}
 	if sec.tls != nil {
-		g.Go(func() error { sec.tls.Watch(gctx, f.tlsReload, log); return nil })
+		g.Go(func() error { sec.tls.Watch(gctx, f.tlsReload, hangups(gctx), log); return nil })
 	}
 	g.Go(func() error { policies.Watch(gctx, f.configReload, hangups(gctx), log); return nil })
+	g.Go(func() error { sec.auth.Watch(gctx, f.configReload, hangups(gctx), log); return nil })
 	if opsSrv != nil {
 		g.Go(func() error { return serveOps(gctx, opsSrv) })
 	}

@@ -80,34 +80,3 @@ func TestLiveWithoutFile(t *testing.T) {
 		t.Fatal("missing file accepted at start")
 	}
 }
-
-// A file caught mid-write (truncated: empty, which is a valid config) must
-// not be loaded by the timer: a change is loaded only once it has held
-// still for one check.
-func TestLiveWaitsForTheFileToSettle(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pools.yaml")
-	base := time.Now().Add(-time.Hour)
-	writeAt(t, path, "defaults:\n  cooldown_default: 5s\n", base)
-	l, err := NewLive(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pending string
-	if l.settled(&pending) {
-		t.Fatal("an unchanged file counts as a change")
-	}
-	writeAt(t, path, "", base.Add(time.Minute)) // the editor truncated it
-	if l.settled(&pending) {
-		t.Fatal("a change was taken at first sight, before it settled")
-	}
-	writeAt(t, path, "defaults:\n  cooldown_default: 9s\n", base.Add(2*time.Minute)) // and wrote it
-	if l.settled(&pending) {
-		t.Fatal("a second, different version was taken without settling")
-	}
-	if !l.settled(&pending) {
-		t.Fatal("a file that held still for a check was not taken")
-	}
-	if _, err := l.Reload(); err != nil || l.Pool("x").CooldownDefault.String() != "9s" {
-		t.Fatalf("after settling: %v, cooldown %s", err, l.Pool("x").CooldownDefault)
-	}
-}

@@ -5,6 +5,10 @@
 #     says how to install it). Tests start their own on free loopback ports
 #     and never touch a Redis they did not start.
 #   - buf, pinned in tools/package-lock.json (npm ci into tools/node_modules).
+#   - systemd-analyze (apt-get install systemd, when missing and running as
+#     root), so the systemd unit's hardening score is really checked
+#     (KEYBROKER_REQUIRE_SYSTEMD_ANALYZE=1 turns the test's skip into a
+#     failure).
 # Then: gofmt, go vet, buf lint, the generated-code freshness check,
 # buf breaking against the previous commit, a short bounded run of every
 # fuzz target (FUZZTIME, default 5s each), the store and server suites on
@@ -29,6 +33,20 @@ if ! command -v redis-server >/dev/null 2>&1; then
 	fi
 fi
 redis-server --version
+
+step "systemd-analyze (deploy/keybroker.service hardening)"
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "systemd-analyze is missing; installing systemd with apt-get"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
+	else
+		echo "systemd-analyze is required to check the systemd unit's hardening; install systemd and run again." >&2
+		exit 1
+	fi
+fi
+systemd-analyze --version | head -1
+export KEYBROKER_REQUIRE_SYSTEMD_ANALYZE=1
 
 step "buf (tools/package-lock.json)"
 if [ ! -x tools/node_modules/.bin/buf ]; then

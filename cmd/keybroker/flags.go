@@ -52,6 +52,7 @@ type commonFlags struct {
 	workerPoll        time.Duration
 	workerName        string
 	metricsAddr       string
+	probeAddr         string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -62,7 +63,8 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.workerConcurrency, "worker-concurrency", 32, "validation checks in flight at once across all pools (each pool also has its own validator.concurrency)")
 	fs.DurationVar(&c.workerPoll, "worker-poll", 250*time.Millisecond, "how often the worker looks for due keys in each pool; bounds how long a suspect key waits")
 	fs.StringVar(&c.workerName, "worker-name", "", "this worker's name in the audit trail (actor worker:<name>); empty: the host name")
-	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz over plain HTTP on this host:port; empty: off")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz over plain HTTP on this host:port (/metrics is unauthenticated: keep it on loopback or behind a network policy); empty: off")
+	fs.StringVar(&c.probeAddr, "probe-addr", "", "serve only /healthz and /readyz over plain HTTP on this host:port, for kubelet probes while /metrics stays on loopback; empty: off")
 }
 
 func (c *commonFlags) logging() (level, format string) { return c.logLevel, c.logFormat }
@@ -104,6 +106,7 @@ type serveFlags struct {
 	maxStreams      uint
 	reportRate      float64
 	reportRateKey   float64
+	requireRedis    bool
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -127,6 +130,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.configReload, "config-reload-interval", 5*time.Second, "how often --config and --auth-file are checked for changes (SIGHUP reloads at once)")
 	fs.DurationVar(&f.maxStaleness, "max-staleness", time.Minute, "with the in-memory view, how long GetRandom keeps leasing (and health stays SERVING) after Redis stops answering; then UNAVAILABLE")
 	fs.IntVar(&f.reportBuffer, "report-buffer", server.DefaultReportBuffer, "failure reports kept in memory while Redis is unreachable, applied in order when it returns; 0: refuse them with UNAVAILABLE")
+	fs.BoolVar(&f.requireRedis, "require-redis", false, "refuse to start when --redis is empty instead of running on the embedded in-memory store (set in the systemd unit, so an environment file without KEYBROKER_REDIS stops the unit)")
 	fs.Float64Var(&f.reportRate, "report-rate", 100, "failure reports per second one caller (token, certificate, or address when auth is off) may send, bursts of twice that; 0: no limit")
 	fs.Float64Var(&f.reportRateKey, "report-rate-per-key", 10, "failure reports per second about one key, from all callers, bursts of twice that; 0: no limit")
 	fs.IntVar(&f.maxConnections, "max-connections", 1024, "most client connections open at once; more wait to be accepted (each costs the broker about 100 KB)")
@@ -216,6 +220,8 @@ func (f *serveFlags) reportLimits() server.ReportRate {
 // check rejects serve settings no flag type catches.
 func (f *serveFlags) check() error {
 	switch {
+	case f.requireRedis && len(f.addrs()) == 0:
+		return fmt.Errorf("--require-redis is set but --redis ($KEYBROKER_REDIS) is empty: refusing to run on the embedded in-memory store, where nothing survives a restart")
 	case f.reportRate < 0 || f.reportRateKey < 0:
 		return fmt.Errorf("--report-rate and --report-rate-per-key must not be negative")
 	case f.maxConnections < 1:

@@ -159,6 +159,11 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		lis.Close()
 		return err
 	}
+	probeSrv, err := listenOps(f.probeAddr, server.HTTPHandler(hs, nil))
+	if err != nil {
+		lis.Close()
+		return err
+	}
 	log.Info("keybroker serving", "listen", lis.Addr().String(), "metrics", f.metricsAddr,
 		"pools_configured", len(policies.Current().PoolNames()), "auth", sec.policy.Enabled(),
 		"tls", sec.tls != nil, "encryption", sec.ring != nil, "tracing", tracer.Endpoint, "version", version)
@@ -184,6 +189,9 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	g.Go(func() error { sec.auth.Watch(gctx, f.configReload, hangups(gctx), log); return nil })
 	if opsSrv != nil {
 		g.Go(func() error { return serveOps(gctx, opsSrv) })
+	}
+	if probeSrv != nil {
+		g.Go(func() error { return serveOps(gctx, probeSrv) })
 	}
 	g.Go(func() error {
 		<-gctx.Done()

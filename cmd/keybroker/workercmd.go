@@ -70,11 +70,18 @@ func runWorker(ctx context.Context, f *commonFlags, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
+	probes, err := listenOps(f.probeAddr, server.HTTPHandler(hs, nil))
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { policies.Watch(gctx, 5*time.Second, hangups(gctx), log); return nil })
 	g.Go(func() error { server.MonitorHealth(gctx, hs, st.Ping, 2*time.Second, log); return nil })
 	if ops != nil {
 		g.Go(func() error { return serveOps(gctx, ops) })
+	}
+	if probes != nil {
+		g.Go(func() error { return serveOps(gctx, probes) })
 	}
 	g.Go(func() error { return w.Run(gctx) })
 	return g.Wait()

@@ -213,7 +213,7 @@ func openRedis(f *redisFlags, log *slog.Logger) (redis.UniversalClient, func(), 
 			return nil, nil, err
 		}
 		log.Warn("no --redis given: running on the EMBEDDED in-memory store; every key and state is lost when this process stops. Set --redis (KEYBROKER_REDIS) for real use.")
-		rdb, err := store.Connect(store.RedisConfig{Addrs: []string{m.Addr()}, Timeout: f.redisTimeout})
+		rdb, err := store.Connect(store.RedisConfig{Addrs: []string{m.URL}, Timeout: f.redisTimeout})
 		if err != nil {
 			m.Close()
 			return nil, nil, err

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/keybroker/keybroker/client"
@@ -115,12 +113,7 @@ func fakeOpenAI() *httptest.Server {
 // exampleBroker runs a broker on an in-process store holding secrets in
 // pool. A real program dials its deployed broker instead.
 func exampleBroker(pool string, secrets ...string) (addr string, stop func()) {
-	m, err := miniredis.Run()
-	if err != nil {
-		log.Fatal(err)
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	addr, stopBroker, err := brokertest.Serve(rdb, nil)
+	addr, stopBroker, err := brokertest.Serve(nil) // on the embedded store
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -132,5 +125,5 @@ func exampleBroker(pool string, secrets ...string) (addr string, stop func()) {
 	if _, err := kb.Add(context.Background(), pool, secrets); err != nil {
 		log.Fatalf("seed example broker: %v", err)
 	}
-	return addr, func() { stopBroker(); rdb.Close(); m.Close() }
+	return addr, stopBroker
 }

@@ -25,7 +25,7 @@ func (s *Service) Add(ctx context.Context, req *pb.AddRequest) (*pb.AddResponse,
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.keys.AddWeighted(ctx, pool, secrets, weights)
+	res, err := s.keys.As(callerName(ctx)).AddWeighted(ctx, pool, secrets, weights)
 	if err != nil {
 		return nil, s.storeFailure(ctx, "Add", pool, err)
 	}

@@ -14,7 +14,6 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/auth"
-	"github.com/keybroker/keybroker/internal/store"
 )
 
 // methodRoles is who may call what. Methods not listed need admin, so a new
@@ -56,7 +55,7 @@ func authUnary(pols PolicySource) grpc.UnaryServerInterceptor {
 		if err := authorize(p, info.FullMethod, req); err != nil {
 			return nil, err
 		}
-		return handler(store.WithActor(auth.NewContext(ctx, p), p.Name), req)
+		return handler(auth.NewContext(ctx, p), req)
 	}
 }
 

@@ -51,12 +51,12 @@ type secureBroker struct {
 func startSecureBroker(t *testing.T) *secureBroker {
 	t.Helper()
 	d := redistest.Deploy(t)
-	rdb, err := store.Connect(store.RedisConfig{Addrs: d.Addrs, MasterName: d.MasterName})
+	conn, err := store.Open(t.Context(), store.RedisConfig{Addrs: d.Addrs, MasterName: d.MasterName})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
-	st := store.New(rdb, secret.NewIDs([]byte("k")))
+	t.Cleanup(func() { conn.Close() })
+	st := conn.Store(secret.NewIDs([]byte("k")))
 	added, err := st.Add(context.Background(), matrixPool, []string{matrixKey})
 	if err != nil {
 		t.Fatal(err)

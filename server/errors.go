@@ -4,19 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strings"
-	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/store"
 )
 
 // ErrorDomain is the google.rpc.ErrorInfo domain of every keybroker error.
@@ -60,33 +56,10 @@ func (s *Service) storeFailure(ctx context.Context, op, pool string, err error) 
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	}
-	if retryable(err) {
+	if store.IsUnavailable(err) {
 		s.log.WarnContext(ctx, "key store unavailable", "op", op, "pool", pool, "err", err)
 		return statusError(codes.Unavailable, pb.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE, pool, time.Second, "key store unavailable; retry shortly")
 	}
 	s.log.ErrorContext(ctx, "key store failed", "op", op, "pool", pool, "err", err)
 	return status.Error(codes.Internal, "internal error")
-}
-
-// retryable reports whether err means Redis is out of reach or busy
-// failing over, as opposed to Redis rejecting what we sent.
-func retryable(err error) bool {
-	var nerr net.Error
-	switch {
-	case errors.As(err, &nerr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed):
-		return true
-	}
-	var rerr redis.Error
-	if !errors.As(err, &rerr) {
-		return false
-	}
-	msg := rerr.Error()
-	for _, p := range []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY"} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +18,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/broker"
 	"github.com/keybroker/keybroker/internal/config"
-	"github.com/keybroker/keybroker/internal/lease"
 	"github.com/keybroker/keybroker/internal/redistest"
-	"github.com/keybroker/keybroker/internal/secret"
 	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/server"
@@ -121,19 +119,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	}
 
 	srv := redistest.Deploy(t)
-	rdb, err := store.Connect(store.RedisConfig{Addrs: srv.Addrs, MasterName: srv.MasterName})
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
-
-	master, err := store.LoadBrokerKey(t.Context(), rdb, nil)
-	if err != nil {
-		t.Fatalf("broker key: %v", err)
-	}
 	clock := testkit.NewClock(clockStart)
-	st := store.New(rdb, secret.NewIDs(secret.Derive(master, "key-id")), store.WithClock(clock.Now))
-
 	policies, err := config.Parse("policy.yaml", []byte(policyYAML))
 	if err != nil {
 		t.Fatalf("policy: %v", err)
@@ -141,33 +127,34 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	svcOpts := []server.Option{
-		server.WithPolicies(policies),
-		server.WithLogger(logger),
-		server.WithClock(clock.Now),
-	}
+	// The broker as `keybroker serve` builds it, GetRandom served by the
+	// store (or the test's selector) so that each call reads Redis.
+	bopts := []broker.Option{broker.WithClock(clock.Now)}
 	if hc.selector != nil {
-		svcOpts = append(svcOpts, server.WithSelector(hc.selector(st)))
+		bopts = append(bopts, broker.WithSelector(hc.selector))
 	}
-	svc := server.New(st, lease.NewSigner(secret.Derive(master, "lease")), svcOpts...)
-	hs := health.NewServer()
-	gs := server.NewGRPCServer(svc, hs, logger, server.DefaultGRPCConfig())
-
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	b, err := broker.New(t.Context(), broker.Config{
+		Redis:     store.RedisConfig{Addrs: srv.Addrs, MasterName: srv.MasterName},
+		Policies:  policies,
+		Logger:    logger,
+		Listen:    "127.0.0.1:0",
+		Selection: broker.SelectRedis,
+	}, bopts...)
 	if err != nil {
-		t.Fatalf("listen: %v", err)
+		t.Fatalf("broker: %v", err)
 	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = gs.Serve(lis)
-	}()
+	runCtx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- b.Run(runCtx) }()
 	t.Cleanup(func() {
-		gs.Stop()
-		<-served
+		stop()
+		if err := <-ran; err != nil {
+			t.Errorf("broker.Run: %v", err)
+		}
 	})
+	st := b.Store()
 
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(b.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatalf("grpc client: %v", err)
 	}
@@ -181,8 +168,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		redis:    srv,
 		clock:    clock,
 		logs:     logs,
-		svc:      svc,
-		hs:       hs,
+		svc:      b.Service(),
+		hs:       b.Health(),
 		log:      logger,
 		policies: policies,
 	}

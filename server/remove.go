@@ -32,7 +32,7 @@ func (s *Service) Remove(ctx context.Context, req *pb.RemoveRequest) (*pb.Remove
 	for _, sec := range secrets {
 		ids = append(ids, s.keys.KeyID(sec))
 	}
-	res, err := s.keys.Remove(ctx, pool, dedupe(ids))
+	res, err := s.keys.As(callerName(ctx)).Remove(ctx, pool, dedupe(ids))
 	if err != nil {
 		return nil, s.storeFailure(ctx, "Remove", pool, err)
 	}

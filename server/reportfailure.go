@@ -51,15 +51,16 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	// No report id on the direct path: a dedup id is a Redis write (kept an
 	// hour) that only a replay needs, and every caller could make them.
 	f := store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: policy.Until(verdict, now)}
-	tr, err := s.keys.Report(ctx, pool, id, f)
+	caller := callerName(ctx)
+	tr, err := s.keys.As(caller).Report(ctx, pool, id, f)
 	if errors.Is(err, store.ErrKeyUnknown) {
 		return nil, statusError(codes.NotFound, pb.ErrorReason_ERROR_REASON_KEY_UNKNOWN, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
 	}
-	if err != nil && retryable(err) && ctx.Err() == nil {
+	if err != nil && store.IsUnavailable(err) && ctx.Err() == nil {
 		// A queued report may be replayed more than once (Redis flapping):
 		// it gets an id so that only its first application counts.
 		f.ID = newReportID()
-		return s.queue(ctx, queuedReport{pool: pool, id: id, failure: f, actor: callerName(ctx), caller: callerKey(ctx)}, verdict, err)
+		return s.queue(ctx, queuedReport{pool: pool, id: id, failure: f, actor: caller, caller: callerKey(ctx)}, verdict, err)
 	}
 	if err != nil {
 		return nil, s.storeFailure(ctx, "ReportFailure", pool, err)
@@ -150,8 +151,10 @@ func (s *Service) logTransition(ctx context.Context, pool, id string, v failure.
 		"reason", v.Reason, "from", string(tr.From), "to", string(tr.To), "until", tr.Until, "actor", auth.Actor(ctx))
 }
 
-// callerName is the authenticated caller, for the audit trail of a
-// report applied later; "" when authentication is off.
+// callerName is the authenticated caller that the auth interceptor handed
+// to the handler, read once per call and passed down as an argument (to
+// the store's audit trail, to a report queued for later); "" when
+// authentication is off.
 func callerName(ctx context.Context) string {
 	if p, ok := auth.FromContext(ctx); ok {
 		return p.Name

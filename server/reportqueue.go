@@ -122,12 +122,8 @@ func (s *Service) drainReports(ctx context.Context) {
 		if !ok {
 			break
 		}
-		rctx := ctx
-		if r.actor != "" {
-			rctx = store.WithActor(ctx, r.actor)
-		}
-		tr, err := s.keys.Report(rctx, r.pool, r.id, r.failure)
-		if err != nil && retryable(err) {
+		tr, err := s.keys.As(r.actor).Report(ctx, r.pool, r.id, r.failure)
+		if err != nil && store.IsUnavailable(err) {
 			break // still out of reach
 		}
 		s.pending.pop()

@@ -21,12 +21,12 @@ import (
 func TestReportsSurviveAnOutage(t *testing.T) {
 	srv := redistest.Start(t)
 	proxy := redistest.StartProxy(t, srv.Addr)
-	rdb, err := store.Connect(store.RedisConfig{Addrs: []string{proxy.Addr}, Timeout: 200 * time.Millisecond})
+	conn, err := store.Open(t.Context(), store.RedisConfig{Addrs: []string{proxy.Addr}, Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rdb.Close() })
-	st := store.New(rdb, secret.NewIDs([]byte("k")))
+	t.Cleanup(func() { conn.Close() })
+	st := conn.Store(secret.NewIDs([]byte("k")))
 	svc := New(st, lease.NewSigner([]byte("l")), WithReportBuffer(3))
 	ctx := context.Background()
 	added, err := st.Add(ctx, "p", []string{"sk-outage-report-000001", "sk-outage-report-000002"})

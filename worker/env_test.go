@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/redistest"
 	"github.com/keybroker/keybroker/internal/secret"
@@ -23,7 +21,6 @@ import (
 type env struct {
 	t       testing.TB
 	srv     *redistest.Server
-	rdb     *redis.Client
 	st      *store.Store
 	clock   *testkit.Clock
 	logs    *testkit.Buffer
@@ -34,8 +31,8 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	srv := redistest.Start(t)
-	e := &env{t: t, srv: srv, rdb: srv.Client(), clock: testkit.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)), logs: &testkit.Buffer{}}
-	e.st = store.New(e.rdb, secret.NewIDs([]byte("worker-test")), store.WithClock(e.clock.Now))
+	e := &env{t: t, srv: srv, clock: testkit.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)), logs: &testkit.Buffer{}}
+	e.st = store.New(srv.Client(), secret.NewIDs([]byte("worker-test")), store.WithClock(e.clock.Now))
 	t.Cleanup(func() {
 		logs := e.logs.String()
 		e.mu.Lock()

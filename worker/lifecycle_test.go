@@ -157,7 +157,7 @@ func TestRedisOutageIsSurvivedAndLoggedOnce(t *testing.T) {
 	e.secrets = append(e.secrets, after)
 	e.mu.Unlock()
 	var id string
-	eventually(t, "the client reconnects", func() bool { // go-redis backs off redialing for a second
+	eventually(t, "the client reconnects", func() bool { // the Redis client backs off redialing for a second
 		res, err := e.st.Add(context.Background(), "p", []string{after})
 		if err == nil {
 			id = res.KeyIDs[0]

@@ -44,7 +44,7 @@ var binary = sync.OnceValues(func() (string, error) {
 // syncBuffer collects a process's output safely while it runs.
 type syncBuffer = testkit.Buffer
 
-type broker struct {
+type brokerProc struct {
 	cmd    *exec.Cmd
 	out    *syncBuffer
 	addr   string
@@ -56,26 +56,26 @@ type broker struct {
 
 // startBroker runs `keybroker serve` with args on a free loopback port and
 // waits until it reports SERVING.
-func startBroker(t *testing.T, args ...string) *broker {
+func startBroker(t *testing.T, args ...string) *brokerProc {
 	t.Helper()
 	return startBrokerEnv(t, nil, args...)
 }
 
 // startBrokerEnv is startBroker with extra environment variables.
-func startBrokerEnv(t *testing.T, env []string, args ...string) *broker {
+func startBrokerEnv(t *testing.T, env []string, args ...string) *brokerProc {
 	t.Helper()
 	return startBrokerAt(t, freeAddr(t), env, args...)
 }
 
 // startBrokerAt is startBrokerEnv on a given address, so a test can
 // restart a broker where its clients expect it.
-func startBrokerAt(t *testing.T, addr string, env []string, args ...string) *broker {
+func startBrokerAt(t *testing.T, addr string, env []string, args ...string) *brokerProc {
 	t.Helper()
 	bin, err := binary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &broker{out: &syncBuffer{}, addr: addr, exited: make(chan error, 1)}
+	b := &brokerProc{out: &syncBuffer{}, addr: addr, exited: make(chan error, 1)}
 	b.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr, "--health-interval", "100ms", "--log-format", "json"}, args...)...)
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
 	b.cmd.Env = append(os.Environ(), env...)
@@ -97,7 +97,7 @@ func startBrokerAt(t *testing.T, addr string, env []string, args ...string) *bro
 	return b
 }
 
-func (b *broker) waitHealth(t *testing.T, want healthpb.HealthCheckResponse_ServingStatus) {
+func (b *brokerProc) waitHealth(t *testing.T, want healthpb.HealthCheckResponse_ServingStatus) {
 	t.Helper()
 	var last string
 	for range 200 {
@@ -119,7 +119,7 @@ func (b *broker) waitHealth(t *testing.T, want healthpb.HealthCheckResponse_Serv
 }
 
 // stop sends SIGTERM and returns the exit error.
-func (b *broker) stop(t *testing.T) error {
+func (b *brokerProc) stop(t *testing.T) error {
 	t.Helper()
 	_ = b.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -338,7 +338,7 @@ func TestServeRejectsBadStartUp(t *testing.T) {
 }
 
 // dialTo connects the broker's clients to addr.
-func (b *broker) dialTo(t *testing.T, addr string) {
+func (b *brokerProc) dialTo(t *testing.T, addr string) {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // storeWithin polls GetAll, which always reads Redis (GetRandom is served
 // from memory), until it succeeds, returning how many calls failed (with
 // UNAVAILABLE only) on the way. GetRandom must never fail meanwhile.
-func storeWithin(t *testing.T, b *broker, pool string, limit time.Duration) int {
+func storeWithin(t *testing.T, b *brokerProc, pool string, limit time.Duration) int {
 	t.Helper()
 	failed := 0
 	deadline := time.Now().Add(limit)

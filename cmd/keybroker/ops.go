@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,42 +10,6 @@ import (
 
 	"github.com/keybroker/keybroker/internal/tracing"
 )
-
-// listenOps opens the plain-HTTP listener for metrics and probes; an empty
-// address turns it off.
-func listenOps(addr string, h http.Handler) (*opsServer, error) {
-	if addr == "" {
-		return nil, nil
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen for metrics on %s: %w", addr, err)
-	}
-	return &opsServer{l: l, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}, nil
-}
-
-type opsServer struct {
-	l   net.Listener
-	srv *http.Server
-}
-
-// serveOps serves until ctx ends, then shuts the listener down. Probes keep
-// answering (readyz: 503) while the gRPC server drains, until then.
-func serveOps(ctx context.Context, o *opsServer) error {
-	errc := make(chan error, 1)
-	go func() { errc <- o.srv.Serve(o.l) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("metrics listener: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := o.srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("stop metrics listener: %w", err)
-	}
-	return nil
-}
 
 // hangups delivers SIGHUP until ctx ends: the operator's "reload the
 // configuration now".

@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/broker"
 	"github.com/keybroker/keybroker/internal/store"
 )
 
@@ -46,22 +46,18 @@ func runRekey(ctx context.Context, rf *redisFlags, poolList string, sealPlain bo
 	if ring == nil {
 		return errors.New("--encryption-key-file (or $" + envEncryptionKeys + ") is required")
 	}
-	rdb, err := store.Connect(store.RedisConfig{Addrs: rf.addrs(), MasterName: rf.redisMasterName, Timeout: rf.redisTimeout})
+	// Opening the broker loads (and reseals) the broker key too.
+	b, err := broker.New(ctx, broker.Config{
+		Redis:   store.RedisConfig{Addrs: rf.addrs(), MasterName: rf.redisMasterName, Timeout: rf.redisTimeout},
+		Keyring:       ring,
+		SealPlaintext: sealPlain,
+		AllowEviction: true, // rekey rewrites values in place; serve and worker check the policy
+	})
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	var keyOpts []store.BrokerKeyOption
-	stOpts := []store.Option{store.WithKeyring(ring)}
-	if sealPlain {
-		keyOpts = append(keyOpts, store.SealPlaintextBrokerKey())
-		stOpts = append(stOpts, store.WithLegacyPlaintext())
-	}
-	key, err := store.LoadBrokerKey(ctx, rdb, ring, keyOpts...) // reseals the broker key too
-	if err != nil {
-		return err
-	}
-	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")), stOpts...)
+	defer b.Close()
+	st := b.Store()
 	names, err := poolNames(ctx, st, poolList)
 	if err != nil {
 		return err

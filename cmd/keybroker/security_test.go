@@ -83,7 +83,7 @@ func TestServeRefusesToExposeAnOpenBroker(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		b := &broker{cmd: cmd, out: buf, exited: make(chan error, 1)}
+		b := &brokerProc{cmd: cmd, out: buf, exited: make(chan error, 1)}
 		go func() { b.exited <- cmd.Wait() }()
 		b.dialTo(t, "127.0.0.1:"+port)
 		b.waitHealth(t, 1) // SERVING

@@ -1,21 +1,17 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"time"
 
-	"github.com/keybroker/keybroker/internal/store"
-	"github.com/keybroker/keybroker/internal/view"
-	"github.com/keybroker/keybroker/server"
+	"github.com/keybroker/keybroker/internal/broker"
 )
 
 // Selection sources: where GetRandom picks keys.
 const (
-	sourceMemory = "memory" // the in-memory view, following Redis
-	sourceRedis  = "redis"  // one Redis script per call, as the seed did
+	sourceMemory = broker.SelectMemory // the in-memory view, following Redis
+	sourceRedis  = broker.SelectRedis  // one Redis script per call
 )
 
 // selectionFlags say where GetRandom picks keys and how the in-memory view
@@ -46,26 +42,4 @@ func (s *sourceFlag) Set(v string) error {
 	}
 	*s = sourceFlag(v)
 	return nil
-}
-
-// newSelector returns GetRandom's selector and, for the memory source, the
-// view behind it (which the caller runs); nil for the redis source.
-func newSelector(f selectionFlags, st *store.Store, policies view.Policies, log *slog.Logger) (server.Selector, *view.View) {
-	if f.source == sourceRedis {
-		return st, nil
-	}
-	v := view.New(st, policies, view.WithLogger(log),
-		view.WithResyncInterval(f.resyncEvery), view.WithFlushInterval(f.flushEvery))
-	return v, v
-}
-
-// flushView writes the lease counts of the calls served while draining,
-// after the view itself has stopped.
-func flushView(v *view.View) {
-	if v == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	v.Flush(ctx)
 }

@@ -25,7 +25,7 @@ func TestServeReplicasFollowEachOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, br := range []*broker{b, c} {
+	for _, br := range []*brokerProc{b, c} {
 		if _, err := br.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "p"}); err != nil {
 			t.Fatalf("GetRandom: %v", err)
 		}
@@ -56,7 +56,7 @@ func TestServeReplicasFollowEachOther(t *testing.T) {
 }
 
 // waitLeases waits until the pool's lease counts in Redis add up to want.
-func waitLeases(t *testing.T, br *broker, pool string, want int64) {
+func waitLeases(t *testing.T, br *brokerProc, pool string, want int64) {
 	t.Helper()
 	var got int64
 	for range 200 {

@@ -86,7 +86,7 @@ func TestSoak(t *testing.T) {
 		"\n    validator: {kind: openai, interval: 2s, retry_interval: 1s, disabled_interval: 5s, timeout: 2s, rate_limit: 1000, concurrency: 8}\n"), 0o600)
 
 	addrs, metricsAddrs := make([]string, 3), make([]string, 3)
-	brokers := make([]*broker, 3)
+	brokers := make([]*brokerProc, 3)
 	start := func(i int) {
 		brokers[i] = startBrokerAt(t, addrs[i], nil, "--redis", rs.Addr, "--config", cfg, "--metrics-addr", metricsAddrs[i],
 			"--worker-poll", "50ms", "--wake-interval", "100ms", "--health-interval", "200ms", "--worker-name", fmt.Sprint("soak", i))
@@ -194,7 +194,7 @@ func soakSampleOf(t *testing.T, metricsAddr string) soakSample {
 
 // soakFaults kills broker 1, then Redis (for 2s), then broker 2, spread
 // over the run, and samples broker 0 once it is warm.
-func soakFaults(t *testing.T, ctx context.Context, length time.Duration, rs *redistest.Server, brokers []*broker, start func(int), metrics0 string, warm chan<- soakSample) <-chan struct{} {
+func soakFaults(t *testing.T, ctx context.Context, length time.Duration, rs *redistest.Server, brokers []*brokerProc, start func(int), metrics0 string, warm chan<- soakSample) <-chan struct{} {
 	done := make(chan struct{})
 	at := func(frac float64) bool {
 		select {
@@ -251,7 +251,7 @@ func soakDrain(t *testing.T, metricsAddrs []string) {
 }
 
 // soakState lists every key of the soak pool.
-func soakState(t *testing.T, b *broker) map[string]*pb.Key {
+func soakState(t *testing.T, b *brokerProc) map[string]*pb.Key {
 	out := map[string]*pb.Key{}
 	req := &pb.GetAllRequest{Pool: "soak", PageSize: 1000}
 	for {
@@ -272,7 +272,7 @@ func soakState(t *testing.T, b *broker) map[string]*pb.Key {
 	}
 }
 
-func soakWaitRemoved(t *testing.T, b *broker, deadIDs []string) map[string]*pb.Key {
+func soakWaitRemoved(t *testing.T, b *brokerProc, deadIDs []string) map[string]*pb.Key {
 	for i := 0; ; i++ {
 		state := soakState(t, b)
 		left := 0
@@ -379,7 +379,7 @@ func soakCheckReports(t *testing.T, state map[string]*pb.Key, l *soakLedger) {
 // soakCheckAudit requires every key's history to be one chain: each
 // change starts where the previous ended, and the last ends in the key's
 // state.
-func soakCheckAudit(t *testing.T, b *broker, aliveIDs []string, state map[string]*pb.Key) {
+func soakCheckAudit(t *testing.T, b *brokerProc, aliveIDs []string, state map[string]*pb.Key) {
 	for _, id := range aliveIDs {
 		var events []*pb.KeyEvent
 		req := &pb.GetKeyHistoryRequest{Pool: "soak", KeyId: id, PageSize: 1000}

@@ -58,7 +58,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // checkWorkerDecides adds a good and a bad key and waits for the worker to
 // remove the bad one, then reports the good one invalid and waits for the
 // worker to restore it. actor is who the audit trail should name.
-func checkWorkerDecides(t *testing.T, b *broker, actor string) {
+func checkWorkerDecides(t *testing.T, b *brokerProc, actor string) {
 	ctx := ctxT(t)
 	add, err := b.client.Add(ctx, &pb.AddRequest{Pool: "main", Secrets: []string{goodSecret, badSecret}})
 	if err != nil {

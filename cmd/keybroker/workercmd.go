@@ -5,20 +5,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc/health"
-
+	"github.com/keybroker/keybroker/internal/broker"
 	"github.com/keybroker/keybroker/internal/config"
-	"github.com/keybroker/keybroker/internal/metrics"
 	"github.com/keybroker/keybroker/internal/seal"
-	"github.com/keybroker/keybroker/internal/secret"
 	"github.com/keybroker/keybroker/internal/store"
-	"github.com/keybroker/keybroker/server"
-	"github.com/keybroker/keybroker/worker"
 )
 
 // workerCommand is `keybroker worker`: the validation worker alone, for
@@ -49,64 +41,31 @@ func runWorker(ctx context.Context, f *commonFlags, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	rdb, closeRedis, err := openRedis(&f.redisFlags, log)
+	cfg := f.brokerConfig(policies, ring, log)
+	cfg.Loops = []func(context.Context){
+		func(ctx context.Context) { policies.Watch(ctx, 5*time.Second, hangups(ctx), log) },
+	}
+	b, err := broker.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer closeRedis()
-	key, err := waitForBrokerKey(ctx, rdb, ring, log)
-	if err != nil {
-		return err
-	}
-	if err := checkEviction(ctx, rdb, f.allowEviction, log); err != nil {
-		return err
-	}
-	mx := metrics.New()
-	rdb.AddHook(mx.RedisHook())
-	st := newStore(rdb, key, ring)
-	w := newWorker(st, policies, f, mx, log)
-	hs := health.NewServer()
-	ops, err := listenOps(f.metricsAddr, server.HTTPHandler(hs, mx.Handler()))
-	if err != nil {
-		return err
-	}
-	probes, err := listenOps(f.probeAddr, server.HTTPHandler(hs, nil))
-	if err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { policies.Watch(gctx, 5*time.Second, hangups(gctx), log); return nil })
-	g.Go(func() error { server.MonitorHealth(gctx, hs, st.Ping, 2*time.Second, log); return nil })
-	if ops != nil {
-		g.Go(func() error { return serveOps(gctx, ops) })
-	}
-	if probes != nil {
-		g.Go(func() error { return serveOps(gctx, probes) })
-	}
-	g.Go(func() error { return w.Run(gctx) })
-	return g.Wait()
+	return b.Run(ctx)
 }
 
-// newStore is the key store every command shares: key ids derive from the
-// broker key, and secrets are sealed with ring when there is one.
-func newStore(rdb redis.UniversalClient, brokerKey []byte, ring *seal.Keyring) *store.Store {
-	return store.New(rdb, secret.NewIDs(secret.Derive(brokerKey, "key-id")), store.WithKeyring(ring))
-}
-
-// newWorker builds the validation worker from the shared flags. Without a
-// --worker-name it is named after the host, so the audit trail says which
-// replica changed a key.
-func newWorker(st *store.Store, policies worker.Policies, f *commonFlags, obs worker.Observer, log *slog.Logger) *worker.Worker {
-	name := f.workerName
-	if name == "" {
-		name, _ = os.Hostname()
+// brokerConfig is the part of the broker's configuration that serve and
+// worker share: Redis, waited for at start; the policies; the worker; the
+// metrics listener.
+func (c *commonFlags) brokerConfig(policies *config.Live, ring *seal.Keyring, log *slog.Logger) broker.Config {
+	return broker.Config{
+		Redis: store.RedisConfig{
+			Addrs: c.addrs(), MasterName: c.redisMasterName, Timeout: c.redisTimeout, Wait: true,
+		},
+		Keyring:     ring,
+		Policies:    policies,
+		Logger:      log,
+		MetricsAddr:   c.metricsAddr,
+		ProbeAddr:     c.probeAddr,
+		AllowEviction: c.allowEviction,
+		Worker:      &broker.WorkerConfig{Name: c.workerName, Concurrency: c.workerConcurrency, Poll: c.workerPoll},
 	}
-	log.Info("validation worker running", "name", name, "concurrency", f.workerConcurrency, "poll", f.workerPoll)
-	return worker.New(st, policies,
-		worker.WithLogger(log),
-		worker.WithConcurrency(f.workerConcurrency),
-		worker.WithPollInterval(f.workerPoll),
-		worker.WithName(name),
-		worker.WithObserver(obs),
-	)
 }

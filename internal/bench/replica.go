@@ -4,28 +4,22 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/health"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
-	"github.com/keybroker/keybroker/internal/config"
-	"github.com/keybroker/keybroker/internal/lease"
-	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/broker"
 	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/view"
-	"github.com/keybroker/keybroker/server"
 )
 
-// replica is one broker in this process, wired as `keybroker serve`
-// wires it with default flags: its own Redis connections, the store, the
-// in-memory view (or the store as selector, for the per-call Redis mode),
-// the service, and server.NewGRPCServer with the default configuration
-// (the same interceptors, keepalive, limits and health) on loopback TCP.
+// replica is one broker in this process, built by broker.New exactly as
+// `keybroker serve` builds it with default flags (worker off): its own
+// Redis connections, the store, the in-memory view (or the store as
+// selector, for the per-call Redis mode), the service and the gRPC server
+// on loopback TCP, with its background loops.
 type replica struct {
 	addr   string
 	store  *store.Store
@@ -37,63 +31,38 @@ type replica struct {
 // startReplica starts a broker on the Redis at redisAddr. With memory it
 // serves GetRandom from the view (which it runs), otherwise from Redis.
 func startReplica(ctx context.Context, redisAddr string, memory bool, log *slog.Logger) (*replica, error) {
-	rdb, err := store.Connect(store.RedisConfig{Addrs: []string{redisAddr}, Timeout: time.Second})
-	if err != nil {
-		return nil, err
-	}
-	key, err := store.LoadBrokerKey(ctx, rdb, nil)
-	if err != nil {
-		rdb.Close()
-		return nil, err
-	}
-	r := &replica{store: store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")))}
-	policies := config.Default()
-	var sel server.Selector = r.store
+	sel := broker.SelectRedis
 	if memory {
-		r.view = view.New(r.store, policies, view.WithLogger(log))
-		sel = r.view
+		sel = broker.SelectMemory
 	}
-	svc := server.New(r.store, lease.NewSigner(secret.Derive(key, "lease")),
-		server.WithPolicies(policies), server.WithLogger(log), server.WithSelector(sel))
-	return r, r.serve(ctx, rdb, svc, log)
-}
-
-// serve runs the gRPC server, health monitoring and the view until stop.
-func (r *replica) serve(ctx context.Context, rdb redis.UniversalClient, svc *server.Service, log *slog.Logger) error {
-	hs := health.NewServer()
-	gs := server.NewGRPCServer(svc, hs, log, server.DefaultGRPCConfig())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	b, err := broker.New(ctx, broker.Config{
+		Redis:     store.RedisConfig{Addrs: []string{redisAddr}, Timeout: time.Second},
+		Listen:    "127.0.0.1:0",
+		Selection: sel,
+		Logger:    log,
+	})
 	if err != nil {
-		rdb.Close()
-		return fmt.Errorf("listen: %w", err)
+		return nil, err
 	}
-	r.addr = lis.Addr().String()
-	conn, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(b.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		rdb.Close()
-		return err
+		b.Close()
+		return nil, err
 	}
-	r.client = pb.NewKeyBrokerServiceClient(conn)
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{}, 3)
-	go func() { _ = gs.Serve(lis); done <- struct{}{} }()
-	go func() { server.MonitorHealth(rctx, hs, r.store.Ping, 2*time.Second, log); done <- struct{}{} }()
-	go func() {
-		if r.view != nil {
-			_ = r.view.Run(rctx)
-		}
-		done <- struct{}{}
-	}()
-	r.stop = func() {
-		cancel()
-		gs.Stop()
-		for range 3 {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Run(rctx) }()
+	return &replica{
+		addr:   b.Addr(),
+		store:  b.Store(),
+		view:   b.View(),
+		client: pb.NewKeyBrokerServiceClient(conn),
+		stop: func() {
+			conn.Close()
+			cancel()
 			<-done
-		}
-		conn.Close()
-		rdb.Close()
-	}
-	return nil
+		},
+	}, nil
 }
 
 // waitLoaded waits until the view serves pool with at least n keys.

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/broker"
 	"github.com/keybroker/keybroker/internal/store"
 )
 
@@ -45,16 +45,12 @@ func benchSecret(pool string, i int) string {
 // runSeed adds j.Keys keys to j.Pool through the store, in calls of
 // seedCall secrets (the store writes each in atomic batches of 500).
 func runSeed(ctx context.Context, j job, stdout io.Writer) error {
-	rdb, err := store.Connect(store.RedisConfig{Addrs: []string{j.Addr}, Timeout: 10 * time.Second})
+	b, err := broker.New(ctx, broker.Config{Redis: store.RedisConfig{Addrs: []string{j.Addr}, Timeout: 10 * time.Second}})
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	key, err := store.LoadBrokerKey(ctx, rdb, nil)
-	if err != nil {
-		return err
-	}
-	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")))
+	defer b.Close()
+	st := b.Store()
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(seedConcurrency)

@@ -1,31 +1,24 @@
-// Package brokertest runs a real keybroker for tests: the gRPC service of
-// package server over a real redis-server (see redistest), on a free
-// loopback port, wired the way `keybroker serve` wires it. Tests of the
-// client, the admin CLI, the Node example and the grpcurl runbook all talk
-// to it over the network, as their users would talk to a deployed broker.
+// Package brokertest runs a real keybroker for tests over a real
+// redis-server (see redistest) on a free loopback port, built by
+// broker.New exactly as `keybroker serve` builds it with default flags
+// (in-memory view, broker key from Redis, worker on). Tests of the client,
+// the admin CLI, the Node example and the grpcurl runbook all talk to it
+// over the network, as their users would talk to a deployed broker.
 package brokertest
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/health"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/broker"
 	"github.com/keybroker/keybroker/internal/config"
-	"github.com/keybroker/keybroker/internal/lease"
 	"github.com/keybroker/keybroker/internal/redistest"
-	"github.com/keybroker/keybroker/internal/secret"
 	"github.com/keybroker/keybroker/internal/store"
-	"github.com/keybroker/keybroker/server"
 )
 
 // Broker is a running broker owned by a test.
@@ -37,19 +30,22 @@ type Broker struct {
 	Client pb.KeyBrokerServiceClient
 	// Redis is the redis-server behind the broker.
 	Redis *redistest.Server
+
+	broker *broker.Broker
 }
 
-// Start runs a broker with the pool policies of cfg (nil: built-in
-// defaults) and stops it, and its Redis, at the end of the test.
+// Start runs a broker over a fresh redis-server with the pool policies of
+// cfg (nil: built-in defaults) and stops it, and its Redis, at the end of
+// the test.
 func Start(t testing.TB, cfg *config.Config) *Broker {
 	t.Helper()
 	rs := redistest.Start(t)
-	addr, stop, err := Serve(rs.Client(), cfg)
+	kb, stop, err := serve([]string{rs.Addr}, cfg)
 	if err != nil {
 		t.Fatalf("brokertest: %v", err)
 	}
 	t.Cleanup(stop)
-	b := &Broker{Addr: addr, Redis: rs}
+	b := &Broker{Addr: kb.Addr(), Redis: rs, broker: kb}
 	conn, err := grpc.NewClient(b.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatalf("brokertest: dial %s: %v", b.Addr, err)
@@ -59,28 +55,38 @@ func Start(t testing.TB, cfg *config.Config) *Broker {
 	return b
 }
 
-// Serve runs a broker over rdb with the pool policies of cfg (nil:
-// built-in defaults) on a free loopback port until stop is called. It is
-// for callers without a testing.TB, such as runnable examples.
-func Serve(rdb redis.UniversalClient, cfg *config.Config) (addr string, stop func(), err error) {
-	if cfg == nil {
-		cfg = config.Default()
-	}
-	// A fresh broker key per broker: a test broker has no other replica to
-	// agree with, and this keeps the helper off the key's storage format.
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
+// Serve runs a broker on the embedded store with the pool policies of cfg
+// (nil: built-in defaults) on a free loopback port until stop is called.
+// It is for callers without a testing.TB or a redis-server, such as
+// runnable examples.
+func Serve(cfg *config.Config) (addr string, stop func(), err error) {
+	b, stop, err := serve(nil, cfg)
+	if err != nil {
 		return "", nil, err
 	}
-	st := store.New(rdb, secret.NewIDs(secret.Derive(key, "key-id")))
-	svc := server.New(st, lease.NewSigner(secret.Derive(key, "lease")), server.WithPolicies(cfg))
-	gs := server.NewGRPCServer(svc, health.NewServer(), slog.New(slog.DiscardHandler), server.DefaultGRPCConfig())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("listen: %w", err)
+	return b.Addr(), stop, nil
+}
+
+// serve builds the broker through broker.New as `keybroker serve` does
+// with default flags, on loopback: the broker key loaded from Redis, the
+// in-memory view, the validation worker; it runs it until stop.
+func serve(redisAddrs []string, cfg *config.Config) (*broker.Broker, func(), error) {
+	bc := broker.Config{
+		Redis:  store.RedisConfig{Addrs: redisAddrs, Timeout: time.Second},
+		Listen: "127.0.0.1:0",
+		Worker: &broker.WorkerConfig{Name: "brokertest"},
 	}
-	go func() { _ = gs.Serve(lis) }()
-	return lis.Addr().String(), gs.Stop, nil
+	if cfg != nil {
+		bc.Policies = cfg
+	}
+	b, err := broker.New(context.Background(), bc)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Run(ctx) }()
+	return b, func() { cancel(); <-done }, nil
 }
 
 // Add puts secrets into pool and returns their key ids in order.
@@ -93,9 +99,12 @@ func (b *Broker) Add(t testing.TB, pool string, secrets ...string) []string {
 	return resp.KeyIds
 }
 
-// Keys returns every key of pool by key id, paging through GetAll.
+// Keys returns every key of pool by key id, paging through GetAll. It
+// first writes the lease counts the in-memory view holds (a served broker
+// writes them every second), so LeaseCount counts every lease so far.
 func (b *Broker) Keys(t testing.TB, pool string) map[string]*pb.Key {
 	t.Helper()
+	b.broker.View().Flush(ctx(t))
 	out := map[string]*pb.Key{}
 	req := &pb.GetAllRequest{Pool: pool, PageSize: 1000}
 	for {

@@ -5,16 +5,15 @@
 package redisproc
 
 import (
-	"context"
+	"bufio"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // BinaryEnv names the environment variable that points at another
@@ -139,8 +138,6 @@ var errExited = errors.New("redis-server exited")
 
 // waitReady polls PING until the server answers, exits, or 10 s pass.
 func waitReady(addr string, exited chan error) error {
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -149,10 +146,7 @@ func waitReady(addr string, exited chan error) error {
 			return fmt.Errorf("%w on %s: %v", errExited, addr, err)
 		default:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
+		if ping(addr) == nil {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -167,4 +161,28 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ping sends one inline PING and expects +PONG: all a process manager
+// needs to know that redis-server is up, without a Redis client library.
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+		return err
+	}
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	reply, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if reply != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", strings.TrimSpace(reply))
+	}
+	return nil
 }

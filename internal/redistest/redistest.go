@@ -41,10 +41,28 @@ func Start(t testing.TB) *Server {
 
 // Client returns a go-redis client for the server, closed at cleanup.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
-	s.t.Cleanup(func() { _ = c.Close() })
+	return Dial(s.t, s.Addr)
+}
+
+// Dial returns a raw client for the Redis at addr, closed at cleanup, for
+// tests that read or write what the store keeps behind its back. Tests
+// name its types through the aliases below, so that go-redis stays an
+// import of internal/store (and of this helper) alone.
+func Dial(t testing.TB, addr string) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// Client is a raw Redis client, as Dial, Server.Client and
+// Deployment.Client return.
+type Client = redis.UniversalClient
+
+// Pipe is a transaction pipeline of a Client.
+type Pipe = redis.Pipeliner
+
+// Z is a sorted-set member, for Pipe.ZAdd.
+type Z = redis.Z
 
 // Stop kills the server. It is safe to call more than once.
 func (s *Server) Stop() { s.proc.Stop() }

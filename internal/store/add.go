@@ -52,7 +52,7 @@ func (s *Store) AddWeighted(ctx context.Context, pool string, secrets []string, 
 		if err != nil {
 			return res, fmt.Errorf("add to pool %q: %w", pool, err)
 		}
-		flags, err := s.eval(ctx, addScript, pool, append(args, actorOf(ctx, "admin"))...).Int64Slice()
+		flags, err := s.eval(ctx, addScript, pool, append(args, s.actorAs("admin"))...).Int64Slice()
 		if err != nil {
 			return res, fmt.Errorf("add %d keys to pool %q: %w", end-start, pool, err)
 		}

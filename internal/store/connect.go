@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -20,11 +21,21 @@ type RedisConfig struct {
 	// connection, so an unreachable Redis fails calls fast instead of
 	// hanging them.
 	Timeout time.Duration
+	// Hook, when set, observes every command (the metrics' latency and
+	// error counts).
+	Hook redis.Hook
+	// Wait makes Open retry until Redis answers or ctx ends, logging each
+	// failed attempt to Log, so that a broker started before its Redis
+	// comes up on its own instead of crash-looping. Without it Open fails
+	// at once when Redis does not answer.
+	Wait bool
+	// Log receives the waiting; nil discards.
+	Log *slog.Logger
 }
 
-// Connect returns a go-redis UniversalClient for cfg. It does not dial;
+// connect returns a go-redis UniversalClient for cfg. It does not dial;
 // the first command does.
-func Connect(cfg RedisConfig) (redis.UniversalClient, error) {
+func connect(cfg RedisConfig) (redis.UniversalClient, error) {
 	if len(cfg.Addrs) == 0 {
 		return nil, fmt.Errorf("no redis address given")
 	}
@@ -54,10 +65,16 @@ func Connect(cfg RedisConfig) (redis.UniversalClient, error) {
 	// default five dials.
 	opts.MaxRetries = 1
 	opts.DialerRetries, opts.DialerRetryTimeout = 1, 50*time.Millisecond
+	var rdb redis.UniversalClient
 	if len(opts.Addrs) > 1 && opts.MasterName == "" {
-		return newClusterClient(opts), nil
+		rdb = newClusterClient(opts)
+	} else {
+		rdb = redis.NewUniversalClient(opts)
 	}
-	return redis.NewUniversalClient(opts), nil
+	if cfg.Hook != nil {
+		rdb.AddHook(cfg.Hook)
+	}
+	return rdb, nil
 }
 
 // clusterReload is how often a Cluster client refreshes its slot map.

@@ -13,7 +13,7 @@ import (
 func TestConnectSingleNodeByAddressAndURL(t *testing.T) {
 	srv := redistest.Start(t)
 	for _, addr := range []string{srv.Addr, "redis://" + srv.Addr + "/2"} {
-		rdb, err := Connect(RedisConfig{Addrs: []string{addr}})
+		rdb, err := connect(RedisConfig{Addrs: []string{addr}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,7 +28,7 @@ func TestConnectSingleNodeByAddressAndURL(t *testing.T) {
 }
 
 func TestConnectPicksTopology(t *testing.T) {
-	cluster, err := Connect(RedisConfig{Addrs: []string{"127.0.0.1:7000", "127.0.0.1:7001"}})
+	cluster, err := connect(RedisConfig{Addrs: []string{"127.0.0.1:7000", "127.0.0.1:7001"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestConnectPicksTopology(t *testing.T) {
 	if _, ok := cluster.(*redis.ClusterClient); !ok {
 		t.Errorf("two addresses: got %T, want a cluster client", cluster)
 	}
-	sentinel, err := Connect(RedisConfig{Addrs: []string{"127.0.0.1:26379"}, MasterName: "mymaster"})
+	sentinel, err := connect(RedisConfig{Addrs: []string{"127.0.0.1:26379"}, MasterName: "mymaster"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,14 +47,14 @@ func TestConnectPicksTopology(t *testing.T) {
 }
 
 func TestConnectErrorsHidePasswords(t *testing.T) {
-	_, err := Connect(RedisConfig{Addrs: []string{"redis://user:hunter2@host:notaport/x"}})
+	_, err := connect(RedisConfig{Addrs: []string{"redis://user:hunter2@host:notaport/x"}})
 	if err == nil {
 		t.Fatal("bad URL accepted")
 	}
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("error shows the password: %v", err)
 	}
-	if _, err := Connect(RedisConfig{}); err == nil {
+	if _, err := connect(RedisConfig{}); err == nil {
 		t.Fatal("no address accepted")
 	}
 }

@@ -21,7 +21,7 @@ func (s *Store) Remove(ctx context.Context, pool string, ids []string) (RemoveRe
 		for i, id := range chunk {
 			args[i] = id
 		}
-		flags, err := s.eval(ctx, removeScript, pool, append(args, actorOf(ctx, "admin"))...).Int64Slice()
+		flags, err := s.eval(ctx, removeScript, pool, append(args, s.actorAs("admin"))...).Int64Slice()
 		if err != nil {
 			return res, fmt.Errorf("remove %d keys from pool %q: %w", len(chunk), pool, err)
 		}

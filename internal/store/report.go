@@ -39,7 +39,7 @@ func (s *Store) Report(ctx context.Context, pool, id string, f Failure) (Transit
 	if !f.Until.IsZero() {
 		until = f.Until.UnixMilli()
 	}
-	res, err := s.eval(ctx, reportScript, pool, id, f.Kind.String(), f.Reason, until, actorOf(ctx, "report"), f.ID).Slice()
+	res, err := s.eval(ctx, reportScript, pool, id, f.Kind.String(), f.Reason, until, s.actorAs("report"), f.ID).Slice()
 	if err != nil {
 		return Transition{}, fmt.Errorf("report %s failure of key %s in pool %q: %w", f.Kind, id, pool, err)
 	}

@@ -24,6 +24,7 @@ type Store struct {
 	now   func() time.Time
 	batch int
 	ring  *seal.Keyring // nil: secrets stored as they are
+	actor string        // who makes the changes, for the audit trail (see As)
 
 	legacyPlaintext bool // with ring: read unsealed values (migration only)
 }

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/lease"
+	"github.com/keybroker/keybroker/internal/redistest"
 	"github.com/keybroker/keybroker/internal/secret"
 	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/view"
@@ -32,7 +31,7 @@ var idKey = []byte("view-test-key-ids")
 // replica is one broker: its own Redis connections, store, view and
 // service, as one process would hold them.
 type replica struct {
-	rdb   redis.UniversalClient
+	rdb   redistest.Client // raw, for reading Redis behind the store's back
 	store *store.Store
 	view  *view.View
 	svc   *server.Service
@@ -51,12 +50,12 @@ func startReplica(t *testing.T, addr string, opts ...view.Option) *replica {
 // startReplicaWith is startReplica with the given pool policies.
 func startReplicaWith(t *testing.T, addr string, policies view.Policies, opts ...view.Option) *replica {
 	t.Helper()
-	rdb, err := store.Connect(store.RedisConfig{Addrs: []string{addr}, Timeout: time.Second})
+	conn, err := store.Open(t.Context(), store.RedisConfig{Addrs: []string{addr}, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = rdb.Close() })
-	st := store.New(rdb, secret.NewIDs(idKey))
+	t.Cleanup(func() { _ = conn.Close() })
+	st := conn.Store(secret.NewIDs(idKey))
 	v := view.New(st, policies, opts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -68,7 +67,7 @@ func startReplicaWith(t *testing.T, addr string, policies view.Policies, opts ..
 		}
 	})
 	svc := server.New(st, lease.NewSigner([]byte("view-test-lease")), server.WithSelector(v), server.WithPolicies(policies))
-	return &replica{rdb: rdb, store: st, view: v, svc: svc}
+	return &replica{rdb: redistest.Dial(t, addr), store: st, view: v, svc: svc}
 }
 
 // waitFor polls cond until it holds, failing after a generous bound. It
@@ -142,6 +141,6 @@ func sorted(s []string) []string {
 }
 
 // redisPipe is the transaction pipeline tests write raw changes with.
-type redisPipe = redis.Pipeliner
+type redisPipe = redistest.Pipe
 
-func zmember(id string) redis.Z { return redis.Z{Score: 0, Member: id} }
+func zmember(id string) redistest.Z { return redistest.Z{Score: 0, Member: id} }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/keybroker/keybroker/internal/store"
 )
 
@@ -17,9 +15,7 @@ import (
 // return it has flushed the counts it holds; counts of picks made after
 // that are written by Flush. It returns nil when ctx ends.
 func (v *View) Run(ctx context.Context) error {
-	ps := v.keys.SubscribeEvents(ctx)
-	defer ps.Close()
-	msgs := ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
+	events := v.keys.Subscribe(ctx)
 
 	rs := &runState{ctx: ctx}
 	v.mu.Lock()
@@ -45,11 +41,14 @@ func (v *View) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case m, ok := <-msgs:
+		case ev, ok := <-events:
 			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
 				return errors.New("view: the notification subscription closed")
 			}
-			v.receive(rs, m)
+			v.receive(rs, ev)
 		case <-resync.C:
 			v.resyncAll(rs)
 		case <-window.C:
@@ -61,17 +60,14 @@ func (v *View) Run(ctx context.Context) error {
 // receive handles one item of the subscription: a (re)subscription means
 // notifications may have been lost, so every pool is reloaded; a message
 // goes to its pool's follower.
-func (v *View) receive(rs *runState, m any) {
-	switch m := m.(type) {
-	case *redis.Subscription:
-		v.log.Debug("view: subscribed to pool notifications; resynchronising", "kind", m.Kind)
+func (v *View) receive(rs *runState, ev store.Event) {
+	switch ev.Kind {
+	case store.EventSubscribed:
+		v.log.Debug("view: subscribed to pool notifications; resynchronising")
 		v.resyncAll(rs)
-	case *redis.Message:
-		ev, ok := store.ParseEvent(m.Channel, m.Payload)
-		if !ok {
-			v.log.Warn("view: ignoring a malformed notification", "channel", m.Channel)
-			return
-		}
+	case store.EventMalformed:
+		v.log.Warn("view: ignoring a malformed notification", "channel", ev.Channel)
+	default:
 		v.poolFor(ev.Pool).enqueue(ev.IDs)
 	}
 }

@@ -35,8 +35,13 @@ func (v *View) flushLoop(ctx context.Context) {
 // Flush writes the lease counts and last-used times counted in memory to
 // Redis, pool by pool, and returns how many keys' records it wrote. Counts
 // a write fails to deliver are kept for the next flush. Call it after the
-// server has stopped, for the leases of the last calls.
+// server has stopped, for the leases of the last calls. Flushes run one at
+// a time: when Flush returns, every count picked before it was called has
+// been written (or kept for the next flush), even if the periodic flush
+// had taken it.
 func (v *View) Flush(ctx context.Context) int {
+	v.flushMu.Lock()
+	defer v.flushMu.Unlock()
 	written := 0
 	for _, p := range v.all() {
 		batch := p.takeUsage()

@@ -55,6 +55,8 @@ type View struct {
 	mu    sync.Mutex                       // guards pool creation and run
 	pools atomic.Pointer[map[string]*pool] // copy on write: Pick reads it without a lock
 	run   *runState                        // nil until Run starts
+
+	flushMu sync.Mutex // one Flush at a time, so a Flush that returns has seen earlier ones land
 }
 
 // runState is what pools need from a running View to start their own

@@ -170,7 +170,7 @@ func withLostChange(t *testing.T, srv *redistest.Server, opts ...view.Option) (r
 }
 
 // A dropped subscription (messages lost meanwhile) is followed by a full
-// resync as soon as go-redis has subscribed again.
+// resync as soon as the store has subscribed again.
 func TestResyncAfterDroppedSubscription(t *testing.T) {
 	srv := redistest.Start(t)
 	r, parked := withLostChange(t, srv)

@@ -48,7 +48,7 @@ func runRekey(ctx context.Context, rf *redisFlags, poolList string, sealPlain bo
 	}
 	// Opening the broker loads (and reseals) the broker key too.
 	b, err := broker.New(ctx, broker.Config{
-		Redis:   store.RedisConfig{Addrs: rf.addrs(), MasterName: rf.redisMasterName, Timeout: rf.redisTimeout},
+		Redis:         store.RedisConfig{Addrs: rf.addrs(), MasterName: rf.redisMasterName, Timeout: rf.redisTimeout},
 		Keyring:       ring,
 		SealPlaintext: sealPlain,
 		AllowEviction: true, // rekey rewrites values in place; serve and worker check the policy

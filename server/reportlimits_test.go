@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +150,28 @@ func TestOutageBufferSharePerCaller(t *testing.T) {
 	q.pop()
 	if !q.push(queuedReport{pool: "p", id: "x", caller: "principal:junk"}) {
 		t.Fatal("a caller's share did not free up as its reports were applied")
+	}
+}
+
+// A caller with a valid client token puts its own text in error_code
+// (here ending like a real OpenAI quota code). Before, the code itself
+// became the stored reason: in the audit trail, the logs and a metrics
+// label value, one new series per string. Now the reason is the rule's
+// fixed text.
+func TestCallerTextNeverBecomesAReason(t *testing.T) {
+	svc, st, _, _ := reportService(t)
+	added, err := st.Add(context.Background(), "p", []string{"sk-reason-label-0000001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"zqmarker_spend_limit_exceeded", "zqmarker_usage_limit_exceeded"} {
+		resp, err := svc.ReportFailure(as("labeller"), &pb.ReportFailureRequest{Pool: "p",
+			Key: &pb.ReportFailureRequest_KeyId{KeyId: added.KeyIDs[0]}, HttpStatus: 429, ErrorCode: code})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Reason == "" || strings.Contains(resp.Reason, "zqmarker") {
+			t.Fatalf("error_code %q stored as reason %q", code, resp.Reason)
+		}
 	}
 }

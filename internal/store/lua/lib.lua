@@ -17,12 +17,29 @@ local function kkey(id) return prefix .. 'k:' .. id end
 local function ix(state) return prefix .. 'ix:' .. state end
 local ALL, SELECTABLE, WAKE, EVENTS = prefix .. 'all', prefix .. 'active', prefix .. 'wake', prefix .. 'events'
 local DUE, AUDIT = prefix .. 'due', prefix .. 'audit'
+local DECISIONS, AUDIT_SEQ = prefix .. 'audit:decisions', prefix .. 'audit:seq'
 
--- audit appends one state change to the pool's audit trail, a stream capped
--- at about AUDIT_MAX entries. old is '' for a key that was not in the pool.
+-- audit appends one state change to the pool's audit trail, capped at about
+-- AUDIT_MAX entries per stream. Changes callers cause (failure reports) and
+-- their ends (a cooldown over) go to one stream; decisions (an admin's Add
+-- or Remove, the worker's verdicts) to another, so no amount of caller
+-- churn can push an admin's Remove out of the trail. old is '' for a key
+-- that was not in the pool.
 local function audit(id, old, new, reason, actor, until_ms)
-  redis.call('XADD', AUDIT, 'MAXLEN', '~', AUDIT_MAX, '*',
-    't', now, 'k', id, 'f', old or '', 's', new, 'r', reason, 'a', actor, 'u', until_ms or 0)
+  local stream = DECISIONS
+  if actor == 'broker' or actor == 'report' or string.sub(actor, 1, 7) == 'report:' then
+    stream = AUDIT
+  end
+  -- Entry ids are unique across both streams (one sequence numbers them),
+  -- so a page of the merged history can end at any entry. Should Redis's
+  -- clock step back behind a stream's last id, Redis picks the id.
+  local t = redis.call('TIME')
+  local entry = (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) .. '-' .. redis.call('INCR', AUDIT_SEQ)
+  local fields = {'t', now, 'k', id, 'f', old or '', 's', new, 'r', reason, 'a', actor, 'u', until_ms or 0}
+  local added = redis.pcall('XADD', stream, 'MAXLEN', '~', AUDIT_MAX, entry, unpack(fields))
+  if type(added) == 'table' and added.err then
+    redis.call('XADD', stream, 'MAXLEN', '~', AUDIT_MAX, '*', unpack(fields))
+  end
 end
 
 -- set_state moves a key to a state and keeps every index in step with it:

@@ -1,61 +1,65 @@
 #!/usr/bin/env bash
 # scripts/test.sh runs keybroker's whole test suite, installing what the
 # tests need first:
-#   - redis-server (apt-get, when missing and running as root; otherwise it
-#     says how to install it). Tests start their own on free loopback ports
-#     and never touch a Redis they did not start.
-#   - buf, pinned in tools/package-lock.json (npm ci into tools/node_modules).
-#   - systemd-analyze (apt-get install systemd, when missing and running as
-#     root), so the systemd unit's hardening score is really checked
-#     (KEYBROKER_REQUIRE_SYSTEMD_ANALYZE=1 turns the test's skip into a
+#   - Debian packages (apt-get, when missing and running as root; otherwise
+#     it says what to install): redis-server (tests start their own on free
+#     loopback ports and never touch a Redis they did not start);
+#     protobuf-compiler and protobuf-compiler-grpc (protoc and
+#     grpc_python_plugin, which buf generate runs for gen/python); and
+#     python3-grpcio, python3-protobuf, python3-httpx (clients/python's
+#     tests, run by Debian's /usr/bin/python3); systemd (systemd-analyze,
+#     so the systemd unit's hardening score is really checked:
+#     KEYBROKER_REQUIRE_SYSTEMD_ANALYZE=1 turns the test's skip into a
 #     failure).
-# Then: gofmt, go vet, buf lint, the generated-code freshness check,
-# buf breaking against the previous commit, a short bounded run of every
-# fuzz target (FUZZTIME, default 5s each), the store and server suites on
-# Redis Cluster and Sentinel, a 30s soak (KEYBROKER_SOAK), and
-# go test -race ./... (single node).
+#   - npm packages pinned in package-lock.json files (npm ci): tools/ (buf,
+#     protoc-gen-es, the googleapis google/rpc protos) and clients/ts.
+# Then: gofmt, go vet, buf lint, the generated-code freshness check (gen/,
+# every language), buf breaking against the previous commit, a short
+# bounded run of every fuzz target (FUZZTIME, default 5s each), the store
+# and server suites on Redis Cluster and Sentinel, a 30s soak
+# (KEYBROKER_SOAK), and go test -race ./... (single node; it runs the
+# TypeScript and Python clients' suites too, see clients/clients_test.go).
 # .ci/run calls this script. Extra arguments go to `go test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "redis-server"
-if ! command -v redis-server >/dev/null 2>&1; then
+# Debian packages the build and tests need, each with a command or module
+# that shows it is there.
+apt_needed=()
+command -v redis-server >/dev/null 2>&1 || apt_needed+=(redis-server)
+command -v protoc >/dev/null 2>&1 || apt_needed+=(protobuf-compiler)
+command -v grpc_python_plugin >/dev/null 2>&1 || apt_needed+=(protobuf-compiler-grpc)
+command -v systemd-analyze >/dev/null 2>&1 || apt_needed+=(systemd)
+for mod in grpc:python3-grpcio google.protobuf:python3-protobuf httpx:python3-httpx; do
+	/usr/bin/python3 -c "import ${mod%%:*}" >/dev/null 2>&1 || apt_needed+=("${mod#*:}")
+done
+
+step "Debian packages"
+if [ ${#apt_needed[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "redis-server is missing; installing it with apt-get"
+		echo "installing with apt-get: ${apt_needed[*]}"
 		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_needed[@]}" >/dev/null
 	else
-		echo "redis-server is required by the tests and is not installed." >&2
-		echo "Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) and run again." >&2
+		echo "missing: ${apt_needed[*]}" >&2
+		echo "Install them (Debian/Ubuntu: sudo apt-get install ${apt_needed[*]}) and run again." >&2
 		exit 1
 	fi
 fi
 redis-server --version
-
-step "systemd-analyze (deploy/keybroker.service hardening)"
-if ! command -v systemd-analyze >/dev/null 2>&1; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "systemd-analyze is missing; installing systemd with apt-get"
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
-	else
-		echo "systemd-analyze is required to check the systemd unit's hardening; install systemd and run again." >&2
-		exit 1
-	fi
-fi
+protoc --version
 systemd-analyze --version | head -1
 export KEYBROKER_REQUIRE_SYSTEMD_ANALYZE=1
 
-step "buf (tools/package-lock.json)"
-if [ ! -x tools/node_modules/.bin/buf ]; then
-	if ! command -v npm >/dev/null 2>&1; then
-		echo "npm is required to install the pinned buf (tools/package.json); install Node.js 18+ and run again." >&2
-		exit 1
-	fi
-	(cd tools && npm ci --no-audit --no-fund --loglevel=error)
+step "npm packages (tools/ and clients/ts package-lock.json)"
+if ! command -v npm >/dev/null 2>&1; then
+	echo "npm is required (tools/package.json, clients/ts); install Node.js 20+ and run again." >&2
+	exit 1
 fi
+(cd tools && npm ci --no-audit --no-fund --loglevel=error)
+(cd clients/ts && npm ci --no-audit --no-fund --loglevel=error) # builds it too (prepare)
 export PATH="$PWD/tools/node_modules/.bin:$PATH"
 buf --version
 
@@ -79,12 +83,15 @@ trap 'rm -rf "$fresh"' EXIT
 buf generate -o "$fresh"
 if ! diff -r "$fresh/gen" gen; then
 	echo "gen/ is stale: run 'PATH=\$PWD/tools/node_modules/.bin:\$PATH buf generate' and commit the result" >&2
+	echo "(gen/python is made by Debian 12's protoc 3.21.12 and grpc_python_plugin 1.51.1; this machine has $(protoc --version))" >&2
 	exit 1
 fi
 
 step "buf breaking (against the previous commit)"
 if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:proto/keybroker/v1/keybroker.proto 2>/dev/null; then
-	buf breaking --against '.git#ref=HEAD~1'
+	# The API module only: the googleapis module lives in tools/node_modules,
+	# which a git ref does not have.
+	buf breaking proto --against '.git#ref=HEAD~1,subdir=proto'
 else
 	echo "no previous commit with the API; skipped"
 fi

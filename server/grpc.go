@@ -126,7 +126,13 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 	srv.RegisterService(boundedHandlers(pb.KeyBrokerService_ServiceDesc, codec), svc)
 	healthpb.RegisterHealthServer(srv, hs)
 	if cfg.Reflection {
-		reflection.Register(srv)
+		if err := registerReflection(srv); err != nil {
+			// The set is generated and embedded with the package; a bad
+			// one is a build defect, so fall back to comment-free
+			// reflection rather than refuse to serve.
+			log.Error("server reflection without comments", "err", err)
+			reflection.Register(srv)
+		}
 	}
 	if cfg.Metrics != nil {
 		cfg.Metrics.InitializeMetrics(srv) // zero series for every method

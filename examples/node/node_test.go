@@ -77,7 +77,29 @@ func TestNodeExampleReportsBrokerErrors(t *testing.T) {
 	node := exec.Command("node", "lease.js")
 	node.Env = append(os.Environ(), "KEYBROKER_ADDR="+b.Addr, "POOL=empty")
 	out, err := node.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "FAILED_PRECONDITION") || !strings.Contains(string(out), `pool "empty" has no keys`) {
+	if err == nil || !strings.Contains(string(out), "FAILED_PRECONDITION") || !strings.Contains(string(out), `pool "empty" has no keys`) ||
+		!strings.Contains(string(out), "(reason POOL_EMPTY)") {
 		t.Fatalf("node lease.js on an empty pool: %v\n%s", err, out)
+	}
+}
+
+// TestNodeExampleDecodesRetryInfo runs the example twice on a one-key
+// pool: the first run cools the key down for 20s, so the second is told
+// NO_HEALTHY_KEY and how long to wait, from the status details.
+func TestNodeExampleDecodesRetryInfo(t *testing.T) {
+	requireNode(t)
+	b := brokertest.Start(t, nil)
+	b.Add(t, "solo", "sk-node-example-solo-0123456789")
+	env := append(os.Environ(), "KEYBROKER_ADDR="+b.Addr, "POOL=solo")
+	first := exec.Command("node", "lease.js")
+	first.Env = env
+	if out, err := first.CombinedOutput(); err != nil {
+		t.Fatalf("first run: %v\n%s", err, out)
+	}
+	second := exec.Command("node", "lease.js")
+	second.Env = env
+	out, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "UNAVAILABLE") || !strings.Contains(string(out), "(reason NO_HEALTHY_KEY; retry in ") {
+		t.Fatalf("second run on a cooling pool: %v\n%s", err, out)
 	}
 }

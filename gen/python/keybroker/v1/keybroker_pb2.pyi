@@ -1,0 +1,278 @@
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+ERROR_REASON_KEY_UNKNOWN: ErrorReason
+ERROR_REASON_LEASE_EXPIRED: ErrorReason
+ERROR_REASON_LEASE_UNKNOWN: ErrorReason
+ERROR_REASON_NO_HEALTHY_KEY: ErrorReason
+ERROR_REASON_POOL_EMPTY: ErrorReason
+ERROR_REASON_STORE_UNAVAILABLE: ErrorReason
+ERROR_REASON_UNSPECIFIED: ErrorReason
+FAILURE_KIND_INVALID_KEY: FailureKind
+FAILURE_KIND_PERMISSION_DENIED: FailureKind
+FAILURE_KIND_QUOTA_EXHAUSTED: FailureKind
+FAILURE_KIND_RATE_LIMITED: FailureKind
+FAILURE_KIND_TRANSIENT: FailureKind
+FAILURE_KIND_UNCLASSIFIED: FailureKind
+FAILURE_KIND_UNSPECIFIED: FailureKind
+KEY_STATE_ACTIVE: KeyState
+KEY_STATE_COOLING_DOWN: KeyState
+KEY_STATE_DISABLED: KeyState
+KEY_STATE_REMOVED: KeyState
+KEY_STATE_SUSPECT: KeyState
+KEY_STATE_UNSPECIFIED: KeyState
+
+class AddRequest(_message.Message):
+    __slots__ = ["pool", "secrets", "weights"]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    pool: str
+    secrets: _containers.RepeatedScalarFieldContainer[str]
+    weights: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, pool: _Optional[str] = ..., secrets: _Optional[_Iterable[str]] = ..., weights: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class AddResponse(_message.Message):
+    __slots__ = ["added_count", "key_ids", "present_count"]
+    ADDED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    PRESENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    added_count: int
+    key_ids: _containers.RepeatedScalarFieldContainer[str]
+    present_count: int
+    def __init__(self, added_count: _Optional[int] = ..., present_count: _Optional[int] = ..., key_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetAllRequest(_message.Message):
+    __slots__ = ["page_size", "page_token", "pool", "reveal", "state"]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    REVEAL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    pool: str
+    reveal: bool
+    state: KeyState
+    def __init__(self, pool: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[KeyState, str]] = ..., reveal: bool = ...) -> None: ...
+
+class GetAllResponse(_message.Message):
+    __slots__ = ["counts", "keys", "next_page_token"]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    counts: PoolCounts
+    keys: _containers.RepeatedCompositeFieldContainer[Key]
+    next_page_token: str
+    def __init__(self, keys: _Optional[_Iterable[_Union[Key, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., counts: _Optional[_Union[PoolCounts, _Mapping]] = ...) -> None: ...
+
+class GetKeyHistoryRequest(_message.Message):
+    __slots__ = ["key_id", "page_size", "page_token", "pool"]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    page_size: int
+    page_token: str
+    pool: str
+    def __init__(self, pool: _Optional[str] = ..., key_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class GetKeyHistoryResponse(_message.Message):
+    __slots__ = ["events", "next_page_token"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[KeyEvent]
+    next_page_token: str
+    def __init__(self, events: _Optional[_Iterable[_Union[KeyEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetRandomRequest(_message.Message):
+    __slots__ = ["pool"]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    pool: str
+    def __init__(self, pool: _Optional[str] = ...) -> None: ...
+
+class GetRandomResponse(_message.Message):
+    __slots__ = ["key_id", "lease", "secret"]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    lease: Lease
+    secret: str
+    def __init__(self, secret: _Optional[str] = ..., key_id: _Optional[str] = ..., lease: _Optional[_Union[Lease, _Mapping]] = ...) -> None: ...
+
+class Key(_message.Message):
+    __slots__ = ["add_time", "balance", "failure_count", "key_id", "last_failure_kind", "last_used_time", "last_validated_time", "lease_count", "masked_secret", "reason", "secret", "state", "state_until"]
+    ADD_TIME_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_FAILURE_KIND_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_VALIDATED_TIME_FIELD_NUMBER: _ClassVar[int]
+    LEASE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MASKED_SECRET_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    add_time: _timestamp_pb2.Timestamp
+    balance: KeyBalance
+    failure_count: int
+    key_id: str
+    last_failure_kind: FailureKind
+    last_used_time: _timestamp_pb2.Timestamp
+    last_validated_time: _timestamp_pb2.Timestamp
+    lease_count: int
+    masked_secret: str
+    reason: str
+    secret: str
+    state: KeyState
+    state_until: _timestamp_pb2.Timestamp
+    def __init__(self, key_id: _Optional[str] = ..., masked_secret: _Optional[str] = ..., secret: _Optional[str] = ..., state: _Optional[_Union[KeyState, str]] = ..., reason: _Optional[str] = ..., state_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., add_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_validated_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_count: _Optional[int] = ..., failure_count: _Optional[int] = ..., last_failure_kind: _Optional[_Union[FailureKind, str]] = ..., balance: _Optional[_Union[KeyBalance, _Mapping]] = ...) -> None: ...
+
+class KeyBalance(_message.Message):
+    __slots__ = ["check_time", "expire_time", "limit_usd", "used_usd"]
+    CHECK_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_USD_FIELD_NUMBER: _ClassVar[int]
+    USED_USD_FIELD_NUMBER: _ClassVar[int]
+    check_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    limit_usd: float
+    used_usd: float
+    def __init__(self, limit_usd: _Optional[float] = ..., used_usd: _Optional[float] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., check_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class KeyEvent(_message.Message):
+    __slots__ = ["actor", "key_id", "previous_state", "reason", "state", "state_until", "time"]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    actor: str
+    key_id: str
+    previous_state: KeyState
+    reason: str
+    state: KeyState
+    state_until: _timestamp_pb2.Timestamp
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., key_id: _Optional[str] = ..., previous_state: _Optional[_Union[KeyState, str]] = ..., state: _Optional[_Union[KeyState, str]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., state_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Lease(_message.Message):
+    __slots__ = ["expire_time", "lease_id"]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    expire_time: _timestamp_pb2.Timestamp
+    lease_id: str
+    def __init__(self, lease_id: _Optional[str] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListPoolsRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ListPoolsResponse(_message.Message):
+    __slots__ = ["pools"]
+    POOLS_FIELD_NUMBER: _ClassVar[int]
+    pools: _containers.RepeatedCompositeFieldContainer[PoolSummary]
+    def __init__(self, pools: _Optional[_Iterable[_Union[PoolSummary, _Mapping]]] = ...) -> None: ...
+
+class PoolCounts(_message.Message):
+    __slots__ = ["active", "cooling_down", "disabled", "suspect", "total"]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    COOLING_DOWN_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    SUSPECT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    active: int
+    cooling_down: int
+    disabled: int
+    suspect: int
+    total: int
+    def __init__(self, total: _Optional[int] = ..., active: _Optional[int] = ..., cooling_down: _Optional[int] = ..., suspect: _Optional[int] = ..., disabled: _Optional[int] = ...) -> None: ...
+
+class PoolSummary(_message.Message):
+    __slots__ = ["counts", "pool"]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    counts: PoolCounts
+    pool: str
+    def __init__(self, pool: _Optional[str] = ..., counts: _Optional[_Union[PoolCounts, _Mapping]] = ...) -> None: ...
+
+class RemoveRequest(_message.Message):
+    __slots__ = ["key_ids", "pool", "secrets"]
+    KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    key_ids: _containers.RepeatedScalarFieldContainer[str]
+    pool: str
+    secrets: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, pool: _Optional[str] = ..., key_ids: _Optional[_Iterable[str]] = ..., secrets: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RemoveResponse(_message.Message):
+    __slots__ = ["not_found_key_ids", "removed_count", "removed_key_ids"]
+    NOT_FOUND_KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    not_found_key_ids: _containers.RepeatedScalarFieldContainer[str]
+    removed_count: int
+    removed_key_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, removed_count: _Optional[int] = ..., removed_key_ids: _Optional[_Iterable[str]] = ..., not_found_key_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReportFailureRequest(_message.Message):
+    __slots__ = ["error_code", "error_message", "error_type", "http_status", "key_id", "kind", "lease_id", "pool", "retry_after"]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_FIELD_NUMBER: _ClassVar[int]
+    error_code: str
+    error_message: str
+    error_type: str
+    http_status: int
+    key_id: str
+    kind: FailureKind
+    lease_id: str
+    pool: str
+    retry_after: _duration_pb2.Duration
+    def __init__(self, pool: _Optional[str] = ..., lease_id: _Optional[str] = ..., key_id: _Optional[str] = ..., http_status: _Optional[int] = ..., error_type: _Optional[str] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., retry_after: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., kind: _Optional[_Union[FailureKind, str]] = ...) -> None: ...
+
+class ReportFailureResponse(_message.Message):
+    __slots__ = ["key_id", "kind", "previous_state", "queued", "reason", "state", "state_until"]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STATE_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    kind: FailureKind
+    previous_state: KeyState
+    queued: bool
+    reason: str
+    state: KeyState
+    state_until: _timestamp_pb2.Timestamp
+    def __init__(self, key_id: _Optional[str] = ..., kind: _Optional[_Union[FailureKind, str]] = ..., previous_state: _Optional[_Union[KeyState, str]] = ..., state: _Optional[_Union[KeyState, str]] = ..., state_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., queued: bool = ...) -> None: ...
+
+class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class KeyState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class FailureKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

@@ -14,7 +14,8 @@ class KeyBrokerServiceStub(object):
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-    LEASE_EXPIRED, STORE_UNAVAILABLE), and a google.rpc.RetryInfo when waiting
+    LEASE_EXPIRED, STORE_UNAVAILABLE, REPORTS_RATE_LIMITED), and a
+    google.rpc.RetryInfo when waiting
     will help.
     """
 
@@ -70,7 +71,8 @@ class KeyBrokerServiceServicer(object):
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-    LEASE_EXPIRED, STORE_UNAVAILABLE), and a google.rpc.RetryInfo when waiting
+    LEASE_EXPIRED, STORE_UNAVAILABLE, REPORTS_RATE_LIMITED), and a
+    google.rpc.RetryInfo when waiting
     will help.
     """
 
@@ -193,7 +195,8 @@ class KeyBrokerService(object):
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-    LEASE_EXPIRED, STORE_UNAVAILABLE), and a google.rpc.RetryInfo when waiting
+    LEASE_EXPIRED, STORE_UNAVAILABLE, REPORTS_RATE_LIMITED), and a
+    google.rpc.RetryInfo when waiting
     will help.
     """
 

@@ -109,7 +109,7 @@ func (b *Broker) drain() {
 // loops are the background loops of this broker; each runs until its
 // context ends, and an error from one stops the broker.
 func (b *Broker) loops() []func(context.Context) error {
-	out := []func(context.Context) error{b.monitorHealth}
+	out := []func(context.Context) error{b.monitorHealth, b.syncAuditLengths}
 	if b.svc != nil {
 		out = append(out,
 			func(ctx context.Context) error { wakeLoop(ctx, b.store, b.cfg.WakeInterval, b.log); return nil },

@@ -155,3 +155,20 @@ func digits(s string) bool {
 	}
 	return true
 }
+
+// SetAuditLength sets about how many entries each of a pool's audit
+// streams keeps (the pool's audit_length); n <= 0 returns it to
+// AuditLength. It applies from the next entry written.
+func (s *Store) SetAuditLength(ctx context.Context, pool string, n int) error {
+	key := prefix(pool) + "audit:max"
+	var err error
+	if n <= 0 || n == AuditLength {
+		err = s.rdb.Del(ctx, key).Err()
+	} else {
+		err = s.rdb.Set(ctx, key, n, 0).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("set audit length of pool %q: %w", pool, err)
+	}
+	return nil
+}

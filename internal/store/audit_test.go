@@ -163,3 +163,19 @@ func TestCallerChurnCannotEvictAdminDecisions(t *testing.T) {
 		t.Fatalf("the admin's Remove was evicted by caller churn; history: %+v", hist)
 	}
 }
+
+// A pool's audit_length caps each of its audit streams.
+func TestAuditLengthIsPerPool(t *testing.T) {
+	f := newFixture(t, WithBatchSize(1000))
+	ctx := context.Background()
+	if err := f.st.SetAuditLength(ctx, "small", 200); err != nil {
+		t.Fatal(err)
+	}
+	f.add(t, "small", 1000)
+	f.add(t, "big", 1000)
+	small := f.rdb.XLen(ctx, "kb:{small}:audit:decisions").Val()
+	big := f.rdb.XLen(ctx, "kb:{big}:audit:decisions").Val()
+	if small < 200 || small > 400 || big != 1000 {
+		t.Fatalf("audit entries: small pool %d (cap 200), big pool %d (default cap)", small, big)
+	}
+}

@@ -17,6 +17,8 @@ package store
 //	                       s to, r reason, a actor, u until)
 //	kb:{pool}:audit:decisions  the same for admins' and the worker's changes,
 //	                       capped separately so caller churn cannot evict them
+//	kb:{pool}:audit:seq    numbers audit entries across both streams
+//	kb:{pool}:audit:max    the pool's audit_length, when not the default
 //	kb:{pool}:events       pub/sub channel: "added|removed|changed id…"
 //	kb:{pool}:rep:<id>     a failure report already applied (1h TTL)
 //

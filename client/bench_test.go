@@ -17,7 +17,7 @@ import (
 // through Transport leasing per request — interleaved request by request
 // so that all three see the same machine load, and reports each rate and
 // the ratios against direct. Client, broker, Redis and upstream share the
-// machine. BENCHMARKS.md records the results.
+// machine. docs/benchmarks.md records the results.
 func BenchmarkTransport(b *testing.B) {
 	br := brokertest.Start(b, nil)
 	for i := range 10 {

@@ -85,6 +85,9 @@ func TestAdminRunbook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := buildKeybroker(); err != nil {
+		t.Fatal(err)
+	}
 	md, err := os.ReadFile("admin.md")
 	if err != nil {
 		t.Fatal(err)
@@ -160,4 +163,17 @@ var buildGrpcurl = sync.OnceValues(func() (string, error) {
 		return "", fmt.Errorf("build the pinned grpcurl (go.mod tool directive): %v\n%s", err, out)
 	}
 	return bin, nil
+})
+
+// buildKeybroker builds the keybroker binary next to grpcurl, so the
+// runbook's `keybroker …` commands run the code of this checkout.
+var buildKeybroker = sync.OnceValue(func() error {
+	if _, err := buildGrpcurl(); err != nil {
+		return err
+	}
+	out, err := exec.Command("go", "build", "-o", filepath.Join(toolDir, "keybroker"), "github.com/keybroker/keybroker/cmd/keybroker").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("build keybroker: %v\n%s", err, out)
+	}
+	return nil
 })

@@ -205,7 +205,7 @@ func normalize(o Observation) observed {
 }
 
 // codeRule gives the kind for provider codes or types. A name starting with
-// "*" matches any code ending with the rest, as DESIGN.md writes them.
+// "*" matches any code ending with the rest, as docs/design.md writes them.
 type codeRule struct {
 	kind  Kind
 	names []string

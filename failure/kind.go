@@ -9,7 +9,7 @@ package failure
 import "fmt"
 
 // Kind is the broker's reading of a provider's refusal. It decides what
-// happens to the key: see the lifecycle in DESIGN.md.
+// happens to the key: see the lifecycle in docs/design.md.
 type Kind uint8
 
 // The kinds of failure, from most to least damning for the key.

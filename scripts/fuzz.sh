@@ -3,7 +3,7 @@
 # (FUZZTIME, default 10s) and prints a summary line per target. Inputs that
 # crash are written to the package's testdata/fuzz and fail the run; the
 # committed corpora there also run as ordinary tests in `go test`.
-#   FUZZTIME=60s scripts/fuzz.sh        # longer, for RELIABILITY.md
+#   FUZZTIME=60s scripts/fuzz.sh        # longer, for docs/reliability.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime="${FUZZTIME:-10s}"

@@ -10,7 +10,13 @@
 #     tests, run by Debian's /usr/bin/python3); systemd (systemd-analyze,
 #     so the systemd unit's hardening score is really checked:
 #     KEYBROKER_REQUIRE_SYSTEMD_ANALYZE=1 turns the test's skip into a
-#     failure).
+#     failure);
+#     chromium (the status page
+#     is tested in a real headless browser; KEYBROKER_BROWSER_TEST=require
+#     makes that test fail instead of skip without it).
+#   - promtool, extracted from Debian's prometheus package (apt-get download
+#     and dpkg-deb, not installed: no service starts) into a temporary
+#     directory, for promtool check rules / check metrics (KEYBROKER_PROMTOOL).
 #   - npm packages pinned in package-lock.json files (npm ci): tools/ (buf,
 #     protoc-gen-es, the googleapis google/rpc protos) and clients/ts.
 # Then: gofmt, go vet, buf lint, the generated-code freshness check (gen/,
@@ -32,6 +38,7 @@ command -v redis-server >/dev/null 2>&1 || apt_needed+=(redis-server)
 command -v protoc >/dev/null 2>&1 || apt_needed+=(protobuf-compiler)
 command -v grpc_python_plugin >/dev/null 2>&1 || apt_needed+=(protobuf-compiler-grpc)
 command -v systemd-analyze >/dev/null 2>&1 || apt_needed+=(systemd)
+command -v chromium >/dev/null 2>&1 || apt_needed+=(chromium)
 for mod in grpc:python3-grpcio google.protobuf:python3-protobuf httpx:python3-httpx; do
 	/usr/bin/python3 -c "import ${mod%%:*}" >/dev/null 2>&1 || apt_needed+=("${mod#*:}")
 done
@@ -52,6 +59,21 @@ redis-server --version
 protoc --version
 systemd-analyze --version | head -1
 export KEYBROKER_REQUIRE_SYSTEMD_ANALYZE=1
+chromium --version
+export KEYBROKER_BROWSER_TEST=require
+
+step "promtool (from Debian's prometheus package, extracted)"
+if command -v promtool >/dev/null 2>&1; then
+	KEYBROKER_PROMTOOL=$(command -v promtool)
+else
+	promdir=$(mktemp -d)
+	(cd "$promdir" && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus >/dev/null; }; } &&
+		dpkg-deb -x prometheus_*.deb root)
+	KEYBROKER_PROMTOOL="$promdir/root/usr/bin/promtool"
+fi
+export KEYBROKER_PROMTOOL
+"$KEYBROKER_PROMTOOL" --version | head -1
+"$KEYBROKER_PROMTOOL" check rules deploy/prometheus/alerts.yaml
 
 step "npm packages (tools/ and clients/ts package-lock.json)"
 if ! command -v npm >/dev/null 2>&1; then
@@ -79,7 +101,7 @@ buf lint
 
 step "generated code is fresh (buf generate)"
 fresh=$(mktemp -d)
-trap 'rm -rf "$fresh"' EXIT
+trap 'rm -rf "$fresh" ${promdir:-}' EXIT
 buf generate -o "$fresh"
 if ! diff -r "$fresh/gen" gen; then
 	echo "gen/ is stale: run 'PATH=\$PWD/tools/node_modules/.bin:\$PATH buf generate' and commit the result" >&2

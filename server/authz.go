@@ -25,6 +25,7 @@ var methodRoles = map[string]auth.Role{
 	pb.KeyBrokerService_Add_FullMethodName:           auth.RoleAdmin,
 	pb.KeyBrokerService_Remove_FullMethodName:        auth.RoleAdmin,
 	pb.KeyBrokerService_ListPools_FullMethodName:     auth.RoleAdmin,
+	pb.KeyBrokerService_DeletePool_FullMethodName:    auth.RoleAdmin,
 }
 
 // openMethod reports whether a method needs no credentials: health checks

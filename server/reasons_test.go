@@ -18,6 +18,8 @@ func TestReasonsKeepTheirWireNames(t *testing.T) {
 		pb.ErrorReason_ERROR_REASON_LEASE_UNKNOWN:        "LEASE_UNKNOWN",
 		pb.ErrorReason_ERROR_REASON_LEASE_EXPIRED:        "LEASE_EXPIRED",
 		pb.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE:    "STORE_UNAVAILABLE",
+		pb.ErrorReason_ERROR_REASON_POOL_NOT_EMPTY:       "POOL_NOT_EMPTY",
+		pb.ErrorReason_ERROR_REASON_POOL_UNKNOWN:         "POOL_UNKNOWN",
 		pb.ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED: "REPORTS_RATE_LIMITED",
 	}
 	for n := range pb.ErrorReason_name {

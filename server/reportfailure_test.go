@@ -24,7 +24,8 @@ const (
 )
 
 // TestReportFailureClassifies sends the provider error shapes of
-// DESIGN.md through the RPC and checks both the answer and the stored key.
+// docs/design.md ("Failure classification") through the RPC and checks
+// both the answer and the stored key.
 func TestReportFailureClassifies(t *testing.T) {
 	h := newHarness(t)
 	now := h.clock.Now()

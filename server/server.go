@@ -70,6 +70,7 @@ type Service struct {
 	pending  *reportQueue // nil: reports fail with UNAVAILABLE during an outage
 	contact  *StoreContact
 	maxStale time.Duration
+	status   StatusSource
 
 	reportLimits reportLimits
 }

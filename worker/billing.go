@@ -10,7 +10,7 @@ import (
 	"github.com/keybroker/keybroker/internal/store"
 )
 
-// billing is the seed's validator, for OpenAI-compatible relays (one-api,
+// billing is the validator for OpenAI-compatible relays (one-api,
 // new-api and the like) that still answer OpenAI's old billing endpoints:
 // the subscription says the limit and expiry, the usage over a window says
 // what is spent. Expired, a zero limit, or usage at the limit is exhausted;

@@ -10,7 +10,7 @@ import (
 	"github.com/keybroker/keybroker/internal/store"
 )
 
-// TestPoolConvergesToTheUsableKeys is the "done when": a relay
+// TestPoolConvergesToTheUsableKeys is the worker's end-to-end property: a relay
 // that has no credit for some keys (from the start, or running out midway),
 // rejects others, and answers 503 to about a third of all requests (and to
 // every other request for some keys) brings the pool to exactly its usable

@@ -75,8 +75,8 @@ func TestDisabledKeyReturnsWhenToppedUp(t *testing.T) {
 	}
 }
 
-// TestRemoveExhaustedIsThePoolsChoice: on_exhausted: remove is the seed's
-// behaviour; permission problems are still only parked.
+// TestRemoveExhaustedIsThePoolsChoice: with on_exhausted: remove a key out
+// of credit is removed for good; permission problems are still only parked.
 func TestRemoveExhaustedIsThePoolsChoice(t *testing.T) {
 	e := newEnv(t)
 	f := newFake(t, "billing", e.clock.Now)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -46,8 +45,8 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 // connFlags are the flags every admin command has: where the broker is and
-// how to talk to it. Their defaults come from KEYBROKER_ADDR,
-// KEYBROKER_TOKEN and KEYBROKER_TIMEOUT when set; flags win.
+// how to talk to it. They are the only flags an admin command reads from
+// KEYBROKER_* variables (connEnv); flags win.
 type connFlags struct {
 	addr    string
 	token   string
@@ -57,22 +56,16 @@ type connFlags struct {
 	key     string
 }
 
-func (c *connFlags) register(fs *flag.FlagSet, getenv func(string) string) error {
-	timeout := 30 * time.Second
-	if v := getenv("KEYBROKER_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("KEYBROKER_TIMEOUT=%q: %w", v, err)
-		}
-		timeout = d
-	}
-	fs.StringVar(&c.addr, "addr", cmp.Or(getenv("KEYBROKER_ADDR"), "127.0.0.1:50051"), "broker address: host:port or unix:///path/to.sock [$KEYBROKER_ADDR]")
-	fs.StringVar(&c.token, "token", getenv("KEYBROKER_TOKEN"), "bearer token for a broker that requires one [$KEYBROKER_TOKEN]")
-	fs.DurationVar(&c.timeout, "timeout", timeout, "deadline of each call to the broker [$KEYBROKER_TIMEOUT]")
-	fs.StringVar(&c.caCert, "cacert", getenv("KEYBROKER_CACERT"), "speak TLS and verify the broker against this CA bundle (PEM) [$KEYBROKER_CACERT]")
-	fs.StringVar(&c.cert, "cert", getenv("KEYBROKER_CERT"), "client certificate (PEM) for mTLS; needs --cacert [$KEYBROKER_CERT]")
-	fs.StringVar(&c.key, "key", getenv("KEYBROKER_KEY"), "the client certificate's private key (PEM) [$KEYBROKER_KEY]")
-	return nil
+// connEnv is the allow-list of admin flags read from the environment.
+var connEnv = map[string]bool{"addr": true, "token": true, "timeout": true, "cacert": true, "cert": true, "key": true}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:50051", "broker address: host:port or unix:///path/to.sock")
+	fs.StringVar(&c.token, "token", "", "bearer token for a broker that requires one")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "deadline of each call to the broker")
+	fs.StringVar(&c.caCert, "cacert", "", "speak TLS and verify the broker against this CA bundle (PEM)")
+	fs.StringVar(&c.cert, "cert", "", "client certificate (PEM) for mTLS; needs --cacert")
+	fs.StringVar(&c.key, "key", "", "the client certificate's private key (PEM)")
 }
 
 // transport returns TLS credentials when --cacert is given, nil for
@@ -121,19 +114,22 @@ func (c *connFlags) dial() (*client.Client, error) {
 }
 
 // parseAdminFlags parses a subcommand's flags, the connection flags
-// included. -h prints the usage and returns flag.ErrHelp.
-func parseAdminFlags(fs *flag.FlagSet, conn *connFlags, env adminEnv, args []string) error {
+// included, wherever they stand among the arguments, and returns the
+// positional arguments. -h prints the usage and returns flag.ErrHelp.
+func parseAdminFlags(fs *flag.FlagSet, conn *connFlags, env adminEnv, args []string) ([]string, error) {
 	fs.SetOutput(env.stderr)
-	if err := conn.register(fs, env.getenv); err != nil {
-		return usageError{err.Error()}
+	conn.register(fs)
+	if err := fillFromEnv(fs, env.getenv, func(name string) bool { return connEnv[name] }); err != nil {
+		return nil, usageError{err.Error()}
 	}
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return usageError{err.Error()}
+		return nil, usageError{err.Error()}
 	}
-	return nil
+	return rest, nil
 }
 
 // exitCode prints err as one line prefixed by the command and returns the

@@ -31,7 +31,8 @@ func runCommand(cmd command, env adminEnv, args []string) int {
 	}
 	var conn connFlags
 	run := cmd.setup(fs)
-	if err := parseAdminFlags(fs, &conn, env, args); err != nil {
+	positional, err := parseAdminFlags(fs, &conn, env, args)
+	if err != nil {
 		return exitCode(cmd.name, err, &conn, env.stderr)
 	}
 	kb, err := conn.dial()
@@ -39,7 +40,7 @@ func runCommand(cmd command, env adminEnv, args []string) int {
 		return exitCode(cmd.name, usageError{err.Error()}, &conn, env.stderr)
 	}
 	defer kb.Close()
-	return exitCode(cmd.name, run(env, kb, fs.Args()), &conn, env.stderr)
+	return exitCode(cmd.name, run(env, kb, positional), &conn, env.stderr)
 }
 
 // dispatch runs the subcommand of group (such as "keys") named by args[0].

@@ -57,13 +57,13 @@ type commonFlags struct {
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	c.redisFlags.register(fs)
-	fs.StringVar(&c.configPath, "config", "", "pool policy YAML file (see config/testdata/example.yaml); empty: built-in defaults")
+	fs.StringVar(&c.configPath, "config", "", "pool policy YAML file (see docs/configuration.md); empty: built-in defaults")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&c.workerConcurrency, "worker-concurrency", 32, "validation checks in flight at once across all pools (each pool also has its own validator.concurrency)")
 	fs.DurationVar(&c.workerPoll, "worker-poll", 250*time.Millisecond, "how often the worker looks for due keys in each pool; bounds how long a suspect key waits")
 	fs.StringVar(&c.workerName, "worker-name", "", "this worker's name in the audit trail (actor worker:<name>); empty: the host name")
-	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz over plain HTTP on this host:port (/metrics is unauthenticated: keep it on loopback or behind a network policy); empty: off")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz, /readyz and the /status page (admin token when auth is on) over plain HTTP on this host:port; empty: off")
 	fs.StringVar(&c.probeAddr, "probe-addr", "", "serve only /healthz and /readyz over plain HTTP on this host:port, for kubelet probes while /metrics stays on loopback; empty: off")
 }
 
@@ -113,7 +113,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.commonFlags.register(fs)
 	f.unixSocketMode = 0o660
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:50051", "gRPC listen address: host:port, or unix:/path/to.sock")
-	fs.Var(&f.unixSocketMode, "unix-socket-mode", "permissions of a unix: listen socket, octal (default 0660)")
+	fs.Var(&f.unixSocketMode, "unix-socket-mode", "permissions of a unix: listen socket, `octal`")
 	fs.StringVar(&f.keysFile, "keys-file", "", "seed keys at start from this file: one secret per line (into --pool) or pool<TAB>secret; idempotent")
 	fs.StringVar(&f.pool, "pool", "", "pool for keys-file lines without a pool")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight calls may finish after SIGINT/SIGTERM")
@@ -135,7 +135,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.reportRateKey, "report-rate-per-key", 10, "failure reports per second about one key, from all callers, bursts of twice that; 0: no limit")
 	fs.IntVar(&f.maxConnections, "max-connections", 1024, "most client connections open at once; more wait to be accepted (each costs the broker about 100 KB)")
 	fs.UintVar(&f.maxStreams, "max-concurrent-streams", uint(server.DefaultMaxConcurrentStreams), "most calls in flight on one connection")
-	fs.BoolVar(&f.worker, "worker", true, "run the validation worker in this process (--worker=false when `keybroker worker` runs elsewhere)")
+	fs.BoolVar(&f.worker, "worker", true, "run the validation worker in this process (--worker=false when keybroker worker runs elsewhere)")
 }
 
 // flagSet is a daemon's settings: they register their flags and check what
@@ -176,10 +176,33 @@ func envName(flagName string) string {
 }
 
 // parseFlags fills fs from KEYBROKER_* variables, then from args, so flags
-// win. A bad variable is an error naming it.
+// win. A bad variable is an error naming it. Daemons take no positional
+// arguments.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fillFromEnv(fs, getenv, func(string) bool { return true }); err != nil {
+		return err
+	}
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected arguments: %q", rest)
+	}
+	return nil
+}
+
+// fillFromEnv sets each flag that allow accepts from its KEYBROKER_*
+// variable, and says so in its usage. It is the one way every command
+// reads the environment; the admin commands allow only their connection
+// flags, so a KEYBROKER_POOL meant for serve never picks an admin
+// command's pool.
+func fillFromEnv(fs *flag.FlagSet, getenv func(string) string, allow func(name string) bool) error {
 	var envErr error
 	fs.VisitAll(func(fl *flag.Flag) {
+		if !allow(fl.Name) {
+			return
+		}
 		name := envName(fl.Name)
 		fl.Usage += " [$" + name + "]"
 		v := getenv(name)
@@ -190,16 +213,28 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 			envErr = fmt.Errorf("%s=%q: %w", name, v, err)
 		}
 	})
-	if envErr != nil {
-		return envErr
+	return envErr
+}
+
+// parseArgs parses flags wherever they stand among the positional
+// arguments (`pools openai -o json`), which it returns in order. After
+// "--" everything is positional.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	return nil
 }
 
 // newFlagSet returns a flag set that reports errors to w and returns them.

@@ -19,6 +19,7 @@ var keysCommands = []command{
 	{"keys list", "", "list a pool's keys: key id, masked secret, state, reason, until, last used", setupList},
 	{"keys import", "[FILE | -]", "add keys from a file or stdin: one secret per line, or pool<TAB>secret", setupImport},
 	{"keys export", "", "print a pool's secrets as pool<TAB>secret lines (needs --reveal)", setupExport},
+	{"keys history", "POOL KEY_ID", "show a key's state changes, newest first: who moved it where, when and why", setupHistory},
 }
 
 func keys(env adminEnv, args []string) int {

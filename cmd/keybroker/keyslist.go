@@ -8,8 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/keybroker/keybroker/client"
@@ -42,8 +40,11 @@ func (l *listFlags) request(reveal bool) (*pb.GetAllRequest, error) {
 func setupList(fs *flag.FlagSet) runFunc {
 	var sel listFlags
 	sel.register(fs)
-	output := fs.String("o", "table", "output format: table or json (GetAllResponse as grpcurl prints it, all pages in one)")
+	output := outputFlag(fs)
 	return func(env adminEnv, kb *client.Client, args []string) error {
+		if err := checkOutput(*output); err != nil {
+			return err
+		}
 		req, err := sel.request(false)
 		if err != nil {
 			return err
@@ -55,13 +56,10 @@ func setupList(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		switch *output {
-		case "table":
-			return printKeyTable(env.stdout, all)
-		case "json":
+		if *output == "json" {
 			return printJSON(env.stdout, all)
 		}
-		return usagef("-o %q: want table or json", *output)
+		return printKeyTable(env.stdout, all)
 	}
 }
 
@@ -120,17 +118,6 @@ func printKeyTable(w io.Writer, all *pb.GetAllResponse) error {
 func countsLine(c *pb.PoolCounts) string {
 	return fmt.Sprintf("%d total, %d active, %d cooling_down, %d suspect, %d disabled",
 		c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(), c.GetDisabled())
-}
-
-// printJSON prints m as grpcurl does (protojson, proto field names in
-// lowerCamelCase), so scripts can read either.
-func printJSON(w io.Writer, m proto.Message) error {
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(w, string(b))
-	return err
 }
 
 // stateName is a KeyState as operators write it: "cooling_down".

@@ -15,7 +15,7 @@ func TestRunCommands(t *testing.T) {
 		out  string
 	}{
 		{nil, 2, "Usage"},
-		{[]string{"version"}, 0, "keybroker dev"},
+		{[]string{"version"}, 0, "keybroker (devel)"},
 		{[]string{"serve", "--selection-source", "disk"}, 2, "want memory or redis"},
 		{[]string{"help"}, 0, "keybroker serve"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},

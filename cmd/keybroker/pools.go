@@ -1,99 +1,91 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"text/tabwriter"
-
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/keybroker/keybroker/client"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 )
 
-// poolsCommand shows pools with their key counts per state: every pool
-// (ListPools), or the ones named on the command line.
-var poolsCommand = command{
-	name:     "pools",
-	synopsis: "[POOL...]",
-	summary:  "show every pool, or the named ones, with their key counts per state",
-	setup:    setupPools,
+// poolsCommands are the subcommands of `keybroker pools`. A bare
+// `keybroker pools [POOL...]` is `pools list`.
+var poolsCommands = []command{
+	{"pools list", "[POOL...]", "show every pool, or the named ones, with their key counts per state", setupPools},
+	{"pools retire", "POOL", "retire an empty pool (--force: remove its keys first); it stops paging as empty", setupRetire},
 }
 
 func pools(env adminEnv, args []string) int {
-	return runCommand(poolsCommand, env, args)
+	if len(args) > 0 {
+		for _, c := range poolsCommands {
+			if c.name == "pools "+args[0] {
+				return runCommand(c, env, args[1:])
+			}
+		}
+		if args[0] == "help" {
+			return dispatch("pools", poolsCommands, env, []string{"help"})
+		}
+	}
+	return runCommand(poolsCommands[0], env, args)
 }
 
 func setupPools(fs *flag.FlagSet) runFunc {
-	output := fs.String("o", "table", "output format: table or json")
+	output := outputFlag(fs)
 	return func(env adminEnv, kb *client.Client, names []string) error {
-		if *output != "table" && *output != "json" {
-			return usagef("-o %q: want table or json", *output)
+		if err := checkOutput(*output); err != nil {
+			return err
 		}
-		names, counts, err := poolCounts(env, kb, names)
+		list, err := poolSummaries(env, kb, names)
 		if err != nil {
 			return err
 		}
 		if *output == "json" {
-			return printPoolsJSON(env, names, counts)
+			return printJSON(env.stdout, list)
 		}
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "POOL\tTOTAL\tACTIVE\tCOOLING_DOWN\tSUSPECT\tDISABLED")
-		for i, c := range counts {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", names[i], c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(), c.GetDisabled())
+		for _, p := range list.Pools {
+			c := p.GetCounts()
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", p.Pool, c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(), c.GetDisabled())
 		}
 		return tw.Flush()
 	}
 }
 
-// printPoolsJSON prints [{"pool": name, "counts": PoolCounts}, …] with
-// the counts as grpcurl prints them (int64 as strings), zeros included.
-func printPoolsJSON(env adminEnv, names []string, counts []*pb.PoolCounts) error {
-	type poolJSON struct {
-		Pool   string          `json:"pool"`
-		Counts json.RawMessage `json:"counts"`
-	}
-	out := make([]poolJSON, len(names))
-	for i, name := range names {
-		c, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(counts[i])
-		if err != nil {
-			return err
-		}
-		out[i] = poolJSON{Pool: name, Counts: c}
-	}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(env.stdout, string(b))
-	return err
-}
-
-// poolCounts returns the named pools' counts, or every pool's when none is
-// named.
-func poolCounts(env adminEnv, kb *client.Client, names []string) ([]string, []*pb.PoolCounts, error) {
+// poolSummaries returns the named pools with their counts, or every pool
+// (ListPools) when none is named, in the one shape every pool is printed
+// in: ListPoolsResponse.
+func poolSummaries(env adminEnv, kb *client.Client, names []string) (*pb.ListPoolsResponse, error) {
 	if len(names) == 0 {
 		resp, err := kb.ListPools(env.ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("list pools: %w", err)
+			return nil, fmt.Errorf("list pools: %w", err)
 		}
-		for _, p := range resp.GetPools() {
-			names = append(names, p.GetPool())
-		}
-		counts := make([]*pb.PoolCounts, len(resp.GetPools()))
-		for i, p := range resp.GetPools() {
-			counts[i] = p.GetCounts()
-		}
-		return names, counts, nil
+		return resp, nil
 	}
-	counts := make([]*pb.PoolCounts, len(names))
-	for i, name := range names {
+	out := &pb.ListPoolsResponse{}
+	for _, name := range names {
 		page, err := kb.GetAll(env.ctx, &pb.GetAllRequest{Pool: name, PageSize: 1})
 		if err != nil {
-			return nil, nil, fmt.Errorf("pool %q: %w", name, err)
+			return nil, fmt.Errorf("pool %q: %w", name, err)
 		}
-		counts[i] = page.GetCounts()
+		out.Pools = append(out.Pools, &pb.PoolSummary{Pool: name, Counts: page.GetCounts()})
 	}
-	return names, counts, nil
+	return out, nil
+}
+
+func setupRetire(fs *flag.FlagSet) runFunc {
+	force := fs.Bool("force", false, "remove the pool's keys first (each is recorded in the audit trail)")
+	return func(env adminEnv, kb *client.Client, args []string) error {
+		if len(args) != 1 {
+			return usagef("name exactly one pool to retire")
+		}
+		resp, err := kb.Stub().DeletePool(env.ctx, &pb.DeletePoolRequest{Pool: args[0], Force: *force})
+		if err != nil {
+			return fmt.Errorf("retire pool %q: %w", args[0], err)
+		}
+		_, err = fmt.Fprintf(env.stdout, "pool %s retired (%d keys removed)\n", args[0], resp.GetRemovedCount())
+		return err
+	}
 }

@@ -24,7 +24,7 @@ type selectionFlags struct {
 
 func (s *selectionFlags) register(fs *flag.FlagSet) {
 	s.source = sourceMemory
-	fs.Var(&s.source, "selection-source", "where GetRandom picks keys: memory (an in-memory view of every pool, following Redis) or redis (one Redis script per call) (default memory)")
+	fs.Var(&s.source, "selection-source", "where GetRandom picks keys: memory (an in-memory view of every pool, following Redis) or redis (one Redis script per call)")
 	fs.DurationVar(&s.resyncEvery, "view-resync-interval", 5*time.Minute, "how often the in-memory view reloads every pool from Redis (it also does after every reconnect)")
 	fs.DurationVar(&s.flushEvery, "usage-flush-interval", time.Second, "how often lease counts and last-used times kept in memory are written to Redis")
 }

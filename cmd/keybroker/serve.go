@@ -13,6 +13,7 @@ import (
 
 	"github.com/keybroker/keybroker/internal/broker"
 	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/tracing"
 	"github.com/keybroker/keybroker/server"
 )
@@ -41,6 +42,7 @@ func runDaemon(name string, f flagSet, args []string, getenv func(string) string
 		fmt.Fprintf(stderr, "keybroker %s: %v\n", name, err)
 		return 2
 	}
+	store.RouteRedisLogs(log) // go-redis's own lines follow --log-format too
 	if err := run(log); err != nil {
 		log.Error("keybroker "+name+" stopped", "err", err)
 		return 1
@@ -74,7 +76,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	if err != nil {
 		return err
 	}
-	tracer, err := tracing.Setup(ctx, getenv, version)
+	tracer, err := tracing.Setup(ctx, getenv, binaryVersion().Version)
 	if err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 	}
 	log.Info("keybroker serving", "listen", b.Addr(), "metrics", f.metricsAddr,
 		"pools_configured", len(policies.Current().PoolNames()), "auth", sec.policy.Enabled(),
-		"tls", sec.tls != nil, "encryption", sec.ring != nil, "tracing", tracer.Endpoint, "version", version)
+		"tls", sec.tls != nil, "encryption", sec.ring != nil, "tracing", tracer.Endpoint, "version", binaryVersion().String())
 	return b.Run(ctx)
 }
 

@@ -60,7 +60,7 @@ func (l *soakLedger) report(id string, ok bool) {
 // audit trail one unbroken chain, and goroutines and memory stable.
 //
 // It runs when KEYBROKER_SOAK is a duration (scripts/test.sh: 30s;
-// RELIABILITY.md records longer runs).
+// docs/reliability.md records longer runs).
 func TestSoak(t *testing.T) {
 	run := os.Getenv("KEYBROKER_SOAK")
 	if run == "" {

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -19,8 +21,11 @@ import (
 func genKey(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("keybroker genkey", stderr)
 	id := fs.String("id", "k"+time.Now().UTC().Format("20060102"), "key id (1 to 32 of [A-Za-z0-9_-]); put the new key first to make it primary")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if rest, err := parseArgs(fs, args); err != nil || len(rest) > 0 {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
 	}
 	raw := make([]byte, seal.KeyLen)
 	if _, err := rand.Read(raw); err != nil {
@@ -38,7 +43,10 @@ func genKey(args []string, stdout, stderr io.Writer) int {
 
 // genToken prints a new random bearer token and the SHA-256 to put in the
 // auth file, so the file never holds the token itself.
-func genToken(stdout, stderr io.Writer) int {
+func genToken(args []string, stdout, stderr io.Writer) int {
+	if code := noArgs("gen-token", "Print a new random bearer token and the SHA-256 to put in --auth-file.", args, stderr); code >= 0 {
+		return code
+	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		fmt.Fprintf(stderr, "keybroker gen-token: %v\n", err)
@@ -52,7 +60,10 @@ func genToken(stdout, stderr io.Writer) int {
 
 // hashToken reads a token from stdin and prints its SHA-256 for the auth
 // file.
-func hashToken(stdin io.Reader, stdout, stderr io.Writer) int {
+func hashToken(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if code := noArgs("hash-token", "Print the SHA-256 of the token on standard input, for --auth-file.", args, stderr); code >= 0 {
+		return code
+	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	tok := strings.TrimSpace(line)
 	if tok == "" {

@@ -67,5 +67,6 @@ func (c *commonFlags) brokerConfig(policies *config.Live, ring *seal.Keyring, lo
 		ProbeAddr:     c.probeAddr,
 		AllowEviction: c.allowEviction,
 		Worker:        &broker.WorkerConfig{Name: c.workerName, Concurrency: c.workerConcurrency, Poll: c.workerPoll},
+		Version:       binaryVersion(),
 	}
 }

@@ -5,7 +5,7 @@
 // no-op RPC of the same server and against the per-call Redis mode, its
 // cost at 10 and at a million keys, the memory a million keys take,
 // cross-replica propagation delays and the server-side CPU time and
-// allocations per call, with the targets judged on them.
+// allocations per call, with the targets of docs/benchmarks.md judged on them.
 //
 // Comparisons are measured side by side in interleaved rounds, so that
 // noise from other work on the machine falls on both sides alike.

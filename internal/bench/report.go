@@ -19,7 +19,7 @@ type results struct {
 	propagation propagationResult
 }
 
-// The targets.
+// The targets the bench judges its figures against (docs/benchmarks.md).
 const (
 	targetVsNoop    = 0.85
 	targetVsRedis   = 1.5

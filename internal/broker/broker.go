@@ -18,11 +18,13 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/keybroker/keybroker/internal/buildinfo"
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/lease"
 	"github.com/keybroker/keybroker/internal/metrics"
 	"github.com/keybroker/keybroker/internal/seal"
 	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/internal/statuspage"
 	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/view"
 	"github.com/keybroker/keybroker/server"
@@ -129,6 +131,9 @@ type Config struct {
 	// Loops run alongside the broker until shutdown stops the background
 	// loops (policy and certificate watchers, say).
 	Loops []func(ctx context.Context)
+	// Version is what keybroker_build_info, GetStatus and the status page
+	// say this broker runs; zero: read from the binary's build info.
+	Version buildinfo.Version
 }
 
 // WorkerConfig sets up the validation worker.
@@ -173,6 +178,9 @@ type Broker struct {
 	health   *health.Server
 	contact  *server.StoreContact
 
+	statusPage *lateHandler // the status page, once the store is open
+	started    time.Time
+
 	view   *view.View      // nil unless serving from memory
 	svc    *server.Service // nil without Listen
 	grpc   *grpc.Server    // nil without Listen
@@ -180,6 +188,8 @@ type Broker struct {
 	ops    *opsServer      // nil without MetricsAddr
 	probes *opsServer      // nil without ProbeAddr
 	worker *worker.Worker  // nil without Worker
+	// workerName is the worker's name in the audit trail.
+	workerName string
 
 	closed bool
 }
@@ -189,7 +199,7 @@ type Broker struct {
 // the listeners, so that Addr answers once New returns. Nothing runs
 // until Run. On error everything opened so far is closed.
 func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
-	b := &Broker{cfg: withDefaults(cfg), contact: &server.StoreContact{}, metrics: metrics.New()}
+	b := &Broker{cfg: withDefaults(cfg), contact: &server.StoreContact{}, metrics: metrics.New(), statusPage: &lateHandler{}}
 	for _, o := range opts {
 		o(&b.opts)
 	}
@@ -197,6 +207,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Broker, error) {
 		b.opts.now = time.Now
 	}
 	b.log = b.cfg.Logger
+	b.started = b.opts.now()
+	v := b.cfg.Version
+	b.metrics.SetBuildInfo(v.Version, v.Revision, v.GoVersion)
 	if err := b.build(ctx); err != nil {
 		b.Close()
 		return nil, err
@@ -224,6 +237,9 @@ func withDefaults(cfg Config) Config {
 	if cfg.ReportBuffer == 0 {
 		cfg.ReportBuffer = server.DefaultReportBuffer
 	}
+	if cfg.Version.Version == "" {
+		cfg.Version = buildinfo.Read("")
+	}
 	cfg.MaxStaleness = orDefault(cfg.MaxStaleness, time.Minute)
 	cfg.HealthInterval = orDefault(cfg.HealthInterval, 2*time.Second)
 	cfg.WakeInterval = orDefault(cfg.WakeInterval, time.Second)
@@ -238,8 +254,17 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// build assembles the components in dependency order.
+// build assembles the components in dependency order. The listeners open
+// first and the HTTP one serves at once, before Redis is waited for: a
+// liveness probe finds the process up (/healthz) while readiness says not
+// yet (/readyz 503, grpc.health NOT_SERVING), so a late Redis delays
+// readiness instead of restarting the broker.
 func (b *Broker) build(ctx context.Context) error {
+	b.health = health.NewServer()
+	b.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until the first ping
+	if err := b.listenFirst(); err != nil {
+		return err
+	}
 	key, err := b.openStore(ctx)
 	if err != nil {
 		return err
@@ -247,21 +272,45 @@ func (b *Broker) build(ctx context.Context) error {
 	if err := seedKeys(ctx, b.store, b.cfg.KeysFile, b.cfg.KeysPool, b.log); err != nil {
 		return err
 	}
-	b.health = health.NewServer()
 	if b.cfg.Listen != "" {
-		if err := b.buildService(key); err != nil {
-			return err
-		}
+		b.buildService(key)
 	}
 	if b.cfg.Worker != nil {
 		b.worker = b.newWorker(*b.cfg.Worker)
 	}
+	b.metrics.WatchKeysWithPolicy(b.store, func(pool string) int { return b.cfg.Policies.Pool(pool).LowWater() }, 5*time.Second, b.log)
+	b.metrics.Prepare(knownPools(ctx, b.store, b.cfg.Policies, b.log))
+	if b.cfg.Listen != "" {
+		b.statusPage.set(statuspage.New(b.store, b.cfg.Policies, b.statusSource(),
+			statuspage.WithAuth(b.cfg.GRPC.Auth), statuspage.WithLogger(b.log)).Handler())
+	}
+	return nil
+}
+
+// listenFirst opens the gRPC listener and starts serving probes, metrics
+// and (once the store is open) the status page over HTTP.
+func (b *Broker) listenFirst() error {
+	if b.cfg.Listen != "" {
+		lis, err := listen(b.cfg.Listen, b.cfg.UnixSocketMode)
+		if err != nil {
+			return err
+		}
+		if b.cfg.MaxConnections > 0 {
+			lis = netutil.LimitListener(lis, b.cfg.MaxConnections)
+		}
+		b.lis = lis
+	}
 	if b.cfg.MetricsAddr != "" {
-		ops, err := listenOps(b.cfg.MetricsAddr, server.HTTPHandler(b.health, b.metrics.Handler()))
+		h := server.HTTPHandler(b.health, b.metrics.Handler())
+		if b.cfg.Listen != "" { // a worker-only process has no status page
+			h = withStatusPage(h, b.statusPage)
+		}
+		ops, err := listenOps(b.cfg.MetricsAddr, h)
 		if err != nil {
 			return err
 		}
 		b.ops = ops
+		ops.start()
 	}
 	if b.cfg.ProbeAddr != "" {
 		probes, err := listenOps(b.cfg.ProbeAddr, server.HTTPHandler(b.health, nil))
@@ -269,6 +318,7 @@ func (b *Broker) build(ctx context.Context) error {
 			return err
 		}
 		b.probes = probes
+		probes.start()
 	}
 	return nil
 }
@@ -313,13 +363,13 @@ func (b *Broker) openStore(ctx context.Context) ([]byte, error) {
 	return key, nil
 }
 
-// buildService builds the selector, the service and the gRPC server, and
-// opens the gRPC listener.
-func (b *Broker) buildService(key []byte) error {
+// buildService builds the selector, the service and the gRPC server.
+func (b *Broker) buildService(key []byte) {
 	sel := b.selector()
 	svcOpts := []server.Option{
 		server.WithSelector(sel), server.WithPolicies(b.cfg.Policies), server.WithLogger(b.log),
 		server.WithObserver(b.metrics), server.WithReportBuffer(max(b.cfg.ReportBuffer, 0)), server.WithClock(b.opts.now),
+		server.WithStatus(b.statusSource()),
 	}
 	if b.cfg.ReportRate != nil {
 		svcOpts = append(svcOpts, server.WithReportRate(*b.cfg.ReportRate))
@@ -330,21 +380,10 @@ func (b *Broker) buildService(key []byte) error {
 	b.svc = server.New(b.store, lease.NewSigner(secret.Derive(key, labelLease)), svcOpts...)
 	b.metrics.WatchStoreContact(b.contact)
 	b.metrics.WatchReportQueue(b.svc.PendingReports)
-	b.metrics.WatchKeys(b.store, 5*time.Second, b.log)
 
-	b.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // until the first ping
 	gcfg := *b.cfg.GRPC
 	gcfg.Metrics = b.metrics.GRPC
 	b.grpc = server.NewGRPCServer(b.svc, b.health, b.log, gcfg)
-	lis, err := listen(b.cfg.Listen, b.cfg.UnixSocketMode)
-	if err != nil {
-		return err
-	}
-	if b.cfg.MaxConnections > 0 {
-		lis = netutil.LimitListener(lis, b.cfg.MaxConnections)
-	}
-	b.lis = lis
-	return nil
 }
 
 // selector is GetRandom's selector: a test's, the store, or the view.
@@ -367,6 +406,7 @@ func (b *Broker) newWorker(wc WorkerConfig) *worker.Worker {
 	if wc.Name == "" {
 		wc.Name, _ = os.Hostname()
 	}
+	b.workerName = wc.Name
 	opts := []worker.Option{
 		worker.WithLogger(b.log), worker.WithName(wc.Name), worker.WithObserver(b.metrics), worker.WithClock(b.opts.now),
 	}
@@ -425,10 +465,10 @@ func (b *Broker) Close() {
 		_ = b.lis.Close()
 	}
 	if b.ops != nil {
-		_ = b.ops.l.Close()
+		_ = b.ops.srv.Close()
 	}
 	if b.probes != nil {
-		_ = b.probes.l.Close()
+		_ = b.probes.srv.Close()
 	}
 	b.closeRedis()
 }

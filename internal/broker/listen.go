@@ -58,10 +58,13 @@ func listenUnix(path string, mode os.FileMode, afterBind func()) (net.Listener, 
 	return l, nil
 }
 
-// opsServer serves metrics and probes over plain HTTP.
+// opsServer serves metrics, probes and the status page over plain HTTP.
+// It starts serving in New (start), before Redis answers, and stops when
+// Run's background loops do (serve).
 type opsServer struct {
-	l   net.Listener
-	srv *http.Server
+	l    net.Listener
+	srv  *http.Server
+	errc chan error
 }
 
 // listenOps opens the plain-HTTP listener for metrics and probes.
@@ -70,16 +73,19 @@ func listenOps(addr string, h http.Handler) (*opsServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for metrics on %s: %w", addr, err)
 	}
-	return &opsServer{l: l, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}, nil
+	return &opsServer{l: l, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, errc: make(chan error, 1)}, nil
 }
 
-// serve serves until ctx ends, then shuts the listener down. Probes keep
+// start serves in the background.
+func (o *opsServer) start() {
+	go func() { o.errc <- o.srv.Serve(o.l) }()
+}
+
+// serve waits until ctx ends, then shuts the server down. Probes keep
 // answering (readyz: 503) while the gRPC server drains, until then.
 func (o *opsServer) serve(ctx context.Context) error {
-	errc := make(chan error, 1)
-	go func() { errc <- o.srv.Serve(o.l) }()
 	select {
-	case err := <-errc:
+	case err := <-o.errc:
 		return fmt.Errorf("metrics listener: %w", err)
 	case <-ctx.Done():
 	}

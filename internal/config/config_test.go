@@ -268,12 +268,32 @@ pools:
 	}
 }
 
+func TestMinKeys(t *testing.T) {
+	c, err := Parse("t.yaml", []byte("defaults:\n  min_keys: 5\npools:\n  quiet:\n    min_keys: 0\n  big: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Pool("quiet").LowWater(); got != 0 {
+		t.Errorf("quiet: %d, want an explicit 0 kept", got)
+	}
+	if got := c.Pool("big").LowWater(); got != 5 {
+		t.Errorf("big: %d, want the defaults' 5", got)
+	}
+	if got := Default().Pool("any").LowWater(); got != DefaultMinKeys {
+		t.Errorf("built-in: %d", got)
+	}
+	if _, err := Parse("t.yaml", []byte("pools:\n  p:\n    min_keys: -1\n")); err == nil || !strings.Contains(err.Error(), "min_keys") {
+		t.Errorf("min_keys -1: %v", err)
+	}
+}
+
 func TestMerge(t *testing.T) {
 	full := Pool{
 		Provider: failure.Gemini, BaseURL: "https://u", CooldownDefault: 1, CooldownMax: 2, LeaseTTL: 3, AuditLength: 11,
 		AuthHeader: AuthXGoogAPIKey, Classify: []ClassifyRule{{Status: 500, Kind: "transient"}},
 		Validator: Validator{Kind: "gemini", Interval: 4, DisabledInterval: 5, RetryInterval: 6, Timeout: 7, Jitter: 0.5,
 			Concurrency: 8, RateLimit: 9, OnExhausted: "remove", Model: "m", UsageDays: 10},
+		MinKeys: new(int),
 	}
 	full.Selection = LeastUsed
 	if got := merge(Pool{}, full); !got.Equal(full) {

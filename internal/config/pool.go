@@ -66,6 +66,23 @@ type Pool struct {
 
 	// Validator holds the validation worker's settings for this pool.
 	Validator Validator `yaml:"validator,omitempty"`
+
+	// MinKeys is the fewest active keys the pool should have: below it
+	// the KeybrokerPoolLow alert fires (keybroker_pool_min_keys). 0 turns
+	// that alert off for the pool. Unset anywhere: DefaultMinKeys. A
+	// pointer, so that an explicit 0 is told apart from "inherit".
+	MinKeys *int `yaml:"min_keys,omitempty"`
+}
+
+// DefaultMinKeys is MinKeys when no layer sets it.
+const DefaultMinKeys = 3
+
+// LowWater is the pool's MinKeys, or DefaultMinKeys when unset.
+func (p Pool) LowWater() int {
+	if p.MinKeys == nil {
+		return DefaultMinKeys
+	}
+	return *p.MinKeys
 }
 
 // builtin is the bottom layer: the policy of a pool nothing else talks
@@ -140,6 +157,9 @@ func merge(over, under Pool) Pool {
 	}
 	if over.Classify == nil {
 		over.Classify = under.Classify
+	}
+	if over.MinKeys == nil {
+		over.MinKeys = under.MinKeys
 	}
 	over.Validator = mergeValidator(over.Validator, under.Validator)
 	return over

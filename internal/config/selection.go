@@ -11,7 +11,7 @@ type Selection string
 // The selection strategies. Each picks in O(1) or O(log n) whatever the
 // pool's size, from the broker's in-memory view of the pool.
 const (
-	// Random picks uniformly at random: the default, as the seed did.
+	// Random picks uniformly at random: the default.
 	Random Selection = "random"
 	// RoundRobin hands the keys out in turn (an atomic counter over the
 	// view's positions), so every key is used equally within a cycle.

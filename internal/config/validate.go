@@ -77,6 +77,9 @@ func checkLayer(r *report, path string, n *yaml.Node, p Pool, under Pool) {
 	if (leaseNode != nil || p.LeaseTTL != 0) && (p.LeaseTTL < minLeaseTTL || p.LeaseTTL > maxLeaseTTL) {
 		at("lease_ttl", leaseNode, "must be between %s and %s, got %s", minLeaseTTL, maxLeaseTTL, p.LeaseTTL)
 	}
+	if minNode := field(n, "min_keys"); p.MinKeys != nil && *p.MinKeys < 0 {
+		at("min_keys", minNode, "must be 0 or more, got %d", *p.MinKeys)
+	}
 	authNode := field(n, "auth_header")
 	if (authNode != nil || p.AuthHeader != "") && !validAuthHeader(p.AuthHeader) {
 		at("auth_header", authNode, "%q: want one of %s", p.AuthHeader, strings.Join(authHeaders(), ", "))

@@ -57,7 +57,7 @@ type Validator struct {
 
 	// OnExhausted is what happens to a key out of credit: "disable" parks
 	// it and re-checks it every DisabledInterval (built-in default);
-	// "remove" deletes it for good, as the seed did.
+	// "remove" deletes it for good.
 	OnExhausted string `yaml:"on_exhausted,omitempty"`
 
 	// Model is the model a probe uses: for openai, setting it adds a

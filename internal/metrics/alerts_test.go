@@ -25,7 +25,7 @@ func (fakePools) Counts(context.Context, string) (store.Counts, error) {
 func registered(t *testing.T) map[string]bool {
 	t.Helper()
 	m := New()
-	m.WatchKeys(fakePools{}, 1e9, nil)
+	m.WatchKeysWithPolicy(fakePools{}, func(string) int { return 3 }, 1e9, nil)
 	m.Leased("p")
 	m.Reported("p", failure.Verdict{Kind: failure.RateLimited, Reason: "r"}, store.Transition{From: store.Active, To: store.CoolingDown})
 	m.redisDuration.WithLabelValues("get").Observe(0.001)

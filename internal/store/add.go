@@ -63,6 +63,12 @@ func (s *Store) AddWeighted(ctx context.Context, pool string, secrets []string, 
 			res.Added = append(res.Added, f == 1)
 		}
 	}
+	// Registered again now that the keys are in: a Retire that ran between
+	// the first SADD and the script must not leave a pool with keys off
+	// the list (see Retire).
+	if err := s.rdb.SAdd(ctx, poolsKey, pool).Err(); err != nil {
+		return res, fmt.Errorf("register pool %q: %w", pool, err)
+	}
 	return res, nil
 }
 

@@ -110,7 +110,7 @@ type Check struct {
 	// (QuotaExhausted); zero for none.
 	Until time.Time
 	// RemoveExhausted removes a key out of quota instead of disabling it
-	// (the seed's behaviour, a per-pool choice).
+	// (a per-pool choice, validator.on_exhausted: remove).
 	RemoveExhausted bool
 	// Balance is what a billing check read, recorded on the key; nil keeps
 	// the last one.

@@ -7,7 +7,7 @@ import (
 	"github.com/keybroker/keybroker/failure"
 )
 
-// State is where a key is in its lifecycle (DESIGN.md, "Key lifecycle").
+// State is where a key is in its lifecycle (docs/design.md, "Key lifecycle").
 type State string
 
 // The states a stored key can be in. Removed keys are deleted.

@@ -5,16 +5,18 @@ package tracing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"google.golang.org/grpc/stats"
 )
 
@@ -39,8 +41,9 @@ type Tracer struct {
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT (an
 // http:// endpoint is plaintext, https:// TLS), and does nothing when
 // neither is set. The other OTEL_* variables (headers, timeouts,
-// OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) are honoured as the SDK
-// defines them.
+// OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) are read from the process
+// environment as the SDK defines them; service.name defaults to
+// "keybroker" only when neither of the last two sets it.
 func Setup(ctx context.Context, getenv func(string) string, version string) (*Tracer, error) {
 	endpoint := getenv(EnvTracesEndpoint)
 	if endpoint == "" {
@@ -53,12 +56,9 @@ func Setup(ctx context.Context, getenv func(string) string, version string) (*Tr
 	if err != nil {
 		return nil, fmt.Errorf("OTLP trace exporter for %s: %s", RedactEndpoint(endpoint), strings.ReplaceAll(err.Error(), endpoint, RedactEndpoint(endpoint)))
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
-		attribute.String("service.name", "keybroker"),
-		attribute.String("service.version", version),
-	))
+	res, err := newResource(ctx, version)
 	if err != nil {
-		return nil, fmt.Errorf("trace resource: %w", err)
+		return nil, err
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	h := otelgrpc.NewServerHandler(
@@ -83,6 +83,31 @@ func RedactEndpoint(endpoint string) string {
 	}
 	u.Fragment = ""
 	return u.String()
+}
+
+// newResource describes the process to the tracing backend. service.name is
+// "keybroker" unless OTEL_SERVICE_NAME or a service.name in
+// OTEL_RESOURCE_ATTRIBUTES names it otherwise: the environment is applied
+// last, so an operator's name wins. A malformed OTEL_RESOURCE_ATTRIBUTES
+// keeps what could be read and is reported through the SDK's error handler,
+// as resource.Default does, rather than stopping the broker.
+func newResource(ctx context.Context, version string) (*resource.Resource, error) {
+	res, err := resource.New(ctx,
+		resource.WithTelemetrySDK(),
+		resource.WithAttributes(
+			semconv.ServiceName("keybroker"),
+			semconv.ServiceVersion(version),
+		),
+		resource.WithFromEnv(),
+	)
+	if errors.Is(err, resource.ErrPartialResource) {
+		otel.Handle(err)
+		return res, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("trace resource: %w", err)
+	}
+	return res, nil
 }
 
 // Shutdown flushes pending spans.

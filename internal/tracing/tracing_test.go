@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,17 +17,24 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
-// collector is a fake OTLP trace receiver that remembers span names.
+// collector is a fake OTLP trace receiver that remembers span names and
+// the service.name of the resources they came from.
 type collector struct {
 	collectortrace.UnimplementedTraceServiceServer
-	mu    sync.Mutex
-	spans []string
+	mu       sync.Mutex
+	spans    []string
+	services []string
 }
 
 func (c *collector) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, rs := range req.ResourceSpans {
+		for _, kv := range rs.GetResource().GetAttributes() {
+			if kv.GetKey() == "service.name" {
+				c.services = append(c.services, kv.GetValue().GetStringValue())
+			}
+		}
 		for _, ss := range rs.ScopeSpans {
 			for _, sp := range ss.Spans {
 				c.spans = append(c.spans, sp.Name)
@@ -42,7 +50,13 @@ func (c *collector) names() []string {
 	return append([]string(nil), c.spans...)
 }
 
-func serve(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerOption) string {
+func (c *collector) serviceNames() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.services...)
+}
+
+func serve(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerOption) (string, *grpc.Server) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,7 +66,7 @@ func serve(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerOption)
 	register(s)
 	go s.Serve(l)
 	t.Cleanup(s.Stop)
-	return l.Addr().String()
+	return l.Addr().String(), s
 }
 
 func TestOffWithoutEndpoint(t *testing.T) {
@@ -67,28 +81,70 @@ func TestOffWithoutEndpoint(t *testing.T) {
 
 func TestSpansReachTheCollector(t *testing.T) {
 	col := &collector{}
-	colAddr := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, col) })
+	colAddr, _ := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, col) })
 	env := map[string]string{EnvEndpoint: "http://" + colAddr}
-	tr, err := Setup(context.Background(), func(k string) string { return env[k] }, "test")
+	exportOneCall(t, func(k string) string { return env[k] })
+	if names := col.names(); !slices.Contains(names, "grpc.health.v1.Health/Check") {
+		t.Fatalf("collector received spans %q, want the Check call among them", names)
+	}
+	if got := col.serviceNames(); !slices.Equal(got, []string{"keybroker"}) {
+		t.Errorf("service.name with neither variable set = %q, want [keybroker]", got)
+	}
+}
+
+// TestServiceNameFromTheEnvironment: an operator who names the service in
+// OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES (to tell a sidecar fleet
+// from a shared broker in the tracing backend) sees that name on the spans,
+// not the built-in "keybroker"; OTEL_SERVICE_NAME wins over the attribute,
+// as the OpenTelemetry specification says.
+func TestServiceNameFromTheEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		name, serviceName, attributes, want string
+	}{
+		{"OTEL_SERVICE_NAME", "chat-broker", "", "chat-broker"},
+		{"OTEL_RESOURCE_ATTRIBUTES", "", "deployment.environment=prod,service.name=sidecar-broker", "sidecar-broker"},
+		{"both", "chat-broker", "service.name=sidecar-broker", "chat-broker"},
+		{"other attributes only", "", "deployment.environment=prod", "keybroker"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col := &collector{}
+			colAddr, _ := serve(t, func(s *grpc.Server) { collectortrace.RegisterTraceServiceServer(s, col) })
+			t.Setenv(EnvEndpoint, "http://"+colAddr)
+			t.Setenv("OTEL_SERVICE_NAME", tc.serviceName)
+			t.Setenv("OTEL_RESOURCE_ATTRIBUTES", tc.attributes)
+			exportOneCall(t, os.Getenv)
+			if got := col.serviceNames(); !slices.Equal(got, []string{tc.want}) {
+				t.Errorf("service.name = %q, want [%s]", got, tc.want)
+			}
+		})
+	}
+}
+
+// exportOneCall sets tracing up from getenv, makes one traced health check
+// and flushes its span to the collector. The server-side span ends after
+// the reply reaches the client, so the server stops gracefully (which waits
+// for its handlers, the span's end included) before the flush.
+func exportOneCall(t *testing.T, getenv func(string) string) {
+	t.Helper()
+	tr, err := Setup(context.Background(), getenv, "test")
 	if err != nil || tr.Handler == nil {
 		t.Fatalf("Setup = %+v, %v", tr, err)
 	}
-	addr := serve(t, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, health.NewServer()) }, grpc.StatsHandler(tr.Handler))
+	addr, srv := serve(t, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, health.NewServer()) }, grpc.StatsHandler(tr.Handler))
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+	_, err = healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	conn.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
+	srv.GracefulStop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := tr.Shutdown(ctx); err != nil {
 		t.Fatal(err)
-	}
-	if names := col.names(); !slices.Contains(names, "grpc.health.v1.Health/Check") {
-		t.Fatalf("collector received spans %q, want the Check call among them", names)
 	}
 }
 

@@ -63,11 +63,17 @@ const (
 	// broker's in-memory view has not heard from it for too long to lease
 	// from. Retrying shortly is expected to work.
 	ErrorReason_ERROR_REASON_STORE_UNAVAILABLE ErrorReason = 6
+	// ERROR_REASON_POOL_NOT_EMPTY ("POOL_NOT_EMPTY", FAILED_PRECONDITION):
+	// DeletePool on a pool that still holds keys, without force.
+	ErrorReason_ERROR_REASON_POOL_NOT_EMPTY ErrorReason = 7
+	// ERROR_REASON_POOL_UNKNOWN ("POOL_UNKNOWN", NOT_FOUND): DeletePool on a
+	// pool that does not exist (never held a key, or already retired).
+	ErrorReason_ERROR_REASON_POOL_UNKNOWN ErrorReason = 8
 	// ERROR_REASON_REPORTS_RATE_LIMITED ("REPORTS_RATE_LIMITED",
 	// RESOURCE_EXHAUSTED with a RetryInfo): ReportFailure from one caller, or
 	// about one key, came faster than the broker takes them. The first
 	// reports already decided the key's state; dropping the rest is safe.
-	ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED ErrorReason = 7
+	ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED ErrorReason = 9
 )
 
 // Enum value maps for ErrorReason.
@@ -80,7 +86,9 @@ var (
 		4: "ERROR_REASON_LEASE_UNKNOWN",
 		5: "ERROR_REASON_LEASE_EXPIRED",
 		6: "ERROR_REASON_STORE_UNAVAILABLE",
-		7: "ERROR_REASON_REPORTS_RATE_LIMITED",
+		7: "ERROR_REASON_POOL_NOT_EMPTY",
+		8: "ERROR_REASON_POOL_UNKNOWN",
+		9: "ERROR_REASON_REPORTS_RATE_LIMITED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":          0,
@@ -90,7 +98,9 @@ var (
 		"ERROR_REASON_LEASE_UNKNOWN":        4,
 		"ERROR_REASON_LEASE_EXPIRED":        5,
 		"ERROR_REASON_STORE_UNAVAILABLE":    6,
-		"ERROR_REASON_REPORTS_RATE_LIMITED": 7,
+		"ERROR_REASON_POOL_NOT_EMPTY":       7,
+		"ERROR_REASON_POOL_UNKNOWN":         8,
+		"ERROR_REASON_REPORTS_RATE_LIMITED": 9,
 	}
 )
 
@@ -1786,6 +1796,310 @@ func (x *ListPoolsResponse) GetPools() []*PoolSummary {
 	return nil
 }
 
+// DeletePoolRequest names the pool to retire.
+type DeletePoolRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pool is the pool name.
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// force removes the pool's keys first; without it a pool with keys is
+	// refused.
+	Force         bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePoolRequest) Reset() {
+	*x = DeletePoolRequest{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePoolRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePoolRequest) ProtoMessage() {}
+
+func (x *DeletePoolRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePoolRequest.ProtoReflect.Descriptor instead.
+func (*DeletePoolRequest) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *DeletePoolRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *DeletePoolRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
+// DeletePoolResponse says what DeletePool did.
+type DeletePoolResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// removed_count is how many keys force removed (0 without force).
+	RemovedCount  int32 `protobuf:"varint,1,opt,name=removed_count,json=removedCount,proto3" json:"removed_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePoolResponse) Reset() {
+	*x = DeletePoolResponse{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePoolResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePoolResponse) ProtoMessage() {}
+
+func (x *DeletePoolResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePoolResponse.ProtoReflect.Descriptor instead.
+func (*DeletePoolResponse) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeletePoolResponse) GetRemovedCount() int32 {
+	if x != nil {
+		return x.RemovedCount
+	}
+	return 0
+}
+
+// GetStatusRequest asks for the broker's status.
+type GetStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatusRequest) Reset() {
+	*x = GetStatusRequest{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatusRequest) ProtoMessage() {}
+
+func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetStatusRequest) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{22}
+}
+
+// GetStatusResponse is the answering broker's view of the deployment.
+type GetStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// version is the broker's module version and commit.
+	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// store_reachable is true when the key store (Redis) answered just now.
+	StoreReachable bool `protobuf:"varint,2,opt,name=store_reachable,json=storeReachable,proto3" json:"store_reachable,omitempty"`
+	// worker is the validation worker running in this broker; unset when it
+	// runs elsewhere (serve --worker=false).
+	Worker *WorkerStatus `protobuf:"bytes,3,opt,name=worker,proto3" json:"worker,omitempty"`
+	// pools are the pools with their counts, in name order.
+	Pools []*PoolSummary `protobuf:"bytes,4,rep,name=pools,proto3" json:"pools,omitempty"`
+	// start_time is when this broker started.
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatusResponse) Reset() {
+	*x = GetStatusResponse{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatusResponse) ProtoMessage() {}
+
+func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetStatusResponse) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GetStatusResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetStoreReachable() bool {
+	if x != nil {
+		return x.StoreReachable
+	}
+	return false
+}
+
+func (x *GetStatusResponse) GetWorker() *WorkerStatus {
+	if x != nil {
+		return x.Worker
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetPools() []*PoolSummary {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+// WorkerStatus counts what a validation worker did since it started.
+type WorkerStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the worker's name in the audit trail.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// checked is how many checks had their result applied.
+	Checked int64 `protobuf:"varint,2,opt,name=checked,proto3" json:"checked,omitempty"`
+	// changed is how many state changes checks made.
+	Changed int64 `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
+	// faults is how many checks learned nothing (no answer, 5xx, garbage).
+	Faults int64 `protobuf:"varint,4,opt,name=faults,proto3" json:"faults,omitempty"`
+	// errors is how many key store errors the worker met.
+	Errors        int64 `protobuf:"varint,5,opt,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerStatus) Reset() {
+	*x = WorkerStatus{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerStatus) ProtoMessage() {}
+
+func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerStatus.ProtoReflect.Descriptor instead.
+func (*WorkerStatus) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *WorkerStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WorkerStatus) GetChecked() int64 {
+	if x != nil {
+		return x.Checked
+	}
+	return 0
+}
+
+func (x *WorkerStatus) GetChanged() int64 {
+	if x != nil {
+		return x.Changed
+	}
+	return 0
+}
+
+func (x *WorkerStatus) GetFaults() int64 {
+	if x != nil {
+		return x.Faults
+	}
+	return 0
+}
+
+func (x *WorkerStatus) GetErrors() int64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
 var File_keybroker_v1_keybroker_proto protoreflect.FileDescriptor
 
 const file_keybroker_v1_keybroker_proto_rawDesc = "" +
@@ -1909,7 +2223,26 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x120\n" +
 	"\x06counts\x18\x02 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\"D\n" +
 	"\x11ListPoolsResponse\x12/\n" +
-	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools*\x92\x02\n" +
+	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools\"=\n" +
+	"\x11DeletePoolRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"9\n" +
+	"\x12DeletePoolResponse\x12#\n" +
+	"\rremoved_count\x18\x01 \x01(\x05R\fremovedCount\"\x12\n" +
+	"\x10GetStatusRequest\"\xf6\x01\n" +
+	"\x11GetStatusResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12'\n" +
+	"\x0fstore_reachable\x18\x02 \x01(\bR\x0estoreReachable\x122\n" +
+	"\x06worker\x18\x03 \x01(\v2\x1a.keybroker.v1.WorkerStatusR\x06worker\x12/\n" +
+	"\x05pools\x18\x04 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools\x129\n" +
+	"\n" +
+	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"\x86\x01\n" +
+	"\fWorkerStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\achecked\x18\x02 \x01(\x03R\achecked\x12\x18\n" +
+	"\achanged\x18\x03 \x01(\x03R\achanged\x12\x16\n" +
+	"\x06faults\x18\x04 \x01(\x03R\x06faults\x12\x16\n" +
+	"\x06errors\x18\x05 \x01(\x03R\x06errors*\xd2\x02\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ERROR_REASON_POOL_EMPTY\x10\x01\x12\x1f\n" +
@@ -1917,8 +2250,10 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x18ERROR_REASON_KEY_UNKNOWN\x10\x03\x12\x1e\n" +
 	"\x1aERROR_REASON_LEASE_UNKNOWN\x10\x04\x12\x1e\n" +
 	"\x1aERROR_REASON_LEASE_EXPIRED\x10\x05\x12\"\n" +
-	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x06\x12%\n" +
-	"!ERROR_REASON_REPORTS_RATE_LIMITED\x10\a*\x9d\x01\n" +
+	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x06\x12\x1f\n" +
+	"\x1bERROR_REASON_POOL_NOT_EMPTY\x10\a\x12\x1d\n" +
+	"\x19ERROR_REASON_POOL_UNKNOWN\x10\b\x12%\n" +
+	"!ERROR_REASON_REPORTS_RATE_LIMITED\x10\t*\x9d\x01\n" +
 	"\bKeyState\x12\x19\n" +
 	"\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_STATE_ACTIVE\x10\x01\x12\x1a\n" +
@@ -1933,7 +2268,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x19FAILURE_KIND_RATE_LIMITED\x10\x03\x12\"\n" +
 	"\x1eFAILURE_KIND_PERMISSION_DENIED\x10\x04\x12\x1a\n" +
 	"\x16FAILURE_KIND_TRANSIENT\x10\x05\x12\x1d\n" +
-	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xa8\x04\n" +
+	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xc7\x05\n" +
 	"\x10KeyBrokerService\x12L\n" +
 	"\tGetRandom\x12\x1e.keybroker.v1.GetRandomRequest\x1a\x1f.keybroker.v1.GetRandomResponse\x12C\n" +
 	"\x06GetAll\x12\x1b.keybroker.v1.GetAllRequest\x1a\x1c.keybroker.v1.GetAllResponse\x12:\n" +
@@ -1941,7 +2276,10 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x06Remove\x12\x1b.keybroker.v1.RemoveRequest\x1a\x1c.keybroker.v1.RemoveResponse\x12X\n" +
 	"\rReportFailure\x12\".keybroker.v1.ReportFailureRequest\x1a#.keybroker.v1.ReportFailureResponse\x12L\n" +
 	"\tListPools\x12\x1e.keybroker.v1.ListPoolsRequest\x1a\x1f.keybroker.v1.ListPoolsResponse\x12X\n" +
-	"\rGetKeyHistory\x12\".keybroker.v1.GetKeyHistoryRequest\x1a#.keybroker.v1.GetKeyHistoryResponseB=Z;github.com/keybroker/keybroker/gen/keybroker/v1;keybrokerv1b\x06proto3"
+	"\rGetKeyHistory\x12\".keybroker.v1.GetKeyHistoryRequest\x1a#.keybroker.v1.GetKeyHistoryResponse\x12O\n" +
+	"\n" +
+	"DeletePool\x12\x1f.keybroker.v1.DeletePoolRequest\x1a .keybroker.v1.DeletePoolResponse\x12L\n" +
+	"\tGetStatus\x12\x1e.keybroker.v1.GetStatusRequest\x1a\x1f.keybroker.v1.GetStatusResponseB=Z;github.com/keybroker/keybroker/gen/keybroker/v1;keybrokerv1b\x06proto3"
 
 var (
 	file_keybroker_v1_keybroker_proto_rawDescOnce sync.Once
@@ -1956,7 +2294,7 @@ func file_keybroker_v1_keybroker_proto_rawDescGZIP() []byte {
 }
 
 var file_keybroker_v1_keybroker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_keybroker_v1_keybroker_proto_goTypes = []any{
 	(ErrorReason)(0),              // 0: keybroker.v1.ErrorReason
 	(KeyState)(0),                 // 1: keybroker.v1.KeyState
@@ -1981,56 +2319,68 @@ var file_keybroker_v1_keybroker_proto_goTypes = []any{
 	(*ListPoolsRequest)(nil),      // 20: keybroker.v1.ListPoolsRequest
 	(*PoolSummary)(nil),           // 21: keybroker.v1.PoolSummary
 	(*ListPoolsResponse)(nil),     // 22: keybroker.v1.ListPoolsResponse
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
+	(*DeletePoolRequest)(nil),     // 23: keybroker.v1.DeletePoolRequest
+	(*DeletePoolResponse)(nil),    // 24: keybroker.v1.DeletePoolResponse
+	(*GetStatusRequest)(nil),      // 25: keybroker.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),     // 26: keybroker.v1.GetStatusResponse
+	(*WorkerStatus)(nil),          // 27: keybroker.v1.WorkerStatus
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
 }
 var file_keybroker_v1_keybroker_proto_depIdxs = []int32{
-	23, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	28, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
 	3,  // 1: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
 	1,  // 2: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
 	1,  // 3: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
-	23, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
-	23, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
-	23, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
-	23, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
+	28, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
+	28, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
+	28, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
+	28, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
 	2,  // 8: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
 	8,  // 9: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
-	23, // 10: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
-	23, // 11: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
+	28, // 10: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
+	28, // 11: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
 	7,  // 12: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
 	9,  // 13: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
-	24, // 14: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
+	29, // 14: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
 	2,  // 15: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
 	2,  // 16: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
 	1,  // 17: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
 	1,  // 18: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
-	23, // 19: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
+	28, // 19: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
 	19, // 20: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
-	23, // 21: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
+	28, // 21: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
 	1,  // 22: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
 	1,  // 23: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
-	23, // 24: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
+	28, // 24: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
 	9,  // 25: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
 	21, // 26: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
-	4,  // 27: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
-	6,  // 28: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
-	11, // 29: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
-	13, // 30: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
-	15, // 31: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
-	20, // 32: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
-	17, // 33: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
-	5,  // 34: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
-	10, // 35: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
-	12, // 36: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
-	14, // 37: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
-	16, // 38: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
-	22, // 39: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
-	18, // 40: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
-	34, // [34:41] is the sub-list for method output_type
-	27, // [27:34] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	27, // 27: keybroker.v1.GetStatusResponse.worker:type_name -> keybroker.v1.WorkerStatus
+	21, // 28: keybroker.v1.GetStatusResponse.pools:type_name -> keybroker.v1.PoolSummary
+	28, // 29: keybroker.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
+	4,  // 30: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
+	6,  // 31: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
+	11, // 32: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
+	13, // 33: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
+	15, // 34: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
+	20, // 35: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
+	17, // 36: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
+	23, // 37: keybroker.v1.KeyBrokerService.DeletePool:input_type -> keybroker.v1.DeletePoolRequest
+	25, // 38: keybroker.v1.KeyBrokerService.GetStatus:input_type -> keybroker.v1.GetStatusRequest
+	5,  // 39: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
+	10, // 40: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
+	12, // 41: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
+	14, // 42: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
+	16, // 43: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
+	22, // 44: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
+	18, // 45: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
+	24, // 46: keybroker.v1.KeyBrokerService.DeletePool:output_type -> keybroker.v1.DeletePoolResponse
+	26, // 47: keybroker.v1.KeyBrokerService.GetStatus:output_type -> keybroker.v1.GetStatusResponse
+	39, // [39:48] is the sub-list for method output_type
+	30, // [30:39] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_keybroker_v1_keybroker_proto_init() }
@@ -2048,7 +2398,7 @@ func file_keybroker_v1_keybroker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keybroker_v1_keybroker_proto_rawDesc), len(file_keybroker_v1_keybroker_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   20,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

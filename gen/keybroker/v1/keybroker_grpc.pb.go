@@ -26,6 +26,8 @@ const (
 	KeyBrokerService_ReportFailure_FullMethodName = "/keybroker.v1.KeyBrokerService/ReportFailure"
 	KeyBrokerService_ListPools_FullMethodName     = "/keybroker.v1.KeyBrokerService/ListPools"
 	KeyBrokerService_GetKeyHistory_FullMethodName = "/keybroker.v1.KeyBrokerService/GetKeyHistory"
+	KeyBrokerService_DeletePool_FullMethodName    = "/keybroker.v1.KeyBrokerService/DeletePool"
+	KeyBrokerService_GetStatus_FullMethodName     = "/keybroker.v1.KeyBrokerService/GetStatus"
 )
 
 // KeyBrokerServiceClient is the client API for KeyBrokerService service.
@@ -40,9 +42,8 @@ const (
 // Errors use canonical gRPC codes. Where a caller can act on the cause, the
 // status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
 // from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-// LEASE_EXPIRED, STORE_UNAVAILABLE, REPORTS_RATE_LIMITED), and a
-// google.rpc.RetryInfo when waiting
-// will help.
+// LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN,
+// REPORTS_RATE_LIMITED), and a google.rpc.RetryInfo when waiting will help.
 type KeyBrokerServiceClient interface {
 	// GetRandom leases one active key of a pool. An empty pool is
 	// FAILED_PRECONDITION (POOL_EMPTY). A pool whose keys are all cooling down
@@ -74,6 +75,17 @@ type KeyBrokerServiceClient interface {
 	// history says why it was removed. The trail is capped per pool; a key
 	// with no entries left has an empty history.
 	GetKeyHistory(ctx context.Context, in *GetKeyHistoryRequest, opts ...grpc.CallOption) (*GetKeyHistoryResponse, error)
+	// DeletePool retires a pool (admin): it leaves ListPools, the metrics and
+	// their alerts, so an emptied pool no longer pages as empty. A pool that
+	// still holds keys is FAILED_PRECONDITION (POOL_NOT_EMPTY) unless force
+	// is set, which removes its keys first (each recorded in the audit trail
+	// as removed). A pool that does not exist is NOT_FOUND (POOL_UNKNOWN).
+	// Adding a key later brings the pool back.
+	DeletePool(ctx context.Context, in *DeletePoolRequest, opts ...grpc.CallOption) (*DeletePoolResponse, error)
+	// GetStatus is one screen of the deployment as the answering broker sees
+	// it (admin): its version, whether its key store answers, its validation
+	// worker and every pool with its counts.
+	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
 }
 
 type keyBrokerServiceClient struct {
@@ -154,6 +166,26 @@ func (c *keyBrokerServiceClient) GetKeyHistory(ctx context.Context, in *GetKeyHi
 	return out, nil
 }
 
+func (c *keyBrokerServiceClient) DeletePool(ctx context.Context, in *DeletePoolRequest, opts ...grpc.CallOption) (*DeletePoolResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeletePoolResponse)
+	err := c.cc.Invoke(ctx, KeyBrokerService_DeletePool_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyBrokerServiceClient) GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStatusResponse)
+	err := c.cc.Invoke(ctx, KeyBrokerService_GetStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyBrokerServiceServer is the server API for KeyBrokerService service.
 // All implementations must embed UnimplementedKeyBrokerServiceServer
 // for forward compatibility.
@@ -166,9 +198,8 @@ func (c *keyBrokerServiceClient) GetKeyHistory(ctx context.Context, in *GetKeyHi
 // Errors use canonical gRPC codes. Where a caller can act on the cause, the
 // status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
 // from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-// LEASE_EXPIRED, STORE_UNAVAILABLE, REPORTS_RATE_LIMITED), and a
-// google.rpc.RetryInfo when waiting
-// will help.
+// LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN,
+// REPORTS_RATE_LIMITED), and a google.rpc.RetryInfo when waiting will help.
 type KeyBrokerServiceServer interface {
 	// GetRandom leases one active key of a pool. An empty pool is
 	// FAILED_PRECONDITION (POOL_EMPTY). A pool whose keys are all cooling down
@@ -200,6 +231,17 @@ type KeyBrokerServiceServer interface {
 	// history says why it was removed. The trail is capped per pool; a key
 	// with no entries left has an empty history.
 	GetKeyHistory(context.Context, *GetKeyHistoryRequest) (*GetKeyHistoryResponse, error)
+	// DeletePool retires a pool (admin): it leaves ListPools, the metrics and
+	// their alerts, so an emptied pool no longer pages as empty. A pool that
+	// still holds keys is FAILED_PRECONDITION (POOL_NOT_EMPTY) unless force
+	// is set, which removes its keys first (each recorded in the audit trail
+	// as removed). A pool that does not exist is NOT_FOUND (POOL_UNKNOWN).
+	// Adding a key later brings the pool back.
+	DeletePool(context.Context, *DeletePoolRequest) (*DeletePoolResponse, error)
+	// GetStatus is one screen of the deployment as the answering broker sees
+	// it (admin): its version, whether its key store answers, its validation
+	// worker and every pool with its counts.
+	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
 	mustEmbedUnimplementedKeyBrokerServiceServer()
 }
 
@@ -230,6 +272,12 @@ func (UnimplementedKeyBrokerServiceServer) ListPools(context.Context, *ListPools
 }
 func (UnimplementedKeyBrokerServiceServer) GetKeyHistory(context.Context, *GetKeyHistoryRequest) (*GetKeyHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetKeyHistory not implemented")
+}
+func (UnimplementedKeyBrokerServiceServer) DeletePool(context.Context, *DeletePoolRequest) (*DeletePoolResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeletePool not implemented")
+}
+func (UnimplementedKeyBrokerServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
 }
 func (UnimplementedKeyBrokerServiceServer) mustEmbedUnimplementedKeyBrokerServiceServer() {}
 func (UnimplementedKeyBrokerServiceServer) testEmbeddedByValue()                          {}
@@ -378,6 +426,42 @@ func _KeyBrokerService_GetKeyHistory_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyBrokerService_DeletePool_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePoolRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyBrokerServiceServer).DeletePool(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyBrokerService_DeletePool_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyBrokerServiceServer).DeletePool(ctx, req.(*DeletePoolRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyBrokerService_GetStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyBrokerServiceServer).GetStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyBrokerService_GetStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyBrokerServiceServer).GetStatus(ctx, req.(*GetStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyBrokerService_ServiceDesc is the grpc.ServiceDesc for KeyBrokerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -412,6 +496,14 @@ var KeyBrokerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetKeyHistory",
 			Handler:    _KeyBrokerService_GetKeyHistory_Handler,
+		},
+		{
+			MethodName: "DeletePool",
+			Handler:    _KeyBrokerService_DeletePool_Handler,
+		},
+		{
+			MethodName: "GetStatus",
+			Handler:    _KeyBrokerService_GetStatus_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

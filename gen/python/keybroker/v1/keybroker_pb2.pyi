@@ -12,6 +12,8 @@ ERROR_REASON_LEASE_EXPIRED: ErrorReason
 ERROR_REASON_LEASE_UNKNOWN: ErrorReason
 ERROR_REASON_NO_HEALTHY_KEY: ErrorReason
 ERROR_REASON_POOL_EMPTY: ErrorReason
+ERROR_REASON_POOL_NOT_EMPTY: ErrorReason
+ERROR_REASON_POOL_UNKNOWN: ErrorReason
 ERROR_REASON_REPORTS_RATE_LIMITED: ErrorReason
 ERROR_REASON_STORE_UNAVAILABLE: ErrorReason
 ERROR_REASON_UNSPECIFIED: ErrorReason
@@ -48,6 +50,20 @@ class AddResponse(_message.Message):
     key_ids: _containers.RepeatedScalarFieldContainer[str]
     present_count: int
     def __init__(self, added_count: _Optional[int] = ..., present_count: _Optional[int] = ..., key_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeletePoolRequest(_message.Message):
+    __slots__ = ["force", "pool"]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    force: bool
+    pool: str
+    def __init__(self, pool: _Optional[str] = ..., force: bool = ...) -> None: ...
+
+class DeletePoolResponse(_message.Message):
+    __slots__ = ["removed_count"]
+    REMOVED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    removed_count: int
+    def __init__(self, removed_count: _Optional[int] = ...) -> None: ...
 
 class GetAllRequest(_message.Message):
     __slots__ = ["page_size", "page_token", "pool", "reveal", "state"]
@@ -108,6 +124,24 @@ class GetRandomResponse(_message.Message):
     lease: Lease
     secret: str
     def __init__(self, secret: _Optional[str] = ..., key_id: _Optional[str] = ..., lease: _Optional[_Union[Lease, _Mapping]] = ...) -> None: ...
+
+class GetStatusRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class GetStatusResponse(_message.Message):
+    __slots__ = ["pools", "start_time", "store_reachable", "version", "worker"]
+    POOLS_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    STORE_REACHABLE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    pools: _containers.RepeatedCompositeFieldContainer[PoolSummary]
+    start_time: _timestamp_pb2.Timestamp
+    store_reachable: bool
+    version: str
+    worker: WorkerStatus
+    def __init__(self, version: _Optional[str] = ..., store_reachable: bool = ..., worker: _Optional[_Union[WorkerStatus, _Mapping]] = ..., pools: _Optional[_Iterable[_Union[PoolSummary, _Mapping]]] = ..., start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Key(_message.Message):
     __slots__ = ["add_time", "balance", "failure_count", "key_id", "last_failure_kind", "last_used_time", "last_validated_time", "lease_count", "masked_secret", "reason", "secret", "state", "state_until"]
@@ -268,6 +302,20 @@ class ReportFailureResponse(_message.Message):
     state: KeyState
     state_until: _timestamp_pb2.Timestamp
     def __init__(self, key_id: _Optional[str] = ..., kind: _Optional[_Union[FailureKind, str]] = ..., previous_state: _Optional[_Union[KeyState, str]] = ..., state: _Optional[_Union[KeyState, str]] = ..., state_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., queued: bool = ...) -> None: ...
+
+class WorkerStatus(_message.Message):
+    __slots__ = ["changed", "checked", "errors", "faults", "name"]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    FAULTS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    changed: int
+    checked: int
+    errors: int
+    faults: int
+    name: str
+    def __init__(self, name: _Optional[str] = ..., checked: _Optional[int] = ..., changed: _Optional[int] = ..., faults: _Optional[int] = ..., errors: _Optional[int] = ...) -> None: ...
 
 class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -14,9 +14,8 @@ class KeyBrokerServiceStub(object):
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-    LEASE_EXPIRED, STORE_UNAVAILABLE, REPORTS_RATE_LIMITED), and a
-    google.rpc.RetryInfo when waiting
-    will help.
+    LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN,
+    REPORTS_RATE_LIMITED), and a google.rpc.RetryInfo when waiting will help.
     """
 
     def __init__(self, channel):
@@ -60,6 +59,16 @@ class KeyBrokerServiceStub(object):
                 request_serializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryRequest.SerializeToString,
                 response_deserializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryResponse.FromString,
                 )
+        self.DeletePool = channel.unary_unary(
+                '/keybroker.v1.KeyBrokerService/DeletePool',
+                request_serializer=keybroker_dot_v1_dot_keybroker__pb2.DeletePoolRequest.SerializeToString,
+                response_deserializer=keybroker_dot_v1_dot_keybroker__pb2.DeletePoolResponse.FromString,
+                )
+        self.GetStatus = channel.unary_unary(
+                '/keybroker.v1.KeyBrokerService/GetStatus',
+                request_serializer=keybroker_dot_v1_dot_keybroker__pb2.GetStatusRequest.SerializeToString,
+                response_deserializer=keybroker_dot_v1_dot_keybroker__pb2.GetStatusResponse.FromString,
+                )
 
 
 class KeyBrokerServiceServicer(object):
@@ -71,9 +80,8 @@ class KeyBrokerServiceServicer(object):
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-    LEASE_EXPIRED, STORE_UNAVAILABLE, REPORTS_RATE_LIMITED), and a
-    google.rpc.RetryInfo when waiting
-    will help.
+    LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN,
+    REPORTS_RATE_LIMITED), and a google.rpc.RetryInfo when waiting will help.
     """
 
     def GetRandom(self, request, context):
@@ -141,6 +149,27 @@ class KeyBrokerServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeletePool(self, request, context):
+        """DeletePool retires a pool (admin): it leaves ListPools, the metrics and
+        their alerts, so an emptied pool no longer pages as empty. A pool that
+        still holds keys is FAILED_PRECONDITION (POOL_NOT_EMPTY) unless force
+        is set, which removes its keys first (each recorded in the audit trail
+        as removed). A pool that does not exist is NOT_FOUND (POOL_UNKNOWN).
+        Adding a key later brings the pool back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStatus(self, request, context):
+        """GetStatus is one screen of the deployment as the answering broker sees
+        it (admin): its version, whether its key store answers, its validation
+        worker and every pool with its counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KeyBrokerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +208,16 @@ def add_KeyBrokerServiceServicer_to_server(servicer, server):
                     request_deserializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryRequest.FromString,
                     response_serializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryResponse.SerializeToString,
             ),
+            'DeletePool': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePool,
+                    request_deserializer=keybroker_dot_v1_dot_keybroker__pb2.DeletePoolRequest.FromString,
+                    response_serializer=keybroker_dot_v1_dot_keybroker__pb2.DeletePoolResponse.SerializeToString,
+            ),
+            'GetStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatus,
+                    request_deserializer=keybroker_dot_v1_dot_keybroker__pb2.GetStatusRequest.FromString,
+                    response_serializer=keybroker_dot_v1_dot_keybroker__pb2.GetStatusResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'keybroker.v1.KeyBrokerService', rpc_method_handlers)
@@ -195,9 +234,8 @@ class KeyBrokerService(object):
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-    LEASE_EXPIRED, STORE_UNAVAILABLE, REPORTS_RATE_LIMITED), and a
-    google.rpc.RetryInfo when waiting
-    will help.
+    LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN,
+    REPORTS_RATE_LIMITED), and a google.rpc.RetryInfo when waiting will help.
     """
 
     @staticmethod
@@ -316,5 +354,39 @@ class KeyBrokerService(object):
         return grpc.experimental.unary_unary(request, target, '/keybroker.v1.KeyBrokerService/GetKeyHistory',
             keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryRequest.SerializeToString,
             keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeletePool(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/keybroker.v1.KeyBrokerService/DeletePool',
+            keybroker_dot_v1_dot_keybroker__pb2.DeletePoolRequest.SerializeToString,
+            keybroker_dot_v1_dot_keybroker__pb2.DeletePoolResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/keybroker.v1.KeyBrokerService/GetStatus',
+            keybroker_dot_v1_dot_keybroker__pb2.GetStatusRequest.SerializeToString,
+            keybroker_dot_v1_dot_keybroker__pb2.GetStatusResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keybroker/v1/keybroker.proto.
  */
 export const file_keybroker_v1_keybroker: GenFile = /*@__PURE__*/
-  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiSgoFTGVhc2USEAoIbGVhc2VfaWQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiAKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCSJXChFHZXRSYW5kb21SZXNwb25zZRIOCgZzZWNyZXQYASABKAkSDgoGa2V5X2lkGAIgASgJEiIKBWxlYXNlGAMgASgLMhMua2V5YnJva2VyLnYxLkxlYXNlInsKDUdldEFsbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZXZlYWwYBSABKAgizAMKA0tleRIOCgZrZXlfaWQYASABKAkSFQoNbWFza2VkX3NlY3JldBgCIAEoCRIOCgZzZWNyZXQYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEi8KC3N0YXRlX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghhZGRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91c2VkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfdmFsaWRhdGVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xlYXNlX2NvdW50GAogASgDEhUKDWZhaWx1cmVfY291bnQYCyABKAMSNAoRbGFzdF9mYWlsdXJlX2tpbmQYDCABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSKQoHYmFsYW5jZRgNIAEoCzIYLmtleWJyb2tlci52MS5LZXlCYWxhbmNlIpIBCgpLZXlCYWxhbmNlEhEKCWxpbWl0X3VzZBgBIAEoARIQCgh1c2VkX3VzZBgCIAEoARIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2hlY2tfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZAoKUG9vbENvdW50cxINCgV0b3RhbBgBIAEoAxIOCgZhY3RpdmUYAiABKAMSFAoMY29vbGluZ19kb3duGAMgASgDEg8KB3N1c3BlY3QYBCABKAMSEAoIZGlzYWJsZWQYBSABKAMidAoOR2V0QWxsUmVzcG9uc2USHwoEa2V5cxgBIAMoCzIRLmtleWJyb2tlci52MS5LZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEigKBmNvdW50cxgDIAEoCzIYLmtleWJyb2tlci52MS5Qb29sQ291bnRzIjwKCkFkZFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdzZWNyZXRzGAIgAygJEg8KB3dlaWdodHMYAyADKA0iSgoLQWRkUmVzcG9uc2USEwoLYWRkZWRfY291bnQYASABKAUSFQoNcHJlc2VudF9jb3VudBgCIAEoBRIPCgdrZXlfaWRzGAMgAygJIj8KDVJlbW92ZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdrZXlfaWRzGAIgAygJEg8KB3NlY3JldHMYAyADKAkiWwoOUmVtb3ZlUmVzcG9uc2USFQoNcmVtb3ZlZF9jb3VudBgBIAEoBRIXCg9yZW1vdmVkX2tleV9pZHMYAiADKAkSGQoRbm90X2ZvdW5kX2tleV9pZHMYAyADKAki/gEKFFJlcG9ydEZhaWx1cmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSEgoIbGVhc2VfaWQYAiABKAlIABIQCgZrZXlfaWQYAyABKAlIABITCgtodHRwX3N0YXR1cxgEIAEoBRISCgplcnJvcl90eXBlGAUgASgJEhIKCmVycm9yX2NvZGUYBiABKAkSFQoNZXJyb3JfbWVzc2FnZRgHIAEoCRIuCgtyZXRyeV9hZnRlchgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgRraW5kGAkgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kQgUKA2tleSL4AQoVUmVwb3J0RmFpbHVyZVJlc3BvbnNlEg4KBmtleV9pZBgBIAEoCRInCgRraW5kGAIgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kEi4KDnByZXZpb3VzX3N0YXRlGAMgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEiUKBXN0YXRlGAQgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEi8KC3N0YXRlX3VudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBiABKAkSDgoGcXVldWVkGAcgASgIIlsKFEdldEtleUhpc3RvcnlSZXF1ZXN0EgwKBHBvb2wYASABKAkSDgoGa2V5X2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlgKFUdldEtleUhpc3RvcnlSZXNwb25zZRImCgZldmVudHMYASADKAsyFi5rZXlicm9rZXIudjEuS2V5RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIusBCghLZXlFdmVudBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZrZXlfaWQYAiABKAkSLgoOcHJldmlvdXNfc3RhdGUYAyABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEg0KBWFjdG9yGAYgASgJEi8KC3N0YXRlX3VudGlsGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCISChBMaXN0UG9vbHNSZXF1ZXN0IkUKC1Bvb2xTdW1tYXJ5EgwKBHBvb2wYASABKAkSKAoGY291bnRzGAIgASgLMhgua2V5YnJva2VyLnYxLlBvb2xDb3VudHMiPQoRTGlzdFBvb2xzUmVzcG9uc2USKAoFcG9vbHMYASADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkqkgIKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEhsKF0VSUk9SX1JFQVNPTl9QT09MX0VNUFRZEAESHwobRVJST1JfUkVBU09OX05PX0hFQUxUSFlfS0VZEAISHAoYRVJST1JfUkVBU09OX0tFWV9VTktOT1dOEAMSHgoaRVJST1JfUkVBU09OX0xFQVNFX1VOS05PV04QBBIeChpFUlJPUl9SRUFTT05fTEVBU0VfRVhQSVJFRBAFEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRAGEiUKIUVSUk9SX1JFQVNPTl9SRVBPUlRTX1JBVEVfTElNSVRFRBAHKp0BCghLZXlTdGF0ZRIZChVLRVlfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBLRVlfU1RBVEVfQUNUSVZFEAESGgoWS0VZX1NUQVRFX0NPT0xJTkdfRE9XThACEhUKEUtFWV9TVEFURV9TVVNQRUNUEAMSFgoSS0VZX1NUQVRFX0RJU0FCTEVEEAQSFQoRS0VZX1NUQVRFX1JFTU9WRUQQBSrpAQoLRmFpbHVyZUtpbmQSHAoYRkFJTFVSRV9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRkFJTFVSRV9LSU5EX0lOVkFMSURfS0VZEAESIAocRkFJTFVSRV9LSU5EX1FVT1RBX0VYSEFVU1RFRBACEh0KGUZBSUxVUkVfS0lORF9SQVRFX0xJTUlURUQQAxIiCh5GQUlMVVJFX0tJTkRfUEVSTUlTU0lPTl9ERU5JRUQQBBIaChZGQUlMVVJFX0tJTkRfVFJBTlNJRU5UEAUSHQoZRkFJTFVSRV9LSU5EX1VOQ0xBU1NJRklFRBAGMqgEChBLZXlCcm9rZXJTZXJ2aWNlEkwKCUdldFJhbmRvbRIeLmtleWJyb2tlci52MS5HZXRSYW5kb21SZXF1ZXN0Gh8ua2V5YnJva2VyLnYxLkdldFJhbmRvbVJlc3BvbnNlEkMKBkdldEFsbBIbLmtleWJyb2tlci52MS5HZXRBbGxSZXF1ZXN0Ghwua2V5YnJva2VyLnYxLkdldEFsbFJlc3BvbnNlEjoKA0FkZBIYLmtleWJyb2tlci52MS5BZGRSZXF1ZXN0Ghkua2V5YnJva2VyLnYxLkFkZFJlc3BvbnNlEkMKBlJlbW92ZRIbLmtleWJyb2tlci52MS5SZW1vdmVSZXF1ZXN0Ghwua2V5YnJva2VyLnYxLlJlbW92ZVJlc3BvbnNlElgKDVJlcG9ydEZhaWx1cmUSIi5rZXlicm9rZXIudjEuUmVwb3J0RmFpbHVyZVJlcXVlc3QaIy5rZXlicm9rZXIudjEuUmVwb3J0RmFpbHVyZVJlc3BvbnNlEkwKCUxpc3RQb29scxIeLmtleWJyb2tlci52MS5MaXN0UG9vbHNSZXF1ZXN0Gh8ua2V5YnJva2VyLnYxLkxpc3RQb29sc1Jlc3BvbnNlElgKDUdldEtleUhpc3RvcnkSIi5rZXlicm9rZXIudjEuR2V0S2V5SGlzdG9yeVJlcXVlc3QaIy5rZXlicm9rZXIudjEuR2V0S2V5SGlzdG9yeVJlc3BvbnNlQj1aO2dpdGh1Yi5jb20va2V5YnJva2VyL2tleWJyb2tlci9nZW4va2V5YnJva2VyL3YxO2tleWJyb2tlcnYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiSgoFTGVhc2USEAoIbGVhc2VfaWQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiAKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCSJXChFHZXRSYW5kb21SZXNwb25zZRIOCgZzZWNyZXQYASABKAkSDgoGa2V5X2lkGAIgASgJEiIKBWxlYXNlGAMgASgLMhMua2V5YnJva2VyLnYxLkxlYXNlInsKDUdldEFsbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZXZlYWwYBSABKAgizAMKA0tleRIOCgZrZXlfaWQYASABKAkSFQoNbWFza2VkX3NlY3JldBgCIAEoCRIOCgZzZWNyZXQYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEi8KC3N0YXRlX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghhZGRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91c2VkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfdmFsaWRhdGVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xlYXNlX2NvdW50GAogASgDEhUKDWZhaWx1cmVfY291bnQYCyABKAMSNAoRbGFzdF9mYWlsdXJlX2tpbmQYDCABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSKQoHYmFsYW5jZRgNIAEoCzIYLmtleWJyb2tlci52MS5LZXlCYWxhbmNlIpIBCgpLZXlCYWxhbmNlEhEKCWxpbWl0X3VzZBgBIAEoARIQCgh1c2VkX3VzZBgCIAEoARIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2hlY2tfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZAoKUG9vbENvdW50cxINCgV0b3RhbBgBIAEoAxIOCgZhY3RpdmUYAiABKAMSFAoMY29vbGluZ19kb3duGAMgASgDEg8KB3N1c3BlY3QYBCABKAMSEAoIZGlzYWJsZWQYBSABKAMidAoOR2V0QWxsUmVzcG9uc2USHwoEa2V5cxgBIAMoCzIRLmtleWJyb2tlci52MS5LZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEigKBmNvdW50cxgDIAEoCzIYLmtleWJyb2tlci52MS5Qb29sQ291bnRzIjwKCkFkZFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdzZWNyZXRzGAIgAygJEg8KB3dlaWdodHMYAyADKA0iSgoLQWRkUmVzcG9uc2USEwoLYWRkZWRfY291bnQYASABKAUSFQoNcHJlc2VudF9jb3VudBgCIAEoBRIPCgdrZXlfaWRzGAMgAygJIj8KDVJlbW92ZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdrZXlfaWRzGAIgAygJEg8KB3NlY3JldHMYAyADKAkiWwoOUmVtb3ZlUmVzcG9uc2USFQoNcmVtb3ZlZF9jb3VudBgBIAEoBRIXCg9yZW1vdmVkX2tleV9pZHMYAiADKAkSGQoRbm90X2ZvdW5kX2tleV9pZHMYAyADKAki/gEKFFJlcG9ydEZhaWx1cmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSEgoIbGVhc2VfaWQYAiABKAlIABIQCgZrZXlfaWQYAyABKAlIABITCgtodHRwX3N0YXR1cxgEIAEoBRISCgplcnJvcl90eXBlGAUgASgJEhIKCmVycm9yX2NvZGUYBiABKAkSFQoNZXJyb3JfbWVzc2FnZRgHIAEoCRIuCgtyZXRyeV9hZnRlchgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgRraW5kGAkgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kQgUKA2tleSL4AQoVUmVwb3J0RmFpbHVyZVJlc3BvbnNlEg4KBmtleV9pZBgBIAEoCRInCgRraW5kGAIgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kEi4KDnByZXZpb3VzX3N0YXRlGAMgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEiUKBXN0YXRlGAQgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEi8KC3N0YXRlX3VudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBiABKAkSDgoGcXVldWVkGAcgASgIIlsKFEdldEtleUhpc3RvcnlSZXF1ZXN0EgwKBHBvb2wYASABKAkSDgoGa2V5X2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlgKFUdldEtleUhpc3RvcnlSZXNwb25zZRImCgZldmVudHMYASADKAsyFi5rZXlicm9rZXIudjEuS2V5RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIusBCghLZXlFdmVudBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZrZXlfaWQYAiABKAkSLgoOcHJldmlvdXNfc3RhdGUYAyABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEg0KBWFjdG9yGAYgASgJEi8KC3N0YXRlX3VudGlsGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCISChBMaXN0UG9vbHNSZXF1ZXN0IkUKC1Bvb2xTdW1tYXJ5EgwKBHBvb2wYASABKAkSKAoGY291bnRzGAIgASgLMhgua2V5YnJva2VyLnYxLlBvb2xDb3VudHMiPQoRTGlzdFBvb2xzUmVzcG9uc2USKAoFcG9vbHMYASADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkiMAoRRGVsZXRlUG9vbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRINCgVmb3JjZRgCIAEoCCIrChJEZWxldGVQb29sUmVzcG9uc2USFQoNcmVtb3ZlZF9jb3VudBgBIAEoBSISChBHZXRTdGF0dXNSZXF1ZXN0IsMBChFHZXRTdGF0dXNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEhcKD3N0b3JlX3JlYWNoYWJsZRgCIAEoCBIqCgZ3b3JrZXIYAyABKAsyGi5rZXlicm9rZXIudjEuV29ya2VyU3RhdHVzEigKBXBvb2xzGAQgAygLMhkua2V5YnJva2VyLnYxLlBvb2xTdW1tYXJ5Ei4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl4KDFdvcmtlclN0YXR1cxIMCgRuYW1lGAEgASgJEg8KB2NoZWNrZWQYAiABKAMSDwoHY2hhbmdlZBgDIAEoAxIOCgZmYXVsdHMYBCABKAMSDgoGZXJyb3JzGAUgASgDKtICCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIbChdFUlJPUl9SRUFTT05fUE9PTF9FTVBUWRABEh8KG0VSUk9SX1JFQVNPTl9OT19IRUFMVEhZX0tFWRACEhwKGEVSUk9SX1JFQVNPTl9LRVlfVU5LTk9XThADEh4KGkVSUk9SX1JFQVNPTl9MRUFTRV9VTktOT1dOEAQSHgoaRVJST1JfUkVBU09OX0xFQVNFX0VYUElSRUQQBRIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQBhIfChtFUlJPUl9SRUFTT05fUE9PTF9OT1RfRU1QVFkQBxIdChlFUlJPUl9SRUFTT05fUE9PTF9VTktOT1dOEAgSJQohRVJST1JfUkVBU09OX1JFUE9SVFNfUkFURV9MSU1JVEVEEAkqnQEKCEtleVN0YXRlEhkKFUtFWV9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEtFWV9TVEFURV9BQ1RJVkUQARIaChZLRVlfU1RBVEVfQ09PTElOR19ET1dOEAISFQoRS0VZX1NUQVRFX1NVU1BFQ1QQAxIWChJLRVlfU1RBVEVfRElTQUJMRUQQBBIVChFLRVlfU1RBVEVfUkVNT1ZFRBAFKukBCgtGYWlsdXJlS2luZBIcChhGQUlMVVJFX0tJTkRfVU5TUEVDSUZJRUQQABIcChhGQUlMVVJFX0tJTkRfSU5WQUxJRF9LRVkQARIgChxGQUlMVVJFX0tJTkRfUVVPVEFfRVhIQVVTVEVEEAISHQoZRkFJTFVSRV9LSU5EX1JBVEVfTElNSVRFRBADEiIKHkZBSUxVUkVfS0lORF9QRVJNSVNTSU9OX0RFTklFRBAEEhoKFkZBSUxVUkVfS0lORF9UUkFOU0lFTlQQBRIdChlGQUlMVVJFX0tJTkRfVU5DTEFTU0lGSUVEEAYyxwUKEEtleUJyb2tlclNlcnZpY2USTAoJR2V0UmFuZG9tEh4ua2V5YnJva2VyLnYxLkdldFJhbmRvbVJlcXVlc3QaHy5rZXlicm9rZXIudjEuR2V0UmFuZG9tUmVzcG9uc2USQwoGR2V0QWxsEhsua2V5YnJva2VyLnYxLkdldEFsbFJlcXVlc3QaHC5rZXlicm9rZXIudjEuR2V0QWxsUmVzcG9uc2USOgoDQWRkEhgua2V5YnJva2VyLnYxLkFkZFJlcXVlc3QaGS5rZXlicm9rZXIudjEuQWRkUmVzcG9uc2USQwoGUmVtb3ZlEhsua2V5YnJva2VyLnYxLlJlbW92ZVJlcXVlc3QaHC5rZXlicm9rZXIudjEuUmVtb3ZlUmVzcG9uc2USWAoNUmVwb3J0RmFpbHVyZRIiLmtleWJyb2tlci52MS5SZXBvcnRGYWlsdXJlUmVxdWVzdBojLmtleWJyb2tlci52MS5SZXBvcnRGYWlsdXJlUmVzcG9uc2USTAoJTGlzdFBvb2xzEh4ua2V5YnJva2VyLnYxLkxpc3RQb29sc1JlcXVlc3QaHy5rZXlicm9rZXIudjEuTGlzdFBvb2xzUmVzcG9uc2USWAoNR2V0S2V5SGlzdG9yeRIiLmtleWJyb2tlci52MS5HZXRLZXlIaXN0b3J5UmVxdWVzdBojLmtleWJyb2tlci52MS5HZXRLZXlIaXN0b3J5UmVzcG9uc2USTwoKRGVsZXRlUG9vbBIfLmtleWJyb2tlci52MS5EZWxldGVQb29sUmVxdWVzdBogLmtleWJyb2tlci52MS5EZWxldGVQb29sUmVzcG9uc2USTAoJR2V0U3RhdHVzEh4ua2V5YnJva2VyLnYxLkdldFN0YXR1c1JlcXVlc3QaHy5rZXlicm9rZXIudjEuR2V0U3RhdHVzUmVzcG9uc2VCPVo7Z2l0aHViLmNvbS9rZXlicm9rZXIva2V5YnJva2VyL2dlbi9rZXlicm9rZXIvdjE7a2V5YnJva2VydjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Lease identifies one GetRandom grant so that a failure can be reported
@@ -895,6 +895,170 @@ export const ListPoolsResponseSchema: GenMessage<ListPoolsResponse> = /*@__PURE_
   messageDesc(file_keybroker_v1_keybroker, 19);
 
 /**
+ * DeletePoolRequest names the pool to retire.
+ *
+ * @generated from message keybroker.v1.DeletePoolRequest
+ */
+export type DeletePoolRequest = Message<"keybroker.v1.DeletePoolRequest"> & {
+  /**
+   * pool is the pool name.
+   *
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * force removes the pool's keys first; without it a pool with keys is
+   * refused.
+   *
+   * @generated from field: bool force = 2;
+   */
+  force: boolean;
+};
+
+/**
+ * Describes the message keybroker.v1.DeletePoolRequest.
+ * Use `create(DeletePoolRequestSchema)` to create a new message.
+ */
+export const DeletePoolRequestSchema: GenMessage<DeletePoolRequest> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 20);
+
+/**
+ * DeletePoolResponse says what DeletePool did.
+ *
+ * @generated from message keybroker.v1.DeletePoolResponse
+ */
+export type DeletePoolResponse = Message<"keybroker.v1.DeletePoolResponse"> & {
+  /**
+   * removed_count is how many keys force removed (0 without force).
+   *
+   * @generated from field: int32 removed_count = 1;
+   */
+  removedCount: number;
+};
+
+/**
+ * Describes the message keybroker.v1.DeletePoolResponse.
+ * Use `create(DeletePoolResponseSchema)` to create a new message.
+ */
+export const DeletePoolResponseSchema: GenMessage<DeletePoolResponse> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 21);
+
+/**
+ * GetStatusRequest asks for the broker's status.
+ *
+ * @generated from message keybroker.v1.GetStatusRequest
+ */
+export type GetStatusRequest = Message<"keybroker.v1.GetStatusRequest"> & {
+};
+
+/**
+ * Describes the message keybroker.v1.GetStatusRequest.
+ * Use `create(GetStatusRequestSchema)` to create a new message.
+ */
+export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 22);
+
+/**
+ * GetStatusResponse is the answering broker's view of the deployment.
+ *
+ * @generated from message keybroker.v1.GetStatusResponse
+ */
+export type GetStatusResponse = Message<"keybroker.v1.GetStatusResponse"> & {
+  /**
+   * version is the broker's module version and commit.
+   *
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * store_reachable is true when the key store (Redis) answered just now.
+   *
+   * @generated from field: bool store_reachable = 2;
+   */
+  storeReachable: boolean;
+
+  /**
+   * worker is the validation worker running in this broker; unset when it
+   * runs elsewhere (serve --worker=false).
+   *
+   * @generated from field: keybroker.v1.WorkerStatus worker = 3;
+   */
+  worker?: WorkerStatus | undefined;
+
+  /**
+   * pools are the pools with their counts, in name order.
+   *
+   * @generated from field: repeated keybroker.v1.PoolSummary pools = 4;
+   */
+  pools: PoolSummary[];
+
+  /**
+   * start_time is when this broker started.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 5;
+   */
+  startTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message keybroker.v1.GetStatusResponse.
+ * Use `create(GetStatusResponseSchema)` to create a new message.
+ */
+export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 23);
+
+/**
+ * WorkerStatus counts what a validation worker did since it started.
+ *
+ * @generated from message keybroker.v1.WorkerStatus
+ */
+export type WorkerStatus = Message<"keybroker.v1.WorkerStatus"> & {
+  /**
+   * name is the worker's name in the audit trail.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * checked is how many checks had their result applied.
+   *
+   * @generated from field: int64 checked = 2;
+   */
+  checked: bigint;
+
+  /**
+   * changed is how many state changes checks made.
+   *
+   * @generated from field: int64 changed = 3;
+   */
+  changed: bigint;
+
+  /**
+   * faults is how many checks learned nothing (no answer, 5xx, garbage).
+   *
+   * @generated from field: int64 faults = 4;
+   */
+  faults: bigint;
+
+  /**
+   * errors is how many key store errors the worker met.
+   *
+   * @generated from field: int64 errors = 5;
+   */
+  errors: bigint;
+};
+
+/**
+ * Describes the message keybroker.v1.WorkerStatus.
+ * Use `create(WorkerStatusSchema)` to create a new message.
+ */
+export const WorkerStatusSchema: GenMessage<WorkerStatus> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 24);
+
+/**
  * ErrorReason lists every reason a keybroker error can carry, so that
  * clients branch on a declared value rather than a string they copied.
  *
@@ -972,14 +1136,30 @@ export enum ErrorReason {
   STORE_UNAVAILABLE = 6,
 
   /**
+   * ERROR_REASON_POOL_NOT_EMPTY ("POOL_NOT_EMPTY", FAILED_PRECONDITION):
+   * DeletePool on a pool that still holds keys, without force.
+   *
+   * @generated from enum value: ERROR_REASON_POOL_NOT_EMPTY = 7;
+   */
+  POOL_NOT_EMPTY = 7,
+
+  /**
+   * ERROR_REASON_POOL_UNKNOWN ("POOL_UNKNOWN", NOT_FOUND): DeletePool on a
+   * pool that does not exist (never held a key, or already retired).
+   *
+   * @generated from enum value: ERROR_REASON_POOL_UNKNOWN = 8;
+   */
+  POOL_UNKNOWN = 8,
+
+  /**
    * ERROR_REASON_REPORTS_RATE_LIMITED ("REPORTS_RATE_LIMITED",
    * RESOURCE_EXHAUSTED with a RetryInfo): ReportFailure from one caller, or
    * about one key, came faster than the broker takes them. The first
    * reports already decided the key's state; dropping the rest is safe.
    *
-   * @generated from enum value: ERROR_REASON_REPORTS_RATE_LIMITED = 7;
+   * @generated from enum value: ERROR_REASON_REPORTS_RATE_LIMITED = 9;
    */
-  REPORTS_RATE_LIMITED = 7,
+  REPORTS_RATE_LIMITED = 9,
 }
 
 /**
@@ -1123,9 +1303,8 @@ export const FailureKindSchema: GenEnum<FailureKind> = /*@__PURE__*/
  * Errors use canonical gRPC codes. Where a caller can act on the cause, the
  * status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
  * from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
- * LEASE_EXPIRED, STORE_UNAVAILABLE, REPORTS_RATE_LIMITED), and a
- * google.rpc.RetryInfo when waiting
- * will help.
+ * LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN,
+ * REPORTS_RATE_LIMITED), and a google.rpc.RetryInfo when waiting will help.
  *
  * @generated from service keybroker.v1.KeyBrokerService
  */
@@ -1215,6 +1394,33 @@ export const KeyBrokerService: GenService<{
     methodKind: "unary";
     input: typeof GetKeyHistoryRequestSchema;
     output: typeof GetKeyHistoryResponseSchema;
+  },
+  /**
+   * DeletePool retires a pool (admin): it leaves ListPools, the metrics and
+   * their alerts, so an emptied pool no longer pages as empty. A pool that
+   * still holds keys is FAILED_PRECONDITION (POOL_NOT_EMPTY) unless force
+   * is set, which removes its keys first (each recorded in the audit trail
+   * as removed). A pool that does not exist is NOT_FOUND (POOL_UNKNOWN).
+   * Adding a key later brings the pool back.
+   *
+   * @generated from rpc keybroker.v1.KeyBrokerService.DeletePool
+   */
+  deletePool: {
+    methodKind: "unary";
+    input: typeof DeletePoolRequestSchema;
+    output: typeof DeletePoolResponseSchema;
+  },
+  /**
+   * GetStatus is one screen of the deployment as the answering broker sees
+   * it (admin): its version, whether its key store answers, its validation
+   * worker and every pool with its counts.
+   *
+   * @generated from rpc keybroker.v1.KeyBrokerService.GetStatus
+   */
+  getStatus: {
+    methodKind: "unary";
+    input: typeof GetStatusRequestSchema;
+    output: typeof GetStatusResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keybroker_v1_keybroker, 0);

@@ -1,0 +1,27 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// Recent returns the newest entries of a pool's audit trail, every key's,
+// newest first: what the status page shows as recent transitions. It reads
+// limit entries, whatever the trail's length.
+func (s *Store) Recent(ctx context.Context, pool string, limit int) ([]AuditEntry, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("recent changes of pool %q: limit %d is below 1", pool, limit)
+	}
+	msgs, err := s.rdb.XRevRangeN(ctx, prefix(pool)+"audit", "+", "-", int64(limit)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("recent changes of pool %q: %w", pool, err)
+	}
+	out := make([]AuditEntry, 0, len(msgs))
+	for _, m := range msgs {
+		id, _ := m.Values["k"].(string)
+		if e, ok := parseEntry(m, id); ok {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}

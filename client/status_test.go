@@ -18,6 +18,8 @@ func TestReasonStringsMatchTheWire(t *testing.T) {
 		pb.ErrorReason_ERROR_REASON_LEASE_EXPIRED:        "LEASE_EXPIRED",
 		pb.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE:    "STORE_UNAVAILABLE",
 		pb.ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED: "REPORTS_RATE_LIMITED",
+		pb.ErrorReason_ERROR_REASON_POOL_NOT_EMPTY:       "POOL_NOT_EMPTY",
+		pb.ErrorReason_ERROR_REASON_POOL_UNKNOWN:         "POOL_UNKNOWN",
 	}
 	for n := range pb.ErrorReason_name {
 		r := pb.ErrorReason(n)

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/keybroker/keybroker/internal/auth"
 	"github.com/keybroker/keybroker/internal/buildinfo"
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/lease"
@@ -282,7 +283,7 @@ func (b *Broker) build(ctx context.Context) error {
 	b.metrics.Prepare(knownPools(ctx, b.store, b.cfg.Policies, b.log))
 	if b.cfg.Listen != "" {
 		b.statusPage.set(statuspage.New(b.store, b.cfg.Policies, b.statusSource(),
-			statuspage.WithAuth(b.cfg.GRPC.Auth), statuspage.WithLogger(b.log)).Handler())
+			statuspage.WithAuthSource(b.authPolicy), statuspage.WithLogger(b.log)).Handler())
 	}
 	return nil
 }
@@ -483,6 +484,15 @@ func (b *Broker) closeRedis() {
 	if b.embedded != nil {
 		b.embedded.Close()
 	}
+}
+
+// authPolicy is the authentication policy in force: the live source when
+// the gRPC configuration has one, else its fixed policy.
+func (b *Broker) authPolicy() *auth.Policy {
+	if b.cfg.GRPC.AuthSource != nil {
+		return b.cfg.GRPC.AuthSource.Current()
+	}
+	return b.cfg.GRPC.Auth
 }
 
 // redactedAddrs lists Redis addresses for the log, without credentials.

@@ -75,6 +75,18 @@ func (c *Client) Remove(ctx context.Context, pool string, keyIDs []string) (*pb.
 	return c.stub.Remove(ctx, &pb.RemoveRequest{Pool: pool, KeyIds: keyIDs})
 }
 
+// Restore puts keys of a pool back into rotation (admin): the named key
+// ids, or every quarantined key when all is set.
+func (c *Client) Restore(ctx context.Context, pool string, keyIDs []string, all bool) (*pb.RestoreResponse, error) {
+	return c.stub.Restore(ctx, &pb.RestoreRequest{Pool: pool, KeyIds: keyIDs, AllQuarantined: all})
+}
+
+// ReleaseRemovals lifts a pool's removal hold (admin): the keys the brake
+// held back are quarantined.
+func (c *Client) ReleaseRemovals(ctx context.Context, pool string) (*pb.ReleaseRemovalsResponse, error) {
+	return c.stub.ReleaseRemovals(ctx, &pb.ReleaseRemovalsRequest{Pool: pool})
+}
+
 // ReportFailure tells the broker what the provider said when it refused a
 // call made with a leased key; the broker classifies it and answers with
 // what it made of it.

@@ -83,9 +83,10 @@ func presentedKey(h http.Header) string {
 const okBody = `{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`
 
 // TestTransportReportsRefusals sends one request per scenario, each
-// through a pool holding one key that the upstream answers in a provider's
-// own words, and checks what the caller got and where the broker put the
-// key.
+// through a pool holding two keys that the upstream answers alike in a
+// provider's own words (two: reports never park a pool's last active
+// key), and checks what the caller got and where the broker put the key
+// the Transport leased.
 func TestTransportReportsRefusals(t *testing.T) {
 	scenarios := []struct {
 		pool       string
@@ -120,11 +121,10 @@ func TestTransportReportsRefusals(t *testing.T) {
 	}
 	b := brokertest.Start(t, cfg)
 	bySecret := map[string]answer{}
-	ids := map[string]string{}
 	for _, s := range scenarios {
-		sec := "sk-" + s.pool + "-0123456789abcdef"
-		bySecret[sec] = s.answer
-		ids[s.pool] = b.Add(t, s.pool, sec)[0]
+		sec, spare := "sk-"+s.pool+"-0123456789abcdef", "sk-"+s.pool+"-spare-0123456789abcdef"
+		bySecret[sec], bySecret[spare] = s.answer, s.answer
+		b.Add(t, s.pool, sec, spare)
 	}
 	up := newUpstream(t, func(sec string, _ int) answer {
 		a, ok := bySecret[sec]
@@ -152,7 +152,7 @@ func TestTransportReportsRefusals(t *testing.T) {
 					t.Errorf("header %s = %q, want %q", k, resp.Header.Get(k), v)
 				}
 			}
-			key := b.Keys(t, s.pool)[ids[s.pool]]
+			key := leasedKey(t, b.Keys(t, s.pool), s.wantFailed)
 			if key.State != s.wantState || key.FailureCount != s.wantFailed {
 				t.Fatalf("key is %v (%s) with %d failures, want %v with %d", key.State, key.Reason, key.FailureCount, s.wantState, s.wantFailed)
 			}
@@ -161,6 +161,28 @@ func TestTransportReportsRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// leasedKey is the key of a two-key pool that a report moved (the one
+// with failures), the other staying active and untouched; with no report
+// expected, both must be untouched and either is returned.
+func leasedKey(t *testing.T, keys map[string]*pb.Key, failures int64) *pb.Key {
+	t.Helper()
+	var leased, other *pb.Key
+	for _, k := range keys {
+		if k.FailureCount > 0 && leased == nil {
+			leased = k
+		} else {
+			other = k
+		}
+	}
+	if leased == nil {
+		leased = other
+	}
+	if failures > 0 && (other == nil || other.FailureCount != 0 || other.State != pb.KeyState_KEY_STATE_ACTIVE) {
+		t.Fatalf("the key not leased is %v with %d failures, want active with 0", other.GetState(), other.GetFailureCount())
+	}
+	return leased
 }
 
 func newClient(t testing.TB, addr string) *Client {

@@ -137,6 +137,14 @@ func (b *secureBroker) calls() map[string]func(context.Context, pb.KeyBrokerServ
 			_, err := c.ListPools(ctx, &pb.ListPoolsRequest{})
 			return err
 		},
+		"Restore": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.Restore(ctx, &pb.RestoreRequest{Pool: matrixPool, KeyIds: []string{"00000000000000ff"}})
+			return err
+		},
+		"ReleaseRemovals": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.ReleaseRemovals(ctx, &pb.ReleaseRemovalsRequest{Pool: matrixPool})
+			return err
+		},
 	}
 }
 
@@ -147,9 +155,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 	unmapped := b.ca.Client(matrixUnmappedCertCN)
 
 	const ok, unauth, denied = codes.OK, codes.Unauthenticated, codes.PermissionDenied
-	clientOnly := map[string]codes.Code{"GetRandom": ok, "ReportFailure": ok, "GetAll": denied, "Add": denied, "Remove": denied, "ListPools": denied}
+	clientOnly := map[string]codes.Code{"GetRandom": ok, "ReportFailure": ok, "GetAll": denied, "Add": denied, "Remove": denied, "ListPools": denied,
+		"Restore": denied, "ReleaseRemovals": denied}
 	all := func(c codes.Code) map[string]codes.Code {
-		return map[string]codes.Code{"GetRandom": c, "ReportFailure": c, "GetAll": c, "Add": c, "Remove": c, "ListPools": c}
+		return map[string]codes.Code{"GetRandom": c, "ReportFailure": c, "GetAll": c, "Add": c, "Remove": c, "ListPools": c,
+			"Restore": c, "ReleaseRemovals": c}
 	}
 	callers := []struct {
 		name   string

@@ -3,10 +3,12 @@ package server
 import (
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/secret"
 	"github.com/keybroker/keybroker/internal/store"
 )
@@ -16,6 +18,7 @@ var statesToProto = map[store.State]pb.KeyState{
 	store.CoolingDown: pb.KeyState_KEY_STATE_COOLING_DOWN,
 	store.Suspect:     pb.KeyState_KEY_STATE_SUSPECT,
 	store.Disabled:    pb.KeyState_KEY_STATE_DISABLED,
+	store.Quarantined: pb.KeyState_KEY_STATE_QUARANTINED,
 }
 
 var kindsToProto = map[failure.Kind]pb.FailureKind{
@@ -111,5 +114,24 @@ func eventToProto(e store.AuditEntry) *pb.KeyEvent {
 		Reason:        e.Reason,
 		Actor:         e.Actor,
 		StateUntil:    timestamp(e.Until),
+	}
+}
+
+func countsToProto(c store.Counts) *pb.PoolCounts {
+	return &pb.PoolCounts{
+		Total: c.Total, Active: c.Active, CoolingDown: c.CoolingDown,
+		Suspect: c.Suspect, Disabled: c.Disabled, Quarantined: c.Quarantined,
+	}
+}
+
+func holdToProto(h store.Hold, p config.Pool) *pb.RemovalHold {
+	return &pb.RemovalHold{
+		Held:          h.Held(),
+		HeldCount:     h.Keys,
+		Reason:        h.Reason,
+		Since:         timestamp(h.Since),
+		RecentCount:   h.Recent,
+		MaxRemovals:   p.MaxRemovals.String(),
+		RemovalWindow: durationpb.New(time.Duration(p.RemovalWindow)),
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/auth"
@@ -33,12 +34,15 @@ func (s *Service) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAll
 	if err != nil {
 		return nil, s.storeFailure(ctx, "GetAll", pool, err)
 	}
+	policy := s.policies.Pool(pool)
+	hold, err := s.keys.Hold(ctx, pool, time.Duration(policy.RemovalWindow))
+	if err != nil {
+		return nil, s.storeFailure(ctx, "GetAll", pool, err)
+	}
 	resp := &pb.GetAllResponse{
-		Keys: make([]*pb.Key, len(page.Keys)),
-		Counts: &pb.PoolCounts{
-			Total: page.Counts.Total, Active: page.Counts.Active, CoolingDown: page.Counts.CoolingDown,
-			Suspect: page.Counts.Suspect, Disabled: page.Counts.Disabled,
-		},
+		Keys:        make([]*pb.Key, len(page.Keys)),
+		Counts:      countsToProto(page.Counts),
+		RemovalHold: holdToProto(hold, policy),
 	}
 	for i, k := range page.Keys {
 		resp.Keys[i] = keyToProto(k, req.GetReveal())

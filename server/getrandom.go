@@ -61,7 +61,7 @@ func (s *Service) noKey(nk *store.NoKeyError) error {
 			"pool %q has no active key: %d cooling down, the first returns in %s", nk.Pool, nk.CoolingDown, wait.Round(1e6))
 	}
 	return statusError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY, nk.Pool, 0,
-		"pool %q has %d keys and none is active (all disabled or suspect); see GetAll", nk.Pool, nk.Total)
+		"pool %q has %d keys and none is active (all disabled, suspect or quarantined); see GetAll", nk.Pool, nk.Total)
 }
 
 // stale refuses a lease from a view that has not heard from the key store

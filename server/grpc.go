@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
@@ -46,7 +45,7 @@ type GRPCConfig struct {
 	Creds credentials.TransportCredentials
 	// Metrics, when set, records every call (first interceptor, so refused
 	// and failed calls count too).
-	Metrics *grpcprom.ServerMetrics
+	Metrics CallMetrics
 	// StatsHandler, when set, observes every call (OpenTelemetry tracing).
 	StatsHandler stats.Handler
 }
@@ -55,6 +54,15 @@ type GRPCConfig struct {
 // flight unless configured: far above what a client's pool of callers
 // needs, and a bound on what one connection can make the broker hold.
 const DefaultMaxConcurrentStreams = 128
+
+// CallMetrics records every call (metrics.GRPCServer: go-grpc-middleware's
+// prometheus metric names, without its per-call label lookups).
+type CallMetrics interface {
+	UnaryServerInterceptor() grpc.UnaryServerInterceptor
+	StreamServerInterceptor() grpc.StreamServerInterceptor
+	// InitializeMetrics creates the zero series of every registered method.
+	InitializeMetrics(srv *grpc.Server)
+}
 
 // DefaultGRPCConfig is what `keybroker serve` uses unless told otherwise.
 func DefaultGRPCConfig() GRPCConfig {
@@ -81,7 +89,7 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 		unary = append(unary, cfg.Metrics.UnaryServerInterceptor())
 		stream = append(stream, cfg.Metrics.StreamServerInterceptor())
 	}
-	unary = append(unary, logging.UnaryServerInterceptor(slogAdapter(log), logOpts...))
+	unary = append(unary, logUnary(log)) // the same fields as the stream one, cheaper (see logUnary)
 	stream = append(stream, logging.StreamServerInterceptor(slogAdapter(log), logOpts...))
 	pols := cfg.AuthSource
 	if pols == nil && cfg.Auth != nil {
@@ -100,6 +108,11 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.ForceServerCodecV2(codec),
+		// Calls run on long-lived workers whose stacks have already grown
+		// to what the interceptor chain needs, instead of a new goroutine
+		// per call that grows (copies) its stack every time; when every
+		// worker is busy grpc-go starts a goroutine as before.
+		grpc.NumStreamWorkers(streamWorkers()),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: 15 * time.Minute,
 			Time:              30 * time.Second,
@@ -139,6 +152,10 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 	}
 	return srv
 }
+
+// streamWorkers is how many stream workers the server keeps: a few per
+// CPU, so that calls waiting on Redis do not leave the CPUs idle.
+func streamWorkers() uint32 { return uint32(4 * runtime.GOMAXPROCS(0)) }
 
 func slogAdapter(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {

@@ -48,6 +48,10 @@ pools:
     cooldown_max: 1m
   gemini-daily: *gemini
   gemini-minute: *gemini
+  cd-suspect:
+    validator: {kind: openai}
+  restore-me:
+    max_removals: 100%
   relay-quota:
     provider: openai-compatible
     base_url: https://relay.example.test
@@ -309,23 +313,4 @@ func wantReason(t *testing.T, err error, code codes.Code, reason pb.ErrorReason)
 		t.Fatalf("ErrorInfo %s/%s, want %s/%s", d.info.GetDomain(), d.info.GetReason(), server.ErrorDomain, server.ReasonString(reason))
 	}
 	return d
-}
-
-// eventually polls cond every 10ms until it holds, failing the test with
-// the last explanation after timeout. It is for waits that cannot be
-// avoided (a goroutine noticing Redis went away), never for assertions
-// about time.
-func eventually(t *testing.T, timeout time.Duration, cond func() (ok bool, why string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %s", timeout, why)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

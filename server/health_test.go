@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/keybroker/keybroker/internal/testkit"
 )
 
 func checkStatus(t *testing.T, hs *health.Server, service string) healthpb.HealthCheckResponse_ServingStatus {
@@ -23,12 +26,9 @@ func checkStatus(t *testing.T, hs *health.Server, service string) healthpb.Healt
 
 func waitStatus(t *testing.T, hs *health.Server, service string, want healthpb.HealthCheckResponse_ServingStatus) {
 	t.Helper()
-	for i := 0; checkStatus(t, hs, service) != want; i++ {
-		if i == 500 {
-			t.Fatalf("health %q never became %s", service, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, 5*time.Millisecond, fmt.Sprintf("health %q is %s", service, want), func() bool {
+		return checkStatus(t, hs, service) == want
+	})
 }
 
 // While Redis is down but leases are still served the broker says

@@ -2,13 +2,14 @@ package server
 
 import (
 	"context"
+	"time"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/auth"
 )
 
-// ListPools lists the pools with their counts per state. A caller limited
-// to some pools sees only those.
+// ListPools lists the pools with their counts per state and the state of
+// their removal brake. A caller limited to some pools sees only those.
 func (s *Service) ListPools(ctx context.Context, _ *pb.ListPoolsRequest) (*pb.ListPoolsResponse, error) {
 	names, err := s.keys.Pools(ctx)
 	if err != nil {
@@ -24,9 +25,12 @@ func (s *Service) ListPools(ctx context.Context, _ *pb.ListPoolsRequest) (*pb.Li
 		if err != nil {
 			return nil, s.storeFailure(ctx, "ListPools", name, err)
 		}
-		resp.Pools = append(resp.Pools, &pb.PoolSummary{Pool: name, Counts: &pb.PoolCounts{
-			Total: c.Total, Active: c.Active, CoolingDown: c.CoolingDown, Suspect: c.Suspect, Disabled: c.Disabled,
-		}})
+		policy := s.policies.Pool(name)
+		h, err := s.keys.Hold(ctx, name, time.Duration(policy.RemovalWindow))
+		if err != nil {
+			return nil, s.storeFailure(ctx, "ListPools", name, err)
+		}
+		resp.Pools = append(resp.Pools, &pb.PoolSummary{Pool: name, Counts: countsToProto(c), RemovalHold: holdToProto(h, policy)})
 	}
 	return resp, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/keybroker/keybroker/failure"
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/auth"
+	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/lease"
 	"github.com/keybroker/keybroker/internal/store"
 )
@@ -50,7 +51,7 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	}
 	// No report id on the direct path: a dedup id is a Redis write (kept an
 	// hour) that only a replay needs, and every caller could make them.
-	f := store.Failure{Kind: verdict.Kind, Reason: verdict.Reason, Until: policy.Until(verdict, now)}
+	f := reportedFailure(policy, verdict, now)
 	caller := callerName(ctx)
 	tr, err := s.keys.As(caller).Report(ctx, pool, id, f)
 	if errors.Is(err, store.ErrKeyUnknown) {
@@ -77,7 +78,23 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 		State:         stateToProto(tr.To),
 		StateUntil:    timestamp(tr.Until),
 		Reason:        tr.Reason,
+		KeptActive:    tr.Floor,
 	}, nil
+}
+
+// reportedFailure is what a report does to a key under the pool's policy:
+// the classified failure; a key it disables is re-checked after the
+// disabled interval; where the pool's validator cannot check this kind of
+// refusal (or there is none) the park ends after suspect_timeout, so that
+// a lying caller cannot take keys out for good; and reports never park the
+// pool's last min_active active keys.
+func reportedFailure(policy config.Pool, v failure.Verdict, now time.Time) store.Failure {
+	f := store.Failure{Kind: v.Kind, Reason: v.Reason, Until: policy.Until(v, now),
+		Park: time.Duration(policy.ReportPark(v.Kind)), MinActive: policy.MinActive}
+	if policy.Validator.Checks() {
+		f.Recheck = time.Duration(policy.Validator.DisabledInterval)
+	}
+	return f
 }
 
 // reportedKey resolves the lease or key id the report is about.
@@ -143,6 +160,11 @@ func observation(req *pb.ReportFailureRequest) (failure.Observation, failure.Kin
 func (s *Service) logTransition(ctx context.Context, pool, id string, v failure.Verdict, tr store.Transition) {
 	// A cooling key hit again may have its end moved; any other report
 	// that leaves the state as it was changed nothing.
+	if tr.Floor {
+		s.log.InfoContext(ctx, "failure reported; key kept active: the pool is down to its min_active keys", "pool", pool, "key_id", id,
+			"kind", v.Kind.String(), "reason", v.Reason, "actor", auth.Actor(ctx))
+		return
+	}
 	if tr.From == tr.To && (tr.To != store.CoolingDown || v.Kind != failure.RateLimited) {
 		s.log.DebugContext(ctx, "failure reported", "pool", pool, "key_id", id, "kind", v.Kind.String(), "reason", v.Reason, "state", string(tr.To))
 		return

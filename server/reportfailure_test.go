@@ -133,7 +133,13 @@ func TestReportFailureClassifies(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			id := h.add(t, tc.pool, "sk-rf-"+tc.pool+"-0001")[0]
+			// A second key: reports never park a pool's last active key.
+			id := h.add(t, tc.pool, "sk-rf-"+tc.pool+"-0001", "sk-rf-"+tc.pool+"-spare")[0]
+			if tc.until.IsZero() && (tc.state == stateSuspect || tc.state == stateDisabled) {
+				// No validator checks these pools, so only time undoes a
+				// report that parks a key: suspect_timeout, 10m.
+				tc.until = now.Add(10 * time.Minute)
+			}
 			tc.report.Pool = tc.pool
 			tc.report.Key = &pb.ReportFailureRequest_KeyId{KeyId: id}
 			resp := h.report(t, tc.report)
@@ -168,21 +174,25 @@ func checkUntil(t *testing.T, what string, set bool, got, want time.Time) {
 
 // TestReportFailureCooldownExpires moves the clock past the end of a
 // cooldown and of a daily quota: the keys come back by themselves. A
-// suspect key does not.
+// suspect key in a pool a validator checks does not (the worker decides);
+// the pool's last active key is never parked by a report.
 func TestReportFailureCooldownExpires(t *testing.T) {
 	h := newHarness(t)
 
 	const cooling, daily, suspect = "cd-cooling", "gemini-daily", "cd-suspect"
 	coolID := h.add(t, cooling, "sk-cd-cooling-0001")[0]
-	dailyID := h.add(t, daily, "sk-cd-daily-00001")[0]
-	suspectID := h.add(t, suspect, "sk-cd-suspect-001")[0]
+	dailyID := h.add(t, daily, "sk-cd-daily-00001", "sk-cd-daily-00002")[0]
+	suspectIDs := h.add(t, suspect, "sk-cd-suspect-001", "sk-cd-suspect-002")
+	suspectID := suspectIDs[0]
 
 	rep := h.report(t, &pb.ReportFailureRequest{Pool: cooling, Key: &pb.ReportFailureRequest_KeyId{KeyId: coolID},
 		HttpStatus: 429, ErrorCode: "rate_limit_exceeded", RetryAfter: durationpb.New(7 * time.Second)})
 	until := rep.GetStateUntil().AsTime()
 	h.report(t, &pb.ReportFailureRequest{Pool: daily, Key: &pb.ReportFailureRequest_KeyId{KeyId: dailyID},
 		HttpStatus: 429, ErrorType: "RESOURCE_EXHAUSTED", ErrorCode: "GenerateRequestsPerDayPerProjectPerModel-FreeTier"})
-	h.report(t, &pb.ReportFailureRequest{Pool: suspect, Key: &pb.ReportFailureRequest_KeyId{KeyId: suspectID}, HttpStatus: 401})
+	for _, id := range suspectIDs {
+		h.report(t, &pb.ReportFailureRequest{Pool: suspect, Key: &pb.ReportFailureRequest_KeyId{KeyId: id}, HttpStatus: 401})
+	}
 
 	// A millisecond before the end the key is still cooling.
 	h.clock.Advance(until.Sub(h.clock.Now()) - time.Millisecond)
@@ -217,8 +227,10 @@ func TestReportFailureCooldownExpires(t *testing.T) {
 	if k := h.key(t, suspect, suspectID); k.GetState() != stateSuspect {
 		t.Errorf("suspect key after a day: %s, want suspect until the worker decides", k.GetState())
 	}
-	_, err = h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: suspect})
-	wantReason(t, err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY)
+	got, err = h.client.GetRandom(h.ctx(t), &pb.GetRandomRequest{Pool: suspect})
+	if err != nil || got.GetKeyId() != suspectIDs[1] {
+		t.Errorf("GetRandom in a pool reported down to its last key = %v, %v; want the kept key %s", got.GetKeyId(), err, suspectIDs[1])
+	}
 }
 
 func TestReportFailureLeases(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/server"
 )
 
@@ -97,7 +98,7 @@ func TestRedisUnreachable(t *testing.T) {
 // report want.
 func waitHealth(t *testing.T, h *harness, want healthpb.HealthCheckResponse_ServingStatus) {
 	t.Helper()
-	eventually(t, 10*time.Second, func() (bool, string) {
+	testkit.EventuallyWhy(t, 10*time.Second, 10*time.Millisecond, "health reports "+want.String(), func() (bool, string) {
 		for _, svc := range []string{"", pb.KeyBrokerService_ServiceDesc.ServiceName} {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 			resp, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{Service: svc})

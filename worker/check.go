@@ -40,6 +40,9 @@ func (p *poolRunner) apply(ctx context.Context, k store.Claimed, res Result) str
 		Balance:         res.Balance,
 		Next:            p.next(),
 		Actor:           p.w.actor,
+		ConfirmDelay:    time.Duration(p.policy.ConfirmDelay),
+		Brake:           brakeOf(p.policy),
+		Observes:        p.policy.Validator.Observes(),
 	}
 	if res.Valid {
 		c.Reason = "verified"
@@ -89,16 +92,40 @@ func (p *poolRunner) record(ctx context.Context, k store.Claimed, res Result, tr
 	default:
 		s.refused.Add(1)
 	}
+	p.noteBrake(ctx, tr)
 	if tr.From == tr.To {
 		log.DebugContext(ctx, "worker: key checked", "state", string(tr.To), "valid", res.Valid, "reason", res.Verdict.Reason)
 		return outcome
 	}
 	p.w.observe.Transitioned(p.name, tr, res.Verdict.Kind, tr.Reason)
 	s.changed.Add(1)
-	if tr.To == store.Removed {
+	if tr.To == store.Quarantined {
 		s.removed.Add(1)
 	}
 	log.InfoContext(ctx, "key state changed", "from", string(tr.From), "to", string(tr.To), "reason", tr.Reason,
 		"until", tr.Until, "actor", p.w.actor)
 	return outcome
+}
+
+// brakeOf is the pool's removal brake as the store applies it.
+func brakeOf(p config.Pool) store.Brake {
+	return store.Brake{Count: p.MaxRemovals.Count, Percent: p.MaxRemovals.Percent, Window: time.Duration(p.RemovalWindow)}
+}
+
+// noteBrake counts what the removal brake did with a check and logs when
+// a hold starts or lifts: once per hold, by the worker whose check did it,
+// whichever replica that is.
+func (p *poolRunner) noteBrake(ctx context.Context, tr store.Transition) {
+	switch tr.Brake {
+	case store.BrakeHoldStarted:
+		p.w.stats.held.Add(1)
+		p.w.log.WarnContext(ctx, "worker: removals held: the pool quarantined as many keys as its brake allows; "+
+			"further keys that check invalid stay suspect until they check valid or an admin releases them (keybroker keys release)",
+			"pool", p.name, "max_removals", p.policy.MaxRemovals.String(), "removal_window", p.policy.RemovalWindow.String(),
+			"reason", tr.Reason)
+	case store.BrakeHeld:
+		p.w.stats.held.Add(1)
+	case store.BrakeHoldLifted:
+		p.w.log.InfoContext(ctx, "worker: removals hold lifted: every held key checked valid again", "pool", p.name)
+	}
 }

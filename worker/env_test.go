@@ -148,11 +148,13 @@ func (e *env) history(pool, id string) []store.AuditEntry {
 	return h
 }
 
-// eventually polls cond every 10ms until it holds, failing after 20s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	testkit.Eventually(t, 20*time.Second, 10*time.Millisecond, what, cond)
-}
+// waitLimit and poll are how long and how often tests wait on the
+// worker's asynchronous work (testkit.Eventually); the limit only keeps a
+// broken test from hanging.
+const (
+	waitLimit = 20 * time.Second
+	poll      = 10 * time.Millisecond
+)
 
 // run starts w.Run and returns a stop function that waits for it.
 func run(t *testing.T, w *Worker) (stop func()) {

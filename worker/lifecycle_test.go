@@ -10,12 +10,15 @@ import (
 	"github.com/keybroker/keybroker/failure"
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/store"
+	"github.com/keybroker/keybroker/internal/testkit"
 )
 
 // TestSuspectKeysAreVerifiedWithoutATick: a caller reports two keys
-// invalid; the running worker verifies both at once, restoring the one
-// that works and removing the one that does not, while the clock stands
-// still so that no periodic check can have done it.
+// invalid; the running worker verifies both at once, while the clock
+// stands still so that no periodic check can have done it: the one that
+// works is restored, the one that does not has its first strike (a
+// caller's report is not one) and is quarantined by the confirming check
+// once confirm_delay has passed.
 func TestSuspectKeysAreVerifiedWithoutATick(t *testing.T) {
 	e := newEnv(t)
 	f := newFake(t, "openai", e.clock.Now)
@@ -32,17 +35,22 @@ func TestSuspectKeysAreVerifiedWithoutATick(t *testing.T) {
 			t.Fatalf("report = %+v, %v", tr, err)
 		}
 	}
-	eventually(t, "both suspect keys are decided", func() bool {
+	testkit.Eventually(t, waitLimit, poll, "both suspect keys are decided", func() bool {
 		keys := e.keys("p")
-		_, badLeft := keys[ids[1]]
-		return keys[ids[0]].State == store.Active && !badLeft
+		return keys[ids[0]].State == store.Active && !keys[ids[1]].LastValidated.IsZero() &&
+			len(e.history("p", ids[1])) == 2
 	})
+	if k := e.keys("p")[ids[1]]; k.State != store.Suspect {
+		t.Fatalf("bad key after its first strike = %s, want suspect", k.State)
+	}
+	e.clock.Advance(time.Duration(policies(nil).Pool("p").ConfirmDelay))
+	testkit.Eventually(t, waitLimit, poll, "the bad key is quarantined", func() bool { return e.keys("p")[ids[1]].State == store.Quarantined })
 	if k := e.keys("p")[ids[0]]; k.Reason != "verified" {
 		t.Fatalf("restored key reason %q, want verified", k.Reason)
 	}
 	h := e.history("p", ids[1])
-	if h[0].To != store.Removed || h[0].From != store.Suspect || h[0].Actor != "worker" || h[1].Actor != "report" {
-		t.Fatalf("history of the removed key = %+v", h)
+	if h[0].To != store.Quarantined || h[0].From != store.Suspect || h[0].Actor != "worker" || h[1].Actor != "report" {
+		t.Fatalf("history of the quarantined key = %+v", h)
 	}
 }
 
@@ -75,8 +83,9 @@ func TestDisabledKeyReturnsWhenToppedUp(t *testing.T) {
 	}
 }
 
-// TestRemoveExhaustedIsThePoolsChoice: with on_exhausted: remove a key out
-// of credit is removed for good; permission problems are still only parked.
+// TestRemoveExhaustedIsThePoolsChoice: on_exhausted: remove takes keys
+// out of credit out of the pool (quarantined, not deleted, as the seed
+// did); permission problems are still only parked.
 func TestRemoveExhaustedIsThePoolsChoice(t *testing.T) {
 	e := newEnv(t)
 	f := newFake(t, "billing", e.clock.Now)
@@ -87,10 +96,10 @@ func TestRemoveExhaustedIsThePoolsChoice(t *testing.T) {
 	p.Validator.OnExhausted = config.ExhaustedRemove
 	e.sweep(e.worker(policies(map[string]config.Pool{"seed": p})))
 	keys := e.keys("seed")
-	if _, ok := keys[ids[0]]; ok || keys[ids[1]].State != store.Active {
-		t.Fatalf("keys = %+v; want the exhausted one removed, the other active", keys)
+	if keys[ids[0]].State != store.Quarantined || keys[ids[1]].State != store.Active {
+		t.Fatalf("keys = %+v; want the exhausted one quarantined, the other active", keys)
 	}
-	if h := e.history("seed", ids[0]); h[0].To != store.Removed || h[0].Reason != "usage_limit_reached" {
+	if h := e.history("seed", ids[0]); h[0].To != store.Quarantined || h[0].Reason != "usage_limit_reached" {
 		t.Fatalf("history = %+v", h)
 	}
 }
@@ -145,9 +154,9 @@ func TestRedisOutageIsSurvivedAndLoggedOnce(t *testing.T) {
 	w := e.worker(policies(map[string]config.Pool{"p": pool("openai", "openai", f.srv.URL)}))
 	e.add("p", "sk-before-outage-0123456789abcdef")
 	run(t, w)
-	eventually(t, "the first key is checked", func() bool { return w.Stats().Checked == 1 })
+	testkit.Eventually(t, waitLimit, poll, "the first key is checked", func() bool { return w.Stats().Checked == 1 })
 	e.srv.Stop()
-	eventually(t, "several polls fail", func() bool { return w.Stats().Errors >= 5 })
+	testkit.Eventually(t, waitLimit, poll, "several polls fail", func() bool { return w.Stats().Errors >= 5 })
 	if n := strings.Count(e.logs.String(), "level=WARN msg=\"worker: claim due keys\""); n != 1 {
 		t.Fatalf("warned %d times about the outage, want once:\n%s", n, e.logs)
 	}
@@ -157,14 +166,14 @@ func TestRedisOutageIsSurvivedAndLoggedOnce(t *testing.T) {
 	e.secrets = append(e.secrets, after)
 	e.mu.Unlock()
 	var id string
-	eventually(t, "the client reconnects", func() bool { // the Redis client backs off redialing for a second
+	testkit.Eventually(t, waitLimit, poll, "the client reconnects", func() bool { // the Redis client backs off redialing for a second
 		res, err := e.st.Add(context.Background(), "p", []string{after})
 		if err == nil {
 			id = res.KeyIDs[0]
 		}
 		return err == nil
 	})
-	eventually(t, "the key added after the outage is checked", func() bool {
+	testkit.Eventually(t, waitLimit, poll, "the key added after the outage is checked", func() bool {
 		k, ok := e.keysIfUp("p")[id]
 		return ok && !k.LastValidated.IsZero()
 	})
@@ -205,13 +214,13 @@ func TestPolicyChangesApplyWhileRunning(t *testing.T) {
 	pols := &switchable{cfg: policies(map[string]config.Pool{"p": p})}
 	w := e.worker(pols)
 	run(t, w)
-	eventually(t, "the key is checked against the first upstream", func() bool { return before.hitsOf(sec) == 1 })
+	testkit.Eventually(t, waitLimit, poll, "the key is checked against the first upstream", func() bool { return before.hitsOf(sec) == 1 })
 
 	p.BaseURL = after.srv.URL
 	pols.set(policies(map[string]config.Pool{"p": p, "quiet": pool("openai", "openai", after.srv.URL)}))
-	eventually(t, "the newly checked pool is checked", func() bool { return after.hitsOf("sk-quiet-pool-0123456789abcdef") == 1 })
+	testkit.Eventually(t, waitLimit, poll, "the newly checked pool is checked", func() bool { return after.hitsOf("sk-quiet-pool-0123456789abcdef") == 1 })
 	e.clock.Advance(time.Duration(float64(p.Validator.Interval)*(1+p.Validator.Jitter)) + time.Millisecond)
-	eventually(t, "the key is checked against the new upstream", func() bool { return after.hitsOf(sec) == 1 })
+	testkit.Eventually(t, waitLimit, poll, "the key is checked against the new upstream", func() bool { return after.hitsOf(sec) == 1 })
 	if n := before.hitsOf(sec); n != 1 {
 		t.Fatalf("the old upstream was asked %d times", n)
 	}

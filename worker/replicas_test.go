@@ -9,6 +9,7 @@ import (
 
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/store"
+	"github.com/keybroker/keybroker/internal/testkit"
 )
 
 // replicas is a pool of 1,000 keys checked by three running workers.
@@ -57,7 +58,7 @@ func settle(t *testing.T, workers ...*Worker) {
 	for i, w := range workers {
 		base[i] = w.Stats().IdlePolls
 	}
-	eventually(t, "the workers are idle", func() bool {
+	testkit.Eventually(t, waitLimit, poll, "the workers are idle", func() bool {
 		for i, w := range workers {
 			if w.Stats().IdlePolls < base[i]+3 {
 				return false
@@ -86,7 +87,7 @@ func TestThreeReplicasCheckEachKeyOncePerInterval(t *testing.T) {
 		r.start(t, name, r.f.srv.URL)
 	}
 	start := r.e.clock.Now()
-	eventually(t, "every key is checked", func() bool { return r.validatedSince(start) == len(r.ids) })
+	testkit.Eventually(t, waitLimit, poll, "every key is checked", func() bool { return r.validatedSince(start) == len(r.ids) })
 	settle(t, r.workers...)
 	r.checkHits(t, 1)
 	for _, w := range r.workers {
@@ -97,7 +98,7 @@ func TestThreeReplicasCheckEachKeyOncePerInterval(t *testing.T) {
 
 	r.e.clock.Advance(time.Duration(float64(r.policy.Validator.Interval)*(1+r.policy.Validator.Jitter)) + time.Millisecond)
 	second := r.e.clock.Now()
-	eventually(t, "every key is checked again", func() bool { return r.validatedSince(second) == len(r.ids) })
+	testkit.Eventually(t, waitLimit, poll, "every key is checked again", func() bool { return r.validatedSince(second) == len(r.ids) })
 	settle(t, r.workers...)
 	r.checkHits(t, 2)
 }
@@ -145,7 +146,7 @@ func TestKilledReplicasKeysArePickedUp(t *testing.T) {
 	t.Cleanup(func() { stalling.CloseClientConnections(); stalling.Close() })
 
 	frozen, kill := r.start(t, "frozen", stalling.URL)
-	eventually(t, "the frozen worker holds all its slots", func() bool { return gate.hanging() == r.policy.Validator.Concurrency })
+	testkit.Eventually(t, waitLimit, poll, "the frozen worker holds all its slots", func() bool { return gate.hanging() == r.policy.Validator.Concurrency })
 	kill() // its checks are abandoned unapplied; its claims stay in Redis
 	b, _ := r.start(t, "b", r.f.srv.URL)
 	c, _ := r.start(t, "c", r.f.srv.URL)
@@ -159,7 +160,7 @@ func TestKilledReplicasKeysArePickedUp(t *testing.T) {
 	}
 
 	r.e.clock.Advance(frozen.runner("p").hold) // the claims lapse; the interval has not passed
-	eventually(t, "the frozen worker's keys are checked", func() bool { return r.validatedSince(start) == len(r.ids) })
+	testkit.Eventually(t, waitLimit, poll, "the frozen worker's keys are checked", func() bool { return r.validatedSince(start) == len(r.ids) })
 	settle(t, b, c)
 	r.checkHits(t, 1)
 	if s := frozen.Stats(); s.Checked != 50 {

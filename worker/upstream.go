@@ -140,6 +140,7 @@ func (u *upstream) newRequest(ctx context.Context, r request) (*http.Request, er
 	if err != nil {
 		return nil, fmt.Errorf("build %s %s: %w", r.method, r.pathOnly(), err)
 	}
+	onceOnly(req)
 	for k, vs := range r.header {
 		req.Header[k] = vs
 	}
@@ -225,3 +226,29 @@ func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &t) && t.Timeout()
 }
+
+// onceOnly makes req one upstream request, whatever befalls its
+// connection. net/http's Transport silently sends a request again when a
+// reused connection breaks before the answer, if the request is
+// idempotent (GET, or a body it can rewind): a relay that resets
+// connections would get several requests per check, none of them counted
+// by the pool's rate limit. A request whose body cannot be rewound (Body
+// set, GetBody nil) is never replayed once written. A GET gets an empty
+// such body, which the Transport reads before writing the request and
+// then sends no body at all; a POST is not idempotent, so only its
+// GetBody must go. Requests the Transport never wrote (a stale pooled
+// connection) are not retried either: the check is a fault and is tried
+// again after the retry interval, by the scheduler, within the limit.
+func onceOnly(req *http.Request) {
+	req.GetBody = nil
+	if req.Body == nil || req.Body == http.NoBody {
+		req.Body = emptyBody{}
+		req.ContentLength = 0
+	}
+}
+
+// emptyBody is an empty request body that cannot be rewound.
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }

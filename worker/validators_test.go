@@ -13,7 +13,7 @@ import (
 // it was before.
 type outcome struct {
 	mode   string
-	state  store.State // store.Removed for removed
+	state  store.State
 	reason string
 	fault  bool
 }
@@ -35,8 +35,8 @@ var dialectCases = []struct {
 }{
 	{"billing", "billing", "", append([]outcome{
 		{mode: valid200, state: store.Active, reason: "added"},
-		{mode: invalid401, state: store.Removed, reason: "http_401"},
-		{mode: invalid200, state: store.Removed, reason: "invalid_api_key"},
+		{mode: invalid401, state: store.Quarantined, reason: "http_401"},
+		{mode: invalid200, state: store.Quarantined, reason: "invalid_api_key"},
 		{mode: exhaustedQ, state: store.Disabled, reason: "usage_limit_reached"},
 		{mode: exhausted200, state: store.Disabled, reason: "insufficient_quota"},
 		{mode: expiredSub, state: store.Disabled, reason: "subscription_expired"},
@@ -44,19 +44,19 @@ var dialectCases = []struct {
 	}, faults...)},
 	{"openai", "openai", "gpt-4o-mini", append([]outcome{
 		{mode: valid200, state: store.Active, reason: "added"},
-		{mode: invalid401, state: store.Removed, reason: "invalid_api_key"},
+		{mode: invalid401, state: store.Quarantined, reason: "invalid_api_key"},
 		{mode: exhaustedQ, state: store.Disabled, reason: "insufficient_quota"},
 		{mode: rateLimited, state: store.CoolingDown, reason: "rate_limit_exceeded"},
 	}, faults...)},
 	{"anthropic", "anthropic", "", append([]outcome{
 		{mode: valid200, state: store.Active, reason: "added"},
-		{mode: invalid401, state: store.Removed, reason: "authentication_error"},
+		{mode: invalid401, state: store.Quarantined, reason: "authentication_error"},
 		{mode: exhaustedQ, state: store.Disabled, reason: "credit_balance_too_low"},
 		{mode: rateLimited, state: store.CoolingDown, reason: "rate_limit_error"},
 	}, faults...)},
 	{"gemini", "gemini", "gemini-2.0-flash", append([]outcome{
 		{mode: valid200, state: store.Active, reason: "added"},
-		{mode: invalid401, state: store.Removed, reason: "api_key_invalid"},
+		{mode: invalid401, state: store.Quarantined, reason: "api_key_invalid"},
 		{mode: exhaustedQ, state: store.Disabled, reason: "daily_quota_exceeded"},
 		{mode: rateLimited, state: store.CoolingDown, reason: "resource_exhausted"},
 	}, faults...)},
@@ -64,7 +64,8 @@ var dialectCases = []struct {
 
 // TestValidatorsAgainstFakes checks one key per provider answer with a
 // sweep and compares what the store holds afterwards: valid keys are
-// checked and kept, invalid ones removed after a second look, exhausted
+// checked and kept, invalid ones quarantined after a second look
+// confirm_delay later, exhausted
 // ones disabled, rate-limited ones cooled down, and every fault leaves the
 // key exactly as it was.
 func TestValidatorsAgainstFakes(t *testing.T) {
@@ -87,6 +88,13 @@ func TestValidatorsAgainstFakes(t *testing.T) {
 				e.sweep(w)
 				if f.hitsOf(sec) == 0 {
 					t.Fatal("the fake was never asked")
+				}
+				if oc.state == store.Quarantined { // the confirming check, confirm_delay later
+					if k := e.keys(name)[id]; k.State != store.Suspect {
+						t.Fatalf("after the first bad answer key = %s, want suspect", k.State)
+					}
+					e.clock.Advance(time.Duration(policies(map[string]config.Pool{name: p}).Pool(name).ConfirmDelay))
+					e.sweep(w)
 				}
 				after := e.keys(name)
 				if oc.fault {
@@ -115,12 +123,12 @@ func checkUnchanged(t *testing.T, e *env, pool, id string, before, after map[str
 func checkOutcome(t *testing.T, e *env, pool, id string, oc outcome, after map[string]store.Key) {
 	t.Helper()
 	h := e.history(pool, id)
-	if oc.state == store.Removed {
-		if _, ok := after[id]; ok {
-			t.Fatalf("key %+v not removed", after[id])
+	if oc.state == store.Quarantined {
+		if k := after[id]; k.State != store.Quarantined || k.Secret == "" {
+			t.Fatalf("key %+v not quarantined with its secret kept", after[id])
 		}
-		if len(h) != 3 || h[1].To != store.Suspect || h[0].To != store.Removed || h[0].Reason != oc.reason || h[0].Actor != "worker" {
-			t.Fatalf("history = %+v, want active → suspect → removed (%s) by the worker", h, oc.reason)
+		if len(h) != 3 || h[1].To != store.Suspect || h[0].To != store.Quarantined || h[0].Reason != oc.reason || h[0].Actor != "worker" {
+			t.Fatalf("history = %+v, want active → suspect → quarantined (%s) by the worker", h, oc.reason)
 		}
 		return
 	}

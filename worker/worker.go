@@ -20,6 +20,7 @@ type Store interface {
 	Schedule(ctx context.Context, pool string) (int, error)
 	Claim(ctx context.Context, pool string, limit int, hold time.Duration) (store.Claims, error)
 	Apply(ctx context.Context, pool, id string, c store.Check) (store.Transition, error)
+	Purge(ctx context.Context, pool string, retention time.Duration) ([]string, error)
 }
 
 // Policies gives the effective policy of a pool. *config.Config is one.
@@ -30,18 +31,19 @@ type Policies interface {
 // Worker checks the keys of every pool whose policy names a validator. It
 // is safe to run any number of Workers (one per replica) against one Redis.
 type Worker struct {
-	store    Store
-	policies Policies
-	client   *http.Client
-	log      *slog.Logger
-	now      func() time.Time
-	jitter   func() float64
-	slots    chan struct{} // checks in flight across all pools
-	poll     time.Duration
-	refresh  time.Duration
-	actor    string
-	stats    counters
-	observe  Observer
+	store      Store
+	policies   Policies
+	client     *http.Client
+	log        *slog.Logger
+	now        func() time.Time
+	jitter     func() float64
+	slots      chan struct{} // checks in flight across all pools
+	poll       time.Duration
+	refresh    time.Duration
+	purgeEvery time.Duration
+	actor      string
+	stats      counters
+	observe    Observer
 
 	mu    sync.Mutex
 	pools map[string]cached
@@ -116,17 +118,18 @@ func withJitterSource(f func() float64) Option { return func(w *Worker) { w.jitt
 // New returns a Worker over st that checks pools as policies say.
 func New(st Store, policies Policies, opts ...Option) *Worker {
 	w := &Worker{
-		store:    st,
-		policies: policies,
-		log:      slog.New(slog.DiscardHandler),
-		now:      time.Now,
-		jitter:   rand.Float64,
-		slots:    make(chan struct{}, 32),
-		poll:     250 * time.Millisecond,
-		refresh:  time.Second,
-		actor:    "worker",
-		pools:    map[string]cached{},
-		observe:  nopObserver{},
+		store:      st,
+		policies:   policies,
+		log:        slog.New(slog.DiscardHandler),
+		now:        time.Now,
+		jitter:     rand.Float64,
+		slots:      make(chan struct{}, 32),
+		poll:       250 * time.Millisecond,
+		refresh:    time.Second,
+		purgeEvery: time.Minute,
+		actor:      "worker",
+		pools:      map[string]cached{},
+		observe:    nopObserver{},
 	}
 	for _, o := range opts {
 		o(w)
@@ -163,8 +166,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			l.stop()
 		}
 	}()
+	var purged time.Time
 	for {
-		w.startPools(ctx, &wg, loops)
+		names := w.startPools(ctx, &wg, loops)
+		if now := time.Now(); names != nil && now.Sub(purged) >= w.purgeEvery {
+			w.purge(ctx, names)
+			purged = now
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -180,14 +188,15 @@ type loop struct {
 }
 
 // startPools starts a loop for each checked pool that has none, and
-// replaces the loop of a pool whose policy changed.
-func (w *Worker) startPools(ctx context.Context, wg *sync.WaitGroup, loops map[string]loop) {
+// replaces the loop of a pool whose policy changed. It returns the pools
+// it found, nil when it could not list them.
+func (w *Worker) startPools(ctx context.Context, wg *sync.WaitGroup, loops map[string]loop) []string {
 	names, err := w.store.Pools(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.WarnContext(ctx, "worker: list pools", "err", err)
 		}
-		return
+		return nil
 	}
 	for _, name := range names {
 		p := w.runner(name)
@@ -204,11 +213,15 @@ func (w *Worker) startPools(ctx context.Context, wg *sync.WaitGroup, loops map[s
 			wg.Go(func() { p.run(lctx) })
 		}
 	}
+	if names == nil {
+		names = []string{}
+	}
+	return names
 }
 
 // Sweep checks every key that is due now in every checked pool, including
-// the keys that become due while it runs (a key found invalid is verified
-// again at once), and returns when none is left. Tests, benchmarks and
+// the keys that become due while it runs, and returns when none is left;
+// then it purges keys quarantined for longer than their pool's retention. Tests, benchmarks and
 // one-shot jobs use it; Run is the long-running form. Do not Sweep while
 // the same Worker Runs.
 func (w *Worker) Sweep(ctx context.Context) error {
@@ -224,6 +237,7 @@ func (w *Worker) Sweep(ctx context.Context) error {
 			}
 		}
 	}
+	w.purge(ctx, names)
 	return errors.Join(errs...)
 }
 

@@ -26,6 +26,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	callers := fs.String("callers", "1,16,64", "concurrent callers of the throughput step, comma-separated")
 	fs.IntVar(&cfg.SizeCallers, "size-callers", cfg.SizeCallers, "concurrent callers of the pool-size and resync steps and of the load during propagation")
 	fs.IntVar(&cfg.PropagationSamples, "propagation-samples", cfg.PropagationSamples, "changes timed by the propagation step")
+	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "write CPU and allocation profiles of every throughput window to this directory")
+	fs.BoolVar(&cfg.ThroughputOnly, "throughput-only", false, "run only the throughput step (references, memory and per-call Redis), without the large pool")
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

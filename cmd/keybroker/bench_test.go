@@ -21,7 +21,7 @@ func TestBenchSmoke(t *testing.T) {
 	defer cancel()
 	var out, errs bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "bench", "--duration", "150ms", "--rounds", "1", "--keys", "300",
-		"--callers", "1,4", "--size-callers", "4", "--propagation-samples", "8")
+		"--callers", "1,16", "--size-callers", "4", "--propagation-samples", "8")
 	cmd.Stdout, cmd.Stderr = &out, &errs
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("keybroker bench: %v\n%s\n%s", err, errs.String(), out.String())
@@ -29,12 +29,13 @@ func TestBenchSmoke(t *testing.T) {
 	for _, want := range []string{
 		"command: keybroker bench --duration 150ms",
 		"Seed: 300 keys", "Memory: the view of 410 keys", "B/key",
-		"Throughput:", "memory/no-op", "memory/redis",
+		"Throughput:", "/bare", "/seed", "bare", "seed", "no-op",
 		"Pool size:", "cost ratio 300 keys / 10 keys",
 		"Resync:", "during resyncs",
 		"Propagation:", "8 changes: p50",
-		"Server-side cost per call", "GetRandom memory",
-		"Targets", "propagation p99",
+		"Server-side cost per call", "redis CPU µs",
+		"Targets", "memory ≥ 0.95 × bare qps at 16 callers", "memory p99 ≤ 1.1 × bare p99 at 16 callers",
+		"memory ≥ 1.5 × seed qps at 16 callers", "redis mode ≥ 1.0 × seed qps at 16 callers", "propagation p99",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())

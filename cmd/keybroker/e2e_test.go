@@ -99,8 +99,7 @@ func startBrokerAt(t *testing.T, addr string, env []string, args ...string) *bro
 
 func (b *brokerProc) waitHealth(t *testing.T, want healthpb.HealthCheckResponse_ServingStatus) {
 	t.Helper()
-	var last string
-	for range 200 {
+	testkit.EventuallyWhy(t, 30*time.Second, 50*time.Millisecond, "the broker reports "+want.String(), func() (bool, string) {
 		select {
 		case err := <-b.exited:
 			t.Fatalf("broker exited (%v) before %s:\n%s", err, want, b.out)
@@ -109,13 +108,8 @@ func (b *brokerProc) waitHealth(t *testing.T, want healthpb.HealthCheckResponse_
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		resp, err := b.health.Check(ctx, &healthpb.HealthCheckRequest{})
 		cancel()
-		if err == nil && resp.Status == want {
-			return
-		}
-		last = fmt.Sprint(resp.GetStatus(), err)
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("broker never reported %s (last: %s):\n%s", want, last, b.out)
+		return err == nil && resp.Status == want, fmt.Sprintf("last: %s %v\n%s", resp.GetStatus(), err, b.out)
+	})
 }
 
 // stop sends SIGTERM and returns the exit error.
@@ -191,20 +185,13 @@ func TestServeEmbeddedEndToEnd(t *testing.T) {
 		t.Fatalf("GetRandom while cooling = %v (retry %v), want UNAVAILABLE with a RetryInfo ≤ 1s", err, retryDelay(st))
 	}
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.EventuallyWhy(t, 10*time.Second, 50*time.Millisecond, "the keys come back after their cooldown", func() (bool, string) {
 		all, err := b.client.GetAll(ctx, &pb.GetAllRequest{Pool: "openai"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if all.Counts.Active == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("keys did not come back after their cooldown: %v", all.Counts)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return all.Counts.Active == 2, fmt.Sprint(all.Counts)
+	})
 
 	if err := b.stop(t); err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, b.out)
@@ -285,14 +272,10 @@ func TestServeOnUnixSocket(t *testing.T) {
 	}
 	defer conn.Close()
 	c := pb.NewKeyBrokerServiceClient(conn)
-	for range 100 {
-		_, err = c.Add(ctxT(t), &pb.AddRequest{Pool: "p", Secrets: []string{"sk-unix-socket-test-1"}})
-		if err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no answer on %s: %v\n%s", sock, err, out)
+	testkit.EventuallyWhy(t, 10*time.Second, 50*time.Millisecond, "the broker answers on "+sock, func() (bool, string) {
+		_, err := c.Add(ctxT(t), &pb.AddRequest{Pool: "p", Secrets: []string{"sk-unix-socket-test-1"}})
+		return err == nil, fmt.Sprintf("%v\n%s", err, out)
+	})
 }
 
 func TestServeRejectsBadStartUp(t *testing.T) {

@@ -23,7 +23,7 @@ var keysCommands = []command{
 }
 
 func keys(env adminEnv, args []string) int {
-	return dispatch("keys", keysCommands, env, args)
+	return dispatch("keys", append(keysCommands[:len(keysCommands):len(keysCommands)], restoreCommands...), env, args)
 }
 
 func setupAdd(fs *flag.FlagSet) runFunc {

@@ -22,7 +22,7 @@ type listFlags struct {
 
 func (l *listFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.pool, "pool", "", "pool to read (required)")
-	fs.StringVar(&l.state, "state", "", "only keys in this state: active, cooling_down, suspect, disabled")
+	fs.StringVar(&l.state, "state", "", "only keys in this state: active, cooling_down, suspect, disabled, quarantined")
 }
 
 // request builds the first GetAll request, checking the flags.
@@ -137,7 +137,7 @@ func parseState(s string) (pb.KeyState, error) {
 	}
 	v, ok := pb.KeyState_value[name]
 	if !ok || v == 0 {
-		return 0, usagef("--state %q: want active, cooling_down, suspect or disabled", s)
+		return 0, usagef("--state %q: want active, cooling_down, suspect, disabled or quarantined", s)
 	}
 	return pb.KeyState(v), nil
 }

@@ -17,6 +17,7 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testkit"
 )
 
 // scrape returns the metrics page as series → value.
@@ -148,12 +149,10 @@ func TestConfigReloadChangesBehaviour(t *testing.T) {
 	}
 	os.WriteFile(cfg, []byte("defaults:\n  cooldown_default: 2m\n"), 0o600)
 	b.cmd.Process.Signal(syscall.SIGHUP)
-	for i := 0; !strings.Contains(b.out.String(), "config reloaded"); i++ {
-		if i == 500 {
-			t.Fatalf("no reload after SIGHUP:\n%s", b.out)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.EventuallyWhy(t, 20*time.Second, 10*time.Millisecond, "the broker reloads its config after SIGHUP", func() (bool, string) {
+		logs := b.out.String()
+		return strings.Contains(logs, "config reloaded"), "\n" + logs
+	})
 	if got := cooldown(added.KeyIds[1]); got != 2*time.Minute {
 		t.Fatalf("cooldown after reload = %v, want 2m", got)
 	}
@@ -192,17 +191,10 @@ func TestValidatorMetrics(t *testing.T) {
 	if _, err := b.client.Add(ctxT(t), &pb.AddRequest{Pool: "v", Secrets: []string{"sk-metrics-valid-0000000001", "sk-metrics-flaky-0000000002"}}); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; ; i++ {
-		m, _ := scrape(t, metricsAddr)
-		if m[`keybroker_validator_checks_total{outcome="valid",pool="v",validator="openai"}`] >= 1 &&
+	testkit.EventuallyWhy(t, 20*time.Second, 20*time.Millisecond, "the validator checks show in the metrics", func() (bool, string) {
+		m, page := scrape(t, metricsAddr)
+		return m[`keybroker_validator_checks_total{outcome="valid",pool="v",validator="openai"}`] >= 1 &&
 			m[`keybroker_validator_checks_total{outcome="fault",pool="v",validator="openai"}`] >= 1 &&
-			m[`keybroker_validator_check_duration_seconds_count{pool="v",validator="openai"}`] >= 2 {
-			break
-		}
-		if i == 500 {
-			_, page := scrape(t, metricsAddr)
-			t.Fatalf("validator checks never showed:\n%s", grep(page, "validator_check"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+			m[`keybroker_validator_check_duration_seconds_count{pool="v",validator="openai"}`] >= 2, "\n" + grep(page, "validator_check")
+	})
 }

@@ -44,10 +44,11 @@ func setupPools(fs *flag.FlagSet) runFunc {
 			return printJSON(env.stdout, list)
 		}
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "POOL\tTOTAL\tACTIVE\tCOOLING_DOWN\tSUSPECT\tDISABLED")
+		fmt.Fprintln(tw, "POOL\tTOTAL\tACTIVE\tCOOLING_DOWN\tSUSPECT\tDISABLED\tQUARANTINED")
 		for _, p := range list.Pools {
 			c := p.GetCounts()
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", p.Pool, c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(), c.GetDisabled())
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", p.Pool, c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(),
+				c.GetDisabled(), c.GetQuarantined())
 		}
 		return tw.Flush()
 	}
@@ -70,7 +71,7 @@ func poolSummaries(env adminEnv, kb *client.Client, names []string) (*pb.ListPoo
 		if err != nil {
 			return nil, fmt.Errorf("pool %q: %w", name, err)
 		}
-		out.Pools = append(out.Pools, &pb.PoolSummary{Pool: name, Counts: page.GetCounts()})
+		out.Pools = append(out.Pools, &pb.PoolSummary{Pool: name, Counts: page.GetCounts(), RemovalHold: page.GetRemovalHold()})
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/internal/testpki"
 )
 
@@ -105,19 +107,15 @@ func TestUnixSocketPermissions(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { cmd.Process.Kill() }) // if the wait below fails
 		var fi os.FileInfo
-		var err error
-		for range 200 {
-			if fi, err = os.Stat(sock); err == nil {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testkit.EventuallyWhy(t, 10*time.Second, 20*time.Millisecond, "the socket appears", func() (bool, string) {
+			var err error
+			fi, err = os.Stat(sock)
+			return err == nil, fmt.Sprint(err)
+		})
 		cmd.Process.Kill()
 		cmd.Wait()
-		if err != nil {
-			t.Fatalf("socket never appeared: %v", err)
-		}
 		if got := fi.Mode().Perm(); got != want {
 			t.Errorf("--unix-socket-mode %q: socket mode %#o, want %#o", mode, got, want)
 		}
@@ -292,18 +290,11 @@ func TestAdminCLIOverTLS(t *testing.T) {
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 
 	add := []string{"keys", "add", "--addr", addr, "--cacert", ca.CertFile, "--token", tok, "--pool", "p", "sk-cli-over-tls-000001"}
-	var got string
-	var code int
-	for range 100 {
-		if got, code = runBinary(t, nil, add...); code == 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if code != 0 {
-		t.Fatalf("keys add over TLS with a token: exit %d\n%s\nbroker:\n%s", code, got, out)
-	}
-	got, code = runBinary(t, nil, "keys", "list", "--addr", addr, "--cacert", ca.CertFile, "--cert", admin.CertFile, "--key", admin.KeyFile, "--pool", "p")
+	testkit.EventuallyWhy(t, 10*time.Second, 50*time.Millisecond, "keys add over TLS with a token succeeds", func() (bool, string) {
+		got, code := runBinary(t, nil, add...)
+		return code == 0, fmt.Sprintf("exit %d\n%s\nbroker:\n%s", code, got, out)
+	})
+	got, code := runBinary(t, nil, "keys", "list", "--addr", addr, "--cacert", ca.CertFile, "--cert", admin.CertFile, "--key", admin.KeyFile, "--pool", "p")
 	if code != 0 || !strings.Contains(got, "sk-cl…0001") {
 		t.Fatalf("keys list over mTLS: exit %d\n%s", code, got)
 	}

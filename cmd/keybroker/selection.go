@@ -11,7 +11,7 @@ import (
 // Selection sources: where GetRandom picks keys.
 const (
 	sourceMemory = broker.SelectMemory // the in-memory view, following Redis
-	sourceRedis  = broker.SelectRedis  // one Redis script per call
+	sourceRedis  = broker.SelectRedis  // one Redis command per call
 )
 
 // selectionFlags say where GetRandom picks keys and how the in-memory view
@@ -24,7 +24,7 @@ type selectionFlags struct {
 
 func (s *selectionFlags) register(fs *flag.FlagSet) {
 	s.source = sourceMemory
-	fs.Var(&s.source, "selection-source", "where GetRandom picks keys: memory (an in-memory view of every pool, following Redis) or redis (one Redis script per call)")
+	fs.Var(&s.source, "selection-source", "where GetRandom picks keys: memory (an in-memory view of every pool, following Redis) or redis (one Redis command per call, SRANDMEMBER on the pool's active set)")
 	fs.DurationVar(&s.resyncEvery, "view-resync-interval", 5*time.Minute, "how often the in-memory view reloads every pool from Redis (it also does after every reconnect)")
 	fs.DurationVar(&s.flushEvery, "usage-flush-interval", time.Second, "how often lease counts and last-used times kept in memory are written to Redis")
 }

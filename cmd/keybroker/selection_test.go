@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testkit"
 )
 
 // Brokers sharing a Redis follow each other: keys parked on one stop being
@@ -42,36 +44,24 @@ func TestServeReplicasFollowEachOther(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.EventuallyWhy(t, 10*time.Second, 10*time.Millisecond, "replica b stops leasing the parked keys", func() (bool, string) {
 		_, err := b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "p"})
-		if status.Code(err) == codes.Unavailable {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica b still leases parked keys (last: %v)", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return status.Code(err) == codes.Unavailable, fmt.Sprintf("GetRandom = %v", err)
+	})
 }
 
 // waitLeases waits until the pool's lease counts in Redis add up to want.
 func waitLeases(t *testing.T, br *brokerProc, pool string, want int64) {
 	t.Helper()
-	var got int64
-	for range 200 {
+	testkit.EventuallyWhy(t, 10*time.Second, 50*time.Millisecond, fmt.Sprintf("the lease counts of %s add up to %d", pool, want), func() (bool, string) {
 		all, err := br.client.GetAll(ctxT(t), &pb.GetAllRequest{Pool: pool})
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = 0
+		got := int64(0)
 		for _, k := range all.Keys {
 			got += k.LeaseCount
 		}
-		if got == want {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("lease counts add up to %d, want %d", got, want)
+		return got == want, fmt.Sprintf("they add up to %d", got)
+	})
 }

@@ -24,6 +24,7 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testkit"
 )
 
 // soakLedger is what the clients saw, to hold the brokers to account.
@@ -117,9 +118,7 @@ func TestSoak(t *testing.T) {
 
 	soakDrain(t, metricsAddrs)
 	b := brokers[0]
-	soakWaitRemoved(t, b, deadIDs)
-	time.Sleep(time.Second) // cooldowns of the last reports end, and are woken
-	state := soakState(t, b)
+	state := soakSettle(t, b, deadIDs)
 
 	soakCheckKeys(t, state, aliveIDs)
 	soakCheckRemovedNeverLeased(t, <-removed, deadIDs, ledger)
@@ -170,7 +169,7 @@ func soakClient(t *testing.T, ctx context.Context, seed int, addrs, deadIDs []st
 			soakTolerate(t, l, err)
 		}
 		cancel()
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // pace the load, not a wait
 	}
 }
 
@@ -209,7 +208,7 @@ func soakFaults(t *testing.T, ctx context.Context, length time.Duration, rs *red
 		b.cmd.Process.Signal(syscall.SIGKILL)
 		<-b.exited
 		b.exited <- nil
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // the fault: the broker stays down a while
 		start(i)
 	}
 	go func() {
@@ -222,7 +221,7 @@ func soakFaults(t *testing.T, ctx context.Context, length time.Duration, rs *red
 		}
 		if at(0.25) {
 			rs.Stop()
-			time.Sleep(2 * time.Second)
+			time.Sleep(2 * time.Second) // the fault: Redis stays down for 2s
 			rs.Restart()
 		}
 		if at(0.25) {
@@ -234,20 +233,14 @@ func soakFaults(t *testing.T, ctx context.Context, length time.Duration, rs *red
 
 // soakDrain waits until no broker holds failure reports for Redis.
 func soakDrain(t *testing.T, metricsAddrs []string) {
-	for i := 0; ; i++ {
+	testkit.EventuallyWhy(t, time.Minute, 100*time.Millisecond, "every queued failure report reaches Redis", func() (bool, string) {
 		pending := 0.0
 		for _, a := range metricsAddrs {
 			m, _ := scrape(t, a)
 			pending += m["keybroker_report_queue_length"]
 		}
-		if pending == 0 {
-			return
-		}
-		if i == 300 {
-			t.Fatalf("%v failure reports never reached Redis", pending)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return pending == 0, fmt.Sprintf("%v reports pending", pending)
+	})
 }
 
 // soakState lists every key of the soak pool.
@@ -272,23 +265,28 @@ func soakState(t *testing.T, b *brokerProc) map[string]*pb.Key {
 	}
 }
 
-func soakWaitRemoved(t *testing.T, b *brokerProc, deadIDs []string) map[string]*pb.Key {
-	for i := 0; ; i++ {
-		state := soakState(t, b)
-		left := 0
+// soakSettle waits until the workers have removed every rejected key and
+// every other key is active again (the cooldowns of the last reports
+// ended and were woken), so the state it returns no longer moves under
+// the checks.
+func soakSettle(t *testing.T, b *brokerProc, deadIDs []string) map[string]*pb.Key {
+	var state map[string]*pb.Key
+	testkit.EventuallyWhy(t, time.Minute, 100*time.Millisecond, "the rejected keys are removed and the rest active", func() (bool, string) {
+		state = soakState(t, b)
+		left, idle := 0, 0
 		for _, id := range deadIDs {
 			if _, ok := state[id]; ok {
 				left++
 			}
 		}
-		if left == 0 {
-			return state
+		for _, k := range state {
+			if k.State != pb.KeyState_KEY_STATE_ACTIVE {
+				idle++
+			}
 		}
-		if i == 300 {
-			t.Fatalf("%d rejected keys were never removed by the workers", left)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return left == 0 && idle == 0, fmt.Sprintf("%d rejected keys still there, %d keys not active", left, idle)
+	})
+	return state
 }
 
 func soakCheckKeys(t *testing.T, state map[string]*pb.Key, aliveIDs []string) {
@@ -332,7 +330,7 @@ func soakWatchRemovals(t *testing.T, ctx context.Context, addr string, deadIDs [
 					}
 				}
 			}
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // the sampling period, not a wait
 		}
 	}()
 	return out

@@ -18,16 +18,18 @@ import (
 )
 
 const (
-	goodSecret = "sk-e2e-worker-good-AAAAAAAAAAAAAAAA"
-	badSecret  = "sk-e2e-worker-bad-BBBBBBBBBBBBBBBB"
+	goodSecret  = "sk-e2e-worker-good-AAAAAAAAAAAAAAAA"
+	spareSecret = "sk-e2e-worker-spare-CCCCCCCCCCCCCCC"
+	badSecret   = "sk-e2e-worker-bad-BBBBBBBBBBBBBBBB"
 )
 
-// fakeOpenAI accepts goodSecret and refuses every other key, like OpenAI's
-// GET /v1/models.
+// fakeOpenAI accepts goodSecret and spareSecret and refuses every other
+// key, like OpenAI's GET /v1/models.
 func fakeOpenAI(t *testing.T) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if r.URL.Path != "/v1/models" || r.Header.Get("Authorization") != "Bearer "+goodSecret {
+		auth := r.Header.Get("Authorization")
+		if r.URL.Path != "/v1/models" || auth != "Bearer "+goodSecret && auth != "Bearer "+spareSecret {
 			w.WriteHeader(401)
 			fmt.Fprint(w, `{"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}`)
 			return
@@ -39,10 +41,12 @@ func fakeOpenAI(t *testing.T) string {
 }
 
 // workerConfig writes a policy file whose pool "main" is checked against
-// base with the openai validator.
+// base with the openai validator, confirming an invalid key a second
+// after the first bad answer.
 func workerConfig(t *testing.T, base string) string {
 	path := filepath.Join(t.TempDir(), "pools.yaml")
-	cfg := fmt.Sprintf("pools:\n  main:\n    provider: openai\n    base_url: %s\n    validator:\n      kind: openai\n      interval: 1h\n      timeout: 2s\n", base)
+	cfg := fmt.Sprintf("pools:\n  main:\n    provider: openai\n    base_url: %s\n    confirm_delay: 1s\n"+
+		"    validator:\n      kind: openai\n      interval: 1h\n      timeout: 2s\n", base)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -55,36 +59,48 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	testkit.Eventually(t, 20*time.Second, 50*time.Millisecond, what, cond)
 }
 
-// checkWorkerDecides adds a good and a bad key and waits for the worker to
-// remove the bad one, then reports the good one invalid and waits for the
-// worker to restore it. actor is who the audit trail should name.
+// checkWorkerDecides adds two good keys and a bad one and waits for the
+// worker to quarantine the bad one (confirm_delay after its first bad
+// answer), then reports a good one invalid and waits for the worker to
+// restore it. actor is who the audit trail should name.
 func checkWorkerDecides(t *testing.T, b *brokerProc, actor string) {
 	ctx := ctxT(t)
-	add, err := b.client.Add(ctx, &pb.AddRequest{Pool: "main", Secrets: []string{goodSecret, badSecret}})
+	add, err := b.client.Add(ctx, &pb.AddRequest{Pool: "main", Secrets: []string{goodSecret, badSecret, spareSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	good, bad := add.KeyIds[0], add.KeyIds[1]
-	waitFor(t, "the bad key is removed and the good one checked", func() bool {
+	state := func(id string) *pb.Key {
 		all, err := b.client.GetAll(ctx, &pb.GetAllRequest{Pool: "main"})
-		return err == nil && len(all.Keys) == 1 && all.Keys[0].KeyId == good && all.Keys[0].LastValidatedTime != nil
+		if err != nil {
+			return nil
+		}
+		for _, k := range all.Keys {
+			if k.KeyId == id {
+				return k
+			}
+		}
+		return nil
+	}
+	waitFor(t, "the bad key is quarantined and the good one checked", func() bool {
+		return state(bad).GetState() == pb.KeyState_KEY_STATE_QUARANTINED && state(good).GetLastValidatedTime() != nil
 	})
 	hist, err := b.client.GetKeyHistory(ctx, &pb.GetKeyHistoryRequest{Pool: "main", KeyId: bad})
-	if err != nil || len(hist.Events) != 3 || hist.Events[0].State != pb.KeyState_KEY_STATE_REMOVED || hist.Events[0].Actor != actor {
+	if err != nil || len(hist.Events) != 3 || hist.Events[0].State != pb.KeyState_KEY_STATE_QUARANTINED || hist.Events[0].Actor != actor {
 		t.Fatalf("history of the bad key = %v, %v", hist, err)
 	}
 	if _, err := b.client.ReportFailure(ctx, &pb.ReportFailureRequest{Pool: "main", Key: &pb.ReportFailureRequest_KeyId{KeyId: good}, HttpStatus: 401}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the reported key is verified and restored", func() bool {
-		all, err := b.client.GetAll(ctx, &pb.GetAllRequest{Pool: "main"})
-		return err == nil && len(all.Keys) == 1 && all.Keys[0].State == pb.KeyState_KEY_STATE_ACTIVE && all.Keys[0].Reason == "verified"
+		k := state(good)
+		return k.GetState() == pb.KeyState_KEY_STATE_ACTIVE && k.GetReason() == "verified"
 	})
 }
 
 func noSecretsIn(t *testing.T, logs string) {
 	t.Helper()
-	for _, s := range []string{goodSecret, badSecret} {
+	for _, s := range []string{goodSecret, badSecret, spareSecret} {
 		if strings.Contains(logs, s) {
 			t.Fatalf("log contains a secret:\n%s", logs)
 		}

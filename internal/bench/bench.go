@@ -41,6 +41,14 @@ type Config struct {
 	PropagationSamples int
 	// Command is the command line, printed with the results.
 	Command string
+	// ThroughputOnly skips the pool-size, resync and propagation steps
+	// (and the large pool, which only they use).
+	ThroughputOnly bool
+	// ProfileDir, when set, receives a CPU profile and the allocations of
+	// every throughput window of the broker modes and the references
+	// (<server>-c<callers>-r<round>.cpu.pprof, .allocs.pprof with its
+	// .base.pprof), for `go tool pprof -base`.
+	ProfileDir string
 }
 
 // DefaultConfig is the full bench: about three minutes on two cores.
@@ -73,7 +81,9 @@ type bench struct {
 	redis    *redisproc.Server
 	log      *slog.Logger // the brokers' log, at serve's default level
 	progress io.Writer
-	a, r, b  *replica // memory mode, per-call Redis mode, second memory replica
+	a, r, b  *replica   // memory mode, per-call Redis mode, second memory replica
+	bare     *refServer // grpc-go alone, canned responses
+	seedRef  *refServer // the seed design, one SRANDMEMBER per call
 	res      results
 }
 
@@ -89,7 +99,11 @@ func Run(ctx context.Context, cfg Config, out, progress io.Writer) error {
 	if err := b.setup(ctx); err != nil {
 		return err
 	}
-	for _, step := range []func(context.Context) error{b.throughput, b.size, b.resyncStep, b.propagation} {
+	steps := []func(context.Context) error{b.throughput, b.size, b.resyncStep, b.propagation}
+	if cfg.ThroughputOnly {
+		steps = steps[:1]
+	}
+	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return err
 		}
@@ -116,9 +130,14 @@ func (b *bench) setup(ctx context.Context) error {
 	if b.redis, err = redisproc.Start(bin, b.dir); err != nil {
 		return err
 	}
-	b.say("redis-server on %s; seeding %d keys", b.redis.Addr, b.cfg.Keys)
-	if err := b.seed(ctx); err != nil {
+	if err := b.startRefs(ctx); err != nil {
 		return err
+	}
+	if !b.cfg.ThroughputOnly {
+		b.say("redis-server on %s; seeding %d keys", b.redis.Addr, b.cfg.Keys)
+		if err := b.seed(ctx); err != nil {
+			return err
+		}
 	}
 	if b.r, err = startReplica(ctx, b.redis.Addr, false, b.log); err != nil {
 		return err
@@ -131,6 +150,14 @@ func (b *bench) setup(ctx context.Context) error {
 		if _, err := b.r.store.Add(ctx, pool, secrets); err != nil {
 			return err
 		}
+	}
+	if b.cfg.ThroughputOnly {
+		if b.a, err = startReplica(ctx, b.redis.Addr, true, b.log); err != nil {
+			return err
+		}
+		lctx, cancel := context.WithTimeout(ctx, startupBudget)
+		defer cancel()
+		return b.a.waitLoaded(lctx, poolSmall, smallKeys)
 	}
 	return b.memory(ctx)
 }
@@ -154,6 +181,11 @@ func (b *bench) seed(ctx context.Context) error {
 
 func (b *bench) close() {
 	for _, r := range []*replica{b.a, b.b, b.r} {
+		if r != nil {
+			r.stop()
+		}
+	}
+	for _, r := range []*refServer{b.bare, b.seedRef} {
 		if r != nil {
 			r.stop()
 		}

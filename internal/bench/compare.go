@@ -11,6 +11,8 @@ import (
 type variant struct {
 	job    job
 	during func(ctx context.Context)
+	// label names the variant's profiles (Config.ProfileDir); "" takes none.
+	label string
 }
 
 // modeResult is what one variant measured over every round.
@@ -53,11 +55,13 @@ func (b *bench) compare(ctx context.Context, vs []variant) ([]modeResult, error)
 	out := make([]modeResult, len(vs))
 	window := b.cfg.Duration / time.Duration(b.cfg.Rounds)
 	warmup := min(max(window/5, 50*time.Millisecond), 300*time.Millisecond)
-	for range b.cfg.Rounds {
+	for round := range b.cfg.Rounds {
 		for i, v := range vs {
 			j := v.job
 			j.Warmup, j.Duration = warmup, window
+			stop := b.profile(v.label, j.Callers, round)
 			res, c, err := b.runVariant(ctx, j, v.during)
+			stop()
 			if err != nil {
 				return nil, err
 			}

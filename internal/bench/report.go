@@ -23,6 +23,10 @@ type results struct {
 const (
 	targetVsNoop    = 0.85
 	targetVsRedis   = 1.5
+	targetVsBare    = 0.95 // memory qps over the bare grpc-go server's
+	targetP99Bare   = 1.1  // memory p99 over the bare server's, at most
+	targetVsSeed    = 1.5  // memory qps over the seed design's
+	targetRedisSeed = 1.0  // per-call Redis qps over the seed design's
 	targetSizeRatio = 1.2
 	targetRSS       = 300 << 20
 	targetProp      = 100 * time.Millisecond
@@ -36,13 +40,17 @@ func (r results) write(w io.Writer, cfg Config, cpus int) {
 		fmt.Fprintf(w, "command: %s\n", cfg.Command)
 	}
 	fmt.Fprintf(w, "secrets of %d bytes; compared modes alternate in %d rounds of %s each\n\n", secretLen, cfg.Rounds, cfg.Duration/time.Duration(cfg.Rounds))
-	r.writeSetup(w)
+	if !cfg.ThroughputOnly {
+		r.writeSetup(w)
+	}
 	r.writeThroughput(w)
-	r.writeSize(w, cfg)
-	r.writeResync(w, cfg)
-	r.writePropagation(w, cfg)
+	if !cfg.ThroughputOnly {
+		r.writeSize(w, cfg)
+		r.writeResync(w, cfg)
+		r.writePropagation(w, cfg)
+	}
 	r.writeCost(w)
-	r.writeTargets(w)
+	r.writeTargets(w, cfg)
 }
 
 func (r results) writeSetup(w io.Writer) {
@@ -57,14 +65,29 @@ func (r results) writeSetup(w io.Writer) {
 }
 
 func (r results) writeThroughput(w io.Writer) {
-	fmt.Fprintln(w, "Throughput: GetRandom on the 10-key pool from memory, against a no-op RPC (grpc.health.v1 Check) on the same server, and against GetRandom on an identical server in per-call Redis mode")
+	fmt.Fprintln(w, "Throughput: GetRandom on the 10-key pool. References: bare = a grpc-go server with no interceptors answering canned responses of the same size;")
+	fmt.Fprintln(w, "seed = the seed design, one SRANDMEMBER per call on a plain set, no interceptors. Broker modes: memory (default) and redis (--selection-source redis);")
+	fmt.Fprintln(w, "no-op = grpc.health.v1 Check on the memory broker, through its interceptors")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "callers\tno-op qps\tp50\tp99\tmemory qps\tp50\tp99\tmemory/no-op\tredis qps\tp50\tp99\tmemory/redis\t")
+	fmt.Fprintln(tw, "callers\tserver\tqps\tp50\tp99\t/bare\t/seed\t")
 	for _, t := range r.throughput {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%s\t%.2f\t\n", t.callers, row(t.noop), row(t.memory), ratio(t.memory.qps(), t.noop.qps()), row(t.redis), ratio(t.memory.qps(), t.redis.qps()))
+		for _, m := range t.modes() {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%.2f\t\n", t.callers, m.name, row(m.r), ratio(m.r.qps(), t.bare.qps()), ratio(m.r.qps(), t.seed.qps()))
+		}
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+}
+
+// namedMode is one row of a throughput comparison.
+type namedMode struct {
+	name string
+	r    modeResult
+}
+
+// modes lists the compared servers in report order.
+func (t throughputResult) modes() []namedMode {
+	return []namedMode{{"bare", t.bare}, {"seed", t.seed}, {"no-op", t.noop}, {"memory", t.memory}, {"redis", t.redis}}
 }
 
 func (r results) writeSize(w io.Writer, cfg Config) {
@@ -108,14 +131,11 @@ func (r results) writePropagation(w io.Writer, cfg Config) {
 }
 
 func (r results) writeCost(w io.Writer) {
-	fmt.Fprintln(w, "Server-side cost per call: the broker process's CPU time and heap allocations over each window (load generators run in other processes), and redis-server's CPU time")
+	fmt.Fprintln(w, "Server-side cost per call: the serving process's CPU time and heap allocations over each window (the servers share the bench process, one loaded at a time; load generators run in other processes), and redis-server's CPU time")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "callers\tmode\tbroker CPU µs\tallocs\tredis CPU µs\t")
+	fmt.Fprintln(tw, "callers\tserver\tCPU µs\tallocs\tredis CPU µs\t")
 	for _, t := range r.throughput {
-		for _, m := range []struct {
-			name string
-			r    modeResult
-		}{{"no-op", t.noop}, {"GetRandom memory", t.memory}, {"GetRandom redis", t.redis}} {
+		for _, m := range t.modes() {
 			fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.1f\t%.1f\t\n", t.callers, m.name,
 				m.r.perCall(float64(m.r.cost.cpu.Microseconds())), m.r.perCall(float64(m.r.cost.allocs)), m.r.perCall(float64(m.r.cost.redisCPU.Microseconds())))
 		}
@@ -124,17 +144,31 @@ func (r results) writeCost(w io.Writer) {
 	fmt.Fprintln(w)
 }
 
-func (r results) writeTargets(w io.Writer) {
+func (r results) writeTargets(w io.Writer, cfg Config) {
 	fmt.Fprintln(w, "Targets")
 	for _, t := range r.throughput {
-		if t.callers >= 16 {
-			got := ratio(t.memory.qps(), t.noop.qps())
-			verdict(w, got >= targetVsNoop, "GetRandom ≥ %.2f × no-op at %d callers: %.2f", targetVsNoop, t.callers, got)
+		if t.callers < 16 {
+			continue
 		}
+		c := t.callers
+		got := ratio(t.memory.qps(), t.bare.qps())
+		verdict(w, got >= targetVsBare, "memory ≥ %.2f × bare qps at %d callers: %.2f", targetVsBare, c, got)
+		p99, bare99 := t.memory.latency.quantile(0.99), t.bare.latency.quantile(0.99)
+		got = ratio(float64(p99), float64(bare99))
+		verdict(w, got <= targetP99Bare, "memory p99 ≤ %.1f × bare p99 at %d callers: %s vs %s, %.2f", targetP99Bare, c, dur(p99), dur(bare99), got)
+		got = ratio(t.memory.qps(), t.seed.qps())
+		verdict(w, got >= targetVsSeed, "memory ≥ %.1f × seed qps at %d callers: %.2f", targetVsSeed, c, got)
+		got = ratio(t.redis.qps(), t.seed.qps())
+		verdict(w, got >= targetRedisSeed, "redis mode ≥ %.1f × seed qps at %d callers: %.2f", targetRedisSeed, c, got)
+		got = ratio(t.memory.qps(), t.noop.qps())
+		verdict(w, got >= targetVsNoop, "memory ≥ %.2f × no-op at %d callers: %.2f", targetVsNoop, c, got)
 	}
 	for _, t := range r.throughput {
 		got := ratio(t.memory.qps(), t.redis.qps())
 		verdict(w, got >= targetVsRedis, "memory ≥ %.1f × per-call Redis at %d callers: %.2f", targetVsRedis, t.callers, got)
+	}
+	if cfg.ThroughputOnly {
+		return
 	}
 	verdict(w, r.sizeRatio() <= targetSizeRatio, "GetRandom cost at %d keys ≤ %.1f × at %d keys: %.2f", r.seed.Keys, targetSizeRatio, smallKeys, r.sizeRatio())
 	peak := max(r.memory.peakLoad, r.memory.peakResync, r.memory.rssLoaded)

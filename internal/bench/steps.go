@@ -9,26 +9,30 @@ import (
 )
 
 // throughputResult compares, at one concurrency, GetRandom from memory
-// with a no-op RPC of the same server and with the per-call Redis mode.
+// and in per-call Redis mode with the two references (a bare grpc-go
+// server, the seed design) and with a no-op RPC of the memory broker.
 type throughputResult struct {
-	callers             int
-	noop, memory, redis modeResult
+	callers                         int
+	bare, seed, noop, memory, redis modeResult
 }
 
-// throughput runs the no-op, memory and per-call Redis modes side by side
-// at each concurrency, on the 10-key pool.
+// throughput runs the references and the broker's modes side by side at
+// each concurrency, on the 10-key pool.
 func (b *bench) throughput(ctx context.Context) error {
 	for _, c := range b.cfg.Callers {
 		b.say("throughput at %d callers", c)
 		got, err := b.compare(ctx, []variant{
-			{job: job{Addr: b.a.addr, Method: methodNoop, Callers: c}},
-			{job: job{Addr: b.a.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}},
-			{job: job{Addr: b.r.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}},
+			{job: job{Addr: b.bare.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}, label: "bare"},
+			{job: job{Addr: b.seedRef.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}, label: "seed"},
+			{job: job{Addr: b.a.addr, Method: methodNoop, Callers: c}, label: "noop"},
+			{job: job{Addr: b.a.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}, label: "memory"},
+			{job: job{Addr: b.r.addr, Method: methodGetRandom, Pool: poolSmall, Callers: c}, label: "redis"},
 		})
 		if err != nil {
 			return err
 		}
-		b.res.throughput = append(b.res.throughput, throughputResult{callers: c, noop: got[0], memory: got[1], redis: got[2]})
+		b.res.throughput = append(b.res.throughput, throughputResult{callers: c,
+			bare: got[0], seed: got[1], noop: got[2], memory: got[3], redis: got[4]})
 	}
 	return nil
 }

@@ -37,7 +37,8 @@ const (
 	// SelectMemory picks from the in-memory view of every pool, which
 	// follows Redis (the default).
 	SelectMemory = "memory"
-	// SelectRedis runs one Redis script per call.
+	// SelectRedis asks Redis on every call (one SRANDMEMBER, see
+	// store.Picker).
 	SelectRedis = "redis"
 )
 
@@ -106,7 +107,8 @@ type Config struct {
 	// Selection is SelectMemory (default) or SelectRedis.
 	Selection string
 	// ResyncInterval and FlushInterval tune the in-memory view (defaults
-	// 5m and 1s).
+	// 5m and 1s); FlushInterval also paces the per-call Redis picker's
+	// writes of lease counts.
 	ResyncInterval, FlushInterval time.Duration
 	// MaxStaleness is how long the in-memory view keeps leasing (and health
 	// stays SERVING) after Redis stops answering (default 1m).
@@ -183,6 +185,7 @@ type Broker struct {
 	started    time.Time
 
 	view   *view.View      // nil unless serving from memory
+	picker *store.Picker   // nil unless serving from Redis per call
 	svc    *server.Service // nil without Listen
 	grpc   *grpc.Server    // nil without Listen
 	lis    net.Listener    // nil without Listen
@@ -393,7 +396,8 @@ func (b *Broker) selector() server.Selector {
 	case b.opts.selector != nil:
 		return b.opts.selector(b.store)
 	case b.cfg.Selection == SelectRedis:
-		return b.store
+		b.picker = b.store.NewPicker()
+		return b.picker
 	}
 	b.view = view.New(b.store, b.cfg.Policies, view.WithLogger(b.log), view.WithClock(b.opts.now),
 		view.WithResyncInterval(orDefault(b.cfg.ResyncInterval, 5*time.Minute)),

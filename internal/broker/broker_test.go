@@ -110,7 +110,7 @@ func TestRunShutsDownInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := added.GetKeyIds()[0]
-	waitFor(t, "the view serves the key", func() bool { return b.View().Contains("p", id) })
+	testkit.Eventually(t, wait, 5*time.Millisecond, "the view serves the key", func() bool { return b.View().Contains("p", id) })
 	for range 3 {
 		if _, err := c.GetRandom(callCtx(t), &pb.GetRandomRequest{Pool: "p"}); err != nil {
 			t.Fatal(err)
@@ -129,7 +129,7 @@ func TestRunShutsDownInOrder(t *testing.T) {
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
-	waitFor(t, "health turns NOT_SERVING while draining", func() bool {
+	testkit.Eventually(t, wait, 5*time.Millisecond, "health turns NOT_SERVING while draining", func() bool {
 		resp, err := b.Health().Check(context.Background(), &healthpb.HealthCheckRequest{})
 		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING
 	})
@@ -171,7 +171,7 @@ func TestWorkerOnlyBroker(t *testing.T) {
 		t.Fatalf("worker-only broker serves: addr %q, service %v, view %v", b.Addr(), b.Service(), b.View())
 	}
 	stop := run(t, b)
-	waitFor(t, "health follows Redis", func() bool {
+	testkit.Eventually(t, wait, 5*time.Millisecond, "health follows Redis", func() bool {
 		resp, err := b.Health().Check(context.Background(), &healthpb.HealthCheckRequest{Service: server.StoreService})
 		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
 	})
@@ -248,11 +248,6 @@ func leases(t *testing.T, addr, pool, id string) int64 {
 	}
 	t.Fatalf("key %s not in pool %s", id, pool)
 	return 0
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	testkit.Eventually(t, wait, 5*time.Millisecond, what, cond)
 }
 
 func writeFile(t *testing.T, path, content string) {

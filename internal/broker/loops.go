@@ -59,3 +59,20 @@ func wakeLoop(ctx context.Context, st *store.Store, every time.Duration, log *sl
 		}
 	}
 }
+
+// flushLoop writes the lease counts the per-call Redis picker added up,
+// every interval until ctx ends (shutdown writes the last ones).
+func flushLoop(ctx context.Context, p *store.Picker, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := p.Flush(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("cannot write lease counts; keeping them for the next flush", "err", err)
+			}
+		}
+	}
+}

@@ -28,7 +28,8 @@ const flushTimeout = 5 * time.Second
 //     worker, view, Config.Loops) and the metrics listener closes: they
 //     ran through the drain, so the calls it served saw a live view and
 //     their reports were applied;
-//  4. the view flushes the lease counts of the calls served meanwhile;
+//  4. the view (or the per-call Redis picker) flushes the lease counts of
+//     the calls served meanwhile;
 //  5. Redis (and the embedded store) closes.
 //
 // Run closes the broker: it runs once.
@@ -83,6 +84,13 @@ func (b *Broker) shutdown(served <-chan struct{}, stopLoops func(), loops *sync.
 		b.view.Flush(ctx)
 		cancel()
 	}
+	if b.picker != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		if _, err := b.picker.Flush(ctx); err != nil {
+			b.log.Warn("lease counts lost at shutdown", "err", err)
+		}
+		cancel()
+	}
 	b.closed = true
 	b.closeRedis()
 }
@@ -117,6 +125,12 @@ func (b *Broker) loops() []func(context.Context) error {
 	}
 	if b.view != nil {
 		out = append(out, b.view.Run)
+	}
+	if b.picker != nil {
+		out = append(out, func(ctx context.Context) error {
+			flushLoop(ctx, b.picker, orDefault(b.cfg.FlushInterval, time.Second), b.log)
+			return nil
+		})
 	}
 	if b.worker != nil {
 		out = append(out, b.worker.Run)

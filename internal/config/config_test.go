@@ -33,7 +33,7 @@ func bv(kind string) Validator {
 }
 
 // builtinOpenAI is the effective policy of a pool nothing configures.
-var builtinOpenAI = Pool{
+var builtinOpenAI = withSafety(Pool{
 	Provider:        failure.OpenAI,
 	Selection:       Random,
 	BaseURL:         "https://api.openai.com",
@@ -41,6 +41,13 @@ var builtinOpenAI = Pool{
 	CooldownMax:     d("1h"),
 	LeaseTTL:        d("5m"),
 	Validator:       bv(""),
+})
+
+// withSafety fills in the built-in key-safety policy where p sets none.
+func withSafety(p Pool) Pool {
+	mergeSafety(&p, Pool{ConfirmDelay: d("30s"), MaxRemovals: Allowance{Percent: 10}, RemovalWindow: d("10m"),
+		QuarantineRetention: d("168h"), SuspectTimeout: d("10m"), MinActive: 1})
+	return p
 }
 
 // withSelection fills in the built-in selection where p names none.
@@ -114,8 +121,11 @@ func TestExampleLoads(t *testing.T) {
 			Validator: bv("none"),
 		},
 	}
+	relay := want["relay"]
+	relay.ConfirmDelay, relay.MaxRemovals = d("1m"), Allowance{Count: 2}
+	want["relay"] = relay
 	for name, w := range want { // the built-in selection unless the case names another
-		want[name] = withSelection(w)
+		want[name] = withSafety(withSelection(w))
 	}
 	for name, w := range want {
 		if got := c.Pool(name); !got.Equal(w) {
@@ -152,7 +162,7 @@ func TestUndeclaredPoolDefaults(t *testing.T) {
 		},
 	}
 	for i := range tests { // the built-in selection unless the case names another
-		tests[i].want = withSelection(tests[i].want)
+		tests[i].want = withSafety(withSelection(tests[i].want))
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,11 +264,11 @@ pools:
   a:
     lease_ttl: 30s
 `)
-	want := Pool{
+	want := withSafety(Pool{
 		Provider: failure.Anthropic, BaseURL: "https://api.anthropic.com", Selection: Random,
 		CooldownDefault: d("15s"), CooldownMax: d("15m"), LeaseTTL: d("30s"),
 		Validator: bv("none"),
-	}
+	})
 	if got := c.Pool("a"); !got.Equal(want) {
 		t.Errorf("Pool(a) =\n%+v\nwant\n%+v", got, want)
 	}
@@ -293,6 +303,8 @@ func TestMerge(t *testing.T) {
 		AuthHeader: AuthXGoogAPIKey, Classify: []ClassifyRule{{Status: 500, Kind: "transient"}},
 		Validator: Validator{Kind: "gemini", Interval: 4, DisabledInterval: 5, RetryInterval: 6, Timeout: 7, Jitter: 0.5,
 			Concurrency: 8, RateLimit: 9, OnExhausted: "remove", Model: "m", UsageDays: 10},
+		ConfirmDelay: 11, MaxRemovals: Allowance{Count: 12}, RemovalWindow: 13, QuarantineRetention: 14,
+		SuspectTimeout: 15, MinActive: 16,
 		MinKeys: new(int),
 	}
 	full.Selection = LeastUsed
@@ -454,6 +466,26 @@ func TestErrors(t *testing.T) {
 			"lease_ttl zero",
 			"pools:\n  a:\n    lease_ttl: 0s\n",
 			[]string{"pools.yaml:3: pools.a.lease_ttl: must be between 1s and 24h, got 0s"},
+		},
+		{
+			"key-safety values",
+			"pools:\n  a:\n    confirm_delay: 0s\n    max_removals: 0\n    removal_window: 500ms\n    quarantine_retention: 30s\n" +
+				"    suspect_timeout: -1s\n    min_active: 0\n  b:\n    max_removals: 150%\n    confirm_delay: 25h\n",
+			[]string{
+				"pools.yaml:3: pools.a.confirm_delay: must be between 1s and 24h, got 0s",
+				"pools.yaml:4: pools.a.max_removals: must be a count of at least 1 or a share above 0% and at most 100%, got 0",
+				"pools.yaml:5: pools.a.removal_window: must be at least 1s, got 500ms",
+				"pools.yaml:6: pools.a.quarantine_retention: must be at least 1m, got 30s",
+				"pools.yaml:7: pools.a.suspect_timeout: must be at least 1s, got -1s",
+				"pools.yaml:8: pools.a.min_active: must be between 1 and 1000000, got 0",
+				"pools.yaml:10: pools.b.max_removals: must be a count of at least 1 or a share above 0% and at most 100%, got 150%",
+				"pools.yaml:11: pools.b.confirm_delay: must be between 1s and 24h, got 25h",
+			},
+		},
+		{
+			"max_removals not a number",
+			"defaults:\n  max_removals: many\n",
+			[]string{`pools.yaml:2: defaults.max_removals: invalid value "many": want a count such as 3 or a share of the pool such as "10%"`},
 		},
 		{
 			"validator kind unknown",

@@ -22,16 +22,13 @@ func writeAt(t *testing.T, path, body string, mtime time.Time) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 500 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
+// waitLimit and poll are how long and how often tests wait on asynchronous
+// work (testkit.Eventually); the limit only keeps a broken test from
+// hanging, it judges nothing.
+const (
+	waitLimit = 5 * time.Second
+	poll      = 10 * time.Millisecond
+)
 
 func TestLiveReloadsOnChangeAndKeepsTheOldOnError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pools.yaml")
@@ -51,10 +48,10 @@ func TestLiveReloadsOnChangeAndKeepsTheOldOnError(t *testing.T) {
 	go l.Watch(ctx, 10*time.Millisecond, hup, slog.New(slog.NewTextHandler(logs, nil)))
 
 	writeAt(t, path, "defaults:\n  cooldown_default: 45s\n", base.Add(time.Minute))
-	waitFor(t, "the changed file to load", func() bool { return l.Pool("any").CooldownDefault.String() == "45s" })
+	testkit.Eventually(t, waitLimit, poll, "the changed file to load", func() bool { return l.Pool("any").CooldownDefault.String() == "45s" })
 
 	writeAt(t, path, "defaults:\n  cooldown_defualt: 1s\n", base.Add(2*time.Minute))
-	waitFor(t, "the reload error to be logged", func() bool { return strings.Contains(logs.String(), "config reload failed") })
+	testkit.Eventually(t, waitLimit, poll, "the reload error to be logged", func() bool { return strings.Contains(logs.String(), "config reload failed") })
 	if got := l.Pool("any").CooldownDefault.String(); got != "45s" {
 		t.Fatalf("a broken file replaced the configuration: cooldown_default = %s", got)
 	}
@@ -65,7 +62,7 @@ func TestLiveReloadsOnChangeAndKeepsTheOldOnError(t *testing.T) {
 	// SIGHUP reloads even when size and time look the same.
 	writeAt(t, path, "defaults:\n  cooldown_default: 7s\n", base.Add(2*time.Minute))
 	hup <- os.Interrupt
-	waitFor(t, "SIGHUP to reload", func() bool { return l.Pool("any").CooldownDefault.String() == "7s" })
+	testkit.Eventually(t, waitLimit, poll, "SIGHUP to reload", func() bool { return l.Pool("any").CooldownDefault.String() == "7s" })
 }
 
 func TestLiveWithoutFile(t *testing.T) {

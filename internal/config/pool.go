@@ -67,6 +67,35 @@ type Pool struct {
 	// Validator holds the validation worker's settings for this pool.
 	Validator Validator `yaml:"validator,omitempty"`
 
+	// ConfirmDelay is the least time between the worker's first bad
+	// answer for a key and the check that confirms it: one blip cannot
+	// both accuse and convict a key. Built-in default 30s.
+	ConfirmDelay Duration `yaml:"confirm_delay,omitempty"`
+
+	// MaxRemovals is how many keys the worker may quarantine per
+	// RemovalWindow: a count or a share of the pool ("10%", at least 1).
+	// Past it the pool holds: keys that look invalid stay suspect until
+	// they check valid or an admin releases them. Built-in default 10%.
+	MaxRemovals Allowance `yaml:"max_removals,omitempty"`
+
+	// RemovalWindow is the window MaxRemovals counts over. Built-in
+	// default 10m.
+	RemovalWindow Duration `yaml:"removal_window,omitempty"`
+
+	// QuarantineRetention is how long a quarantined key is kept (and
+	// re-checked) before it is purged. Built-in default 168h (7 days).
+	QuarantineRetention Duration `yaml:"quarantine_retention,omitempty"`
+
+	// SuspectTimeout bounds how long a caller's report parks a key in a
+	// pool no validator checks: the key is active again after it. Built-in
+	// default 10m.
+	SuspectTimeout Duration `yaml:"suspect_timeout,omitempty"`
+
+	// MinActive is the fewest active keys that callers' reports leave in
+	// the pool: a report that would park one of the last MinActive active
+	// keys leaves it active. Built-in default 1.
+	MinActive int `yaml:"min_active,omitempty"`
+
 	// MinKeys is the fewest active keys the pool should have: below it
 	// the KeybrokerPoolLow alert fires (keybroker_pool_min_keys). 0 turns
 	// that alert off for the pool. Unset anywhere: DefaultMinKeys. A
@@ -89,7 +118,7 @@ func (p Pool) LowWater() int {
 // about. It has no BaseURL on purpose: that default depends on the provider,
 // which is only known once all layers are merged.
 func builtin() Pool {
-	return Pool{
+	p := Pool{
 		Provider:        failure.OpenAI,
 		Selection:       Random,
 		CooldownDefault: Duration(60 * time.Second),
@@ -97,6 +126,8 @@ func builtin() Pool {
 		LeaseTTL:        Duration(5 * time.Minute),
 		Validator:       builtinValidator(),
 	}
+	builtinSafety(&p)
+	return p
 }
 
 // Audit trail bounds, per stream.
@@ -162,6 +193,7 @@ func merge(over, under Pool) Pool {
 		over.MinKeys = under.MinKeys
 	}
 	over.Validator = mergeValidator(over.Validator, under.Validator)
+	mergeSafety(&over, under)
 	return over
 }
 

@@ -90,6 +90,7 @@ func checkLayer(r *report, path string, n *yaml.Node, p Pool, under Pool) {
 			at(fmt.Sprintf("classify[%d]", i), itemNode(classifyNode, i), "%v", err)
 		}
 	}
+	checkSafety(r, path, n, p)
 	validatorNode := field(n, "validator")
 	checkValidator(r, path+".validator", firstNode(validatorNode, n), validatorNode != nil, p.Validator)
 

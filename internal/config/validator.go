@@ -57,7 +57,8 @@ type Validator struct {
 
 	// OnExhausted is what happens to a key out of credit: "disable" parks
 	// it and re-checks it every DisabledInterval (built-in default);
-	// "remove" deletes it for good.
+	// "remove" quarantines it (kept, re-checked every DisabledInterval,
+	// purged after QuarantineRetention), counted by the removal brake.
 	OnExhausted string `yaml:"on_exhausted,omitempty"`
 
 	// Model is the model a probe uses: for openai, setting it adds a

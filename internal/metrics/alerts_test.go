@@ -19,6 +19,9 @@ func (fakePools) Pools(context.Context) ([]string, error) { return []string{"p"}
 func (fakePools) Counts(context.Context, string) (store.Counts, error) {
 	return store.Counts{Total: 1, Active: 1}, nil
 }
+func (fakePools) Hold(context.Context, string, time.Duration) (store.Hold, error) {
+	return store.Hold{}, nil
+}
 
 // registered returns the names of every series the registry exposes once
 // each metric has been touched, histogram suffixes included.
@@ -33,7 +36,7 @@ func registered(t *testing.T) map[string]bool {
 	m.Checked("p", "openai", "valid", 1e6)
 	m.WatchStoreContact(fixedContact(0))
 	m.WatchReportQueue(func() int { return 0 })
-	m.GRPC.UnaryServerInterceptor() // histograms are registered on creation
+	m.GRPC.unaryFor("/keybroker.v1.KeyBrokerService/GetRandom") // the series a served method has
 	families, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

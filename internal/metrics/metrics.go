@@ -9,7 +9,6 @@ package metrics
 import (
 	"net/http"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -25,7 +24,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	// GRPC is the gRPC server's request metrics (interceptors) with
 	// latency histograms.
-	GRPC *grpcprom.ServerMetrics
+	GRPC *GRPCServer
 
 	leases        *prometheus.CounterVec
 	reports       *prometheus.CounterVec
@@ -42,9 +41,7 @@ func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: reg,
-		GRPC: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
-			grpcprom.WithHistogramBuckets([]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}),
-		)),
+		GRPC:     newGRPCServer([]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}),
 		leases: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "leases_total",
 			Help: "Keys leased by GetRandom, by pool.",

@@ -17,8 +17,9 @@ import (
 // Cluster is a Redis Cluster of three masters, each with replicas, on free
 // loopback ports, torn down at cleanup. Node timeouts are short so failover tests run in seconds.
 type Cluster struct {
-	t     testing.TB
-	nodes []*redisproc.Server
+	t        testing.TB
+	nodes    []*redisproc.Server
+	replicas int // per master
 }
 
 // StartCluster starts 3 × (1 + replicas) nodes and joins them: each
@@ -30,7 +31,7 @@ func StartCluster(t testing.TB, replicas int) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t}
+	c := &Cluster{t: t, replicas: replicas}
 	t.Cleanup(c.Stop)
 	for range 3 * (1 + replicas) {
 		dir := t.TempDir()

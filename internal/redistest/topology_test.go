@@ -4,10 +4,13 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/keybroker/keybroker/internal/testkit"
 )
 
 // The launchers are themselves tested: data written through each topology
-// reads back, a Cluster survives losing a master, and Sentinel fails over.
+// and acknowledged by the replicas (WaitReplicated) survives losing the
+// master, and the promoted replica takes writes.
 func TestClusterServesEverySlotAndFailsOver(t *testing.T) {
 	c := StartCluster(t, 1)
 	cc := c.Client()
@@ -17,16 +20,13 @@ func TestClusterServesEverySlotAndFailsOver(t *testing.T) {
 			t.Fatalf("SET %s: %v", k, err)
 		}
 	}
+	c.WaitReplicated("kb:{a}:x")
 	c.KillMasterOf("kb:{a}:x")
-	var err error
-	for range 100 {
-		if err = cc.Set(ctx, "kb:{a}:y", "v", 0).Err(); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("no writes to the failed-over slot: %v", err)
+	testkit.Eventually(t, 10*time.Second, 100*time.Millisecond, "the failed-over slot takes writes", func() bool {
+		return cc.Set(ctx, "kb:{a}:y", "v", 0).Err() == nil
+	})
+	if got, err := cc.Get(ctx, "kb:{a}:x").Result(); err != nil || got != "v" {
+		t.Fatalf("after failover GET kb:{a}:x = %q, %v; the replicated write was lost", got, err)
 	}
 }
 
@@ -37,15 +37,20 @@ func TestSentinelFailsOver(t *testing.T) {
 	if err := c.Set(ctx, "k", "before", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
+	s.WaitReplicated()
 	s.Failover()
-	var err error
-	for range 100 {
-		if err = c.Set(ctx, "k", "after", 0).Err(); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	testkit.Eventually(t, 10*time.Second, 100*time.Millisecond, "the promoted replica takes writes", func() bool {
+		return c.Set(ctx, "k2", "after", 0).Err() == nil
+	})
+	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "before" {
+		t.Fatalf("after failover GET k = %q, %v; the replicated write was lost", got, err)
 	}
-	if err != nil {
-		t.Fatalf("no writes after failover: %v", err)
+}
+
+func TestHashTag(t *testing.T) {
+	for key, want := range map[string]string{"kb:{p}:all": "p", "plain": "plain", "a{}b": "a{}b", "{x}{y}": "x", "a{b": "a{b"} {
+		if got := hashTag(key); got != want {
+			t.Errorf("hashTag(%q) = %q, want %q", key, got, want)
+		}
 	}
 }

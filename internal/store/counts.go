@@ -11,7 +11,7 @@ func (s *Store) Counts(ctx context.Context, pool string) (Counts, error) {
 	p := prefix(pool)
 	pipe := s.rdb.Pipeline()
 	total := pipe.ZCard(ctx, p+"all")
-	byState := make([]interface{ Val() int64 }, 0, 4)
+	byState := make([]interface{ Val() int64 }, 0, len(States()))
 	for _, st := range States() {
 		byState = append(byState, pipe.ZCard(ctx, p+"ix:"+string(st)))
 	}
@@ -20,6 +20,6 @@ func (s *Store) Counts(ctx context.Context, pool string) (Counts, error) {
 	}
 	return Counts{
 		Total: total.Val(), Active: byState[0].Val(), CoolingDown: byState[1].Val(),
-		Suspect: byState[2].Val(), Disabled: byState[3].Val(),
+		Suspect: byState[2].Val(), Disabled: byState[3].Val(), Quarantined: byState[4].Val(),
 	}, nil
 }

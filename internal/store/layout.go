@@ -21,8 +21,18 @@ package store
 //	kb:{pool}:audit:max    the pool's audit_length, when not the default
 //	kb:{pool}:events       pub/sub channel: "added|removed|changed id…"
 //	kb:{pool}:rep:<id>     a failure report already applied (1h TTL)
+//	kb:{pool}:qtime        zset: quarantined key id → ms it was quarantined
+//	                       (the purge after the retention reads it)
+//	kb:{pool}:removals     zset: "id@ms" → ms of each quarantine by the
+//	                       worker, trimmed to the brake's window
+//	kb:{pool}:hold         hash: since ms, reason; present while the
+//	                       removal brake holds
+//	kb:{pool}:held         set: suspect key ids the brake keeps from
+//	                       quarantine (the hold lifts when it empties)
 //
-// A key's hash may also hold w, its selection weight (absent: 1).
+// A key's hash may also hold w, its selection weight (absent: 1); fb, the
+// ms of the worker's first bad answer while suspect; pk, the failure kind
+// a caller's report disabled it for; qa, the ms it was quarantined.
 //
 // Outside any pool:
 //

@@ -67,11 +67,11 @@ func parsePage(res []any, limit int) (Page, error) {
 	}
 	c, ok1 := res[0].([]any)
 	rows, ok2 := res[1].([]any)
-	if !ok1 || !ok2 || len(c) != 5 {
+	if !ok1 || !ok2 || len(c) != 6 {
 		return Page{}, fmt.Errorf("malformed script reply")
 	}
 	cr := reply(c)
-	page := Page{Counts: Counts{Total: cr.int(0), Active: cr.int(1), CoolingDown: cr.int(2), Suspect: cr.int(3), Disabled: cr.int(4)}}
+	page := Page{Counts: Counts{Total: cr.int(0), Active: cr.int(1), CoolingDown: cr.int(2), Suspect: cr.int(3), Disabled: cr.int(4), Quarantined: cr.int(5)}}
 	if len(rows) > limit {
 		page.More, rows = true, rows[:limit]
 	}

@@ -18,28 +18,56 @@ type Failure struct {
 	// ID identifies the report, so that applying it again (a retry after
 	// a lost reply, a replay after an outage) changes nothing; "" opts out.
 	ID string
+	// Recheck is when a key the report disables is checked next (the
+	// pool's disabled interval); 0 leaves its schedule alone.
+	Recheck time.Duration
+	// Park bounds how long the report parks a key (suspect or disabled) in
+	// a pool no validator checks, so reports cannot take keys out for
+	// good; 0 for no bound (a validator decides).
+	Park time.Duration
+	// MinActive is the fewest active keys reports leave: a report that
+	// would park one of the last MinActive keys leaves it active
+	// (Transition.Floor); 0 for no floor.
+	MinActive int
 }
 
 // Transition is what a failure or a check did to a key. To is Removed
-// when the check removed the key.
+// when the key was deleted.
 type Transition struct {
 	From, To State
 	Reason   string
 	Until    time.Time
+	// Brake is what the pool's removal brake did with a check: "" nothing,
+	// "held" (kept a confirmed-invalid key suspect), "hold_started" (and
+	// began holding), "hold_lifted" (the last held key left the hold).
+	Brake string
+	// Floor is true when a report left the key active because the pool is
+	// down to its MinActive keys.
+	Floor bool
 }
+
+// What Transition.Brake says.
+const (
+	BrakeHeld        = "held"
+	BrakeHoldStarted = "hold_started"
+	BrakeHoldLifted  = "hold_lifted"
+)
 
 // Report applies a failure to a key in one atomic step:
 // RateLimited cools an active key down (a cooling key keeps the later end),
-// QuotaExhausted and PermissionDenied disable it, InvalidKey makes it
-// suspect, and Transient or Unclassified only count. Suspect keys stay
-// suspect until the worker or an admin decides. An unknown key is
-// ErrKeyUnknown.
+// QuotaExhausted and PermissionDenied disable an active or cooling key,
+// InvalidKey makes a key suspect, and Transient or Unclassified only
+// count. Reports only park keys further: suspect and quarantined keys stay
+// until the worker, an admin or Park decides, and a key already parked
+// keeps its schedule. The last MinActive active keys are never parked by
+// a report. An unknown key is ErrKeyUnknown.
 func (s *Store) Report(ctx context.Context, pool, id string, f Failure) (Transition, error) {
 	var until int64
 	if !f.Until.IsZero() {
 		until = f.Until.UnixMilli()
 	}
-	res, err := s.eval(ctx, reportScript, pool, id, f.Kind.String(), f.Reason, until, s.actorAs("report"), f.ID).Slice()
+	res, err := s.eval(ctx, reportScript, pool, id, f.Kind.String(), f.Reason, until, s.actorAs("report"), f.ID,
+		f.Recheck.Milliseconds(), f.Park.Milliseconds(), f.MinActive).Slice()
 	if err != nil {
 		return Transition{}, fmt.Errorf("report %s failure of key %s in pool %q: %w", f.Kind, id, pool, err)
 	}
@@ -68,5 +96,12 @@ func parseTransition(r reply) (Transition, error) {
 	if err != nil {
 		return Transition{}, err
 	}
-	return Transition{From: from, To: to, Reason: r.str(3), Until: millis(r.int(4))}, nil
+	tr := Transition{From: from, To: to, Reason: r.str(3), Until: millis(r.int(4))}
+	switch note := r.str(5); note {
+	case "min_active":
+		tr.Floor = true
+	default:
+		tr.Brake = note
+	}
+	return tr, nil
 }

@@ -109,9 +109,21 @@ type Check struct {
 	// Until is the cooldown end (RateLimited) or known quota reset
 	// (QuotaExhausted); zero for none.
 	Until time.Time
-	// RemoveExhausted removes a key out of quota instead of disabling it
-	// (a per-pool choice, validator.on_exhausted: remove).
+	// RemoveExhausted quarantines a key out of quota instead of disabling
+	// it (a per-pool choice; the seed deleted such keys).
 	RemoveExhausted bool
+	// ConfirmDelay is the least time between the first bad answer that
+	// made a key suspect and the check that confirms it: one blip cannot
+	// both accuse and convict a key.
+	ConfirmDelay time.Duration
+	// Brake limits how many keys the worker quarantines per window; the
+	// zero Brake does not limit.
+	Brake Brake
+	// Observes lists the refusals this validator can see. A disabled key
+	// that a caller's report parked for a refusal not in it (a region 403
+	// in a pool checked by billing) is not cleared by a valid check. Nil
+	// means every kind.
+	Observes []failure.Kind
 	// Balance is what a billing check read, recorded on the key; nil keeps
 	// the last one.
 	Balance *Balance
@@ -124,18 +136,23 @@ type Check struct {
 // Schedule is when a checked key is checked next, from the time of Apply.
 type Schedule struct {
 	Active   time.Duration // after a result for an active key
-	Disabled time.Duration // after a result for a disabled key
+	Disabled time.Duration // after a result for a disabled or quarantined key
 	Retry    time.Duration // after a fault, or a rate limit without an end
 }
 
 // Apply records a check of a claimed key and moves the key, its schedule
 // and the audit trail in one atomic step:
 //
-//   - valid: a suspect or disabled key becomes active;
-//   - invalid: an active or disabled key becomes suspect and is verified
-//     again at once; a suspect key, confirmed invalid, is removed;
-//   - quota exhausted: disabled (until a known reset), or removed with
-//     RemoveExhausted; permission denied: disabled;
+//   - valid: a suspect, disabled or quarantined key becomes active, except
+//     a disabled key a caller's report parked for a refusal the validator
+//     cannot observe (Check.Observes);
+//   - invalid: the first bad answer makes a key suspect and schedules the
+//     confirming check ConfirmDelay later; the confirming answer
+//     quarantines it, unless the pool's Brake holds: then it stays suspect
+//     (Transition.Brake says so) and is checked again after the retry
+//     delay;
+//   - quota exhausted: disabled (until a known reset), or quarantined with
+//     RemoveExhausted while the brake allows; permission denied: disabled;
 //   - rate limited: an active key cools down; others wait;
 //   - transient, unclassified: nothing changes but the next check.
 //
@@ -157,6 +174,9 @@ func (s *Store) Apply(ctx context.Context, pool, id string, c Check) (Transition
 	args := []any{id, string(c.Seen), outcome, c.Reason, until, onExhausted,
 		c.Next.Active.Milliseconds(), c.Next.Disabled.Milliseconds(), c.Next.Retry.Milliseconds(), c.Actor}
 	args = append(args, balanceArgs(c.Balance)...)
+	args = append(args, c.ConfirmDelay.Milliseconds())
+	args = append(args, c.Brake.args()...)
+	args = append(args, kindList(c.Observes))
 	res, err := s.eval(ctx, applyScript, pool, args...).Slice()
 	if err != nil {
 		return Transition{}, fmt.Errorf("apply check of key %s in pool %q: %w", id, pool, err)
@@ -197,4 +217,17 @@ func (s *Store) Schedule(ctx context.Context, pool string) (int, error) {
 		return 0, fmt.Errorf("schedule keys of pool %q: %w", pool, err)
 	}
 	return n, nil
+}
+
+// kindList writes kinds as the scripts' ",a,b," list; nil is "*", every
+// kind.
+func kindList(kinds []failure.Kind) string {
+	if kinds == nil {
+		return "*"
+	}
+	out := ","
+	for _, k := range kinds {
+		out += k.String() + ","
+	}
+	return out
 }

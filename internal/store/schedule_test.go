@@ -125,6 +125,7 @@ func TestClaimsAreDisjointUnderContention(t *testing.T) {
 }
 
 func TestApplyTransitions(t *testing.T) {
+	const confirm = 30 * time.Second
 	tests := []struct {
 		name   string
 		from   State
@@ -137,12 +138,15 @@ func TestApplyTransitions(t *testing.T) {
 		{"active valid", Active, true, 0, false, Active, every.Active},
 		{"suspect valid", Suspect, true, 0, false, Active, every.Active},
 		{"disabled valid", Disabled, true, 0, false, Active, every.Active},
-		{"active invalid is a first strike", Active, false, failure.InvalidKey, false, Suspect, -1},
-		{"disabled invalid is a first strike", Disabled, false, failure.InvalidKey, false, Suspect, -1},
-		{"suspect invalid is removed", Suspect, false, failure.InvalidKey, false, Removed, 0},
+		// The confirming check comes confirm_delay after the first bad
+		// answer; a caller's report (how setState makes keys suspect) is
+		// not one.
+		{"active invalid is a first strike", Active, false, failure.InvalidKey, false, Suspect, confirm},
+		{"disabled invalid is a first strike", Disabled, false, failure.InvalidKey, false, Suspect, confirm},
+		{"reported suspect invalid is a first strike", Suspect, false, failure.InvalidKey, false, Suspect, confirm},
 		{"active exhausted", Active, false, failure.QuotaExhausted, false, Disabled, every.Disabled},
 		{"suspect exhausted", Suspect, false, failure.QuotaExhausted, false, Disabled, every.Disabled},
-		{"exhausted removed by policy", Active, false, failure.QuotaExhausted, true, Removed, 0},
+		{"exhausted quarantined by policy", Active, false, failure.QuotaExhausted, true, Quarantined, every.Disabled},
 		{"permission", Active, false, failure.PermissionDenied, true, Disabled, every.Disabled},
 		// Checked again no sooner than the retry delay, even when the
 		// cooldown (5m) ends first: probes cost money.
@@ -160,7 +164,7 @@ func TestApplyTransitions(t *testing.T) {
 			id := ids[i]
 			setState(t, f, id, tt.from)
 			c := Check{Seen: tt.from, Valid: tt.valid, Kind: tt.kind, Reason: "because", RemoveExhausted: tt.remove,
-				Next: every, Actor: "worker-1"}
+				Next: every, Actor: "worker-1", ConfirmDelay: confirm}
 			if tt.kind == failure.RateLimited {
 				c.Until = f.clock.Now().Add(5 * time.Minute)
 			}

@@ -26,6 +26,9 @@ var (
 	scheduleScript = script("schedule")
 )
 
+// pickFastScript is Pick's common case; it runs without the prelude.
+var pickFastScript = redis.NewScript(mustRead("pickfast"))
+
 func script(name string) *redis.Script {
 	return redis.NewScript(mustRead("lib") + "\n" + mustRead(name))
 }

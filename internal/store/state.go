@@ -16,6 +16,12 @@ const (
 	CoolingDown State = "cooling_down"
 	Suspect     State = "suspect"
 	Disabled    State = "disabled"
+	// Quarantined keys were confirmed invalid (or out of credit where the
+	// pool removes such keys). They are never leased but kept, sealed, and
+	// re-checked: a key that checks valid again, or that an admin
+	// restores, comes back; one nobody restores is purged after the pool's
+	// quarantine retention.
+	Quarantined State = "quarantined"
 )
 
 // Removed is where a deleted key went. No stored key is ever in it: it
@@ -25,13 +31,13 @@ const Removed State = "removed"
 
 // States lists every state, in lifecycle order.
 func States() []State {
-	return []State{Active, CoolingDown, Suspect, Disabled}
+	return []State{Active, CoolingDown, Suspect, Disabled, Quarantined}
 }
 
 // Valid reports whether st is a known state.
 func (st State) Valid() bool {
 	switch st {
-	case Active, CoolingDown, Suspect, Disabled:
+	case Active, CoolingDown, Suspect, Disabled, Quarantined:
 		return true
 	}
 	return false
@@ -63,7 +69,7 @@ type Balance struct {
 
 // Counts is how many keys a pool holds in each state.
 type Counts struct {
-	Total, Active, CoolingDown, Suspect, Disabled int64
+	Total, Active, CoolingDown, Suspect, Disabled, Quarantined int64
 }
 
 // millis turns a stored unix-millisecond value into a time; 0 is no time.

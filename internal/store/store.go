@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +27,9 @@ type Store struct {
 	batch int
 	ring  *seal.Keyring // nil: secrets stored as they are
 	actor string        // who makes the changes, for the audit trail (see As)
+
+	picks     *sync.Map     // pool → *pickKeys (see Pick)
+	pickCount *atomic.Int64 // entries in picks
 
 	legacyPlaintext bool // with ring: read unsealed values (migration only)
 }
@@ -56,7 +61,7 @@ const AuditLength = 10_000
 
 // New returns a Store over rdb that derives key ids with ids.
 func New(rdb redis.UniversalClient, ids *secret.IDs, opts ...Option) *Store {
-	s := &Store{rdb: rdb, ids: ids, now: time.Now, batch: 500}
+	s := &Store{rdb: rdb, ids: ids, now: time.Now, batch: 500, picks: &sync.Map{}, pickCount: &atomic.Int64{}}
 	for _, o := range opts {
 		o(s)
 	}

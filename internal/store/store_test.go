@@ -51,7 +51,9 @@ func (f fixture) add(t *testing.T, pool string, n int) []string {
 // index agrees with every key's hash: each key in exactly one state index,
 // the selectable set equal to the active index, the wake schedule holding
 // exactly the keys with an end time, every key on the worker's schedule,
-// and nothing indexed that is not stored.
+// the quarantine times exactly the quarantined keys, held keys suspect
+// and a hold recorded exactly while some key is held, and nothing indexed
+// that is not stored.
 func checkInvariants(t *testing.T, rdb redis.UniversalClient, pool string) {
 	t.Helper()
 	ctx := context.Background()
@@ -94,6 +96,18 @@ func checkInvariants(t *testing.T, rdb redis.UniversalClient, pool string) {
 	}
 	if !slices.Equal(wake, timed) {
 		t.Errorf("wake schedule %v != keys with an end time %v", wake, timed)
+	}
+	if qt := members(t, rdb.ZRange(ctx, p+"qtime", 0, -1)); !slices.Equal(qt, byState[Quarantined]) {
+		t.Errorf("quarantine times %v != quarantined index %v", qt, byState[Quarantined])
+	}
+	held := members(t, rdb.SMembers(ctx, p+"held"))
+	for _, id := range held {
+		if !slices.Contains(byState[Suspect], id) {
+			t.Errorf("held key %s is not suspect", id)
+		}
+	}
+	if n, _ := rdb.Exists(ctx, p+"hold").Result(); (n == 1) != (len(held) > 0) {
+		t.Errorf("hold record exists: %v, held keys: %v", n == 1, held)
 	}
 }
 

@@ -71,3 +71,21 @@ func Eventually(t testing.TB, limit, interval time.Duration, what string, cond f
 		time.Sleep(interval)
 	}
 }
+
+// EventuallyWhy is Eventually for a condition that can say why it does not
+// hold yet: the last explanation goes into the failure, so a timed-out wait
+// shows what it saw rather than only what it wanted.
+func EventuallyWhy(t testing.TB, limit, interval time.Duration, what string, cond func() (ok bool, why string)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting until %s: %s", limit, what, why)
+		}
+		time.Sleep(interval)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/internal/testpki"
 )
 
@@ -81,15 +82,9 @@ func TestReloadPicksUpRotatedCertificates(t *testing.T) {
 	future := time.Now().Add(time.Second) // a distinct mtime even on coarse clocks
 	os.Chtimes(cert, future, future)
 	os.Chtimes(key, future, future)
-	for i := 0; ; i++ {
-		if got := servedSerial(t, cfg, ca); got == b.Cert.SerialNumber.String() {
-			break
-		}
-		if i == 500 {
-			t.Fatal("rotated certificate never served")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, 10*time.Millisecond, "the rotated certificate is served", func() bool {
+		return servedSerial(t, cfg, ca) == b.Cert.SerialNumber.String()
+	})
 }
 
 func TestBrokenRotationKeepsTheOldCertificate(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/internal/view"
 )
 
@@ -163,7 +164,7 @@ func TestStrategyFollowsAPolicyChange(t *testing.T) {
 	waitLoaded(t, r, "p", 2)
 	live.set(config.Weighted)
 	heavy := res.KeyIDs[1]
-	waitFor(t, "the weighted strategy", func() (bool, string) {
+	testkit.EventuallyWhy(t, waitLimit, poll, "the weighted strategy", func() (bool, string) {
 		for range 100 {
 			got, err := r.view.Pick(ctx, "p")
 			if err != nil || got.KeyID != heavy {

@@ -12,6 +12,7 @@ import (
 	"github.com/keybroker/keybroker/internal/redistest"
 	"github.com/keybroker/keybroker/internal/secret"
 	"github.com/keybroker/keybroker/internal/store"
+	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/internal/view"
 	"github.com/keybroker/keybroker/server"
 )
@@ -70,22 +71,13 @@ func startReplicaWith(t *testing.T, addr string, policies view.Policies, opts ..
 	return &replica{rdb: redistest.Dial(t, addr), store: st, view: v, svc: svc}
 }
 
-// waitFor polls cond until it holds, failing after a generous bound. It
-// waits for asynchronous work; it never judges how long that took.
-func waitFor(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20s: %s", what, why)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// waitLimit and poll are how long and how often tests wait on asynchronous
+// work (testkit.Eventually); the limit only keeps a broken test from
+// hanging, it judges nothing.
+const (
+	waitLimit = 20 * time.Second
+	poll      = 5 * time.Millisecond
+)
 
 // agrees reports whether the replica's view of pool holds exactly the
 // keys Redis has active.
@@ -113,14 +105,14 @@ func (r *replica) agrees(pool string) (bool, string) {
 func waitAgree(t *testing.T, pool string, rs ...*replica) {
 	t.Helper()
 	for i, r := range rs {
-		waitFor(t, fmt.Sprintf("replica %d agrees with Redis on %s", i, pool), func() (bool, string) { return r.agrees(pool) })
+		testkit.EventuallyWhy(t, waitLimit, poll, fmt.Sprintf("replica %d agrees with Redis on %s", i, pool), func() (bool, string) { return r.agrees(pool) })
 	}
 }
 
 // waitLoaded waits until the view serves pool with n keys.
 func waitLoaded(t *testing.T, r *replica, pool string, n int) {
 	t.Helper()
-	waitFor(t, "pool "+pool+" loaded", func() (bool, string) {
+	testkit.EventuallyWhy(t, waitLimit, poll, "pool "+pool+" loaded", func() (bool, string) {
 		got, loaded := r.view.Len(pool)
 		return loaded && got == n, fmt.Sprintf("loaded %v with %d keys, want %d", loaded, got, n)
 	})

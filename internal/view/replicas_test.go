@@ -14,6 +14,7 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/redistest"
+	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/internal/view"
 )
 
@@ -116,7 +117,7 @@ func TestNoSelectionOfAChangedKeyOnceNotified(t *testing.T) {
 		if a.view.Contains(pool, id) {
 			t.Fatalf("the replica that parked %s still leases it", id)
 		}
-		waitFor(t, "replica b drops "+id, func() (bool, string) { return !b.view.Contains(pool, id), "still there" })
+		testkit.EventuallyWhy(t, waitLimit, poll, "replica b drops "+id, func() (bool, string) { return !b.view.Contains(pool, id), "still there" })
 		delays = append(delays, time.Since(start))
 		for range 500 {
 			got, err := b.view.Pick(ctx, pool)

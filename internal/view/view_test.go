@@ -10,6 +10,7 @@ import (
 	"github.com/keybroker/keybroker/failure"
 	"github.com/keybroker/keybroker/internal/redistest"
 	"github.com/keybroker/keybroker/internal/store"
+	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/internal/view"
 )
 
@@ -178,7 +179,7 @@ func TestResyncAfterDroppedSubscription(t *testing.T) {
 		t.Fatal("the view saw a change nobody announced")
 	}
 	admin := srv.Client()
-	waitFor(t, "the subscription is killed", func() (bool, string) {
+	testkit.EventuallyWhy(t, waitLimit, poll, "the subscription is killed", func() (bool, string) {
 		n, err := admin.ClientKillByFilter(context.Background(), "TYPE", "pubsub").Result()
 		return err == nil && n > 0, "no pubsub client to kill yet"
 	})

@@ -142,18 +142,27 @@ const (
 	// KEY_STATE_COOLING_DOWN keys were rate limited and return to active at
 	// state_until without anyone's help.
 	KeyState_KEY_STATE_COOLING_DOWN KeyState = 2
-	// KEY_STATE_SUSPECT keys were reported invalid by a caller and wait for the
-	// worker to confirm (removed) or clear (active) them.
+	// KEY_STATE_SUSPECT keys were reported invalid by a caller, or answered
+	// invalid once to the worker, and wait for a confirming check at least
+	// confirm_delay later (quarantined) or a valid one (active). Where no
+	// validator checks the pool they return to active after suspect_timeout
+	// (state_until). Keys the removal brake holds stay suspect.
 	KeyState_KEY_STATE_SUSPECT KeyState = 3
 	// KEY_STATE_DISABLED keys are out of quota or not permitted. With a known
 	// reset time (state_until) they return to active then; otherwise they wait
 	// for a re-check or an admin.
 	KeyState_KEY_STATE_DISABLED KeyState = 4
 	// KEY_STATE_REMOVED keys are gone from the pool: an admin removed them or
-	// the worker confirmed them invalid (or out of credit, where the pool
-	// removes such keys). It appears only in GetKeyHistory; GetAll never
-	// lists removed keys and refuses it as a filter.
+	// they were purged after quarantine_retention. It appears only in
+	// GetKeyHistory; GetAll never lists removed keys and refuses it as a
+	// filter.
 	KeyState_KEY_STATE_REMOVED KeyState = 5
+	// KEY_STATE_QUARANTINED keys were confirmed invalid by the worker (or
+	// ran out of credit where the pool removes such keys). They are never
+	// leased, but kept (sealed) and re-checked every disabled_interval: a
+	// key that checks valid returns to active by itself, an admin can
+	// Restore it, and it is purged after the pool's quarantine_retention.
+	KeyState_KEY_STATE_QUARANTINED KeyState = 6
 )
 
 // Enum value maps for KeyState.
@@ -165,6 +174,7 @@ var (
 		3: "KEY_STATE_SUSPECT",
 		4: "KEY_STATE_DISABLED",
 		5: "KEY_STATE_REMOVED",
+		6: "KEY_STATE_QUARANTINED",
 	}
 	KeyState_value = map[string]int32{
 		"KEY_STATE_UNSPECIFIED":  0,
@@ -173,6 +183,7 @@ var (
 		"KEY_STATE_SUSPECT":      3,
 		"KEY_STATE_DISABLED":     4,
 		"KEY_STATE_REMOVED":      5,
+		"KEY_STATE_QUARANTINED":  6,
 	}
 )
 
@@ -769,7 +780,9 @@ type PoolCounts struct {
 	// suspect keys wait for verification.
 	Suspect int64 `protobuf:"varint,4,opt,name=suspect,proto3" json:"suspect,omitempty"`
 	// disabled keys wait for a reset, a re-check or an admin.
-	Disabled      int64 `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	Disabled int64 `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// quarantined keys were confirmed invalid; kept, re-checked, restorable.
+	Quarantined   int64 `protobuf:"varint,6,opt,name=quarantined,proto3" json:"quarantined,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -839,6 +852,119 @@ func (x *PoolCounts) GetDisabled() int64 {
 	return 0
 }
 
+func (x *PoolCounts) GetQuarantined() int64 {
+	if x != nil {
+		return x.Quarantined
+	}
+	return 0
+}
+
+// RemovalHold is the state of a pool's removal brake. The worker
+// quarantines at most max_removals keys per removal_window; past that the
+// pool holds: further keys that check invalid stay suspect until they
+// check valid again (the hold then lifts by itself) or an admin calls
+// ReleaseRemovals.
+type RemovalHold struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// held is true while the pool holds removals back.
+	Held bool `protobuf:"varint,1,opt,name=held,proto3" json:"held,omitempty"`
+	// held_count is how many suspect keys the hold keeps from quarantine.
+	HeldCount int64 `protobuf:"varint,2,opt,name=held_count,json=heldCount,proto3" json:"held_count,omitempty"`
+	// reason is the refusal of the key that started the hold
+	// ("invalid_api_key").
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// since is when the hold started.
+	Since *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	// recent_count is how many keys the worker quarantined within the
+	// current removal_window.
+	RecentCount int64 `protobuf:"varint,5,opt,name=recent_count,json=recentCount,proto3" json:"recent_count,omitempty"`
+	// max_removals is the pool's allowance as configured ("10%", "3").
+	MaxRemovals string `protobuf:"bytes,6,opt,name=max_removals,json=maxRemovals,proto3" json:"max_removals,omitempty"`
+	// removal_window is the window the allowance counts over.
+	RemovalWindow *durationpb.Duration `protobuf:"bytes,7,opt,name=removal_window,json=removalWindow,proto3" json:"removal_window,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovalHold) Reset() {
+	*x = RemovalHold{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovalHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovalHold) ProtoMessage() {}
+
+func (x *RemovalHold) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovalHold.ProtoReflect.Descriptor instead.
+func (*RemovalHold) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RemovalHold) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
+}
+
+func (x *RemovalHold) GetHeldCount() int64 {
+	if x != nil {
+		return x.HeldCount
+	}
+	return 0
+}
+
+func (x *RemovalHold) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RemovalHold) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *RemovalHold) GetRecentCount() int64 {
+	if x != nil {
+		return x.RecentCount
+	}
+	return 0
+}
+
+func (x *RemovalHold) GetMaxRemovals() string {
+	if x != nil {
+		return x.MaxRemovals
+	}
+	return ""
+}
+
+func (x *RemovalHold) GetRemovalWindow() *durationpb.Duration {
+	if x != nil {
+		return x.RemovalWindow
+	}
+	return nil
+}
+
 // GetAllResponse is one page of keys.
 type GetAllResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -847,14 +973,16 @@ type GetAllResponse struct {
 	// next_page_token fetches the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// counts are the pool's counts per state at the time of this page.
-	Counts        *PoolCounts `protobuf:"bytes,3,opt,name=counts,proto3" json:"counts,omitempty"`
+	Counts *PoolCounts `protobuf:"bytes,3,opt,name=counts,proto3" json:"counts,omitempty"`
+	// removal_hold is the pool's removal brake.
+	RemovalHold   *RemovalHold `protobuf:"bytes,4,opt,name=removal_hold,json=removalHold,proto3" json:"removal_hold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetAllResponse) Reset() {
 	*x = GetAllResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +994,7 @@ func (x *GetAllResponse) String() string {
 func (*GetAllResponse) ProtoMessage() {}
 
 func (x *GetAllResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[7]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +1007,7 @@ func (x *GetAllResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAllResponse.ProtoReflect.Descriptor instead.
 func (*GetAllResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{7}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetAllResponse) GetKeys() []*Key {
@@ -899,6 +1027,13 @@ func (x *GetAllResponse) GetNextPageToken() string {
 func (x *GetAllResponse) GetCounts() *PoolCounts {
 	if x != nil {
 		return x.Counts
+	}
+	return nil
+}
+
+func (x *GetAllResponse) GetRemovalHold() *RemovalHold {
+	if x != nil {
+		return x.RemovalHold
 	}
 	return nil
 }
@@ -923,7 +1058,7 @@ type AddRequest struct {
 
 func (x *AddRequest) Reset() {
 	*x = AddRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1070,7 @@ func (x *AddRequest) String() string {
 func (*AddRequest) ProtoMessage() {}
 
 func (x *AddRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[8]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1083,7 @@ func (x *AddRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddRequest.ProtoReflect.Descriptor instead.
 func (*AddRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{8}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AddRequest) GetPool() string {
@@ -988,7 +1123,7 @@ type AddResponse struct {
 
 func (x *AddResponse) Reset() {
 	*x = AddResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1135,7 @@ func (x *AddResponse) String() string {
 func (*AddResponse) ProtoMessage() {}
 
 func (x *AddResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[9]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1148,7 @@ func (x *AddResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddResponse.ProtoReflect.Descriptor instead.
 func (*AddResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{9}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AddResponse) GetAddedCount() int32 {
@@ -1052,7 +1187,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1064,7 +1199,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[10]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1077,7 +1212,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{10}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RemoveRequest) GetPool() string {
@@ -1116,7 +1251,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1263,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[11]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1276,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{11}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RemoveResponse) GetRemovedCount() int32 {
@@ -1202,7 +1337,7 @@ type ReportFailureRequest struct {
 
 func (x *ReportFailureRequest) Reset() {
 	*x = ReportFailureRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1349,7 @@ func (x *ReportFailureRequest) String() string {
 func (*ReportFailureRequest) ProtoMessage() {}
 
 func (x *ReportFailureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[12]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1362,7 @@ func (x *ReportFailureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFailureRequest.ProtoReflect.Descriptor instead.
 func (*ReportFailureRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{12}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReportFailureRequest) GetPool() string {
@@ -1341,14 +1476,18 @@ type ReportFailureResponse struct {
 	// accepted into this broker's bounded buffer and is applied, in order,
 	// when the store returns. previous_state, state and reason are then
 	// unset; kind and state_until (for a cooldown) are what will be applied.
-	Queued        bool `protobuf:"varint,7,opt,name=queued,proto3" json:"queued,omitempty"`
+	Queued bool `protobuf:"varint,7,opt,name=queued,proto3" json:"queued,omitempty"`
+	// kept_active is true when the report would have parked the key but the
+	// pool is down to its min_active active keys: reports alone never take
+	// those out of rotation (the worker and admins can).
+	KeptActive    bool `protobuf:"varint,8,opt,name=kept_active,json=keptActive,proto3" json:"kept_active,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReportFailureResponse) Reset() {
 	*x = ReportFailureResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1499,7 @@ func (x *ReportFailureResponse) String() string {
 func (*ReportFailureResponse) ProtoMessage() {}
 
 func (x *ReportFailureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[13]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1512,7 @@ func (x *ReportFailureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFailureResponse.ProtoReflect.Descriptor instead.
 func (*ReportFailureResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{13}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportFailureResponse) GetKeyId() string {
@@ -1425,6 +1564,13 @@ func (x *ReportFailureResponse) GetQueued() bool {
 	return false
 }
 
+func (x *ReportFailureResponse) GetKeptActive() bool {
+	if x != nil {
+		return x.KeptActive
+	}
+	return false
+}
+
 // GetKeyHistoryRequest names the key whose history to read.
 type GetKeyHistoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1444,7 +1590,7 @@ type GetKeyHistoryRequest struct {
 
 func (x *GetKeyHistoryRequest) Reset() {
 	*x = GetKeyHistoryRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1602,7 @@ func (x *GetKeyHistoryRequest) String() string {
 func (*GetKeyHistoryRequest) ProtoMessage() {}
 
 func (x *GetKeyHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[14]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1615,7 @@ func (x *GetKeyHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{14}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetKeyHistoryRequest) GetPool() string {
@@ -1513,7 +1659,7 @@ type GetKeyHistoryResponse struct {
 
 func (x *GetKeyHistoryResponse) Reset() {
 	*x = GetKeyHistoryResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +1671,7 @@ func (x *GetKeyHistoryResponse) String() string {
 func (*GetKeyHistoryResponse) ProtoMessage() {}
 
 func (x *GetKeyHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[15]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1684,7 @@ func (x *GetKeyHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetKeyHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{15}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetKeyHistoryResponse) GetEvents() []*KeyEvent {
@@ -1581,7 +1727,7 @@ type KeyEvent struct {
 
 func (x *KeyEvent) Reset() {
 	*x = KeyEvent{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1593,7 +1739,7 @@ func (x *KeyEvent) String() string {
 func (*KeyEvent) ProtoMessage() {}
 
 func (x *KeyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[16]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1606,7 +1752,7 @@ func (x *KeyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyEvent.ProtoReflect.Descriptor instead.
 func (*KeyEvent) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{16}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *KeyEvent) GetTime() *timestamppb.Timestamp {
@@ -1667,7 +1813,7 @@ type ListPoolsRequest struct {
 
 func (x *ListPoolsRequest) Reset() {
 	*x = ListPoolsRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1679,7 +1825,7 @@ func (x *ListPoolsRequest) String() string {
 func (*ListPoolsRequest) ProtoMessage() {}
 
 func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[17]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1692,7 +1838,7 @@ func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolsRequest.ProtoReflect.Descriptor instead.
 func (*ListPoolsRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{17}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{18}
 }
 
 // PoolSummary is one pool and its counts per state.
@@ -1701,14 +1847,16 @@ type PoolSummary struct {
 	// pool is the pool name.
 	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	// counts are the pool's keys per state.
-	Counts        *PoolCounts `protobuf:"bytes,2,opt,name=counts,proto3" json:"counts,omitempty"`
+	Counts *PoolCounts `protobuf:"bytes,2,opt,name=counts,proto3" json:"counts,omitempty"`
+	// removal_hold is the pool's removal brake.
+	RemovalHold   *RemovalHold `protobuf:"bytes,3,opt,name=removal_hold,json=removalHold,proto3" json:"removal_hold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PoolSummary) Reset() {
 	*x = PoolSummary{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +1868,7 @@ func (x *PoolSummary) String() string {
 func (*PoolSummary) ProtoMessage() {}
 
 func (x *PoolSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[18]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1733,7 +1881,7 @@ func (x *PoolSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolSummary.ProtoReflect.Descriptor instead.
 func (*PoolSummary) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{18}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PoolSummary) GetPool() string {
@@ -1750,6 +1898,13 @@ func (x *PoolSummary) GetCounts() *PoolCounts {
 	return nil
 }
 
+func (x *PoolSummary) GetRemovalHold() *RemovalHold {
+	if x != nil {
+		return x.RemovalHold
+	}
+	return nil
+}
+
 // ListPoolsResponse lists the pools in name order.
 type ListPoolsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1761,7 +1916,7 @@ type ListPoolsResponse struct {
 
 func (x *ListPoolsResponse) Reset() {
 	*x = ListPoolsResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1928,7 @@ func (x *ListPoolsResponse) String() string {
 func (*ListPoolsResponse) ProtoMessage() {}
 
 func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[19]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,12 +1941,252 @@ func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolsResponse.ProtoReflect.Descriptor instead.
 func (*ListPoolsResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{19}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListPoolsResponse) GetPools() []*PoolSummary {
 	if x != nil {
 		return x.Pools
+	}
+	return nil
+}
+
+// RestoreRequest names the keys to put back into rotation.
+type RestoreRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pool is the pool name.
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// key_ids to restore, whatever their state (1 to 10000).
+	KeyIds []string `protobuf:"bytes,2,rep,name=key_ids,json=keyIds,proto3" json:"key_ids,omitempty"`
+	// all_quarantined restores every quarantined key of the pool, instead
+	// of key_ids.
+	AllQuarantined bool `protobuf:"varint,3,opt,name=all_quarantined,json=allQuarantined,proto3" json:"all_quarantined,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RestoreRequest) Reset() {
+	*x = RestoreRequest{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreRequest) ProtoMessage() {}
+
+func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreRequest.ProtoReflect.Descriptor instead.
+func (*RestoreRequest) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RestoreRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *RestoreRequest) GetKeyIds() []string {
+	if x != nil {
+		return x.KeyIds
+	}
+	return nil
+}
+
+func (x *RestoreRequest) GetAllQuarantined() bool {
+	if x != nil {
+		return x.AllQuarantined
+	}
+	return false
+}
+
+// RestoreResponse says what Restore did.
+type RestoreResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// restored_count is how many keys became active.
+	RestoredCount int32 `protobuf:"varint,1,opt,name=restored_count,json=restoredCount,proto3" json:"restored_count,omitempty"`
+	// restored_key_ids are the keys that became active.
+	RestoredKeyIds []string `protobuf:"bytes,2,rep,name=restored_key_ids,json=restoredKeyIds,proto3" json:"restored_key_ids,omitempty"`
+	// unchanged_key_ids were active already.
+	UnchangedKeyIds []string `protobuf:"bytes,3,rep,name=unchanged_key_ids,json=unchangedKeyIds,proto3" json:"unchanged_key_ids,omitempty"`
+	// not_found_key_ids are not in the pool (perhaps purged: see
+	// GetKeyHistory); nothing was done for them.
+	NotFoundKeyIds []string `protobuf:"bytes,4,rep,name=not_found_key_ids,json=notFoundKeyIds,proto3" json:"not_found_key_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RestoreResponse) Reset() {
+	*x = RestoreResponse{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreResponse) ProtoMessage() {}
+
+func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
+func (*RestoreResponse) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RestoreResponse) GetRestoredCount() int32 {
+	if x != nil {
+		return x.RestoredCount
+	}
+	return 0
+}
+
+func (x *RestoreResponse) GetRestoredKeyIds() []string {
+	if x != nil {
+		return x.RestoredKeyIds
+	}
+	return nil
+}
+
+func (x *RestoreResponse) GetUnchangedKeyIds() []string {
+	if x != nil {
+		return x.UnchangedKeyIds
+	}
+	return nil
+}
+
+func (x *RestoreResponse) GetNotFoundKeyIds() []string {
+	if x != nil {
+		return x.NotFoundKeyIds
+	}
+	return nil
+}
+
+// ReleaseRemovalsRequest names the pool whose removal hold to lift.
+type ReleaseRemovalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pool is the pool name.
+	Pool          string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseRemovalsRequest) Reset() {
+	*x = ReleaseRemovalsRequest{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseRemovalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseRemovalsRequest) ProtoMessage() {}
+
+func (x *ReleaseRemovalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseRemovalsRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseRemovalsRequest) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ReleaseRemovalsRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+// ReleaseRemovalsResponse says which keys were quarantined.
+type ReleaseRemovalsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// quarantined_count is how many held keys were quarantined.
+	QuarantinedCount int32 `protobuf:"varint,1,opt,name=quarantined_count,json=quarantinedCount,proto3" json:"quarantined_count,omitempty"`
+	// quarantined_key_ids are the keys that were quarantined.
+	QuarantinedKeyIds []string `protobuf:"bytes,2,rep,name=quarantined_key_ids,json=quarantinedKeyIds,proto3" json:"quarantined_key_ids,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ReleaseRemovalsResponse) Reset() {
+	*x = ReleaseRemovalsResponse{}
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseRemovalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseRemovalsResponse) ProtoMessage() {}
+
+func (x *ReleaseRemovalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseRemovalsResponse.ProtoReflect.Descriptor instead.
+func (*ReleaseRemovalsResponse) Descriptor() ([]byte, []int) {
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ReleaseRemovalsResponse) GetQuarantinedCount() int32 {
+	if x != nil {
+		return x.QuarantinedCount
+	}
+	return 0
+}
+
+func (x *ReleaseRemovalsResponse) GetQuarantinedKeyIds() []string {
+	if x != nil {
+		return x.QuarantinedKeyIds
 	}
 	return nil
 }
@@ -1810,7 +2205,7 @@ type DeletePoolRequest struct {
 
 func (x *DeletePoolRequest) Reset() {
 	*x = DeletePoolRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +2217,7 @@ func (x *DeletePoolRequest) String() string {
 func (*DeletePoolRequest) ProtoMessage() {}
 
 func (x *DeletePoolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[20]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,7 +2230,7 @@ func (x *DeletePoolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePoolRequest.ProtoReflect.Descriptor instead.
 func (*DeletePoolRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{20}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeletePoolRequest) GetPool() string {
@@ -1863,7 +2258,7 @@ type DeletePoolResponse struct {
 
 func (x *DeletePoolResponse) Reset() {
 	*x = DeletePoolResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +2270,7 @@ func (x *DeletePoolResponse) String() string {
 func (*DeletePoolResponse) ProtoMessage() {}
 
 func (x *DeletePoolResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[21]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +2283,7 @@ func (x *DeletePoolResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePoolResponse.ProtoReflect.Descriptor instead.
 func (*DeletePoolResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{21}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeletePoolResponse) GetRemovedCount() int32 {
@@ -1907,7 +2302,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +2314,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[22]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2327,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{22}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{27}
 }
 
 // GetStatusResponse is the answering broker's view of the deployment.
@@ -1955,7 +2350,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1967,7 +2362,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[23]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1980,7 +2375,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{23}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -2037,7 +2432,7 @@ type WorkerStatus struct {
 
 func (x *WorkerStatus) Reset() {
 	*x = WorkerStatus{}
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2049,7 +2444,7 @@ func (x *WorkerStatus) String() string {
 func (*WorkerStatus) ProtoMessage() {}
 
 func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_keybroker_v1_keybroker_proto_msgTypes[24]
+	mi := &file_keybroker_v1_keybroker_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2062,7 +2457,7 @@ func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerStatus.ProtoReflect.Descriptor instead.
 func (*WorkerStatus) Descriptor() ([]byte, []int) {
-	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{24}
+	return file_keybroker_v1_keybroker_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WorkerStatus) GetName() string {
@@ -2146,18 +2541,29 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x129\n" +
 	"\n" +
-	"check_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcheckTime\"\x93\x01\n" +
+	"check_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcheckTime\"\xb5\x01\n" +
 	"\n" +
 	"PoolCounts\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x03R\x05total\x12\x16\n" +
 	"\x06active\x18\x02 \x01(\x03R\x06active\x12!\n" +
 	"\fcooling_down\x18\x03 \x01(\x03R\vcoolingDown\x12\x18\n" +
 	"\asuspect\x18\x04 \x01(\x03R\asuspect\x12\x1a\n" +
-	"\bdisabled\x18\x05 \x01(\x03R\bdisabled\"\x91\x01\n" +
+	"\bdisabled\x18\x05 \x01(\x03R\bdisabled\x12 \n" +
+	"\vquarantined\x18\x06 \x01(\x03R\vquarantined\"\x92\x02\n" +
+	"\vRemovalHold\x12\x12\n" +
+	"\x04held\x18\x01 \x01(\bR\x04held\x12\x1d\n" +
+	"\n" +
+	"held_count\x18\x02 \x01(\x03R\theldCount\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x120\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12!\n" +
+	"\frecent_count\x18\x05 \x01(\x03R\vrecentCount\x12!\n" +
+	"\fmax_removals\x18\x06 \x01(\tR\vmaxRemovals\x12@\n" +
+	"\x0eremoval_window\x18\a \x01(\v2\x19.google.protobuf.DurationR\rremovalWindow\"\xcf\x01\n" +
 	"\x0eGetAllResponse\x12%\n" +
 	"\x04keys\x18\x01 \x03(\v2\x11.keybroker.v1.KeyR\x04keys\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x120\n" +
-	"\x06counts\x18\x03 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\"T\n" +
+	"\x06counts\x18\x03 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\x12<\n" +
+	"\fremoval_hold\x18\x04 \x01(\v2\x19.keybroker.v1.RemovalHoldR\vremovalHold\"T\n" +
 	"\n" +
 	"AddRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x18\n" +
@@ -2190,7 +2596,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\vretry_after\x18\b \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"retryAfter\x12-\n" +
 	"\x04kind\x18\t \x01(\x0e2\x19.keybroker.v1.FailureKindR\x04kindB\x05\n" +
-	"\x03key\"\xb7\x02\n" +
+	"\x03key\"\xd8\x02\n" +
 	"\x15ReportFailureResponse\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.keybroker.v1.FailureKindR\x04kind\x12=\n" +
@@ -2199,7 +2605,9 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\vstate_until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"stateUntil\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x16\n" +
-	"\x06queued\x18\a \x01(\bR\x06queued\"}\n" +
+	"\x06queued\x18\a \x01(\bR\x06queued\x12\x1f\n" +
+	"\vkept_active\x18\b \x01(\bR\n" +
+	"keptActive\"}\n" +
 	"\x14GetKeyHistoryRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x15\n" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12\x1b\n" +
@@ -2218,12 +2626,27 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12;\n" +
 	"\vstate_until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"stateUntil\"\x12\n" +
-	"\x10ListPoolsRequest\"S\n" +
+	"\x10ListPoolsRequest\"\x91\x01\n" +
 	"\vPoolSummary\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x120\n" +
-	"\x06counts\x18\x02 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\"D\n" +
+	"\x06counts\x18\x02 \x01(\v2\x18.keybroker.v1.PoolCountsR\x06counts\x12<\n" +
+	"\fremoval_hold\x18\x03 \x01(\v2\x19.keybroker.v1.RemovalHoldR\vremovalHold\"D\n" +
 	"\x11ListPoolsResponse\x12/\n" +
-	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools\"=\n" +
+	"\x05pools\x18\x01 \x03(\v2\x19.keybroker.v1.PoolSummaryR\x05pools\"f\n" +
+	"\x0eRestoreRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x17\n" +
+	"\akey_ids\x18\x02 \x03(\tR\x06keyIds\x12'\n" +
+	"\x0fall_quarantined\x18\x03 \x01(\bR\x0eallQuarantined\"\xb9\x01\n" +
+	"\x0fRestoreResponse\x12%\n" +
+	"\x0erestored_count\x18\x01 \x01(\x05R\rrestoredCount\x12(\n" +
+	"\x10restored_key_ids\x18\x02 \x03(\tR\x0erestoredKeyIds\x12*\n" +
+	"\x11unchanged_key_ids\x18\x03 \x03(\tR\x0funchangedKeyIds\x12)\n" +
+	"\x11not_found_key_ids\x18\x04 \x03(\tR\x0enotFoundKeyIds\",\n" +
+	"\x16ReleaseRemovalsRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\"v\n" +
+	"\x17ReleaseRemovalsResponse\x12+\n" +
+	"\x11quarantined_count\x18\x01 \x01(\x05R\x10quarantinedCount\x12.\n" +
+	"\x13quarantined_key_ids\x18\x02 \x03(\tR\x11quarantinedKeyIds\"=\n" +
 	"\x11DeletePoolRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"9\n" +
@@ -2253,14 +2676,15 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x06\x12\x1f\n" +
 	"\x1bERROR_REASON_POOL_NOT_EMPTY\x10\a\x12\x1d\n" +
 	"\x19ERROR_REASON_POOL_UNKNOWN\x10\b\x12%\n" +
-	"!ERROR_REASON_REPORTS_RATE_LIMITED\x10\t*\x9d\x01\n" +
+	"!ERROR_REASON_REPORTS_RATE_LIMITED\x10\t*\xb8\x01\n" +
 	"\bKeyState\x12\x19\n" +
 	"\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_STATE_ACTIVE\x10\x01\x12\x1a\n" +
 	"\x16KEY_STATE_COOLING_DOWN\x10\x02\x12\x15\n" +
 	"\x11KEY_STATE_SUSPECT\x10\x03\x12\x16\n" +
 	"\x12KEY_STATE_DISABLED\x10\x04\x12\x15\n" +
-	"\x11KEY_STATE_REMOVED\x10\x05*\xe9\x01\n" +
+	"\x11KEY_STATE_REMOVED\x10\x05\x12\x19\n" +
+	"\x15KEY_STATE_QUARANTINED\x10\x06*\xe9\x01\n" +
 	"\vFailureKind\x12\x1c\n" +
 	"\x18FAILURE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18FAILURE_KIND_INVALID_KEY\x10\x01\x12 \n" +
@@ -2268,7 +2692,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x19FAILURE_KIND_RATE_LIMITED\x10\x03\x12\"\n" +
 	"\x1eFAILURE_KIND_PERMISSION_DENIED\x10\x04\x12\x1a\n" +
 	"\x16FAILURE_KIND_TRANSIENT\x10\x05\x12\x1d\n" +
-	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xc7\x05\n" +
+	"\x19FAILURE_KIND_UNCLASSIFIED\x10\x062\xef\x06\n" +
 	"\x10KeyBrokerService\x12L\n" +
 	"\tGetRandom\x12\x1e.keybroker.v1.GetRandomRequest\x1a\x1f.keybroker.v1.GetRandomResponse\x12C\n" +
 	"\x06GetAll\x12\x1b.keybroker.v1.GetAllRequest\x1a\x1c.keybroker.v1.GetAllResponse\x12:\n" +
@@ -2276,7 +2700,9 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x06Remove\x12\x1b.keybroker.v1.RemoveRequest\x1a\x1c.keybroker.v1.RemoveResponse\x12X\n" +
 	"\rReportFailure\x12\".keybroker.v1.ReportFailureRequest\x1a#.keybroker.v1.ReportFailureResponse\x12L\n" +
 	"\tListPools\x12\x1e.keybroker.v1.ListPoolsRequest\x1a\x1f.keybroker.v1.ListPoolsResponse\x12X\n" +
-	"\rGetKeyHistory\x12\".keybroker.v1.GetKeyHistoryRequest\x1a#.keybroker.v1.GetKeyHistoryResponse\x12O\n" +
+	"\rGetKeyHistory\x12\".keybroker.v1.GetKeyHistoryRequest\x1a#.keybroker.v1.GetKeyHistoryResponse\x12F\n" +
+	"\aRestore\x12\x1c.keybroker.v1.RestoreRequest\x1a\x1d.keybroker.v1.RestoreResponse\x12^\n" +
+	"\x0fReleaseRemovals\x12$.keybroker.v1.ReleaseRemovalsRequest\x1a%.keybroker.v1.ReleaseRemovalsResponse\x12O\n" +
 	"\n" +
 	"DeletePool\x12\x1f.keybroker.v1.DeletePoolRequest\x1a .keybroker.v1.DeletePoolResponse\x12L\n" +
 	"\tGetStatus\x12\x1e.keybroker.v1.GetStatusRequest\x1a\x1f.keybroker.v1.GetStatusResponseB=Z;github.com/keybroker/keybroker/gen/keybroker/v1;keybrokerv1b\x06proto3"
@@ -2294,93 +2720,106 @@ func file_keybroker_v1_keybroker_proto_rawDescGZIP() []byte {
 }
 
 var file_keybroker_v1_keybroker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_keybroker_v1_keybroker_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_keybroker_v1_keybroker_proto_goTypes = []any{
-	(ErrorReason)(0),              // 0: keybroker.v1.ErrorReason
-	(KeyState)(0),                 // 1: keybroker.v1.KeyState
-	(FailureKind)(0),              // 2: keybroker.v1.FailureKind
-	(*Lease)(nil),                 // 3: keybroker.v1.Lease
-	(*GetRandomRequest)(nil),      // 4: keybroker.v1.GetRandomRequest
-	(*GetRandomResponse)(nil),     // 5: keybroker.v1.GetRandomResponse
-	(*GetAllRequest)(nil),         // 6: keybroker.v1.GetAllRequest
-	(*Key)(nil),                   // 7: keybroker.v1.Key
-	(*KeyBalance)(nil),            // 8: keybroker.v1.KeyBalance
-	(*PoolCounts)(nil),            // 9: keybroker.v1.PoolCounts
-	(*GetAllResponse)(nil),        // 10: keybroker.v1.GetAllResponse
-	(*AddRequest)(nil),            // 11: keybroker.v1.AddRequest
-	(*AddResponse)(nil),           // 12: keybroker.v1.AddResponse
-	(*RemoveRequest)(nil),         // 13: keybroker.v1.RemoveRequest
-	(*RemoveResponse)(nil),        // 14: keybroker.v1.RemoveResponse
-	(*ReportFailureRequest)(nil),  // 15: keybroker.v1.ReportFailureRequest
-	(*ReportFailureResponse)(nil), // 16: keybroker.v1.ReportFailureResponse
-	(*GetKeyHistoryRequest)(nil),  // 17: keybroker.v1.GetKeyHistoryRequest
-	(*GetKeyHistoryResponse)(nil), // 18: keybroker.v1.GetKeyHistoryResponse
-	(*KeyEvent)(nil),              // 19: keybroker.v1.KeyEvent
-	(*ListPoolsRequest)(nil),      // 20: keybroker.v1.ListPoolsRequest
-	(*PoolSummary)(nil),           // 21: keybroker.v1.PoolSummary
-	(*ListPoolsResponse)(nil),     // 22: keybroker.v1.ListPoolsResponse
-	(*DeletePoolRequest)(nil),     // 23: keybroker.v1.DeletePoolRequest
-	(*DeletePoolResponse)(nil),    // 24: keybroker.v1.DeletePoolResponse
-	(*GetStatusRequest)(nil),      // 25: keybroker.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 26: keybroker.v1.GetStatusResponse
-	(*WorkerStatus)(nil),          // 27: keybroker.v1.WorkerStatus
-	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
+	(ErrorReason)(0),                // 0: keybroker.v1.ErrorReason
+	(KeyState)(0),                   // 1: keybroker.v1.KeyState
+	(FailureKind)(0),                // 2: keybroker.v1.FailureKind
+	(*Lease)(nil),                   // 3: keybroker.v1.Lease
+	(*GetRandomRequest)(nil),        // 4: keybroker.v1.GetRandomRequest
+	(*GetRandomResponse)(nil),       // 5: keybroker.v1.GetRandomResponse
+	(*GetAllRequest)(nil),           // 6: keybroker.v1.GetAllRequest
+	(*Key)(nil),                     // 7: keybroker.v1.Key
+	(*KeyBalance)(nil),              // 8: keybroker.v1.KeyBalance
+	(*PoolCounts)(nil),              // 9: keybroker.v1.PoolCounts
+	(*RemovalHold)(nil),             // 10: keybroker.v1.RemovalHold
+	(*GetAllResponse)(nil),          // 11: keybroker.v1.GetAllResponse
+	(*AddRequest)(nil),              // 12: keybroker.v1.AddRequest
+	(*AddResponse)(nil),             // 13: keybroker.v1.AddResponse
+	(*RemoveRequest)(nil),           // 14: keybroker.v1.RemoveRequest
+	(*RemoveResponse)(nil),          // 15: keybroker.v1.RemoveResponse
+	(*ReportFailureRequest)(nil),    // 16: keybroker.v1.ReportFailureRequest
+	(*ReportFailureResponse)(nil),   // 17: keybroker.v1.ReportFailureResponse
+	(*GetKeyHistoryRequest)(nil),    // 18: keybroker.v1.GetKeyHistoryRequest
+	(*GetKeyHistoryResponse)(nil),   // 19: keybroker.v1.GetKeyHistoryResponse
+	(*KeyEvent)(nil),                // 20: keybroker.v1.KeyEvent
+	(*ListPoolsRequest)(nil),        // 21: keybroker.v1.ListPoolsRequest
+	(*PoolSummary)(nil),             // 22: keybroker.v1.PoolSummary
+	(*ListPoolsResponse)(nil),       // 23: keybroker.v1.ListPoolsResponse
+	(*RestoreRequest)(nil),          // 24: keybroker.v1.RestoreRequest
+	(*RestoreResponse)(nil),         // 25: keybroker.v1.RestoreResponse
+	(*ReleaseRemovalsRequest)(nil),  // 26: keybroker.v1.ReleaseRemovalsRequest
+	(*ReleaseRemovalsResponse)(nil), // 27: keybroker.v1.ReleaseRemovalsResponse
+	(*DeletePoolRequest)(nil),       // 28: keybroker.v1.DeletePoolRequest
+	(*DeletePoolResponse)(nil),      // 29: keybroker.v1.DeletePoolResponse
+	(*GetStatusRequest)(nil),        // 30: keybroker.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),       // 31: keybroker.v1.GetStatusResponse
+	(*WorkerStatus)(nil),            // 32: keybroker.v1.WorkerStatus
+	(*timestamppb.Timestamp)(nil),   // 33: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 34: google.protobuf.Duration
 }
 var file_keybroker_v1_keybroker_proto_depIdxs = []int32{
-	28, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
+	33, // 0: keybroker.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
 	3,  // 1: keybroker.v1.GetRandomResponse.lease:type_name -> keybroker.v1.Lease
 	1,  // 2: keybroker.v1.GetAllRequest.state:type_name -> keybroker.v1.KeyState
 	1,  // 3: keybroker.v1.Key.state:type_name -> keybroker.v1.KeyState
-	28, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
-	28, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
-	28, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
-	28, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
+	33, // 4: keybroker.v1.Key.state_until:type_name -> google.protobuf.Timestamp
+	33, // 5: keybroker.v1.Key.add_time:type_name -> google.protobuf.Timestamp
+	33, // 6: keybroker.v1.Key.last_used_time:type_name -> google.protobuf.Timestamp
+	33, // 7: keybroker.v1.Key.last_validated_time:type_name -> google.protobuf.Timestamp
 	2,  // 8: keybroker.v1.Key.last_failure_kind:type_name -> keybroker.v1.FailureKind
 	8,  // 9: keybroker.v1.Key.balance:type_name -> keybroker.v1.KeyBalance
-	28, // 10: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
-	28, // 11: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
-	7,  // 12: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
-	9,  // 13: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
-	29, // 14: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
-	2,  // 15: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
-	2,  // 16: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
-	1,  // 17: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
-	1,  // 18: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
-	28, // 19: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
-	19, // 20: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
-	28, // 21: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
-	1,  // 22: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
-	1,  // 23: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
-	28, // 24: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
-	9,  // 25: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
-	21, // 26: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
-	27, // 27: keybroker.v1.GetStatusResponse.worker:type_name -> keybroker.v1.WorkerStatus
-	21, // 28: keybroker.v1.GetStatusResponse.pools:type_name -> keybroker.v1.PoolSummary
-	28, // 29: keybroker.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
-	4,  // 30: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
-	6,  // 31: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
-	11, // 32: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
-	13, // 33: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
-	15, // 34: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
-	20, // 35: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
-	17, // 36: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
-	23, // 37: keybroker.v1.KeyBrokerService.DeletePool:input_type -> keybroker.v1.DeletePoolRequest
-	25, // 38: keybroker.v1.KeyBrokerService.GetStatus:input_type -> keybroker.v1.GetStatusRequest
-	5,  // 39: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
-	10, // 40: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
-	12, // 41: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
-	14, // 42: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
-	16, // 43: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
-	22, // 44: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
-	18, // 45: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
-	24, // 46: keybroker.v1.KeyBrokerService.DeletePool:output_type -> keybroker.v1.DeletePoolResponse
-	26, // 47: keybroker.v1.KeyBrokerService.GetStatus:output_type -> keybroker.v1.GetStatusResponse
-	39, // [39:48] is the sub-list for method output_type
-	30, // [30:39] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	33, // 10: keybroker.v1.KeyBalance.expire_time:type_name -> google.protobuf.Timestamp
+	33, // 11: keybroker.v1.KeyBalance.check_time:type_name -> google.protobuf.Timestamp
+	33, // 12: keybroker.v1.RemovalHold.since:type_name -> google.protobuf.Timestamp
+	34, // 13: keybroker.v1.RemovalHold.removal_window:type_name -> google.protobuf.Duration
+	7,  // 14: keybroker.v1.GetAllResponse.keys:type_name -> keybroker.v1.Key
+	9,  // 15: keybroker.v1.GetAllResponse.counts:type_name -> keybroker.v1.PoolCounts
+	10, // 16: keybroker.v1.GetAllResponse.removal_hold:type_name -> keybroker.v1.RemovalHold
+	34, // 17: keybroker.v1.ReportFailureRequest.retry_after:type_name -> google.protobuf.Duration
+	2,  // 18: keybroker.v1.ReportFailureRequest.kind:type_name -> keybroker.v1.FailureKind
+	2,  // 19: keybroker.v1.ReportFailureResponse.kind:type_name -> keybroker.v1.FailureKind
+	1,  // 20: keybroker.v1.ReportFailureResponse.previous_state:type_name -> keybroker.v1.KeyState
+	1,  // 21: keybroker.v1.ReportFailureResponse.state:type_name -> keybroker.v1.KeyState
+	33, // 22: keybroker.v1.ReportFailureResponse.state_until:type_name -> google.protobuf.Timestamp
+	20, // 23: keybroker.v1.GetKeyHistoryResponse.events:type_name -> keybroker.v1.KeyEvent
+	33, // 24: keybroker.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
+	1,  // 25: keybroker.v1.KeyEvent.previous_state:type_name -> keybroker.v1.KeyState
+	1,  // 26: keybroker.v1.KeyEvent.state:type_name -> keybroker.v1.KeyState
+	33, // 27: keybroker.v1.KeyEvent.state_until:type_name -> google.protobuf.Timestamp
+	9,  // 28: keybroker.v1.PoolSummary.counts:type_name -> keybroker.v1.PoolCounts
+	10, // 29: keybroker.v1.PoolSummary.removal_hold:type_name -> keybroker.v1.RemovalHold
+	22, // 30: keybroker.v1.ListPoolsResponse.pools:type_name -> keybroker.v1.PoolSummary
+	32, // 31: keybroker.v1.GetStatusResponse.worker:type_name -> keybroker.v1.WorkerStatus
+	22, // 32: keybroker.v1.GetStatusResponse.pools:type_name -> keybroker.v1.PoolSummary
+	33, // 33: keybroker.v1.GetStatusResponse.start_time:type_name -> google.protobuf.Timestamp
+	4,  // 34: keybroker.v1.KeyBrokerService.GetRandom:input_type -> keybroker.v1.GetRandomRequest
+	6,  // 35: keybroker.v1.KeyBrokerService.GetAll:input_type -> keybroker.v1.GetAllRequest
+	12, // 36: keybroker.v1.KeyBrokerService.Add:input_type -> keybroker.v1.AddRequest
+	14, // 37: keybroker.v1.KeyBrokerService.Remove:input_type -> keybroker.v1.RemoveRequest
+	16, // 38: keybroker.v1.KeyBrokerService.ReportFailure:input_type -> keybroker.v1.ReportFailureRequest
+	21, // 39: keybroker.v1.KeyBrokerService.ListPools:input_type -> keybroker.v1.ListPoolsRequest
+	18, // 40: keybroker.v1.KeyBrokerService.GetKeyHistory:input_type -> keybroker.v1.GetKeyHistoryRequest
+	24, // 41: keybroker.v1.KeyBrokerService.Restore:input_type -> keybroker.v1.RestoreRequest
+	26, // 42: keybroker.v1.KeyBrokerService.ReleaseRemovals:input_type -> keybroker.v1.ReleaseRemovalsRequest
+	28, // 43: keybroker.v1.KeyBrokerService.DeletePool:input_type -> keybroker.v1.DeletePoolRequest
+	30, // 44: keybroker.v1.KeyBrokerService.GetStatus:input_type -> keybroker.v1.GetStatusRequest
+	5,  // 45: keybroker.v1.KeyBrokerService.GetRandom:output_type -> keybroker.v1.GetRandomResponse
+	11, // 46: keybroker.v1.KeyBrokerService.GetAll:output_type -> keybroker.v1.GetAllResponse
+	13, // 47: keybroker.v1.KeyBrokerService.Add:output_type -> keybroker.v1.AddResponse
+	15, // 48: keybroker.v1.KeyBrokerService.Remove:output_type -> keybroker.v1.RemoveResponse
+	17, // 49: keybroker.v1.KeyBrokerService.ReportFailure:output_type -> keybroker.v1.ReportFailureResponse
+	23, // 50: keybroker.v1.KeyBrokerService.ListPools:output_type -> keybroker.v1.ListPoolsResponse
+	19, // 51: keybroker.v1.KeyBrokerService.GetKeyHistory:output_type -> keybroker.v1.GetKeyHistoryResponse
+	25, // 52: keybroker.v1.KeyBrokerService.Restore:output_type -> keybroker.v1.RestoreResponse
+	27, // 53: keybroker.v1.KeyBrokerService.ReleaseRemovals:output_type -> keybroker.v1.ReleaseRemovalsResponse
+	29, // 54: keybroker.v1.KeyBrokerService.DeletePool:output_type -> keybroker.v1.DeletePoolResponse
+	31, // 55: keybroker.v1.KeyBrokerService.GetStatus:output_type -> keybroker.v1.GetStatusResponse
+	45, // [45:56] is the sub-list for method output_type
+	34, // [34:45] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_keybroker_v1_keybroker_proto_init() }
@@ -2388,7 +2827,7 @@ func file_keybroker_v1_keybroker_proto_init() {
 	if File_keybroker_v1_keybroker_proto != nil {
 		return
 	}
-	file_keybroker_v1_keybroker_proto_msgTypes[12].OneofWrappers = []any{
+	file_keybroker_v1_keybroker_proto_msgTypes[13].OneofWrappers = []any{
 		(*ReportFailureRequest_LeaseId)(nil),
 		(*ReportFailureRequest_KeyId)(nil),
 	}
@@ -2398,7 +2837,7 @@ func file_keybroker_v1_keybroker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keybroker_v1_keybroker_proto_rawDesc), len(file_keybroker_v1_keybroker_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   25,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,15 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	KeyBrokerService_GetRandom_FullMethodName     = "/keybroker.v1.KeyBrokerService/GetRandom"
-	KeyBrokerService_GetAll_FullMethodName        = "/keybroker.v1.KeyBrokerService/GetAll"
-	KeyBrokerService_Add_FullMethodName           = "/keybroker.v1.KeyBrokerService/Add"
-	KeyBrokerService_Remove_FullMethodName        = "/keybroker.v1.KeyBrokerService/Remove"
-	KeyBrokerService_ReportFailure_FullMethodName = "/keybroker.v1.KeyBrokerService/ReportFailure"
-	KeyBrokerService_ListPools_FullMethodName     = "/keybroker.v1.KeyBrokerService/ListPools"
-	KeyBrokerService_GetKeyHistory_FullMethodName = "/keybroker.v1.KeyBrokerService/GetKeyHistory"
-	KeyBrokerService_DeletePool_FullMethodName    = "/keybroker.v1.KeyBrokerService/DeletePool"
-	KeyBrokerService_GetStatus_FullMethodName     = "/keybroker.v1.KeyBrokerService/GetStatus"
+	KeyBrokerService_GetRandom_FullMethodName       = "/keybroker.v1.KeyBrokerService/GetRandom"
+	KeyBrokerService_GetAll_FullMethodName          = "/keybroker.v1.KeyBrokerService/GetAll"
+	KeyBrokerService_Add_FullMethodName             = "/keybroker.v1.KeyBrokerService/Add"
+	KeyBrokerService_Remove_FullMethodName          = "/keybroker.v1.KeyBrokerService/Remove"
+	KeyBrokerService_ReportFailure_FullMethodName   = "/keybroker.v1.KeyBrokerService/ReportFailure"
+	KeyBrokerService_ListPools_FullMethodName       = "/keybroker.v1.KeyBrokerService/ListPools"
+	KeyBrokerService_GetKeyHistory_FullMethodName   = "/keybroker.v1.KeyBrokerService/GetKeyHistory"
+	KeyBrokerService_Restore_FullMethodName         = "/keybroker.v1.KeyBrokerService/Restore"
+	KeyBrokerService_ReleaseRemovals_FullMethodName = "/keybroker.v1.KeyBrokerService/ReleaseRemovals"
+	KeyBrokerService_DeletePool_FullMethodName      = "/keybroker.v1.KeyBrokerService/DeletePool"
+	KeyBrokerService_GetStatus_FullMethodName       = "/keybroker.v1.KeyBrokerService/GetStatus"
 )
 
 // KeyBrokerServiceClient is the client API for KeyBrokerService service.
@@ -75,6 +77,18 @@ type KeyBrokerServiceClient interface {
 	// history says why it was removed. The trail is capped per pool; a key
 	// with no entries left has an empty history.
 	GetKeyHistory(ctx context.Context, in *GetKeyHistoryRequest, opts ...grpc.CallOption) (*GetKeyHistoryResponse, error)
+	// Restore puts keys back into rotation (admin): the named keys, or every
+	// quarantined key of the pool, become active whatever parked them, and
+	// the worker checks each at once; a key that really is dead goes
+	// through the two strikes again. Keys already active are left as they
+	// are; unknown key ids are reported, not an error.
+	Restore(ctx context.Context, in *RestoreRequest, opts ...grpc.CallOption) (*RestoreResponse, error)
+	// ReleaseRemovals lifts a pool's removal hold (admin): the keys the
+	// removal brake kept suspect are quarantined now and the brake's window
+	// starts afresh. Use it when the keys really are dead (a mass
+	// revocation); when the upstream was at fault, wait (held keys come back
+	// by themselves when they check valid) or Restore them.
+	ReleaseRemovals(ctx context.Context, in *ReleaseRemovalsRequest, opts ...grpc.CallOption) (*ReleaseRemovalsResponse, error)
 	// DeletePool retires a pool (admin): it leaves ListPools, the metrics and
 	// their alerts, so an emptied pool no longer pages as empty. A pool that
 	// still holds keys is FAILED_PRECONDITION (POOL_NOT_EMPTY) unless force
@@ -166,6 +180,26 @@ func (c *keyBrokerServiceClient) GetKeyHistory(ctx context.Context, in *GetKeyHi
 	return out, nil
 }
 
+func (c *keyBrokerServiceClient) Restore(ctx context.Context, in *RestoreRequest, opts ...grpc.CallOption) (*RestoreResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RestoreResponse)
+	err := c.cc.Invoke(ctx, KeyBrokerService_Restore_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyBrokerServiceClient) ReleaseRemovals(ctx context.Context, in *ReleaseRemovalsRequest, opts ...grpc.CallOption) (*ReleaseRemovalsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReleaseRemovalsResponse)
+	err := c.cc.Invoke(ctx, KeyBrokerService_ReleaseRemovals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *keyBrokerServiceClient) DeletePool(ctx context.Context, in *DeletePoolRequest, opts ...grpc.CallOption) (*DeletePoolResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeletePoolResponse)
@@ -231,6 +265,18 @@ type KeyBrokerServiceServer interface {
 	// history says why it was removed. The trail is capped per pool; a key
 	// with no entries left has an empty history.
 	GetKeyHistory(context.Context, *GetKeyHistoryRequest) (*GetKeyHistoryResponse, error)
+	// Restore puts keys back into rotation (admin): the named keys, or every
+	// quarantined key of the pool, become active whatever parked them, and
+	// the worker checks each at once; a key that really is dead goes
+	// through the two strikes again. Keys already active are left as they
+	// are; unknown key ids are reported, not an error.
+	Restore(context.Context, *RestoreRequest) (*RestoreResponse, error)
+	// ReleaseRemovals lifts a pool's removal hold (admin): the keys the
+	// removal brake kept suspect are quarantined now and the brake's window
+	// starts afresh. Use it when the keys really are dead (a mass
+	// revocation); when the upstream was at fault, wait (held keys come back
+	// by themselves when they check valid) or Restore them.
+	ReleaseRemovals(context.Context, *ReleaseRemovalsRequest) (*ReleaseRemovalsResponse, error)
 	// DeletePool retires a pool (admin): it leaves ListPools, the metrics and
 	// their alerts, so an emptied pool no longer pages as empty. A pool that
 	// still holds keys is FAILED_PRECONDITION (POOL_NOT_EMPTY) unless force
@@ -272,6 +318,12 @@ func (UnimplementedKeyBrokerServiceServer) ListPools(context.Context, *ListPools
 }
 func (UnimplementedKeyBrokerServiceServer) GetKeyHistory(context.Context, *GetKeyHistoryRequest) (*GetKeyHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetKeyHistory not implemented")
+}
+func (UnimplementedKeyBrokerServiceServer) Restore(context.Context, *RestoreRequest) (*RestoreResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Restore not implemented")
+}
+func (UnimplementedKeyBrokerServiceServer) ReleaseRemovals(context.Context, *ReleaseRemovalsRequest) (*ReleaseRemovalsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleaseRemovals not implemented")
 }
 func (UnimplementedKeyBrokerServiceServer) DeletePool(context.Context, *DeletePoolRequest) (*DeletePoolResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeletePool not implemented")
@@ -426,6 +478,42 @@ func _KeyBrokerService_GetKeyHistory_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyBrokerService_Restore_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RestoreRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyBrokerServiceServer).Restore(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyBrokerService_Restore_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyBrokerServiceServer).Restore(ctx, req.(*RestoreRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyBrokerService_ReleaseRemovals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleaseRemovalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyBrokerServiceServer).ReleaseRemovals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyBrokerService_ReleaseRemovals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyBrokerServiceServer).ReleaseRemovals(ctx, req.(*ReleaseRemovalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _KeyBrokerService_DeletePool_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeletePoolRequest)
 	if err := dec(in); err != nil {
@@ -496,6 +584,14 @@ var KeyBrokerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetKeyHistory",
 			Handler:    _KeyBrokerService_GetKeyHistory_Handler,
+		},
+		{
+			MethodName: "Restore",
+			Handler:    _KeyBrokerService_Restore_Handler,
+		},
+		{
+			MethodName: "ReleaseRemovals",
+			Handler:    _KeyBrokerService_ReleaseRemovals_Handler,
 		},
 		{
 			MethodName: "DeletePool",

@@ -11,8 +11,9 @@ local now = tonumber(ARGV[2])
 local AUDIT_MAX = 10000
 
 local ACTIVE, COOLING, SUSPECT, DISABLED = 'active', 'cooling_down', 'suspect', 'disabled'
+local QUARANTINED = 'quarantined'
 local REMOVED = 'removed' -- never stored: only in transitions and the audit trail
-local STATES = {ACTIVE, COOLING, SUSPECT, DISABLED}
+local STATES = {ACTIVE, COOLING, SUSPECT, DISABLED, QUARANTINED}
 
 local function kkey(id) return prefix .. 'k:' .. id end
 local function ix(state) return prefix .. 'ix:' .. state end
@@ -20,6 +21,26 @@ local ALL, SELECTABLE, WAKE, EVENTS = prefix .. 'all', prefix .. 'active', prefi
 local DUE, AUDIT = prefix .. 'due', prefix .. 'audit'
 local DECISIONS, AUDIT_SEQ = prefix .. 'audit:decisions', prefix .. 'audit:seq'
 local AUDIT_CAP = prefix .. 'audit:max' -- the pool's audit_length, when set
+-- The removal brake and quarantine (see quarantine.lua's header):
+-- QTIME   zset: quarantined key id -> ms it was quarantined (for the purge)
+-- REMOVALS zset: 'id@ms' -> ms, the worker's quarantines in the window
+-- HOLD    hash: since, reason of a pool whose brake holds; absent: none
+-- HELD    set: suspect key ids the brake keeps from quarantine
+local QTIME, REMOVALS = prefix .. 'qtime', prefix .. 'removals'
+local HOLD, HELD = prefix .. 'hold', prefix .. 'held'
+
+-- hold_lifted is set by unhold when the last held key leaves the hold, so
+-- that a script can tell its caller the brake let go.
+local hold_lifted = false
+
+-- unhold takes a key out of the brake's held set; when it was the last
+-- one, the hold lifts.
+local function unhold(id)
+  if redis.call('SREM', HELD, id) == 1 and redis.call('SCARD', HELD) == 0 then
+    redis.call('DEL', HOLD)
+    hold_lifted = true
+  end
+end
 
 -- audit appends one state change to the pool's audit trail, capped at about
 -- AUDIT_MAX entries per stream. Changes callers cause (failure reports) and
@@ -65,6 +86,23 @@ local function set_state(id, old, new, reason, until_ms, actor)
     redis.call('ZREM', WAKE, id)
   end
   redis.call('HSET', kkey(id), 'st', new, 'rsn', reason, 'un', until_ms)
+  -- fb (the worker's first bad answer) lives only while suspect; pk (the
+  -- kind of refusal a report parked a key for) only while disabled; qa
+  -- and QTIME (when quarantined) only while quarantined.
+  if new ~= SUSPECT then
+    redis.call('HDEL', kkey(id), 'fb')
+    unhold(id)
+  end
+  if new ~= DISABLED then redis.call('HDEL', kkey(id), 'pk') end
+  if new == QUARANTINED then
+    if old ~= QUARANTINED then
+      redis.call('ZADD', QTIME, now, id)
+      redis.call('HSET', kkey(id), 'qa', now)
+    end
+  elseif old == QUARANTINED then
+    redis.call('ZREM', QTIME, id)
+    redis.call('HDEL', kkey(id), 'qa')
+  end
 end
 
 -- delete_key removes a key in state st and every index entry for it, and
@@ -75,6 +113,8 @@ local function delete_key(id, st, reason, actor)
   redis.call('SREM', SELECTABLE, id)
   redis.call('ZREM', WAKE, id)
   redis.call('ZREM', DUE, id)
+  redis.call('ZREM', QTIME, id)
+  unhold(id)
   redis.call('DEL', kkey(id))
   audit(id, st, REMOVED, reason, actor, 0)
 end

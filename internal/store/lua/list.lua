@@ -2,7 +2,7 @@
 -- time has come so that states are current. ARGV[3] is the index to page
 -- ('all' or a state), ARGV[4] the ZRANGEBYLEX start ('-' or '(' .. last id),
 -- ARGV[5] how many keys at most. Returns {counts, keys} where counts are
--- {total, active, cooling, suspect, disabled} and each key is
+-- {total, active, cooling, suspect, disabled, quarantined} and each key is
 -- {id, secret, state, reason, until, added, last used, last validated,
 -- leases, failures, last failure kind, balance limit, balance used,
 -- balance expiry}; the balance fields are '' when the worker never read one.

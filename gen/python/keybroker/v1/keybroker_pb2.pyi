@@ -27,6 +27,7 @@ FAILURE_KIND_UNSPECIFIED: FailureKind
 KEY_STATE_ACTIVE: KeyState
 KEY_STATE_COOLING_DOWN: KeyState
 KEY_STATE_DISABLED: KeyState
+KEY_STATE_QUARANTINED: KeyState
 KEY_STATE_REMOVED: KeyState
 KEY_STATE_SUSPECT: KeyState
 KEY_STATE_UNSPECIFIED: KeyState
@@ -80,14 +81,16 @@ class GetAllRequest(_message.Message):
     def __init__(self, pool: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[KeyState, str]] = ..., reveal: bool = ...) -> None: ...
 
 class GetAllResponse(_message.Message):
-    __slots__ = ["counts", "keys", "next_page_token"]
+    __slots__ = ["counts", "keys", "next_page_token", "removal_hold"]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REMOVAL_HOLD_FIELD_NUMBER: _ClassVar[int]
     counts: PoolCounts
     keys: _containers.RepeatedCompositeFieldContainer[Key]
     next_page_token: str
-    def __init__(self, keys: _Optional[_Iterable[_Union[Key, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., counts: _Optional[_Union[PoolCounts, _Mapping]] = ...) -> None: ...
+    removal_hold: RemovalHold
+    def __init__(self, keys: _Optional[_Iterable[_Union[Key, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., counts: _Optional[_Union[PoolCounts, _Mapping]] = ..., removal_hold: _Optional[_Union[RemovalHold, _Mapping]] = ...) -> None: ...
 
 class GetKeyHistoryRequest(_message.Message):
     __slots__ = ["key_id", "page_size", "page_token", "pool"]
@@ -222,26 +225,62 @@ class ListPoolsResponse(_message.Message):
     def __init__(self, pools: _Optional[_Iterable[_Union[PoolSummary, _Mapping]]] = ...) -> None: ...
 
 class PoolCounts(_message.Message):
-    __slots__ = ["active", "cooling_down", "disabled", "suspect", "total"]
+    __slots__ = ["active", "cooling_down", "disabled", "quarantined", "suspect", "total"]
     ACTIVE_FIELD_NUMBER: _ClassVar[int]
     COOLING_DOWN_FIELD_NUMBER: _ClassVar[int]
     DISABLED_FIELD_NUMBER: _ClassVar[int]
+    QUARANTINED_FIELD_NUMBER: _ClassVar[int]
     SUSPECT_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     active: int
     cooling_down: int
     disabled: int
+    quarantined: int
     suspect: int
     total: int
-    def __init__(self, total: _Optional[int] = ..., active: _Optional[int] = ..., cooling_down: _Optional[int] = ..., suspect: _Optional[int] = ..., disabled: _Optional[int] = ...) -> None: ...
+    def __init__(self, total: _Optional[int] = ..., active: _Optional[int] = ..., cooling_down: _Optional[int] = ..., suspect: _Optional[int] = ..., disabled: _Optional[int] = ..., quarantined: _Optional[int] = ...) -> None: ...
 
 class PoolSummary(_message.Message):
-    __slots__ = ["counts", "pool"]
+    __slots__ = ["counts", "pool", "removal_hold"]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
+    REMOVAL_HOLD_FIELD_NUMBER: _ClassVar[int]
     counts: PoolCounts
     pool: str
-    def __init__(self, pool: _Optional[str] = ..., counts: _Optional[_Union[PoolCounts, _Mapping]] = ...) -> None: ...
+    removal_hold: RemovalHold
+    def __init__(self, pool: _Optional[str] = ..., counts: _Optional[_Union[PoolCounts, _Mapping]] = ..., removal_hold: _Optional[_Union[RemovalHold, _Mapping]] = ...) -> None: ...
+
+class ReleaseRemovalsRequest(_message.Message):
+    __slots__ = ["pool"]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    pool: str
+    def __init__(self, pool: _Optional[str] = ...) -> None: ...
+
+class ReleaseRemovalsResponse(_message.Message):
+    __slots__ = ["quarantined_count", "quarantined_key_ids"]
+    QUARANTINED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    QUARANTINED_KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    quarantined_count: int
+    quarantined_key_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, quarantined_count: _Optional[int] = ..., quarantined_key_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RemovalHold(_message.Message):
+    __slots__ = ["held", "held_count", "max_removals", "reason", "recent_count", "removal_window", "since"]
+    HELD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    MAX_REMOVALS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RECENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REMOVAL_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    held: bool
+    held_count: int
+    max_removals: str
+    reason: str
+    recent_count: int
+    removal_window: _duration_pb2.Duration
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, held: bool = ..., held_count: _Optional[int] = ..., reason: _Optional[str] = ..., since: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., recent_count: _Optional[int] = ..., max_removals: _Optional[str] = ..., removal_window: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class RemoveRequest(_message.Message):
     __slots__ = ["key_ids", "pool", "secrets"]
@@ -286,7 +325,8 @@ class ReportFailureRequest(_message.Message):
     def __init__(self, pool: _Optional[str] = ..., lease_id: _Optional[str] = ..., key_id: _Optional[str] = ..., http_status: _Optional[int] = ..., error_type: _Optional[str] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., retry_after: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., kind: _Optional[_Union[FailureKind, str]] = ...) -> None: ...
 
 class ReportFailureResponse(_message.Message):
-    __slots__ = ["key_id", "kind", "previous_state", "queued", "reason", "state", "state_until"]
+    __slots__ = ["kept_active", "key_id", "kind", "previous_state", "queued", "reason", "state", "state_until"]
+    KEPT_ACTIVE_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_STATE_FIELD_NUMBER: _ClassVar[int]
@@ -294,6 +334,7 @@ class ReportFailureResponse(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STATE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    kept_active: bool
     key_id: str
     kind: FailureKind
     previous_state: KeyState
@@ -301,7 +342,29 @@ class ReportFailureResponse(_message.Message):
     reason: str
     state: KeyState
     state_until: _timestamp_pb2.Timestamp
-    def __init__(self, key_id: _Optional[str] = ..., kind: _Optional[_Union[FailureKind, str]] = ..., previous_state: _Optional[_Union[KeyState, str]] = ..., state: _Optional[_Union[KeyState, str]] = ..., state_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., queued: bool = ...) -> None: ...
+    def __init__(self, key_id: _Optional[str] = ..., kind: _Optional[_Union[FailureKind, str]] = ..., previous_state: _Optional[_Union[KeyState, str]] = ..., state: _Optional[_Union[KeyState, str]] = ..., state_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., queued: bool = ..., kept_active: bool = ...) -> None: ...
+
+class RestoreRequest(_message.Message):
+    __slots__ = ["all_quarantined", "key_ids", "pool"]
+    ALL_QUARANTINED_FIELD_NUMBER: _ClassVar[int]
+    KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    all_quarantined: bool
+    key_ids: _containers.RepeatedScalarFieldContainer[str]
+    pool: str
+    def __init__(self, pool: _Optional[str] = ..., key_ids: _Optional[_Iterable[str]] = ..., all_quarantined: bool = ...) -> None: ...
+
+class RestoreResponse(_message.Message):
+    __slots__ = ["not_found_key_ids", "restored_count", "restored_key_ids", "unchanged_key_ids"]
+    NOT_FOUND_KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    RESTORED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RESTORED_KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    not_found_key_ids: _containers.RepeatedScalarFieldContainer[str]
+    restored_count: int
+    restored_key_ids: _containers.RepeatedScalarFieldContainer[str]
+    unchanged_key_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, restored_count: _Optional[int] = ..., restored_key_ids: _Optional[_Iterable[str]] = ..., unchanged_key_ids: _Optional[_Iterable[str]] = ..., not_found_key_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WorkerStatus(_message.Message):
     __slots__ = ["changed", "checked", "errors", "faults", "name"]

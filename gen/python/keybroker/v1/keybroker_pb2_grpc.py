@@ -59,6 +59,16 @@ class KeyBrokerServiceStub(object):
                 request_serializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryRequest.SerializeToString,
                 response_deserializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryResponse.FromString,
                 )
+        self.Restore = channel.unary_unary(
+                '/keybroker.v1.KeyBrokerService/Restore',
+                request_serializer=keybroker_dot_v1_dot_keybroker__pb2.RestoreRequest.SerializeToString,
+                response_deserializer=keybroker_dot_v1_dot_keybroker__pb2.RestoreResponse.FromString,
+                )
+        self.ReleaseRemovals = channel.unary_unary(
+                '/keybroker.v1.KeyBrokerService/ReleaseRemovals',
+                request_serializer=keybroker_dot_v1_dot_keybroker__pb2.ReleaseRemovalsRequest.SerializeToString,
+                response_deserializer=keybroker_dot_v1_dot_keybroker__pb2.ReleaseRemovalsResponse.FromString,
+                )
         self.DeletePool = channel.unary_unary(
                 '/keybroker.v1.KeyBrokerService/DeletePool',
                 request_serializer=keybroker_dot_v1_dot_keybroker__pb2.DeletePoolRequest.SerializeToString,
@@ -149,6 +159,28 @@ class KeyBrokerServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Restore(self, request, context):
+        """Restore puts keys back into rotation (admin): the named keys, or every
+        quarantined key of the pool, become active whatever parked them, and
+        the worker checks each at once; a key that really is dead goes
+        through the two strikes again. Keys already active are left as they
+        are; unknown key ids are reported, not an error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseRemovals(self, request, context):
+        """ReleaseRemovals lifts a pool's removal hold (admin): the keys the
+        removal brake kept suspect are quarantined now and the brake's window
+        starts afresh. Use it when the keys really are dead (a mass
+        revocation); when the upstream was at fault, wait (held keys come back
+        by themselves when they check valid) or Restore them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeletePool(self, request, context):
         """DeletePool retires a pool (admin): it leaves ListPools, the metrics and
         their alerts, so an emptied pool no longer pages as empty. A pool that
@@ -207,6 +239,16 @@ def add_KeyBrokerServiceServicer_to_server(servicer, server):
                     servicer.GetKeyHistory,
                     request_deserializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryRequest.FromString,
                     response_serializer=keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryResponse.SerializeToString,
+            ),
+            'Restore': grpc.unary_unary_rpc_method_handler(
+                    servicer.Restore,
+                    request_deserializer=keybroker_dot_v1_dot_keybroker__pb2.RestoreRequest.FromString,
+                    response_serializer=keybroker_dot_v1_dot_keybroker__pb2.RestoreResponse.SerializeToString,
+            ),
+            'ReleaseRemovals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseRemovals,
+                    request_deserializer=keybroker_dot_v1_dot_keybroker__pb2.ReleaseRemovalsRequest.FromString,
+                    response_serializer=keybroker_dot_v1_dot_keybroker__pb2.ReleaseRemovalsResponse.SerializeToString,
             ),
             'DeletePool': grpc.unary_unary_rpc_method_handler(
                     servicer.DeletePool,
@@ -354,6 +396,40 @@ class KeyBrokerService(object):
         return grpc.experimental.unary_unary(request, target, '/keybroker.v1.KeyBrokerService/GetKeyHistory',
             keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryRequest.SerializeToString,
             keybroker_dot_v1_dot_keybroker__pb2.GetKeyHistoryResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Restore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/keybroker.v1.KeyBrokerService/Restore',
+            keybroker_dot_v1_dot_keybroker__pb2.RestoreRequest.SerializeToString,
+            keybroker_dot_v1_dot_keybroker__pb2.RestoreResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ReleaseRemovals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/keybroker.v1.KeyBrokerService/ReleaseRemovals',
+            keybroker_dot_v1_dot_keybroker__pb2.ReleaseRemovalsRequest.SerializeToString,
+            keybroker_dot_v1_dot_keybroker__pb2.ReleaseRemovalsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keybroker/v1/keybroker.proto.
  */
 export const file_keybroker_v1_keybroker: GenFile = /*@__PURE__*/
-  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiSgoFTGVhc2USEAoIbGVhc2VfaWQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiAKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCSJXChFHZXRSYW5kb21SZXNwb25zZRIOCgZzZWNyZXQYASABKAkSDgoGa2V5X2lkGAIgASgJEiIKBWxlYXNlGAMgASgLMhMua2V5YnJva2VyLnYxLkxlYXNlInsKDUdldEFsbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZXZlYWwYBSABKAgizAMKA0tleRIOCgZrZXlfaWQYASABKAkSFQoNbWFza2VkX3NlY3JldBgCIAEoCRIOCgZzZWNyZXQYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEi8KC3N0YXRlX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghhZGRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91c2VkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfdmFsaWRhdGVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xlYXNlX2NvdW50GAogASgDEhUKDWZhaWx1cmVfY291bnQYCyABKAMSNAoRbGFzdF9mYWlsdXJlX2tpbmQYDCABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSKQoHYmFsYW5jZRgNIAEoCzIYLmtleWJyb2tlci52MS5LZXlCYWxhbmNlIpIBCgpLZXlCYWxhbmNlEhEKCWxpbWl0X3VzZBgBIAEoARIQCgh1c2VkX3VzZBgCIAEoARIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2hlY2tfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZAoKUG9vbENvdW50cxINCgV0b3RhbBgBIAEoAxIOCgZhY3RpdmUYAiABKAMSFAoMY29vbGluZ19kb3duGAMgASgDEg8KB3N1c3BlY3QYBCABKAMSEAoIZGlzYWJsZWQYBSABKAMidAoOR2V0QWxsUmVzcG9uc2USHwoEa2V5cxgBIAMoCzIRLmtleWJyb2tlci52MS5LZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEigKBmNvdW50cxgDIAEoCzIYLmtleWJyb2tlci52MS5Qb29sQ291bnRzIjwKCkFkZFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdzZWNyZXRzGAIgAygJEg8KB3dlaWdodHMYAyADKA0iSgoLQWRkUmVzcG9uc2USEwoLYWRkZWRfY291bnQYASABKAUSFQoNcHJlc2VudF9jb3VudBgCIAEoBRIPCgdrZXlfaWRzGAMgAygJIj8KDVJlbW92ZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdrZXlfaWRzGAIgAygJEg8KB3NlY3JldHMYAyADKAkiWwoOUmVtb3ZlUmVzcG9uc2USFQoNcmVtb3ZlZF9jb3VudBgBIAEoBRIXCg9yZW1vdmVkX2tleV9pZHMYAiADKAkSGQoRbm90X2ZvdW5kX2tleV9pZHMYAyADKAki/gEKFFJlcG9ydEZhaWx1cmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSEgoIbGVhc2VfaWQYAiABKAlIABIQCgZrZXlfaWQYAyABKAlIABITCgtodHRwX3N0YXR1cxgEIAEoBRISCgplcnJvcl90eXBlGAUgASgJEhIKCmVycm9yX2NvZGUYBiABKAkSFQoNZXJyb3JfbWVzc2FnZRgHIAEoCRIuCgtyZXRyeV9hZnRlchgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgRraW5kGAkgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kQgUKA2tleSL4AQoVUmVwb3J0RmFpbHVyZVJlc3BvbnNlEg4KBmtleV9pZBgBIAEoCRInCgRraW5kGAIgASgOMhkua2V5YnJva2VyLnYxLkZhaWx1cmVLaW5kEi4KDnByZXZpb3VzX3N0YXRlGAMgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEiUKBXN0YXRlGAQgASgOMhYua2V5YnJva2VyLnYxLktleVN0YXRlEi8KC3N0YXRlX3VudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBiABKAkSDgoGcXVldWVkGAcgASgIIlsKFEdldEtleUhpc3RvcnlSZXF1ZXN0EgwKBHBvb2wYASABKAkSDgoGa2V5X2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlgKFUdldEtleUhpc3RvcnlSZXNwb25zZRImCgZldmVudHMYASADKAsyFi5rZXlicm9rZXIudjEuS2V5RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIusBCghLZXlFdmVudBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZrZXlfaWQYAiABKAkSLgoOcHJldmlvdXNfc3RhdGUYAyABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEg0KBWFjdG9yGAYgASgJEi8KC3N0YXRlX3VudGlsGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCISChBMaXN0UG9vbHNSZXF1ZXN0IkUKC1Bvb2xTdW1tYXJ5EgwKBHBvb2wYASABKAkSKAoGY291bnRzGAIgASgLMhgua2V5YnJva2VyLnYxLlBvb2xDb3VudHMiPQoRTGlzdFBvb2xzUmVzcG9uc2USKAoFcG9vbHMYASADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkiMAoRRGVsZXRlUG9vbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRINCgVmb3JjZRgCIAEoCCIrChJEZWxldGVQb29sUmVzcG9uc2USFQoNcmVtb3ZlZF9jb3VudBgBIAEoBSISChBHZXRTdGF0dXNSZXF1ZXN0IsMBChFHZXRTdGF0dXNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEhcKD3N0b3JlX3JlYWNoYWJsZRgCIAEoCBIqCgZ3b3JrZXIYAyABKAsyGi5rZXlicm9rZXIudjEuV29ya2VyU3RhdHVzEigKBXBvb2xzGAQgAygLMhkua2V5YnJva2VyLnYxLlBvb2xTdW1tYXJ5Ei4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl4KDFdvcmtlclN0YXR1cxIMCgRuYW1lGAEgASgJEg8KB2NoZWNrZWQYAiABKAMSDwoHY2hhbmdlZBgDIAEoAxIOCgZmYXVsdHMYBCABKAMSDgoGZXJyb3JzGAUgASgDKtICCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIbChdFUlJPUl9SRUFTT05fUE9PTF9FTVBUWRABEh8KG0VSUk9SX1JFQVNPTl9OT19IRUFMVEhZX0tFWRACEhwKGEVSUk9SX1JFQVNPTl9LRVlfVU5LTk9XThADEh4KGkVSUk9SX1JFQVNPTl9MRUFTRV9VTktOT1dOEAQSHgoaRVJST1JfUkVBU09OX0xFQVNFX0VYUElSRUQQBRIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQBhIfChtFUlJPUl9SRUFTT05fUE9PTF9OT1RfRU1QVFkQBxIdChlFUlJPUl9SRUFTT05fUE9PTF9VTktOT1dOEAgSJQohRVJST1JfUkVBU09OX1JFUE9SVFNfUkFURV9MSU1JVEVEEAkqnQEKCEtleVN0YXRlEhkKFUtFWV9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEtFWV9TVEFURV9BQ1RJVkUQARIaChZLRVlfU1RBVEVfQ09PTElOR19ET1dOEAISFQoRS0VZX1NUQVRFX1NVU1BFQ1QQAxIWChJLRVlfU1RBVEVfRElTQUJMRUQQBBIVChFLRVlfU1RBVEVfUkVNT1ZFRBAFKukBCgtGYWlsdXJlS2luZBIcChhGQUlMVVJFX0tJTkRfVU5TUEVDSUZJRUQQABIcChhGQUlMVVJFX0tJTkRfSU5WQUxJRF9LRVkQARIgChxGQUlMVVJFX0tJTkRfUVVPVEFfRVhIQVVTVEVEEAISHQoZRkFJTFVSRV9LSU5EX1JBVEVfTElNSVRFRBADEiIKHkZBSUxVUkVfS0lORF9QRVJNSVNTSU9OX0RFTklFRBAEEhoKFkZBSUxVUkVfS0lORF9UUkFOU0lFTlQQBRIdChlGQUlMVVJFX0tJTkRfVU5DTEFTU0lGSUVEEAYyxwUKEEtleUJyb2tlclNlcnZpY2USTAoJR2V0UmFuZG9tEh4ua2V5YnJva2VyLnYxLkdldFJhbmRvbVJlcXVlc3QaHy5rZXlicm9rZXIudjEuR2V0UmFuZG9tUmVzcG9uc2USQwoGR2V0QWxsEhsua2V5YnJva2VyLnYxLkdldEFsbFJlcXVlc3QaHC5rZXlicm9rZXIudjEuR2V0QWxsUmVzcG9uc2USOgoDQWRkEhgua2V5YnJva2VyLnYxLkFkZFJlcXVlc3QaGS5rZXlicm9rZXIudjEuQWRkUmVzcG9uc2USQwoGUmVtb3ZlEhsua2V5YnJva2VyLnYxLlJlbW92ZVJlcXVlc3QaHC5rZXlicm9rZXIudjEuUmVtb3ZlUmVzcG9uc2USWAoNUmVwb3J0RmFpbHVyZRIiLmtleWJyb2tlci52MS5SZXBvcnRGYWlsdXJlUmVxdWVzdBojLmtleWJyb2tlci52MS5SZXBvcnRGYWlsdXJlUmVzcG9uc2USTAoJTGlzdFBvb2xzEh4ua2V5YnJva2VyLnYxLkxpc3RQb29sc1JlcXVlc3QaHy5rZXlicm9rZXIudjEuTGlzdFBvb2xzUmVzcG9uc2USWAoNR2V0S2V5SGlzdG9yeRIiLmtleWJyb2tlci52MS5HZXRLZXlIaXN0b3J5UmVxdWVzdBojLmtleWJyb2tlci52MS5HZXRLZXlIaXN0b3J5UmVzcG9uc2USTwoKRGVsZXRlUG9vbBIfLmtleWJyb2tlci52MS5EZWxldGVQb29sUmVxdWVzdBogLmtleWJyb2tlci52MS5EZWxldGVQb29sUmVzcG9uc2USTAoJR2V0U3RhdHVzEh4ua2V5YnJva2VyLnYxLkdldFN0YXR1c1JlcXVlc3QaHy5rZXlicm9rZXIudjEuR2V0U3RhdHVzUmVzcG9uc2VCPVo7Z2l0aHViLmNvbS9rZXlicm9rZXIva2V5YnJva2VyL2dlbi9rZXlicm9rZXIvdjE7a2V5YnJva2VydjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChxrZXlicm9rZXIvdjEva2V5YnJva2VyLnByb3RvEgxrZXlicm9rZXIudjEiSgoFTGVhc2USEAoIbGVhc2VfaWQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiAKEEdldFJhbmRvbVJlcXVlc3QSDAoEcG9vbBgBIAEoCSJXChFHZXRSYW5kb21SZXNwb25zZRIOCgZzZWNyZXQYASABKAkSDgoGa2V5X2lkGAIgASgJEiIKBWxlYXNlGAMgASgLMhMua2V5YnJva2VyLnYxLkxlYXNlInsKDUdldEFsbFJlcXVlc3QSDAoEcG9vbBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZXZlYWwYBSABKAgizAMKA0tleRIOCgZrZXlfaWQYASABKAkSFQoNbWFza2VkX3NlY3JldBgCIAEoCRIOCgZzZWNyZXQYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSDgoGcmVhc29uGAUgASgJEi8KC3N0YXRlX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghhZGRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF91c2VkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfdmFsaWRhdGVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2xlYXNlX2NvdW50GAogASgDEhUKDWZhaWx1cmVfY291bnQYCyABKAMSNAoRbGFzdF9mYWlsdXJlX2tpbmQYDCABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSKQoHYmFsYW5jZRgNIAEoCzIYLmtleWJyb2tlci52MS5LZXlCYWxhbmNlIpIBCgpLZXlCYWxhbmNlEhEKCWxpbWl0X3VzZBgBIAEoARIQCgh1c2VkX3VzZBgCIAEoARIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2hlY2tfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAieQoKUG9vbENvdW50cxINCgV0b3RhbBgBIAEoAxIOCgZhY3RpdmUYAiABKAMSFAoMY29vbGluZ19kb3duGAMgASgDEg8KB3N1c3BlY3QYBCABKAMSEAoIZGlzYWJsZWQYBSABKAMSEwoLcXVhcmFudGluZWQYBiABKAMiyQEKC1JlbW92YWxIb2xkEgwKBGhlbGQYASABKAgSEgoKaGVsZF9jb3VudBgCIAEoAxIOCgZyZWFzb24YAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHJlY2VudF9jb3VudBgFIAEoAxIUCgxtYXhfcmVtb3ZhbHMYBiABKAkSMQoOcmVtb3ZhbF93aW5kb3cYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ipQEKDkdldEFsbFJlc3BvbnNlEh8KBGtleXMYASADKAsyES5rZXlicm9rZXIudjEuS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIoCgZjb3VudHMYAyABKAsyGC5rZXlicm9rZXIudjEuUG9vbENvdW50cxIvCgxyZW1vdmFsX2hvbGQYBCABKAsyGS5rZXlicm9rZXIudjEuUmVtb3ZhbEhvbGQiPAoKQWRkUmVxdWVzdBIMCgRwb29sGAEgASgJEg8KB3NlY3JldHMYAiADKAkSDwoHd2VpZ2h0cxgDIAMoDSJKCgtBZGRSZXNwb25zZRITCgthZGRlZF9jb3VudBgBIAEoBRIVCg1wcmVzZW50X2NvdW50GAIgASgFEg8KB2tleV9pZHMYAyADKAkiPwoNUmVtb3ZlUmVxdWVzdBIMCgRwb29sGAEgASgJEg8KB2tleV9pZHMYAiADKAkSDwoHc2VjcmV0cxgDIAMoCSJbCg5SZW1vdmVSZXNwb25zZRIVCg1yZW1vdmVkX2NvdW50GAEgASgFEhcKD3JlbW92ZWRfa2V5X2lkcxgCIAMoCRIZChFub3RfZm91bmRfa2V5X2lkcxgDIAMoCSL+AQoUUmVwb3J0RmFpbHVyZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRISCghsZWFzZV9pZBgCIAEoCUgAEhAKBmtleV9pZBgDIAEoCUgAEhMKC2h0dHBfc3RhdHVzGAQgASgFEhIKCmVycm9yX3R5cGUYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAcgASgJEi4KC3JldHJ5X2FmdGVyGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEicKBGtpbmQYCSABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmRCBQoDa2V5Io0CChVSZXBvcnRGYWlsdXJlUmVzcG9uc2USDgoGa2V5X2lkGAEgASgJEicKBGtpbmQYAiABKA4yGS5rZXlicm9rZXIudjEuRmFpbHVyZUtpbmQSLgoOcHJldmlvdXNfc3RhdGUYAyABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSJQoFc3RhdGUYBCABKA4yFi5rZXlicm9rZXIudjEuS2V5U3RhdGUSLwoLc3RhdGVfdW50aWwYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCRIOCgZxdWV1ZWQYByABKAgSEwoLa2VwdF9hY3RpdmUYCCABKAgiWwoUR2V0S2V5SGlzdG9yeVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiWAoVR2V0S2V5SGlzdG9yeVJlc3BvbnNlEiYKBmV2ZW50cxgBIAMoCzIWLmtleWJyb2tlci52MS5LZXlFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki6wEKCEtleUV2ZW50EigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmtleV9pZBgCIAEoCRIuCg5wcmV2aW91c19zdGF0ZRgDIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIlCgVzdGF0ZRgEIAEoDjIWLmtleWJyb2tlci52MS5LZXlTdGF0ZRIOCgZyZWFzb24YBSABKAkSDQoFYWN0b3IYBiABKAkSLwoLc3RhdGVfdW50aWwYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhIKEExpc3RQb29sc1JlcXVlc3QidgoLUG9vbFN1bW1hcnkSDAoEcG9vbBgBIAEoCRIoCgZjb3VudHMYAiABKAsyGC5rZXlicm9rZXIudjEuUG9vbENvdW50cxIvCgxyZW1vdmFsX2hvbGQYAyABKAsyGS5rZXlicm9rZXIudjEuUmVtb3ZhbEhvbGQiPQoRTGlzdFBvb2xzUmVzcG9uc2USKAoFcG9vbHMYASADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkiSAoOUmVzdG9yZVJlcXVlc3QSDAoEcG9vbBgBIAEoCRIPCgdrZXlfaWRzGAIgAygJEhcKD2FsbF9xdWFyYW50aW5lZBgDIAEoCCJ5Cg9SZXN0b3JlUmVzcG9uc2USFgoOcmVzdG9yZWRfY291bnQYASABKAUSGAoQcmVzdG9yZWRfa2V5X2lkcxgCIAMoCRIZChF1bmNoYW5nZWRfa2V5X2lkcxgDIAMoCRIZChFub3RfZm91bmRfa2V5X2lkcxgEIAMoCSImChZSZWxlYXNlUmVtb3ZhbHNSZXF1ZXN0EgwKBHBvb2wYASABKAkiUQoXUmVsZWFzZVJlbW92YWxzUmVzcG9uc2USGQoRcXVhcmFudGluZWRfY291bnQYASABKAUSGwoTcXVhcmFudGluZWRfa2V5X2lkcxgCIAMoCSIwChFEZWxldGVQb29sUmVxdWVzdBIMCgRwb29sGAEgASgJEg0KBWZvcmNlGAIgASgIIisKEkRlbGV0ZVBvb2xSZXNwb25zZRIVCg1yZW1vdmVkX2NvdW50GAEgASgFIhIKEEdldFN0YXR1c1JlcXVlc3QiwwEKEUdldFN0YXR1c1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSFwoPc3RvcmVfcmVhY2hhYmxlGAIgASgIEioKBndvcmtlchgDIAEoCzIaLmtleWJyb2tlci52MS5Xb3JrZXJTdGF0dXMSKAoFcG9vbHMYBCADKAsyGS5rZXlicm9rZXIudjEuUG9vbFN1bW1hcnkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXgoMV29ya2VyU3RhdHVzEgwKBG5hbWUYASABKAkSDwoHY2hlY2tlZBgCIAEoAxIPCgdjaGFuZ2VkGAMgASgDEg4KBmZhdWx0cxgEIAEoAxIOCgZlcnJvcnMYBSABKAMq0gIKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEhsKF0VSUk9SX1JFQVNPTl9QT09MX0VNUFRZEAESHwobRVJST1JfUkVBU09OX05PX0hFQUxUSFlfS0VZEAISHAoYRVJST1JfUkVBU09OX0tFWV9VTktOT1dOEAMSHgoaRVJST1JfUkVBU09OX0xFQVNFX1VOS05PV04QBBIeChpFUlJPUl9SRUFTT05fTEVBU0VfRVhQSVJFRBAFEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRAGEh8KG0VSUk9SX1JFQVNPTl9QT09MX05PVF9FTVBUWRAHEh0KGUVSUk9SX1JFQVNPTl9QT09MX1VOS05PV04QCBIlCiFFUlJPUl9SRUFTT05fUkVQT1JUU19SQVRFX0xJTUlURUQQCSq4AQoIS2V5U3RhdGUSGQoVS0VZX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQS0VZX1NUQVRFX0FDVElWRRABEhoKFktFWV9TVEFURV9DT09MSU5HX0RPV04QAhIVChFLRVlfU1RBVEVfU1VTUEVDVBADEhYKEktFWV9TVEFURV9ESVNBQkxFRBAEEhUKEUtFWV9TVEFURV9SRU1PVkVEEAUSGQoVS0VZX1NUQVRFX1FVQVJBTlRJTkVEEAYq6QEKC0ZhaWx1cmVLaW5kEhwKGEZBSUxVUkVfS0lORF9VTlNQRUNJRklFRBAAEhwKGEZBSUxVUkVfS0lORF9JTlZBTElEX0tFWRABEiAKHEZBSUxVUkVfS0lORF9RVU9UQV9FWEhBVVNURUQQAhIdChlGQUlMVVJFX0tJTkRfUkFURV9MSU1JVEVEEAMSIgoeRkFJTFVSRV9LSU5EX1BFUk1JU1NJT05fREVOSUVEEAQSGgoWRkFJTFVSRV9LSU5EX1RSQU5TSUVOVBAFEh0KGUZBSUxVUkVfS0lORF9VTkNMQVNTSUZJRUQQBjLvBgoQS2V5QnJva2VyU2VydmljZRJMCglHZXRSYW5kb20SHi5rZXlicm9rZXIudjEuR2V0UmFuZG9tUmVxdWVzdBofLmtleWJyb2tlci52MS5HZXRSYW5kb21SZXNwb25zZRJDCgZHZXRBbGwSGy5rZXlicm9rZXIudjEuR2V0QWxsUmVxdWVzdBocLmtleWJyb2tlci52MS5HZXRBbGxSZXNwb25zZRI6CgNBZGQSGC5rZXlicm9rZXIudjEuQWRkUmVxdWVzdBoZLmtleWJyb2tlci52MS5BZGRSZXNwb25zZRJDCgZSZW1vdmUSGy5rZXlicm9rZXIudjEuUmVtb3ZlUmVxdWVzdBocLmtleWJyb2tlci52MS5SZW1vdmVSZXNwb25zZRJYCg1SZXBvcnRGYWlsdXJlEiIua2V5YnJva2VyLnYxLlJlcG9ydEZhaWx1cmVSZXF1ZXN0GiMua2V5YnJva2VyLnYxLlJlcG9ydEZhaWx1cmVSZXNwb25zZRJMCglMaXN0UG9vbHMSHi5rZXlicm9rZXIudjEuTGlzdFBvb2xzUmVxdWVzdBofLmtleWJyb2tlci52MS5MaXN0UG9vbHNSZXNwb25zZRJYCg1HZXRLZXlIaXN0b3J5EiIua2V5YnJva2VyLnYxLkdldEtleUhpc3RvcnlSZXF1ZXN0GiMua2V5YnJva2VyLnYxLkdldEtleUhpc3RvcnlSZXNwb25zZRJGCgdSZXN0b3JlEhwua2V5YnJva2VyLnYxLlJlc3RvcmVSZXF1ZXN0Gh0ua2V5YnJva2VyLnYxLlJlc3RvcmVSZXNwb25zZRJeCg9SZWxlYXNlUmVtb3ZhbHMSJC5rZXlicm9rZXIudjEuUmVsZWFzZVJlbW92YWxzUmVxdWVzdBolLmtleWJyb2tlci52MS5SZWxlYXNlUmVtb3ZhbHNSZXNwb25zZRJPCgpEZWxldGVQb29sEh8ua2V5YnJva2VyLnYxLkRlbGV0ZVBvb2xSZXF1ZXN0GiAua2V5YnJva2VyLnYxLkRlbGV0ZVBvb2xSZXNwb25zZRJMCglHZXRTdGF0dXMSHi5rZXlicm9rZXIudjEuR2V0U3RhdHVzUmVxdWVzdBofLmtleWJyb2tlci52MS5HZXRTdGF0dXNSZXNwb25zZUI9WjtnaXRodWIuY29tL2tleWJyb2tlci9rZXlicm9rZXIvZ2VuL2tleWJyb2tlci92MTtrZXlicm9rZXJ2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Lease identifies one GetRandom grant so that a failure can be reported
@@ -343,6 +343,13 @@ export type PoolCounts = Message<"keybroker.v1.PoolCounts"> & {
    * @generated from field: int64 disabled = 5;
    */
   disabled: bigint;
+
+  /**
+   * quarantined keys were confirmed invalid; kept, re-checked, restorable.
+   *
+   * @generated from field: int64 quarantined = 6;
+   */
+  quarantined: bigint;
 };
 
 /**
@@ -351,6 +358,75 @@ export type PoolCounts = Message<"keybroker.v1.PoolCounts"> & {
  */
 export const PoolCountsSchema: GenMessage<PoolCounts> = /*@__PURE__*/
   messageDesc(file_keybroker_v1_keybroker, 6);
+
+/**
+ * RemovalHold is the state of a pool's removal brake. The worker
+ * quarantines at most max_removals keys per removal_window; past that the
+ * pool holds: further keys that check invalid stay suspect until they
+ * check valid again (the hold then lifts by itself) or an admin calls
+ * ReleaseRemovals.
+ *
+ * @generated from message keybroker.v1.RemovalHold
+ */
+export type RemovalHold = Message<"keybroker.v1.RemovalHold"> & {
+  /**
+   * held is true while the pool holds removals back.
+   *
+   * @generated from field: bool held = 1;
+   */
+  held: boolean;
+
+  /**
+   * held_count is how many suspect keys the hold keeps from quarantine.
+   *
+   * @generated from field: int64 held_count = 2;
+   */
+  heldCount: bigint;
+
+  /**
+   * reason is the refusal of the key that started the hold
+   * ("invalid_api_key").
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * since is when the hold started.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 4;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * recent_count is how many keys the worker quarantined within the
+   * current removal_window.
+   *
+   * @generated from field: int64 recent_count = 5;
+   */
+  recentCount: bigint;
+
+  /**
+   * max_removals is the pool's allowance as configured ("10%", "3").
+   *
+   * @generated from field: string max_removals = 6;
+   */
+  maxRemovals: string;
+
+  /**
+   * removal_window is the window the allowance counts over.
+   *
+   * @generated from field: google.protobuf.Duration removal_window = 7;
+   */
+  removalWindow?: Duration | undefined;
+};
+
+/**
+ * Describes the message keybroker.v1.RemovalHold.
+ * Use `create(RemovalHoldSchema)` to create a new message.
+ */
+export const RemovalHoldSchema: GenMessage<RemovalHold> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 7);
 
 /**
  * GetAllResponse is one page of keys.
@@ -378,6 +454,13 @@ export type GetAllResponse = Message<"keybroker.v1.GetAllResponse"> & {
    * @generated from field: keybroker.v1.PoolCounts counts = 3;
    */
   counts?: PoolCounts | undefined;
+
+  /**
+   * removal_hold is the pool's removal brake.
+   *
+   * @generated from field: keybroker.v1.RemovalHold removal_hold = 4;
+   */
+  removalHold?: RemovalHold | undefined;
 };
 
 /**
@@ -385,7 +468,7 @@ export type GetAllResponse = Message<"keybroker.v1.GetAllResponse"> & {
  * Use `create(GetAllResponseSchema)` to create a new message.
  */
 export const GetAllResponseSchema: GenMessage<GetAllResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 7);
+  messageDesc(file_keybroker_v1_keybroker, 8);
 
 /**
  * AddRequest carries secrets to put into a pool.
@@ -425,7 +508,7 @@ export type AddRequest = Message<"keybroker.v1.AddRequest"> & {
  * Use `create(AddRequestSchema)` to create a new message.
  */
 export const AddRequestSchema: GenMessage<AddRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 8);
+  messageDesc(file_keybroker_v1_keybroker, 9);
 
 /**
  * AddResponse says what Add did.
@@ -461,7 +544,7 @@ export type AddResponse = Message<"keybroker.v1.AddResponse"> & {
  * Use `create(AddResponseSchema)` to create a new message.
  */
 export const AddResponseSchema: GenMessage<AddResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 9);
+  messageDesc(file_keybroker_v1_keybroker, 10);
 
 /**
  * RemoveRequest names keys to delete, by key id, by secret, or both.
@@ -496,7 +579,7 @@ export type RemoveRequest = Message<"keybroker.v1.RemoveRequest"> & {
  * Use `create(RemoveRequestSchema)` to create a new message.
  */
 export const RemoveRequestSchema: GenMessage<RemoveRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 10);
+  messageDesc(file_keybroker_v1_keybroker, 11);
 
 /**
  * RemoveResponse says which keys were removed.
@@ -531,7 +614,7 @@ export type RemoveResponse = Message<"keybroker.v1.RemoveResponse"> & {
  * Use `create(RemoveResponseSchema)` to create a new message.
  */
 export const RemoveResponseSchema: GenMessage<RemoveResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 11);
+  messageDesc(file_keybroker_v1_keybroker, 12);
 
 /**
  * ReportFailureRequest is what the caller saw when the provider refused a
@@ -624,7 +707,7 @@ export type ReportFailureRequest = Message<"keybroker.v1.ReportFailureRequest"> 
  * Use `create(ReportFailureRequestSchema)` to create a new message.
  */
 export const ReportFailureRequestSchema: GenMessage<ReportFailureRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 12);
+  messageDesc(file_keybroker_v1_keybroker, 13);
 
 /**
  * ReportFailureResponse says what the broker made of the report.
@@ -683,6 +766,15 @@ export type ReportFailureResponse = Message<"keybroker.v1.ReportFailureResponse"
    * @generated from field: bool queued = 7;
    */
   queued: boolean;
+
+  /**
+   * kept_active is true when the report would have parked the key but the
+   * pool is down to its min_active active keys: reports alone never take
+   * those out of rotation (the worker and admins can).
+   *
+   * @generated from field: bool kept_active = 8;
+   */
+  keptActive: boolean;
 };
 
 /**
@@ -690,7 +782,7 @@ export type ReportFailureResponse = Message<"keybroker.v1.ReportFailureResponse"
  * Use `create(ReportFailureResponseSchema)` to create a new message.
  */
 export const ReportFailureResponseSchema: GenMessage<ReportFailureResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 13);
+  messageDesc(file_keybroker_v1_keybroker, 14);
 
 /**
  * GetKeyHistoryRequest names the key whose history to read.
@@ -734,7 +826,7 @@ export type GetKeyHistoryRequest = Message<"keybroker.v1.GetKeyHistoryRequest"> 
  * Use `create(GetKeyHistoryRequestSchema)` to create a new message.
  */
 export const GetKeyHistoryRequestSchema: GenMessage<GetKeyHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 14);
+  messageDesc(file_keybroker_v1_keybroker, 15);
 
 /**
  * GetKeyHistoryResponse is one page of a key's history, newest first.
@@ -762,7 +854,7 @@ export type GetKeyHistoryResponse = Message<"keybroker.v1.GetKeyHistoryResponse"
  * Use `create(GetKeyHistoryResponseSchema)` to create a new message.
  */
 export const GetKeyHistoryResponseSchema: GenMessage<GetKeyHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 15);
+  messageDesc(file_keybroker_v1_keybroker, 16);
 
 /**
  * KeyEvent is one state change of a key, as the audit trail recorded it.
@@ -828,7 +920,7 @@ export type KeyEvent = Message<"keybroker.v1.KeyEvent"> & {
  * Use `create(KeyEventSchema)` to create a new message.
  */
 export const KeyEventSchema: GenMessage<KeyEvent> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 16);
+  messageDesc(file_keybroker_v1_keybroker, 17);
 
 /**
  * ListPoolsRequest asks for every pool.
@@ -843,7 +935,7 @@ export type ListPoolsRequest = Message<"keybroker.v1.ListPoolsRequest"> & {
  * Use `create(ListPoolsRequestSchema)` to create a new message.
  */
 export const ListPoolsRequestSchema: GenMessage<ListPoolsRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 17);
+  messageDesc(file_keybroker_v1_keybroker, 18);
 
 /**
  * PoolSummary is one pool and its counts per state.
@@ -864,6 +956,13 @@ export type PoolSummary = Message<"keybroker.v1.PoolSummary"> & {
    * @generated from field: keybroker.v1.PoolCounts counts = 2;
    */
   counts?: PoolCounts | undefined;
+
+  /**
+   * removal_hold is the pool's removal brake.
+   *
+   * @generated from field: keybroker.v1.RemovalHold removal_hold = 3;
+   */
+  removalHold?: RemovalHold | undefined;
 };
 
 /**
@@ -871,7 +970,7 @@ export type PoolSummary = Message<"keybroker.v1.PoolSummary"> & {
  * Use `create(PoolSummarySchema)` to create a new message.
  */
 export const PoolSummarySchema: GenMessage<PoolSummary> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 18);
+  messageDesc(file_keybroker_v1_keybroker, 19);
 
 /**
  * ListPoolsResponse lists the pools in name order.
@@ -892,7 +991,135 @@ export type ListPoolsResponse = Message<"keybroker.v1.ListPoolsResponse"> & {
  * Use `create(ListPoolsResponseSchema)` to create a new message.
  */
 export const ListPoolsResponseSchema: GenMessage<ListPoolsResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 19);
+  messageDesc(file_keybroker_v1_keybroker, 20);
+
+/**
+ * RestoreRequest names the keys to put back into rotation.
+ *
+ * @generated from message keybroker.v1.RestoreRequest
+ */
+export type RestoreRequest = Message<"keybroker.v1.RestoreRequest"> & {
+  /**
+   * pool is the pool name.
+   *
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * key_ids to restore, whatever their state (1 to 10000).
+   *
+   * @generated from field: repeated string key_ids = 2;
+   */
+  keyIds: string[];
+
+  /**
+   * all_quarantined restores every quarantined key of the pool, instead
+   * of key_ids.
+   *
+   * @generated from field: bool all_quarantined = 3;
+   */
+  allQuarantined: boolean;
+};
+
+/**
+ * Describes the message keybroker.v1.RestoreRequest.
+ * Use `create(RestoreRequestSchema)` to create a new message.
+ */
+export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 21);
+
+/**
+ * RestoreResponse says what Restore did.
+ *
+ * @generated from message keybroker.v1.RestoreResponse
+ */
+export type RestoreResponse = Message<"keybroker.v1.RestoreResponse"> & {
+  /**
+   * restored_count is how many keys became active.
+   *
+   * @generated from field: int32 restored_count = 1;
+   */
+  restoredCount: number;
+
+  /**
+   * restored_key_ids are the keys that became active.
+   *
+   * @generated from field: repeated string restored_key_ids = 2;
+   */
+  restoredKeyIds: string[];
+
+  /**
+   * unchanged_key_ids were active already.
+   *
+   * @generated from field: repeated string unchanged_key_ids = 3;
+   */
+  unchangedKeyIds: string[];
+
+  /**
+   * not_found_key_ids are not in the pool (perhaps purged: see
+   * GetKeyHistory); nothing was done for them.
+   *
+   * @generated from field: repeated string not_found_key_ids = 4;
+   */
+  notFoundKeyIds: string[];
+};
+
+/**
+ * Describes the message keybroker.v1.RestoreResponse.
+ * Use `create(RestoreResponseSchema)` to create a new message.
+ */
+export const RestoreResponseSchema: GenMessage<RestoreResponse> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 22);
+
+/**
+ * ReleaseRemovalsRequest names the pool whose removal hold to lift.
+ *
+ * @generated from message keybroker.v1.ReleaseRemovalsRequest
+ */
+export type ReleaseRemovalsRequest = Message<"keybroker.v1.ReleaseRemovalsRequest"> & {
+  /**
+   * pool is the pool name.
+   *
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+};
+
+/**
+ * Describes the message keybroker.v1.ReleaseRemovalsRequest.
+ * Use `create(ReleaseRemovalsRequestSchema)` to create a new message.
+ */
+export const ReleaseRemovalsRequestSchema: GenMessage<ReleaseRemovalsRequest> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 23);
+
+/**
+ * ReleaseRemovalsResponse says which keys were quarantined.
+ *
+ * @generated from message keybroker.v1.ReleaseRemovalsResponse
+ */
+export type ReleaseRemovalsResponse = Message<"keybroker.v1.ReleaseRemovalsResponse"> & {
+  /**
+   * quarantined_count is how many held keys were quarantined.
+   *
+   * @generated from field: int32 quarantined_count = 1;
+   */
+  quarantinedCount: number;
+
+  /**
+   * quarantined_key_ids are the keys that were quarantined.
+   *
+   * @generated from field: repeated string quarantined_key_ids = 2;
+   */
+  quarantinedKeyIds: string[];
+};
+
+/**
+ * Describes the message keybroker.v1.ReleaseRemovalsResponse.
+ * Use `create(ReleaseRemovalsResponseSchema)` to create a new message.
+ */
+export const ReleaseRemovalsResponseSchema: GenMessage<ReleaseRemovalsResponse> = /*@__PURE__*/
+  messageDesc(file_keybroker_v1_keybroker, 24);
 
 /**
  * DeletePoolRequest names the pool to retire.
@@ -921,7 +1148,7 @@ export type DeletePoolRequest = Message<"keybroker.v1.DeletePoolRequest"> & {
  * Use `create(DeletePoolRequestSchema)` to create a new message.
  */
 export const DeletePoolRequestSchema: GenMessage<DeletePoolRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 20);
+  messageDesc(file_keybroker_v1_keybroker, 25);
 
 /**
  * DeletePoolResponse says what DeletePool did.
@@ -942,7 +1169,7 @@ export type DeletePoolResponse = Message<"keybroker.v1.DeletePoolResponse"> & {
  * Use `create(DeletePoolResponseSchema)` to create a new message.
  */
 export const DeletePoolResponseSchema: GenMessage<DeletePoolResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 21);
+  messageDesc(file_keybroker_v1_keybroker, 26);
 
 /**
  * GetStatusRequest asks for the broker's status.
@@ -957,7 +1184,7 @@ export type GetStatusRequest = Message<"keybroker.v1.GetStatusRequest"> & {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 22);
+  messageDesc(file_keybroker_v1_keybroker, 27);
 
 /**
  * GetStatusResponse is the answering broker's view of the deployment.
@@ -1007,7 +1234,7 @@ export type GetStatusResponse = Message<"keybroker.v1.GetStatusResponse"> & {
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 23);
+  messageDesc(file_keybroker_v1_keybroker, 28);
 
 /**
  * WorkerStatus counts what a validation worker did since it started.
@@ -1056,7 +1283,7 @@ export type WorkerStatus = Message<"keybroker.v1.WorkerStatus"> & {
  * Use `create(WorkerStatusSchema)` to create a new message.
  */
 export const WorkerStatusSchema: GenMessage<WorkerStatus> = /*@__PURE__*/
-  messageDesc(file_keybroker_v1_keybroker, 24);
+  messageDesc(file_keybroker_v1_keybroker, 29);
 
 /**
  * ErrorReason lists every reason a keybroker error can carry, so that
@@ -1197,8 +1424,11 @@ export enum KeyState {
   COOLING_DOWN = 2,
 
   /**
-   * KEY_STATE_SUSPECT keys were reported invalid by a caller and wait for the
-   * worker to confirm (removed) or clear (active) them.
+   * KEY_STATE_SUSPECT keys were reported invalid by a caller, or answered
+   * invalid once to the worker, and wait for a confirming check at least
+   * confirm_delay later (quarantined) or a valid one (active). Where no
+   * validator checks the pool they return to active after suspect_timeout
+   * (state_until). Keys the removal brake holds stay suspect.
    *
    * @generated from enum value: KEY_STATE_SUSPECT = 3;
    */
@@ -1215,13 +1445,24 @@ export enum KeyState {
 
   /**
    * KEY_STATE_REMOVED keys are gone from the pool: an admin removed them or
-   * the worker confirmed them invalid (or out of credit, where the pool
-   * removes such keys). It appears only in GetKeyHistory; GetAll never
-   * lists removed keys and refuses it as a filter.
+   * they were purged after quarantine_retention. It appears only in
+   * GetKeyHistory; GetAll never lists removed keys and refuses it as a
+   * filter.
    *
    * @generated from enum value: KEY_STATE_REMOVED = 5;
    */
   REMOVED = 5,
+
+  /**
+   * KEY_STATE_QUARANTINED keys were confirmed invalid by the worker (or
+   * ran out of credit where the pool removes such keys). They are never
+   * leased, but kept (sealed) and re-checked every disabled_interval: a
+   * key that checks valid returns to active by itself, an admin can
+   * Restore it, and it is purged after the pool's quarantine_retention.
+   *
+   * @generated from enum value: KEY_STATE_QUARANTINED = 6;
+   */
+  QUARANTINED = 6,
 }
 
 /**
@@ -1394,6 +1635,34 @@ export const KeyBrokerService: GenService<{
     methodKind: "unary";
     input: typeof GetKeyHistoryRequestSchema;
     output: typeof GetKeyHistoryResponseSchema;
+  },
+  /**
+   * Restore puts keys back into rotation (admin): the named keys, or every
+   * quarantined key of the pool, become active whatever parked them, and
+   * the worker checks each at once; a key that really is dead goes
+   * through the two strikes again. Keys already active are left as they
+   * are; unknown key ids are reported, not an error.
+   *
+   * @generated from rpc keybroker.v1.KeyBrokerService.Restore
+   */
+  restore: {
+    methodKind: "unary";
+    input: typeof RestoreRequestSchema;
+    output: typeof RestoreResponseSchema;
+  },
+  /**
+   * ReleaseRemovals lifts a pool's removal hold (admin): the keys the
+   * removal brake kept suspect are quarantined now and the brake's window
+   * starts afresh. Use it when the keys really are dead (a mass
+   * revocation); when the upstream was at fault, wait (held keys come back
+   * by themselves when they check valid) or Restore them.
+   *
+   * @generated from rpc keybroker.v1.KeyBrokerService.ReleaseRemovals
+   */
+  releaseRemovals: {
+    methodKind: "unary";
+    input: typeof ReleaseRemovalsRequestSchema;
+    output: typeof ReleaseRemovalsResponseSchema;
   },
   /**
    * DeletePool retires a pool (admin): it leaves ListPools, the metrics and

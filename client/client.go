@@ -30,6 +30,9 @@ func New(target string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(&s)
 	}
+	if err := checkTokenTransport(target, s); err != nil {
+		return nil, err
+	}
 	dial := []grpc.DialOption{
 		grpc.WithTransportCredentials(s.creds),
 		grpc.WithKeepaliveParams(keepaliveParams),

@@ -19,6 +19,7 @@ type settings struct {
 	token    string
 	creds    credentials.TransportCredentials
 	dialOpts []grpc.DialOption
+	insecure bool
 }
 
 // DefaultTimeout is the deadline of a call whose context has none. The
@@ -57,9 +58,18 @@ func WithRetryPolicy(p RetryPolicy) Option {
 	return func(s *settings) { s.retry = p }
 }
 
+// WithInsecure lets New send a bearer token over a plaintext connection to
+// a broker that is not on loopback or a unix socket, where anyone on the
+// path can read the token. Never in production; use TLS
+// (WithTransportCredentials) instead.
+func WithInsecure() Option {
+	return func(s *settings) { s.insecure = true }
+}
+
 // WithBearerToken sends "authorization: Bearer <token>" metadata on every
-// call, for a broker that requires a token. The token is sent over
-// plaintext connections too (a sidecar on loopback or a unix socket); use
+// call, for a broker that requires a token. Over plaintext the token is
+// sent only to a broker on loopback or a unix socket (a sidecar); New
+// refuses any other address unless WithInsecure is given. Use
 // WithTransportCredentials for anything that crosses a network.
 func WithBearerToken(token string) Option {
 	return func(s *settings) { s.token = token }

@@ -7,7 +7,11 @@
 #     protobuf-compiler and protobuf-compiler-grpc (protoc and
 #     grpc_python_plugin, which buf generate runs for gen/python); and
 #     python3-grpcio, python3-protobuf, python3-httpx (clients/python's
-#     tests, run by Debian's /usr/bin/python3); chromium (the status page
+#     tests, run by Debian's /usr/bin/python3); systemd (systemd-analyze,
+#     so the systemd unit's hardening score is really checked:
+#     KEYBROKER_REQUIRE_SYSTEMD_ANALYZE=1 turns the test's skip into a
+#     failure);
+#     chromium (the status page
 #     is tested in a real headless browser; KEYBROKER_BROWSER_TEST=require
 #     makes that test fail instead of skip without it).
 #   - promtool, extracted from Debian's prometheus package (apt-get download
@@ -33,6 +37,7 @@ apt_needed=()
 command -v redis-server >/dev/null 2>&1 || apt_needed+=(redis-server)
 command -v protoc >/dev/null 2>&1 || apt_needed+=(protobuf-compiler)
 command -v grpc_python_plugin >/dev/null 2>&1 || apt_needed+=(protobuf-compiler-grpc)
+command -v systemd-analyze >/dev/null 2>&1 || apt_needed+=(systemd)
 command -v chromium >/dev/null 2>&1 || apt_needed+=(chromium)
 for mod in grpc:python3-grpcio google.protobuf:python3-protobuf httpx:python3-httpx; do
 	/usr/bin/python3 -c "import ${mod%%:*}" >/dev/null 2>&1 || apt_needed+=("${mod#*:}")
@@ -52,6 +57,8 @@ if [ ${#apt_needed[@]} -gt 0 ]; then
 fi
 redis-server --version
 protoc --version
+systemd-analyze --version | head -1
+export KEYBROKER_REQUIRE_SYSTEMD_ANALYZE=1
 chromium --version
 export KEYBROKER_BROWSER_TEST=require
 

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -14,16 +13,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/encoding"
-	encproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/auth"
@@ -31,14 +26,21 @@ import (
 
 // GRPCConfig holds the transport settings of the gRPC server.
 type GRPCConfig struct {
-	// MaxRecvMsgSize bounds one request; Add of thousands of keys fits in
-	// the default 8 MiB.
+	// MaxRecvMsgSize bounds one request of the bulk call (Add of up to
+	// 10,000 keys fits in the default 8 MiB); every other method has its
+	// own, much smaller bound (see requestLimits).
 	MaxRecvMsgSize int
+	// MaxConcurrentStreams bounds the calls in flight on one connection.
+	MaxConcurrentStreams uint32
 	// Reflection registers server reflection so grpcurl needs no .proto.
 	Reflection bool
 	// Auth, when enabled, requires credentials on every call but health and
 	// reflection. A nil or empty policy leaves the service open.
 	Auth *auth.Policy
+	// AuthSource, when set, replaces Auth with a policy that can change
+	// while the server runs (--auth-file reloads). Whether authentication
+	// is on is decided once, from its policy at start.
+	AuthSource PolicySource
 	// Creds secures the transport (TLS, mTLS); nil serves plaintext.
 	Creds credentials.TransportCredentials
 	// Metrics, when set, records every call (first interceptor, so refused
@@ -52,6 +54,11 @@ type GRPCConfig struct {
 	Draining <-chan struct{}
 }
 
+// DefaultMaxConcurrentStreams is how many calls one connection may have in
+// flight unless configured: far above what a client's pool of callers
+// needs, and a bound on what one connection can make the broker hold.
+const DefaultMaxConcurrentStreams = 128
+
 // CallMetrics records every call (metrics.GRPCServer: go-grpc-middleware's
 // prometheus metric names, without its per-call label lookups).
 type CallMetrics interface {
@@ -63,7 +70,7 @@ type CallMetrics interface {
 
 // DefaultGRPCConfig is what `keybroker serve` uses unless told otherwise.
 func DefaultGRPCConfig() GRPCConfig {
-	return GRPCConfig{MaxRecvMsgSize: 8 << 20, Reflection: true}
+	return GRPCConfig{MaxRecvMsgSize: 8 << 20, MaxConcurrentStreams: DefaultMaxConcurrentStreams, Reflection: true}
 }
 
 // NewGRPCServer returns a gRPC server with svc, grpc.health.v1 (hs) and,
@@ -71,7 +78,10 @@ func DefaultGRPCConfig() GRPCConfig {
 // metrics and logging first, so they record the code the client finally
 // sees (refusals included); then authentication and authorisation;
 // recovery last, so a panic in a handler becomes INTERNAL (and is logged)
-// instead of killing the process.
+// instead of killing the process. Before any of them, a tap handle
+// authenticates each call from its headers, so an unauthenticated request
+// is refused before its body is read, and a codec bounds each request's
+// size and repeated fields per method before decoding it.
 func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCConfig) *grpc.Server {
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall), // never payloads: they carry secrets
@@ -85,16 +95,23 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 	}
 	unary = append(unary, logUnary(log)) // the same fields as the stream one, cheaper (see logUnary)
 	stream = append(stream, logging.StreamServerInterceptor(slogAdapter(log), logOpts...))
-	if cfg.Auth != nil && cfg.Auth.Enabled() {
-		unary = append(unary, authUnary(cfg.Auth))
-		stream = append(stream, authStream(cfg.Auth))
+	pols := cfg.AuthSource
+	if pols == nil && cfg.Auth != nil {
+		pols = StaticPolicy{cfg.Auth}
+	}
+	authOn := pols != nil && pols.Current().Enabled()
+	if authOn {
+		unary = append(unary, authUnary(pols))
+		stream = append(stream, authStream(pols))
 	}
 	unary = append(unary, recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(panicHandler(log))))
 	stream = append(stream, recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(panicHandler(log))))
+	codec := newLimitCodec(cfg.MaxRecvMsgSize)
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
+		grpc.ForceServerCodecV2(codec),
 		// Calls run on long-lived workers whose stacks have already grown
 		// to what the interceptor chain needs, instead of a new goroutine
 		// per call that grows (copies) its stack every time; when every
@@ -110,16 +127,20 @@ func NewGRPCServer(svc *Service, hs *health.Server, log *slog.Logger, cfg GRPCCo
 			PermitWithoutStream: true,
 		}),
 	}
+	if cfg.MaxConcurrentStreams > 0 {
+		opts = append(opts, grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams))
+	}
+	if authOn {
+		opts = append(opts, grpc.InTapHandle(authTap(pols)))
+	}
 	if cfg.Creds != nil {
 		opts = append(opts, grpc.Creds(cfg.Creds))
 	}
 	if cfg.StatsHandler != nil {
 		opts = append(opts, grpc.StatsHandler(cfg.StatsHandler))
 	}
-	codec := newLenientCodec()
-	opts = append(opts, grpc.ForceServerCodecV2(codec))
 	srv := grpc.NewServer(opts...)
-	srv.RegisterService(decodeFailuresInvalid(pb.KeyBrokerService_ServiceDesc, codec), svc)
+	srv.RegisterService(boundedHandlers(pb.KeyBrokerService_ServiceDesc, codec), svc)
 	if cfg.Draining != nil {
 		healthpb.RegisterHealthServer(srv, drainableHealth{hs, cfg.Draining})
 	} else {
@@ -181,66 +202,4 @@ func panicText(p any) string {
 		return err.Error()
 	}
 	return fmt.Sprintf("%T (value not logged)", p)
-}
-
-// decodeFailuresInvalid returns desc with every unary handler answering a
-// request grpc-go could not decode (malformed protobuf, a string field
-// that is not UTF-8) with INVALID_ARGUMENT: grpc-go says INTERNAL, which
-// blames the broker for the caller's bytes and trips server-error alerts.
-// grpc-go writes that INTERNAL itself when a codec fails, so the codec
-// (lenientCodec) does not fail: it remembers the message it could not
-// fill, and the handler's decode step answers for it.
-func decodeFailuresInvalid(desc grpc.ServiceDesc, codec *lenientCodec) *grpc.ServiceDesc {
-	methods := make([]grpc.MethodDesc, len(desc.Methods))
-	for i, m := range desc.Methods {
-		handler := m.Handler
-		m.Handler = func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
-			return handler(srv, ctx, func(v any) error {
-				if err := dec(v); err != nil {
-					return err
-				}
-				if codec.failed(v) {
-					return status.Error(codes.InvalidArgument, "request is not a valid message: malformed protobuf, or a string field that is not UTF-8")
-				}
-				return nil
-			}, ic)
-		}
-		methods[i] = m
-	}
-	desc.Methods = methods
-	return &desc
-}
-
-// lenientCodec is the protobuf codec, except that a keybroker.v1 request
-// it cannot decode is recorded (by message) instead of failed; the
-// service's handlers, wrapped by decodeFailuresInvalid, claim the record
-// and answer INVALID_ARGUMENT. Messages of other services (health,
-// reflection) fail as grpc-go would.
-type lenientCodec struct {
-	encoding.CodecV2
-	bad sync.Map // message pointer → struct{}
-}
-
-func newLenientCodec() *lenientCodec {
-	return &lenientCodec{CodecV2: encoding.GetCodecV2(encproto.Name)}
-}
-
-// Unmarshal decodes data into v; see lenientCodec.
-func (c *lenientCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	err := c.CodecV2.Unmarshal(data, v)
-	if err == nil {
-		return nil
-	}
-	m, ok := v.(protoreflect.ProtoMessage)
-	if !ok || m.ProtoReflect().Descriptor().ParentFile().Package() != "keybroker.v1" {
-		return err
-	}
-	c.bad.Store(v, struct{}{})
-	return nil
-}
-
-// failed reports (once) whether v could not be decoded.
-func (c *lenientCodec) failed(v any) bool {
-	_, bad := c.bad.LoadAndDelete(v)
-	return bad
 }

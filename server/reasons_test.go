@@ -12,15 +12,16 @@ import (
 // must not change what travels.
 func TestReasonsKeepTheirWireNames(t *testing.T) {
 	wire := map[pb.ErrorReason]string{
-		pb.ErrorReason_ERROR_REASON_POOL_EMPTY:        "POOL_EMPTY",
-		pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY:    "NO_HEALTHY_KEY",
-		pb.ErrorReason_ERROR_REASON_KEY_UNKNOWN:       "KEY_UNKNOWN",
-		pb.ErrorReason_ERROR_REASON_LEASE_UNKNOWN:     "LEASE_UNKNOWN",
-		pb.ErrorReason_ERROR_REASON_LEASE_EXPIRED:     "LEASE_EXPIRED",
-		pb.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE: "STORE_UNAVAILABLE",
-		pb.ErrorReason_ERROR_REASON_NO_BUDGET:         "NO_BUDGET",
-		pb.ErrorReason_ERROR_REASON_POOL_NOT_EMPTY:    "POOL_NOT_EMPTY",
-		pb.ErrorReason_ERROR_REASON_POOL_UNKNOWN:      "POOL_UNKNOWN",
+		pb.ErrorReason_ERROR_REASON_POOL_EMPTY:           "POOL_EMPTY",
+		pb.ErrorReason_ERROR_REASON_NO_HEALTHY_KEY:       "NO_HEALTHY_KEY",
+		pb.ErrorReason_ERROR_REASON_KEY_UNKNOWN:          "KEY_UNKNOWN",
+		pb.ErrorReason_ERROR_REASON_LEASE_UNKNOWN:        "LEASE_UNKNOWN",
+		pb.ErrorReason_ERROR_REASON_LEASE_EXPIRED:        "LEASE_EXPIRED",
+		pb.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE:    "STORE_UNAVAILABLE",
+		pb.ErrorReason_ERROR_REASON_NO_BUDGET:            "NO_BUDGET",
+		pb.ErrorReason_ERROR_REASON_POOL_NOT_EMPTY:       "POOL_NOT_EMPTY",
+		pb.ErrorReason_ERROR_REASON_POOL_UNKNOWN:         "POOL_UNKNOWN",
+		pb.ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED: "REPORTS_RATE_LIMITED",
 	}
 	for n := range pb.ErrorReason_name {
 		r := pb.ErrorReason(n)

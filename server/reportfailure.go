@@ -27,9 +27,17 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	if err := validatePool(pool); err != nil {
 		return nil, err
 	}
+	if !s.reportLimits.callers.allow(callerKey(ctx), s.now()) {
+		return nil, statusError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED, pool, time.Second,
+			"too many failure reports from this caller; the key is already parked by the first ones")
+	}
 	id, byLease, err := s.reportedKey(pool, req)
 	if err != nil {
 		return nil, err
+	}
+	if !s.reportLimits.keys.allow(pool+"/"+id, s.now()) {
+		return nil, statusError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED, pool, time.Second,
+			"too many failure reports about key %s; the first ones already decided its state", id)
 	}
 	obs, explicit, err := observation(req)
 	if err != nil {
@@ -41,6 +49,8 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 	if explicit != failure.Unspecified && explicit != verdict.Kind {
 		verdict = failure.Verdict{Kind: explicit, Reason: "reported_" + explicit.String(), RetryAfter: obs.RetryAfter}
 	}
+	// No report id on the direct path: a dedup id is a Redis write (kept an
+	// hour) that only a replay needs, and every caller could make them.
 	f := reportedFailure(policy, verdict, now)
 	caller := callerName(ctx)
 	rctx, cancel := reportBudget(ctx)
@@ -51,7 +61,10 @@ func (s *Service) ReportFailure(ctx context.Context, req *pb.ReportFailureReques
 		return nil, statusError(codes.NotFound, pb.ErrorReason_ERROR_REASON_KEY_UNKNOWN, pool, 0, "key %s is not in pool %q (removed?)", id, pool)
 	}
 	if err != nil && (store.IsUnavailable(err) || outOfTime) && ctx.Err() == nil {
-		return s.queue(ctx, queuedReport{pool: pool, id: id, failure: f, actor: caller}, verdict, byLease, err)
+		// A queued report may be replayed more than once (Redis flapping):
+		// it gets an id so that only its first application counts.
+		f.ID = newReportID()
+		return s.queue(ctx, queuedReport{pool: pool, id: id, failure: f, actor: caller, caller: callerKey(ctx)}, verdict, byLease, err)
 	}
 	if err != nil {
 		return nil, s.storeFailure(ctx, "ReportFailure", pool, err)
@@ -100,7 +113,7 @@ func reportBudget(ctx context.Context) (context.Context, context.CancelFunc) {
 // a lying caller cannot take keys out for good; and reports never park the
 // pool's last min_active active keys.
 func reportedFailure(policy config.Pool, v failure.Verdict, now time.Time) store.Failure {
-	f := store.Failure{Kind: v.Kind, Reason: v.Reason, Until: policy.Until(v, now), ID: newReportID(),
+	f := store.Failure{Kind: v.Kind, Reason: v.Reason, Until: policy.Until(v, now),
 		Park: time.Duration(policy.ReportPark(v.Kind)), MinActive: policy.MinActive}
 	if policy.Validator.Checks() {
 		f.Recheck = time.Duration(policy.Validator.DisabledInterval)

@@ -21,18 +21,24 @@ type queuedReport struct {
 	pool, id string
 	failure  store.Failure
 	actor    string // the authenticated caller, "" when none
+	caller   string // callerKey: whose share of the buffer it uses
 }
 
 // reportQueue keeps reports in arrival order, up to a bound, so none is
 // lost to a Redis outage shorter than the buffer; past the bound a report
-// is refused (and counted) rather than silently dropped.
+// is refused (and counted) rather than silently dropped. One caller may
+// fill at most its share (a tenth of the buffer, at least minOwnerShare),
+// so junk reports from one token cannot push out everyone else's during an
+// outage.
 type reportQueue struct {
-	mu    sync.Mutex
-	items []queuedReport
-	limit int
-	wake  chan struct{}
-	held  map[reportKey]int // queued reports per key and kind
-	keys  map[[2]string]int // queued reports per pool and key id
+	mu       sync.Mutex
+	items    []queuedReport
+	limit    int
+	perOwner int
+	owners   map[string]int    // queued reports per caller
+	held     map[reportKey]int // queued reports per key and kind
+	keys     map[[2]string]int // queued reports per pool and key id
+	wake     chan struct{}
 }
 
 // reportKey is what makes two queued reports the same: one key, one kind.
@@ -41,26 +47,32 @@ type reportKey struct {
 	kind     failure.Kind
 }
 
+// minOwnerShare is the smallest share of the buffer one caller may fill.
+const minOwnerShare = 1000
+
 func newReportQueue(limit int) *reportQueue {
-	return &reportQueue{limit: limit, wake: make(chan struct{}, 1), held: map[reportKey]int{}, keys: map[[2]string]int{}}
+	return &reportQueue{limit: limit, perOwner: max(limit/10, min(limit, minOwnerShare)), owners: map[string]int{},
+		wake: make(chan struct{}, 1), held: map[reportKey]int{}, keys: map[[2]string]int{}}
 }
 
 func (r queuedReport) key() reportKey { return reportKey{r.pool, r.id, r.failure.Kind} }
 
-// push adds r and reports whether there was room. A report of the same
-// key and kind as one already waiting is not stored again (it would say
-// nothing more when applied), so a caller repeating itself during an
-// outage cannot fill the buffer: dup says so.
+// push adds r and reports whether there was room, in the buffer and in its
+// caller's share. A report of the same key and kind as one already waiting
+// is not stored again (it would say nothing more when applied), so a
+// caller repeating itself during an outage cannot fill the buffer: dup
+// says so.
 func (q *reportQueue) push(r queuedReport) (ok, dup bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.held[r.key()] > 0 {
 		return true, true
 	}
-	if len(q.items) >= q.limit {
+	if len(q.items) >= q.limit || q.owners[r.caller] >= q.perOwner {
 		return false, false
 	}
 	q.items = append(q.items, r)
+	q.owners[r.caller]++
 	q.held[r.key()]++
 	q.keys[[2]string{r.pool, r.id}]++
 	return true, false
@@ -87,6 +99,7 @@ func (q *reportQueue) pop() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	r := q.items[0]
+	decrement(q.owners, r.caller)
 	decrement(q.held, r.key())
 	decrement(q.keys, [2]string{r.pool, r.id})
 	q.items[0] = queuedReport{}
@@ -119,7 +132,7 @@ func (s *Service) PendingReports() int {
 // failure reports (at shutdown, once no call can add one), and returns how
 // many are lost: the buffer lives in memory only. A lost report costs a
 // key one more failed call after the restart, whose caller reports it
-// again; see docs/RELIABILITY.md for why it is not written to disk.
+// again; see docs/reliability.md for why it is not written to disk.
 func (s *Service) FlushReports(ctx context.Context) int {
 	if s.pending == nil || s.pending.len() == 0 {
 		return 0

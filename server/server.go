@@ -87,6 +87,8 @@ type Service struct {
 	maxStale time.Duration
 	budgets  *budget.Tracker // nil: no budgets
 	status   StatusSource
+
+	reportLimits reportLimits
 }
 
 // Option configures a Service.
@@ -140,6 +142,7 @@ func New(keys *store.Store, leases *lease.Signer, opts ...Option) *Service {
 		observe:  nopObserver{},
 		pending:  newReportQueue(DefaultReportBuffer),
 	}
+	s.reportLimits = newReportLimits(DefaultReportRate())
 	for _, o := range opts {
 		o(s)
 	}

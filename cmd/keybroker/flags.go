@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/keybroker/keybroker/server"
 )
 
@@ -18,12 +20,14 @@ type redisFlags struct {
 	redisMasterName   string
 	redisTimeout      time.Duration
 	encryptionKeyFile string
+	allowEviction     bool
 }
 
 func (r *redisFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.redis, "redis", "", "Redis address(es), comma-separated host:port or redis:// URLs; one = single node, several = Cluster, with --redis-master-name = Sentinel. Empty: embedded in-memory store (serve only; nothing survives a restart)")
 	fs.StringVar(&r.redisMasterName, "redis-master-name", "", "Sentinel master name; --redis then lists the sentinels")
 	fs.DurationVar(&r.redisTimeout, "redis-timeout", time.Second, "Redis dial/read/write timeout; calls fail with UNAVAILABLE after it")
+	fs.BoolVar(&r.allowEviction, "allow-redis-eviction", false, "start even if Redis's maxmemory-policy evicts keys (it may then drop the broker key or pool indexes); the default refuses anything but noeviction")
 	fs.StringVar(&r.encryptionKeyFile, "encryption-key-file", "", "data keys sealing secrets at rest, one ID=BASE64 per line, first is primary (keybroker genkey); or the keys themselves in $KEYBROKER_ENCRYPTION_KEYS")
 }
 
@@ -49,6 +53,7 @@ type commonFlags struct {
 	workerPoll        time.Duration
 	workerName        string
 	metricsAddr       string
+	probeAddr         string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -61,6 +66,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.workerPoll, "worker-poll", 250*time.Millisecond, "how often the worker looks for due keys in each pool; bounds how long a suspect key waits")
 	fs.StringVar(&c.workerName, "worker-name", "", "this worker's name in the audit trail (actor worker:<name>); empty: the host name")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz, /readyz and the /status page (admin token when auth is on) over plain HTTP on this host:port; empty: off")
+	fs.StringVar(&c.probeAddr, "probe-addr", "", "serve only /healthz and /readyz over plain HTTP on this host:port, for kubelet probes while /metrics stays on loopback; empty: off")
 }
 
 func (c *commonFlags) logging() (level, format string) { return c.logLevel, c.logFormat }
@@ -99,6 +105,11 @@ type serveFlags struct {
 	worker          bool
 	reportBuffer    int
 	maxStaleness    time.Duration
+	maxConnections  int
+	maxStreams      uint
+	reportRate      float64
+	reportRateKey   float64
+	requireRedis    bool
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -114,15 +125,20 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.healthInterval, "health-interval", 2*time.Second, "how often Redis is pinged for grpc.health.v1")
 	fs.DurationVar(&f.wakeInterval, "wake-interval", time.Second, "how often cooled-down keys are returned to active in every pool")
 	fs.BoolVar(&f.reflection, "reflection", true, "register gRPC server reflection (for grpcurl)")
-	fs.StringVar(&f.authFile, "auth-file", "", "who may call what: tokens (as SHA-256) and client-certificate rules, with roles and pools; $KEYBROKER_ADMIN_TOKEN and $KEYBROKER_CLIENT_TOKEN add tokens too")
+	fs.StringVar(&f.authFile, "auth-file", "", "who may call what: tokens (as SHA-256) and client-certificate rules, with roles and pools; reloaded when it changes (revoking a token needs no restart); $KEYBROKER_ADMIN_TOKEN and $KEYBROKER_CLIENT_TOKEN add tokens too")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM); reloaded when it changes")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "the TLS certificate's private key (PEM)")
 	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "verify client certificates against these CAs (PEM), for mTLS rules in --auth-file")
-	fs.DurationVar(&f.tlsReload, "tls-reload-interval", 5*time.Second, "how often TLS files are checked for changes")
+	fs.DurationVar(&f.tlsReload, "tls-reload-interval", 5*time.Second, "how often TLS files are checked for changes (SIGHUP reloads at once)")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow listening beyond loopback without authentication (never in production)")
-	fs.DurationVar(&f.configReload, "config-reload-interval", 5*time.Second, "how often --config is checked for changes (SIGHUP reloads at once)")
+	fs.DurationVar(&f.configReload, "config-reload-interval", 5*time.Second, "how often --config and --auth-file are checked for changes (SIGHUP reloads at once)")
 	fs.DurationVar(&f.maxStaleness, "max-staleness", time.Minute, "with the in-memory view, how long GetRandom keeps leasing (and health stays SERVING) after Redis stops answering; then UNAVAILABLE")
 	fs.IntVar(&f.reportBuffer, "report-buffer", server.DefaultReportBuffer, "failure reports kept in memory while Redis is unreachable, applied in order when it returns; 0: refuse them with UNAVAILABLE")
+	fs.BoolVar(&f.requireRedis, "require-redis", false, "refuse to start when --redis is empty instead of running on the embedded in-memory store (set in the systemd unit, so an environment file without KEYBROKER_REDIS stops the unit)")
+	fs.Float64Var(&f.reportRate, "report-rate", 100, "failure reports per second one caller (token, certificate, or address when auth is off) may send, bursts of twice that; 0: no limit")
+	fs.Float64Var(&f.reportRateKey, "report-rate-per-key", 10, "failure reports per second about one key, from all callers, bursts of twice that; 0: no limit")
+	fs.IntVar(&f.maxConnections, "max-connections", 1024, "most client connections open at once; more wait to be accepted (each costs the broker about 100 KB)")
+	fs.UintVar(&f.maxStreams, "max-concurrent-streams", uint(server.DefaultMaxConcurrentStreams), "most calls in flight on one connection")
 	fs.BoolVar(&f.worker, "worker", true, "run the validation worker in this process (--worker=false when keybroker worker runs elsewhere)")
 }
 
@@ -230,4 +246,27 @@ func newFlagSet(name string, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(w)
 	return fs
+}
+
+// reportRate is the ReportRate the flags ask for.
+func (f *serveFlags) reportLimits() server.ReportRate {
+	r := server.DefaultReportRate()
+	r.PerCaller, r.CallerBurst = rate.Limit(f.reportRate), max(int(2*f.reportRate), 1)
+	r.PerKey, r.KeyBurst = rate.Limit(f.reportRateKey), max(int(2*f.reportRateKey), 1)
+	return r
+}
+
+// check rejects serve settings no flag type catches.
+func (f *serveFlags) check() error {
+	switch {
+	case f.requireRedis && len(f.addrs()) == 0:
+		return fmt.Errorf("--require-redis is set but --redis ($KEYBROKER_REDIS) is empty: refusing to run on the embedded in-memory store, where nothing survives a restart")
+	case f.reportRate < 0 || f.reportRateKey < 0:
+		return fmt.Errorf("--report-rate and --report-rate-per-key must not be negative")
+	case f.maxConnections < 1:
+		return fmt.Errorf("--max-connections %d: want at least 1", f.maxConnections)
+	case f.maxStreams < 1 || f.maxStreams > 1<<20:
+		return fmt.Errorf("--max-concurrent-streams %d: want 1 to %d", f.maxStreams, 1<<20)
+	}
+	return f.commonFlags.check()
 }

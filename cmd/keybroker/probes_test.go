@@ -141,13 +141,13 @@ func TestManifestProbesAgainstATLSBroker(t *testing.T) {
 	rs := redistest.Start(t)
 	ca := testpki.NewCA(t, "probe-ca")
 	srv := ca.Server("127.0.0.1")
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	grpcAddr, httpAddr, probeAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	bin, err := binary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "--listen", grpcAddr, "--tls-cert", srv.CertFile, "--tls-key", srv.KeyFile,
-		"--metrics-addr", httpAddr, "--redis", rs.Client().Options().Addr, "--health-interval", "100ms")
+		"--metrics-addr", httpAddr, "--probe-addr", probeAddr, "--redis", rs.Client().Options().Addr, "--health-interval", "100ms")
 	cmd.Env = append(os.Environ(), "KEYBROKER_ADMIN_TOKEN=probe-admin-token-0123456789")
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -165,6 +165,8 @@ func TestManifestProbesAgainstATLSBroker(t *testing.T) {
 				addrs[p.ContainerPort] = grpcAddr
 			case "metrics":
 				addrs[p.ContainerPort] = httpAddr
+			case "probes":
+				addrs[p.ContainerPort] = probeAddr
 			}
 		}
 		for name, p := range map[string]*k8sProbe{"readiness": c.Readiness, "liveness": c.Liveness} {

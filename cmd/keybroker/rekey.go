@@ -19,6 +19,7 @@ func rekey(ctx context.Context, args []string, getenv func(string) string, stdou
 	var rf redisFlags
 	rf.register(fs)
 	pools := fs.String("pools", "", "comma-separated pools to rekey; empty: every pool")
+	sealPlain := fs.Bool("seal-plaintext", false, "also seal secrets and the broker key stored before encryption was turned on (one-time migration; brokers with a data key refuse plaintext)")
 	err := parseFlags(fs, args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -27,14 +28,14 @@ func rekey(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stderr, "keybroker rekey: %v\n", err)
 		return 2
 	}
-	if err := runRekey(ctx, &rf, *pools, getenv, stdout); err != nil {
+	if err := runRekey(ctx, &rf, *pools, *sealPlain, getenv, stdout); err != nil {
 		fmt.Fprintf(stderr, "keybroker rekey: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func runRekey(ctx context.Context, rf *redisFlags, poolList string, getenv func(string) string, stdout io.Writer) error {
+func runRekey(ctx context.Context, rf *redisFlags, poolList string, sealPlain bool, getenv func(string) string, stdout io.Writer) error {
 	if len(rf.addrs()) == 0 {
 		return errors.New("--redis is required: the embedded store has nothing to rekey")
 	}
@@ -47,8 +48,10 @@ func runRekey(ctx context.Context, rf *redisFlags, poolList string, getenv func(
 	}
 	// Opening the broker loads (and reseals) the broker key too.
 	b, err := broker.New(ctx, broker.Config{
-		Redis:   store.RedisConfig{Addrs: rf.addrs(), MasterName: rf.redisMasterName, Timeout: rf.redisTimeout},
-		Keyring: ring,
+		Redis:         store.RedisConfig{Addrs: rf.addrs(), MasterName: rf.redisMasterName, Timeout: rf.redisTimeout},
+		Keyring:       ring,
+		SealPlaintext: sealPlain,
+		AllowEviction: true, // rekey rewrites values in place; serve and worker check the policy
 	})
 	if err != nil {
 		return err

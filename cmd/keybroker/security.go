@@ -16,7 +16,8 @@ const envEncryptionKeys = "KEYBROKER_ENCRYPTION_KEYS"
 // security is everything serve needs to protect keys and callers.
 type security struct {
 	ring   *seal.Keyring    // nil: secrets unencrypted at rest
-	policy *auth.Policy     // disabled: no authentication
+	auth   *auth.Live       // follows --auth-file
+	policy *auth.Policy     // the policy at start; disabled: no authentication
 	tls    *tlsreload.Files // nil: plaintext transport
 	noAuth bool
 }
@@ -28,17 +29,20 @@ func loadSecurity(f *serveFlags, getenv func(string) string) (*security, error) 
 	if err != nil {
 		return nil, err
 	}
-	pol, err := auth.Load(f.authFile, getenv)
+	if f.tlsClientCA != "" && f.tlsCert == "" {
+		return nil, fmt.Errorf("--tls-client-ca needs --tls-cert and --tls-key: mTLS runs over TLS")
+	}
+	live, err := auth.NewLive(f.authFile, getenv, func(p *auth.Policy) error {
+		if p.HasCertRules() && f.tlsClientCA == "" {
+			return fmt.Errorf("--auth-file has certificate rules but no --tls-client-ca to verify client certificates")
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	sec := &security{ring: ring, policy: pol, noAuth: !pol.Enabled()}
-	switch {
-	case f.tlsClientCA != "" && f.tlsCert == "":
-		return nil, fmt.Errorf("--tls-client-ca needs --tls-cert and --tls-key: mTLS runs over TLS")
-	case pol.HasCertRules() && f.tlsClientCA == "":
-		return nil, fmt.Errorf("--auth-file has certificate rules but no --tls-client-ca to verify client certificates")
-	}
+	pol := live.Current()
+	sec := &security{ring: ring, auth: live, policy: pol, noAuth: !pol.Enabled()}
 	if f.tlsCert != "" || f.tlsKey != "" {
 		if sec.tls, err = tlsreload.Load(f.tlsCert, f.tlsKey, f.tlsClientCA); err != nil {
 			return nil, err

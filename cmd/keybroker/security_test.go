@@ -143,7 +143,17 @@ func TestEncryptionLifecycle(t *testing.T) {
 
 	k1 := dataKeyLine("k1")
 	k1File := keyFile(t, k1)
-	out, code := runBinary(t, nil, "rekey", "--redis", rs.Addr, "--encryption-key-file", k1File)
+	// With a data key, plaintext in Redis is refused (anyone who can write
+	// to Redis could have put it there) until the explicit migration.
+	out, code := runBinary(t, nil, "serve", "--listen", freeAddr(t), "--redis", rs.Addr, "--encryption-key-file", k1File)
+	if code != 1 || !strings.Contains(out, "rekey --seal-plaintext") {
+		t.Fatalf("serve with a data key on plaintext data: exit %d\n%s", code, out)
+	}
+	out, code = runBinary(t, nil, "rekey", "--redis", rs.Addr, "--encryption-key-file", k1File)
+	if code != 1 || !strings.Contains(out, "--seal-plaintext") {
+		t.Fatalf("rekey of plaintext without --seal-plaintext: exit %d\n%s", code, out)
+	}
+	out, code = runBinary(t, nil, "rekey", "--redis", rs.Addr, "--encryption-key-file", k1File, "--seal-plaintext")
 	if code != 0 || !strings.Contains(out, "pool p: 2 keys, 2 resealed with k1") {
 		t.Fatalf("rekey: exit %d\n%s", code, out)
 	}

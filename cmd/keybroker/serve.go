@@ -87,6 +87,7 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 		return err
 	}
 	sec.warn(log, !b.Embedded())
+	warnPlaintextTokens(log, f.listen, sec.policy.Enabled(), sec.tls != nil)
 	if !f.worker {
 		log.Info("validation worker off (--worker=false): run `keybroker worker` against the same Redis")
 	}
@@ -100,7 +101,8 @@ func runServe(ctx context.Context, f *serveFlags, getenv func(string) string, lo
 func (f *serveFlags) brokerConfig(policies *config.Live, sec *security, tracer *tracing.Tracer, log *slog.Logger) broker.Config {
 	gcfg := server.DefaultGRPCConfig()
 	gcfg.Reflection = f.reflection
-	gcfg.Auth = sec.policy
+	gcfg.AuthSource = sec.auth
+	gcfg.MaxConcurrentStreams = uint32(f.maxStreams)
 	gcfg.StatsHandler = tracer.Handler
 	if sec.tls != nil {
 		gcfg.Creds = credentials.NewTLS(sec.tls.ServerConfig())
@@ -110,6 +112,9 @@ func (f *serveFlags) brokerConfig(policies *config.Live, sec *security, tracer *
 	cfg.Selection = string(f.selection.source)
 	cfg.ResyncInterval, cfg.FlushInterval = f.selection.resyncEvery, f.selection.flushEvery
 	cfg.MaxStaleness, cfg.ReportBuffer = f.maxStaleness, f.reportBuffer
+	cfg.MaxConnections = f.maxConnections
+	rate := f.reportLimits()
+	cfg.ReportRate = &rate
 	if f.reportBuffer == 0 {
 		cfg.ReportBuffer = -1 // --report-buffer=0: refuse reports during an outage
 	}
@@ -121,9 +126,10 @@ func (f *serveFlags) brokerConfig(policies *config.Live, sec *security, tracer *
 	}
 	cfg.Loops = []func(context.Context){
 		func(ctx context.Context) { policies.Watch(ctx, f.configReload, hangups(ctx), log) },
+		func(ctx context.Context) { sec.auth.Watch(ctx, f.configReload, hangups(ctx), log) },
 	}
 	if sec.tls != nil {
-		cfg.Loops = append(cfg.Loops, func(ctx context.Context) { sec.tls.Watch(ctx, f.tlsReload, log) })
+		cfg.Loops = append(cfg.Loops, func(ctx context.Context) { sec.tls.Watch(ctx, f.tlsReload, hangups(ctx), log) })
 	}
 	return cfg
 }

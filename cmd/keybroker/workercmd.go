@@ -60,11 +60,13 @@ func (c *commonFlags) brokerConfig(policies *config.Live, ring *seal.Keyring, lo
 		Redis: store.RedisConfig{
 			Addrs: c.addrs(), MasterName: c.redisMasterName, Timeout: c.redisTimeout, Wait: true,
 		},
-		Keyring:     ring,
-		Policies:    policies,
-		Logger:      log,
-		MetricsAddr: c.metricsAddr,
-		Worker:      &broker.WorkerConfig{Name: c.workerName, Concurrency: c.workerConcurrency, Poll: c.workerPoll},
-		Version:     binaryVersion(),
+		Keyring:       ring,
+		Policies:      policies,
+		Logger:        log,
+		MetricsAddr:   c.metricsAddr,
+		ProbeAddr:     c.probeAddr,
+		AllowEviction: c.allowEviction,
+		Worker:        &broker.WorkerConfig{Name: c.workerName, Concurrency: c.workerConcurrency, Poll: c.workerPoll},
+		Version:       binaryVersion(),
 	}
 }

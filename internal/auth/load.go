@@ -114,6 +114,9 @@ func principal(name, role string, pools []string) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("%q: %w", name, err)
 	}
+	if pools != nil && len(pools) == 0 {
+		return Principal{}, fmt.Errorf("%q: pools: [] would grant no pool; list pools, or leave pools out for every pool", name)
+	}
 	for _, p := range pools {
 		if !config.ValidPoolName(p) {
 			return Principal{}, fmt.Errorf("%q: pool %q is not a valid pool name", name, p)

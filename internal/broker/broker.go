@@ -13,11 +13,12 @@ import (
 	"os"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/keybroker/keybroker/internal/auth"
 	"github.com/keybroker/keybroker/internal/budget"
 	"github.com/keybroker/keybroker/internal/buildinfo"
 	"github.com/keybroker/keybroker/internal/config"
@@ -81,8 +82,28 @@ type Config struct {
 	// the broker adds its own metrics. Zero: server.DefaultGRPCConfig().
 	GRPC *server.GRPCConfig
 	// MetricsAddr serves /metrics, /healthz and /readyz over plain HTTP;
-	// "" turns that off.
+	// "" turns that off. /metrics has no authentication: keep it on
+	// loopback or behind a network policy.
 	MetricsAddr string
+	// ProbeAddr serves only /healthz and /readyz over plain HTTP, for
+	// probes that must reach the process while /metrics stays on loopback;
+	// "" turns that off.
+	ProbeAddr string
+	// MaxConnections bounds the gRPC connections open at once (further
+	// ones wait to be accepted); 0: no bound.
+	MaxConnections int
+	// ReportRate bounds how fast failure reports are taken; nil:
+	// server.DefaultReportRate().
+	ReportRate *server.ReportRate
+	// AllowEviction starts on a Redis whose maxmemory-policy evicts keys
+	// (with a loud warning); otherwise anything but noeviction is refused.
+	// A Redis whose CONFIG cannot be read is a warning either way.
+	AllowEviction bool
+	// SealPlaintext reads secrets and a broker key stored before
+	// encryption was turned on (and the broker key is sealed): the one-time
+	// migration `keybroker rekey --seal-plaintext`. Otherwise, with a
+	// Keyring, plaintext in Redis is refused.
+	SealPlaintext bool
 
 	// Selection is SelectMemory (default) or SelectRedis.
 	Selection string
@@ -159,7 +180,7 @@ type Broker struct {
 	opts options
 	log  *slog.Logger
 
-	embedded *miniredis.Miniredis // nil on a real Redis
+	embedded *embedded // nil on a real Redis
 	conn     *store.Conn
 	store    *store.Store
 	metrics  *metrics.Metrics
@@ -176,6 +197,7 @@ type Broker struct {
 	grpc    *grpc.Server    // nil without Listen
 	lis     net.Listener    // nil without Listen
 	ops     *opsServer      // nil without MetricsAddr
+	probes  *opsServer      // nil without ProbeAddr
 	worker  *worker.Worker  // nil without Worker
 	// workerName is the worker's name in the audit trail.
 	workerName string
@@ -273,7 +295,7 @@ func (b *Broker) build(ctx context.Context) error {
 	b.metrics.Prepare(knownPools(ctx, b.store, b.cfg.Policies, b.log))
 	if b.cfg.Listen != "" {
 		b.statusPage.set(statuspage.New(b.store, b.cfg.Policies, b.statusSource(),
-			statuspage.WithAuth(b.cfg.GRPC.Auth), statuspage.WithLogger(b.log)).Handler())
+			statuspage.WithAuthSource(b.authPolicy), statuspage.WithLogger(b.log)).Handler())
 	}
 	return nil
 }
@@ -285,6 +307,9 @@ func (b *Broker) listenFirst() error {
 		lis, err := listen(b.cfg.Listen, b.cfg.UnixSocketMode)
 		if err != nil {
 			return err
+		}
+		if b.cfg.MaxConnections > 0 {
+			lis = netutil.LimitListener(lis, b.cfg.MaxConnections)
 		}
 		b.lis = lis
 	}
@@ -300,6 +325,14 @@ func (b *Broker) listenFirst() error {
 		b.ops = ops
 		ops.start()
 	}
+	if b.cfg.ProbeAddr != "" {
+		probes, err := listenOps(b.cfg.ProbeAddr, server.HTTPHandler(b.health, nil))
+		if err != nil {
+			return err
+		}
+		b.probes = probes
+		probes.start()
+	}
 	return nil
 }
 
@@ -313,7 +346,7 @@ func (b *Broker) openStore(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 		b.embedded = m
-		rc.Addrs, rc.MasterName = []string{m.Addr()}, ""
+		rc.Addrs, rc.MasterName = []string{m.URL}, ""
 		b.log.Warn("no --redis given: running on the EMBEDDED in-memory store; every key and state is lost when this process stops. Set --redis (KEYBROKER_REDIS) for real use.")
 	} else {
 		b.log.Info("using redis", "addrs", redactedAddrs(rc.Addrs), "master_name", rc.MasterName)
@@ -326,12 +359,22 @@ func (b *Broker) openStore(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	b.conn = conn
-	key, err := conn.BrokerKey(ctx, b.cfg.Keyring)
+	var keyOpts []store.BrokerKeyOption
+	storeOpts := []store.Option{store.WithKeyring(b.cfg.Keyring), store.WithClock(b.opts.now)}
+	if b.cfg.SealPlaintext {
+		keyOpts = append(keyOpts, store.SealPlaintextBrokerKey())
+		storeOpts = append(storeOpts, store.WithLegacyPlaintext())
+	}
+	key, err := conn.BrokerKey(ctx, b.cfg.Keyring, keyOpts...)
 	if err != nil {
 		return nil, err
 	}
-	b.store = conn.Store(secret.NewIDs(secret.Derive(key, labelKeyID)),
-		store.WithKeyring(b.cfg.Keyring), store.WithClock(b.opts.now))
+	if b.embedded == nil {
+		if err := b.checkEviction(ctx); err != nil {
+			return nil, err
+		}
+	}
+	b.store = conn.Store(secret.NewIDs(secret.Derive(key, labelKeyID)), storeOpts...)
 	return key, nil
 }
 
@@ -342,6 +385,9 @@ func (b *Broker) buildService(key []byte) {
 		server.WithSelector(sel), server.WithPolicies(b.cfg.Policies), server.WithLogger(b.log),
 		server.WithObserver(b.metrics), server.WithReportBuffer(max(b.cfg.ReportBuffer, 0)), server.WithClock(b.opts.now),
 		server.WithStatus(b.statusSource()),
+	}
+	if b.cfg.ReportRate != nil {
+		svcOpts = append(svcOpts, server.WithReportRate(*b.cfg.ReportRate))
 	}
 	if b.view != nil { // leases keep coming from memory during an outage, for a while
 		svcOpts = append(svcOpts, server.WithStaleness(b.contact, b.cfg.MaxStaleness))
@@ -441,6 +487,9 @@ func (b *Broker) Close() {
 	if b.ops != nil {
 		_ = b.ops.srv.Close()
 	}
+	if b.probes != nil {
+		_ = b.probes.srv.Close()
+	}
 	b.closeRedis()
 }
 
@@ -454,6 +503,15 @@ func (b *Broker) closeRedis() {
 	if b.embedded != nil {
 		b.embedded.Close()
 	}
+}
+
+// authPolicy is the authentication policy in force: the live source when
+// the gRPC configuration has one, else its fixed policy.
+func (b *Broker) authPolicy() *auth.Policy {
+	if b.cfg.GRPC.AuthSource != nil {
+		return b.cfg.GRPC.AuthSource.Current()
+	}
+	return b.cfg.GRPC.Auth
 }
 
 // redactedAddrs lists Redis addresses for the log, without credentials.

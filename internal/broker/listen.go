@@ -27,14 +27,31 @@ func listen(addr string, mode os.FileMode) (net.Listener, error) {
 	if path == "" {
 		return nil, fmt.Errorf("listen on %q: no socket path", addr)
 	}
+	return listenUnix(path, mode, nil)
+}
+
+// listenUnix creates the socket with its final permissions from the
+// start: the umask is narrowed around bind, so there is no moment in
+// which the socket is open to anyone (a chmod after listening left one,
+// and a caller who connected in it stayed connected). afterBind, when set,
+// runs right after bind (tests look at the socket there).
+func listenUnix(path string, mode os.FileMode, afterBind func()) (net.Listener, error) {
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
 	}
-	l, err := net.Listen("unix", path)
+	var l net.Listener
+	err := withUmask(0o777&^mode.Perm(), func() error {
+		var err error
+		l, err = net.Listen("unix", path)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, fmt.Errorf("listen on unix:%s: %w", path, err)
 	}
-	if err := os.Chmod(path, mode); err != nil {
+	if afterBind != nil {
+		afterBind()
+	}
+	if err := os.Chmod(path, mode); err != nil { // the umask can only remove bits
 		l.Close()
 		return nil, fmt.Errorf("set permissions of %s: %w", path, err)
 	}

@@ -166,7 +166,7 @@ func (b *Broker) drain(deadline time.Time) {
 // loops are the background loops of this broker; each runs until its
 // context ends, and an error from one stops the broker.
 func (b *Broker) loops() []func(context.Context) error {
-	out := []func(context.Context) error{b.monitorHealth}
+	out := []func(context.Context) error{b.monitorHealth, b.syncAuditLengths}
 	if b.svc != nil {
 		out = append(out,
 			func(ctx context.Context) error { wakeLoop(ctx, b.store, b.cfg.WakeInterval, b.log); return nil },
@@ -187,6 +187,9 @@ func (b *Broker) loops() []func(context.Context) error {
 	}
 	if b.ops != nil {
 		out = append(out, b.ops.serve)
+	}
+	if b.probes != nil {
+		out = append(out, b.probes.serve)
 	}
 	for _, l := range b.cfg.Loops {
 		out = append(out, func(ctx context.Context) error { l(ctx); return nil })

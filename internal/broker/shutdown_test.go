@@ -13,6 +13,7 @@ import (
 	"github.com/keybroker/keybroker/internal/broker"
 	"github.com/keybroker/keybroker/internal/redistest"
 	"github.com/keybroker/keybroker/internal/store"
+	"github.com/keybroker/keybroker/internal/testkit"
 	"github.com/keybroker/keybroker/server"
 )
 
@@ -33,7 +34,7 @@ func startServing(t *testing.T, cfg broker.Config) (*broker.Broker, pb.KeyBroker
 		t.Fatal(err)
 	}
 	id := added.GetKeyIds()[0]
-	waitFor(t, "the view serves the key", func() bool { return b.View().Contains("p", id) })
+	testkit.Eventually(t, wait, 10*time.Millisecond, "the view serves the key", func() bool { return b.View().Contains("p", id) })
 	return b, c, healthpb.NewHealthClient(conn), id, stop
 }
 
@@ -49,7 +50,7 @@ func TestDrainIsVisibleBeforeTheListenerCloses(t *testing.T) {
 	stopped := make(chan error, 1)
 	began := time.Now()
 	go func() { stopped <- stop() }()
-	waitFor(t, "health NOT_SERVING over the network while draining", func() bool {
+	testkit.Eventually(t, wait, 10*time.Millisecond, "health NOT_SERVING over the network while draining", func() bool {
 		resp, err := hc.Check(callCtx(t), &healthpb.HealthCheckRequest{})
 		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING
 	})

@@ -301,7 +301,7 @@ func TestMinKeys(t *testing.T) {
 
 func TestMerge(t *testing.T) {
 	full := Pool{
-		Provider: failure.Gemini, BaseURL: "https://u", CooldownDefault: 1, CooldownMax: 2, LeaseTTL: 3,
+		Provider: failure.Gemini, BaseURL: "https://u", CooldownDefault: 1, CooldownMax: 2, LeaseTTL: 3, AuditLength: 11,
 		AuthHeader: AuthXGoogAPIKey, Classify: []ClassifyRule{{Status: 500, Kind: "transient"}},
 		Validator: Validator{Kind: "gemini", Interval: 4, DisabledInterval: 5, RetryInterval: 6, Timeout: 7, Jitter: 0.5,
 			Concurrency: 8, RateLimit: 9, OnExhausted: "remove", Model: "m", UsageDays: 10},
@@ -808,4 +808,19 @@ func TestValidPoolName(t *testing.T) {
 		}
 	}
 	walk(0)
+}
+
+func TestAuditLengthIsBounded(t *testing.T) {
+	c := mustParse(t, "pools:\n  big:\n    audit_length: 50000\n")
+	if got := c.Pool("big").AuditEntries(); got != 50000 {
+		t.Fatalf("audit_length 50000 read as %d", got)
+	}
+	if got := c.Pool("other").AuditEntries(); got != DefaultAuditLength {
+		t.Fatalf("unset audit_length = %d, want %d", got, DefaultAuditLength)
+	}
+	for _, bad := range []string{"10", "2000000", "-1"} {
+		if _, err := Parse("p.yaml", []byte("pools:\n  a:\n    audit_length: "+bad+"\n")); err == nil {
+			t.Errorf("audit_length %s accepted", bad)
+		}
+	}
 }

@@ -79,37 +79,6 @@ func TestLiveWithoutFile(t *testing.T) {
 	}
 }
 
-// A file caught mid-write (truncated: empty, which is a valid config) must
-// not be loaded by the timer: a change is loaded only once it has held
-// still for one check.
-func TestLiveWaitsForTheFileToSettle(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pools.yaml")
-	base := time.Now().Add(-time.Hour)
-	writeAt(t, path, "defaults:\n  cooldown_default: 5s\n", base)
-	l, err := NewLive(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pending string
-	if l.settled(&pending) {
-		t.Fatal("an unchanged file counts as a change")
-	}
-	writeAt(t, path, "", base.Add(time.Minute)) // the editor truncated it
-	if l.settled(&pending) {
-		t.Fatal("a change was taken at first sight, before it settled")
-	}
-	writeAt(t, path, "defaults:\n  cooldown_default: 9s\n", base.Add(2*time.Minute)) // and wrote it
-	if l.settled(&pending) {
-		t.Fatal("a second, different version was taken without settling")
-	}
-	if !l.settled(&pending) {
-		t.Fatal("a file that held still for a check was not taken")
-	}
-	if _, err := l.Reload(); err != nil || l.Pool("x").CooldownDefault.String() != "9s" {
-		t.Fatalf("after settling: %v, cooldown %s", err, l.Pool("x").CooldownDefault)
-	}
-}
-
 // Someone (or a botched deploy) empties the policy file: `: > pools.yaml`.
 // The watcher must not reset every declared pool to the built-ins on its
 // own; it keeps the policy in force and says so at WARN, until an operator
@@ -129,7 +98,7 @@ func TestLiveRefusesAnEmptiedPolicyUnlessTold(t *testing.T) {
 	go l.Watch(ctx, 10*time.Millisecond, hup, slog.New(slog.NewTextHandler(logs, nil)))
 
 	writeAt(t, path, "", base.Add(time.Minute))
-	waitFor(t, "the refusal to be logged", func() bool { return strings.Contains(logs.String(), "config reload refused") })
+	testkit.Eventually(t, waitLimit, poll, "the refusal to be logged", func() bool { return strings.Contains(logs.String(), "config reload refused") })
 	if !strings.Contains(logs.String(), "level=WARN") {
 		t.Errorf("refusal not logged at WARN:\n%s", logs)
 	}
@@ -141,7 +110,7 @@ func TestLiveRefusesAnEmptiedPolicyUnlessTold(t *testing.T) {
 	}
 
 	hup <- os.Interrupt
-	waitFor(t, "SIGHUP to apply the empty policy", func() bool { return len(l.Current().PoolNames()) == 0 })
+	testkit.Eventually(t, waitLimit, poll, "SIGHUP to apply the empty policy", func() bool { return len(l.Current().PoolNames()) == 0 })
 }
 
 // AllowEmpty (--config-allow-empty) applies an empty policy without SIGHUP.

@@ -58,6 +58,12 @@ type Pool struct {
 	// wrongly. A pool that sets it replaces the list of the layer below.
 	Classify []ClassifyRule `yaml:"classify,omitempty"`
 
+	// AuditLength is about how many entries each of the pool's two audit
+	// streams keeps (callers' changes; admins' and the worker's decisions),
+	// oldest first out. Between 100 and 1,000,000; unset (0) is
+	// DefaultAuditLength (see AuditEntries).
+	AuditLength int `yaml:"audit_length,omitempty"`
+
 	// Validator holds the validation worker's settings for this pool.
 	Validator Validator `yaml:"validator,omitempty"`
 
@@ -133,6 +139,13 @@ func builtin() Pool {
 	return p
 }
 
+// Audit trail bounds, per stream.
+const (
+	DefaultAuditLength = 10_000
+	minAuditLength     = 100
+	maxAuditLength     = 1_000_000
+)
+
 // Lease TTL bounds: shorter than a second cannot cover one upstream call;
 // longer than a day keeps dead leases around for nothing.
 const (
@@ -178,6 +191,9 @@ func merge(over, under Pool) Pool {
 	}
 	if over.AuthHeader == "" {
 		over.AuthHeader = under.AuthHeader
+	}
+	if over.AuditLength == 0 {
+		over.AuditLength = under.AuditLength
 	}
 	if over.Classify == nil {
 		over.Classify = under.Classify
@@ -226,6 +242,15 @@ func (p Pool) Until(v failure.Verdict, now time.Time) time.Time {
 		return v.Until
 	}
 	return time.Time{}
+}
+
+// AuditEntries is the pool's audit stream cap: AuditLength, or
+// DefaultAuditLength when unset.
+func (p Pool) AuditEntries() int {
+	if p.AuditLength == 0 {
+		return DefaultAuditLength
+	}
+	return p.AuditLength
 }
 
 // Equal reports whether two policies are the same, for callers that

@@ -70,6 +70,9 @@ func checkLayer(r *report, path string, n *yaml.Node, p Pool, under Pool) {
 	if (maxNode != nil || p.CooldownMax != 0) && p.CooldownMax <= 0 {
 		at("cooldown_max", maxNode, "must be greater than 0, got %s", p.CooldownMax)
 	}
+	if auditNode := field(n, "audit_length"); auditNode != nil && (p.AuditLength < minAuditLength || p.AuditLength > maxAuditLength) {
+		at("audit_length", auditNode, "must be between %d and %d, got %d", minAuditLength, maxAuditLength, p.AuditLength)
+	}
 	leaseNode := field(n, "lease_ttl")
 	if (leaseNode != nil || p.LeaseTTL != 0) && (p.LeaseTTL < minLeaseTTL || p.LeaseTTL > maxLeaseTTL) {
 		at("lease_ttl", leaseNode, "must be between %s and %s, got %s", minLeaseTTL, maxLeaseTTL, p.LeaseTTL)

@@ -15,12 +15,16 @@ import (
 // Referer headers. A token limited to some pools sees only those.
 func (p *Page) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.auth == nil || !p.auth.Enabled() {
+		var pol *auth.Policy
+		if p.auth != nil {
+			pol = p.auth()
+		}
+		if pol == nil || !pol.Enabled() {
 			next.ServeHTTP(w, r)
 			return
 		}
 		token := bearer(r)
-		pr, ok := p.auth.ByToken(token)
+		pr, ok := pol.ByToken(token)
 		switch {
 		case token == "" || !ok:
 			w.Header().Set("WWW-Authenticate", `Basic realm="keybroker status (admin token as password)", charset="UTF-8"`)

@@ -49,7 +49,7 @@ type Page struct {
 	src      Source
 	policies Policies
 	status   server.StatusSource
-	auth     *auth.Policy
+	auth     func() *auth.Policy
 	notices  func(ctx context.Context) []Notice
 	refresh  time.Duration
 	pageSize int
@@ -65,7 +65,16 @@ type Option func(*Page)
 // WithAuth requires an admin token from pol when it is enabled (see
 // authorize). Without it, or with auth off, the page is as open as
 // /metrics.
-func WithAuth(pol *auth.Policy) Option { return func(p *Page) { p.auth = pol } }
+func WithAuth(pol *auth.Policy) Option {
+	return func(p *Page) { p.auth = func() *auth.Policy { return pol } }
+}
+
+// WithAuthSource is WithAuth for a policy that changes while the broker
+// runs (a reloaded --auth-file): each request is checked against the
+// policy in force.
+func WithAuthSource(current func() *auth.Policy) Option {
+	return func(p *Page) { p.auth = current }
+}
 
 // WithNotices adds notices from elsewhere in the broker (a pool holding
 // its removals) to the store's own.

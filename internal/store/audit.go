@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,10 +65,35 @@ func (s *Store) History(ctx context.Context, pool string, q HistoryQuery) ([]Aud
 		end = "(" + q.Before
 	}
 	var out []AuditEntry
-	for len(out) <= q.Limit {
-		msgs, err := s.rdb.XRevRangeN(ctx, prefix(pool)+"audit", end, "-", historyChunk).Result()
+	for _, stream := range auditStreams(pool) {
+		got, err := s.streamHistory(ctx, stream, end, q)
 		if err != nil {
 			return nil, false, fmt.Errorf("history of key %s in pool %q: %w", q.KeyID, pool, err)
+		}
+		out = append(out, got...)
+	}
+	slices.SortFunc(out, func(a, b AuditEntry) int { return compareStreamIDs(b.ID, a.ID) })
+	if len(out) > q.Limit {
+		return out[:q.Limit], true, nil
+	}
+	return out, false, nil
+}
+
+// auditStreams are a pool's two audit streams: caller-caused changes, and
+// admins' and the worker's decisions (kept apart so the first cannot push
+// the second out).
+func auditStreams(pool string) []string {
+	return []string{prefix(pool) + "audit", prefix(pool) + "audit:decisions"}
+}
+
+// streamHistory returns up to q.Limit+1 of keyID's entries in one stream,
+// newest first, from end down.
+func (s *Store) streamHistory(ctx context.Context, stream, end string, q HistoryQuery) ([]AuditEntry, error) {
+	var out []AuditEntry
+	for len(out) <= q.Limit {
+		msgs, err := s.rdb.XRevRangeN(ctx, stream, end, "-", historyChunk).Result()
+		if err != nil {
+			return nil, err
 		}
 		for _, m := range msgs {
 			if e, ok := parseEntry(m, q.KeyID); ok {
@@ -78,10 +105,17 @@ func (s *Store) History(ctx context.Context, pool string, q HistoryQuery) ([]Aud
 		}
 		end = "(" + msgs[len(msgs)-1].ID
 	}
-	if len(out) > q.Limit {
-		return out[:q.Limit], true, nil
+	return out, nil
+}
+
+// compareStreamIDs orders stream ids ("<ms>-<seq>") by time.
+func compareStreamIDs(a, b string) int {
+	ams, aseq, _ := strings.Cut(a, "-")
+	bms, bseq, _ := strings.Cut(b, "-")
+	if c := cmp.Compare(num(ams), num(bms)); c != 0 {
+		return c
 	}
-	return out, false, nil
+	return cmp.Compare(num(aseq), num(bseq))
 }
 
 // parseEntry reads one audit stream entry if it is about keyID. Entries
@@ -120,4 +154,21 @@ func digits(s string) bool {
 		}
 	}
 	return true
+}
+
+// SetAuditLength sets about how many entries each of a pool's audit
+// streams keeps (the pool's audit_length); n <= 0 returns it to
+// AuditLength. It applies from the next entry written.
+func (s *Store) SetAuditLength(ctx context.Context, pool string, n int) error {
+	key := prefix(pool) + "audit:max"
+	var err error
+	if n <= 0 || n == AuditLength {
+		err = s.rdb.Del(ctx, key).Err()
+	} else {
+		err = s.rdb.Set(ctx, key, n, 0).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("set audit length of pool %q: %w", pool, err)
+	}
+	return nil
 }

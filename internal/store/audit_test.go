@@ -112,7 +112,7 @@ func TestHistoryRejectsBadQueries(t *testing.T) {
 func TestAuditTrailIsCapped(t *testing.T) {
 	f := newFixture(t, WithBatchSize(1000))
 	f.add(t, "p", AuditLength+2000)
-	n, err := f.rdb.XLen(context.Background(), "kb:{p}:audit").Result()
+	n, err := f.rdb.XLen(context.Background(), "kb:{p}:audit:decisions").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,5 +120,62 @@ func TestAuditTrailIsCapped(t *testing.T) {
 	// trail may exceed the cap by up to a node.
 	if n < AuditLength || n > AuditLength+200 {
 		t.Fatalf("audit trail holds %d entries with a cap of %d", n, AuditLength)
+	}
+}
+
+// A caller with a valid client token cycles a key through short cooldowns
+// (each report and each cooldown end is an audit entry) until more than
+// a trail's worth of entries were written. Before, one capped stream held
+// everything and the admin's Remove of another key was pushed out within
+// seconds; now admins' and the worker's decisions are kept apart from
+// caller churn and survive it.
+func TestCallerChurnCannotEvictAdminDecisions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ids := f.add(t, "p", 2)
+	removed, churned := ids[0], ids[1]
+	if _, err := f.st.As("ops").Remove(ctx, "p", []string{removed}); err != nil {
+		t.Fatal(err)
+	}
+	flooder := f.st.As("flooder")
+	for i := 0; i < AuditLength/2+600; i++ {
+		until := f.clock.Now().Add(time.Second)
+		if _, err := flooder.Report(ctx, "p", churned, Failure{Kind: failure.RateLimited, Reason: "rate_limit_exceeded", Until: until}); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(2 * time.Second)
+		if err := f.st.Wake(ctx, "p"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.rdb.XLen(ctx, "kb:{p}:audit").Val(); n < AuditLength {
+		t.Fatalf("test premise: only %d churn entries written", n)
+	}
+	hist, _, err := f.st.History(ctx, "p", HistoryQuery{KeyID: removed, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawRemove bool
+	for _, e := range hist {
+		sawRemove = sawRemove || (e.To == Removed && e.Actor == "admin:ops")
+	}
+	if !sawRemove {
+		t.Fatalf("the admin's Remove was evicted by caller churn; history: %+v", hist)
+	}
+}
+
+// A pool's audit_length caps each of its audit streams.
+func TestAuditLengthIsPerPool(t *testing.T) {
+	f := newFixture(t, WithBatchSize(1000))
+	ctx := context.Background()
+	if err := f.st.SetAuditLength(ctx, "small", 200); err != nil {
+		t.Fatal(err)
+	}
+	f.add(t, "small", 1000)
+	f.add(t, "big", 1000)
+	small := f.rdb.XLen(ctx, "kb:{small}:audit:decisions").Val()
+	big := f.rdb.XLen(ctx, "kb:{big}:audit:decisions").Val()
+	if small < 200 || small > 400 || big != 1000 {
+		t.Fatalf("audit entries: small pool %d (cap 200), big pool %d (default cap)", small, big)
 	}
 }

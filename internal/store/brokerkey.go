@@ -28,14 +28,39 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
+// BrokerKeyOption adjusts LoadBrokerKey.
+type BrokerKeyOption func(*brokerKeyOptions)
+
+type brokerKeyOptions struct{ sealPlaintext bool }
+
+// SealPlaintextBrokerKey lets LoadBrokerKey accept a broker key stored in
+// plain text although a keyring is given, and seal it: the one-time
+// migration of a deployment that turns encryption on (`keybroker rekey
+// --seal-plaintext`). Without it a plaintext broker key is refused, since
+// anyone who can write to Redis could otherwise plant one they know.
+func SealPlaintextBrokerKey() BrokerKeyOption {
+	return func(o *brokerKeyOptions) { o.sealPlaintext = true }
+}
+
+// ErrPlaintextBrokerKey is returned for a broker key stored in plain text
+// while a keyring is given.
+var ErrPlaintextBrokerKey = errors.New("the broker key in Redis is not encrypted although encryption is on; refused. " +
+	"If this Redis was used before encryption was turned on, run `keybroker rekey --seal-plaintext` once; " +
+	"otherwise someone wrote it there")
+
 // LoadBrokerKey returns the key that key ids and lease ids derive from,
 // creating it once (SET NX) so every replica of a deployment agrees without
 // configuration. With a keyring the broker key is stored sealed, so Redis
 // access alone neither reveals it nor lets anyone confirm a guessed secret
-// from its key id; a plaintext or older-key broker key is resealed with the
-// primary in place. Redis holding a key that ring cannot open (or any
-// sealed key when ring is nil) is an error, and nothing is written.
-func LoadBrokerKey(ctx context.Context, rdb redis.UniversalClient, ring *seal.Keyring) ([]byte, error) {
+// from its key id; an older-key broker key is resealed with the primary in
+// place, a plaintext one only with SealPlaintextBrokerKey. Redis holding a
+// key that ring cannot open (or any sealed key when ring is nil) is an
+// error, and nothing is written.
+func LoadBrokerKey(ctx context.Context, rdb redis.UniversalClient, ring *seal.Keyring, opts ...BrokerKeyOption) ([]byte, error) {
+	var o brokerKeyOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	fresh := make([]byte, BrokerKeyLen)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, fmt.Errorf("generate broker key: %w", err)
@@ -53,6 +78,9 @@ func LoadBrokerKey(ctx context.Context, rdb redis.UniversalClient, ring *seal.Ke
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read broker key: %w", err)
+	}
+	if ring != nil && !seal.IsSealed(stored) && !o.sealPlaintext {
+		return nil, ErrPlaintextBrokerKey
 	}
 	key, err := decodeBrokerKey(stored, ring)
 	if err != nil {

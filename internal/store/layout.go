@@ -12,8 +12,13 @@ package store
 //	kb:{pool}:wake         zset: key id → ms when it returns to active
 //	kb:{pool}:due          zset: key id → ms when the worker checks it next
 //	                       (0: verify at once; a claim pushes it past now)
-//	kb:{pool}:audit        stream, capped: one entry per state change
-//	                       (t ms, k id, f from, s to, r reason, a actor, u until)
+//	kb:{pool}:audit        stream, capped: one entry per state change callers
+//	                       cause (reports, cooldown ends) (t ms, k id, f from,
+//	                       s to, r reason, a actor, u until)
+//	kb:{pool}:audit:decisions  the same for admins' and the worker's changes,
+//	                       capped separately so caller churn cannot evict them
+//	kb:{pool}:audit:seq    numbers audit entries across both streams
+//	kb:{pool}:audit:max    the pool's audit_length, when not the default
 //	kb:{pool}:events       pub/sub channel: "added|removed|changed id…"
 //	kb:{pool}:rep:<id>     a failure report already applied (1h TTL)
 //	kb:{pool}:qtime        zset: quarantined key id → ms it was quarantined

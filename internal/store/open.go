@@ -68,8 +68,13 @@ func (c *Conn) Ping(ctx context.Context) error {
 
 // BrokerKey loads (creating it once) the deployment's broker key; see
 // LoadBrokerKey.
-func (c *Conn) BrokerKey(ctx context.Context, ring *seal.Keyring) ([]byte, error) {
-	return LoadBrokerKey(ctx, c.rdb, ring)
+func (c *Conn) BrokerKey(ctx context.Context, ring *seal.Keyring, opts ...BrokerKeyOption) ([]byte, error) {
+	return LoadBrokerKey(ctx, c.rdb, ring, opts...)
+}
+
+// EvictionPolicy reads Redis's maxmemory-policy; see EvictionPolicy.
+func (c *Conn) EvictionPolicy(ctx context.Context) (string, error) {
+	return EvictionPolicy(ctx, c.rdb)
 }
 
 // Store returns a Store over this connection that derives key ids with

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -71,12 +72,19 @@ func TestRotationAndRekey(t *testing.T) {
 	}
 	ring1 := keyring(t, "k1", map[string][]byte{"k1": k1})
 	st1 := New(rdb, ids, WithKeyring(ring1), WithBatchSize(7))
-	if page, err := st1.List(ctx, "p", Query{Limit: 100}); err != nil || len(page.Keys) != 20 {
-		t.Fatalf("plaintext keys unreadable once encryption is on: %v", err)
+	if _, err := st1.List(ctx, "p", Query{Limit: 100}); !errors.Is(err, ErrPlaintext) {
+		t.Fatalf("plaintext keys read once encryption is on: %v, want ErrPlaintext", err)
 	}
-	res, err := st1.Rekey(ctx, "p")
+	if _, err := st1.Rekey(ctx, "p"); !errors.Is(err, ErrPlaintext) {
+		t.Fatalf("Rekey sealed plaintext without being told to: %v", err)
+	}
+	migrate := New(rdb, ids, WithKeyring(ring1), WithBatchSize(7), WithLegacyPlaintext())
+	res, err := migrate.Rekey(ctx, "p")
 	if err != nil || res.Keys != 20 || res.Resealed != 20 || res.Raced != 0 {
 		t.Fatalf("first Rekey = %+v, %v", res, err)
+	}
+	if page, err := st1.List(ctx, "p", Query{Limit: 100}); err != nil || len(page.Keys) != 20 {
+		t.Fatalf("sealed keys unreadable after the migration: %v", err)
 	}
 	if strings.Contains(redistest.Dump(t, rdb), "sk-test-") {
 		t.Fatal("plaintext left after rekey")
@@ -115,7 +123,13 @@ func TestBrokerKeyRefusesMissingOrWrongKeysAndWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ring := keyring(t, "k1", map[string][]byte{"k1": k1})
-	sealedKey, err := LoadBrokerKey(ctx, rdb, ring)
+	if _, err := LoadBrokerKey(ctx, rdb, ring); !errors.Is(err, ErrPlaintextBrokerKey) {
+		t.Fatalf("a plaintext broker key was accepted with encryption on: %v", err)
+	}
+	if now := rdb.Get(ctx, brokerKeyKey).Val(); !strings.HasPrefix(now, "plain ") {
+		t.Fatal("the refused broker key was rewritten")
+	}
+	sealedKey, err := LoadBrokerKey(ctx, rdb, ring, SealPlaintextBrokerKey())
 	if err != nil || string(sealedKey) != string(plainKey) {
 		t.Fatalf("turning encryption on changed the broker key (key ids would change): %v", err)
 	}

@@ -30,6 +30,8 @@ type Store struct {
 
 	picks     *sync.Map     // pool → *pickKeys (see Pick)
 	pickCount *atomic.Int64 // entries in picks
+
+	legacyPlaintext bool // with ring: read unsealed values (migration only)
 }
 
 // Option configures a Store.

@@ -14,6 +14,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/keybroker/keybroker/internal/filewatch"
 )
 
 // Files is a certificate pair and optional client CA bundle on disk.
@@ -65,70 +67,55 @@ func (f *Files) ServerConfig() *tls.Config {
 // Reload re-reads the files if any of them changed and reports whether it
 // did. On error the previous certificate stays in use.
 func (f *Files) Reload() (bool, error) {
-	stamp, err := f.currentStamp()
+	return filewatch.Reload(f, false)
+}
+
+// Name implements filewatch.Source.
+func (f *Files) Name() string { return "TLS files" }
+
+// Stamp implements filewatch.Source: the files' sizes and modification
+// times (following symlinks, as Kubernetes swaps them).
+func (f *Files) Stamp() (string, error) {
+	s, err := filewatch.Stamp(f.certFile, f.keyFile, f.caFile)
 	if err != nil {
-		return false, err
+		return "", fmt.Errorf("TLS file: %w", err)
 	}
+	return s, nil
+}
+
+// Loaded implements filewatch.Source.
+func (f *Files) Loaded() string {
 	f.mu.RLock()
-	same := stamp == f.stamp
-	f.mu.RUnlock()
-	if same {
-		return false, nil
-	}
+	defer f.mu.RUnlock()
+	return f.stamp
+}
+
+// Load implements filewatch.Source: it reads the key pair and the CA
+// bundle and, if both are usable, serves them from the next handshake.
+func (f *Files) Load(stamp string, _ bool) error {
 	cert, err := tls.LoadX509KeyPair(f.certFile, f.keyFile)
 	if err != nil {
-		return false, fmt.Errorf("load TLS key pair %s: %w", f.certFile, err)
+		return fmt.Errorf("load TLS key pair %s: %w", f.certFile, err)
 	}
 	var cas *x509.CertPool
 	if f.caFile != "" {
 		pem, err := os.ReadFile(f.caFile)
 		if err != nil {
-			return false, fmt.Errorf("read client CA %s: %w", f.caFile, err)
+			return fmt.Errorf("read client CA %s: %w", f.caFile, err)
 		}
 		cas = x509.NewCertPool()
 		if !cas.AppendCertsFromPEM(pem) {
-			return false, fmt.Errorf("client CA %s holds no PEM certificate", f.caFile)
+			return fmt.Errorf("client CA %s holds no PEM certificate", f.caFile)
 		}
 	}
 	f.mu.Lock()
 	f.cert, f.cas, f.stamp = &cert, cas, stamp
 	f.mu.Unlock()
-	return true, nil
+	return nil
 }
 
-// Watch checks the files every interval until ctx ends.
-func (f *Files) Watch(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		changed, err := f.Reload()
-		switch {
-		case err != nil:
-			log.Error("TLS files changed but cannot be used; keeping the previous ones", "err", err)
-		case changed:
-			log.Info("TLS files reloaded", "cert", f.certFile)
-		}
-	}
-}
-
-// currentStamp identifies the files' versions by size and modification
-// time (following symlinks, as Kubernetes swaps them).
-func (f *Files) currentStamp() (string, error) {
-	var s string
-	for _, name := range []string{f.certFile, f.keyFile, f.caFile} {
-		if name == "" {
-			continue
-		}
-		fi, err := os.Stat(name)
-		if err != nil {
-			return "", fmt.Errorf("TLS file: %w", err)
-		}
-		s += fmt.Sprintf("%s:%d:%d;", name, fi.Size(), fi.ModTime().UnixNano())
-	}
-	return s, nil
+// Watch reloads the files when they change (once they have settled) and
+// whenever hup delivers (SIGHUP), until ctx ends; see filewatch.Watch.
+func (f *Files) Watch(ctx context.Context, interval time.Duration, hup <-chan os.Signal, log *slog.Logger) {
+	filewatch.Watch(ctx, f, interval, hup, log.With("cert", f.certFile))
 }

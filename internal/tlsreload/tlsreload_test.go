@@ -76,7 +76,7 @@ func TestReloadPicksUpRotatedCertificates(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go f.Watch(ctx, 10*time.Millisecond, slog.New(slog.DiscardHandler))
+	go f.Watch(ctx, 10*time.Millisecond, nil, slog.New(slog.DiscardHandler))
 	copyFile(t, b.CertFile, cert)
 	copyFile(t, b.KeyFile, key)
 	future := time.Now().Add(time.Second) // a distinct mtime even on coarse clocks

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel"
@@ -28,7 +30,8 @@ const (
 type Tracer struct {
 	// Handler observes gRPC server calls; nil when tracing is off.
 	Handler stats.Handler
-	// Endpoint is where spans go ("" when off).
+	// Endpoint is where spans go ("" when off), with any credentials in
+	// the URL (user info, query) redacted: it is for logs.
 	Endpoint string
 
 	provider *sdktrace.TracerProvider
@@ -51,7 +54,7 @@ func Setup(ctx context.Context, getenv func(string) string, version string) (*Tr
 	}
 	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(endpoint))
 	if err != nil {
-		return nil, fmt.Errorf("OTLP trace exporter for %s: %w", endpoint, err)
+		return nil, fmt.Errorf("OTLP trace exporter for %s: %s", RedactEndpoint(endpoint), strings.ReplaceAll(err.Error(), endpoint, RedactEndpoint(endpoint)))
 	}
 	res, err := newResource(ctx, version)
 	if err != nil {
@@ -62,7 +65,24 @@ func Setup(ctx context.Context, getenv func(string) string, version string) (*Tr
 		otelgrpc.WithTracerProvider(tp),
 		otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
 	)
-	return &Tracer{Handler: h, Endpoint: endpoint, provider: tp}, nil
+	return &Tracer{Handler: h, Endpoint: RedactEndpoint(endpoint), provider: tp}, nil
+}
+
+// RedactEndpoint returns an endpoint URL fit for logs: user info and the
+// query (where collectors' tokens are put) are replaced by REDACTED.
+func RedactEndpoint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "(unparsable endpoint, not shown)"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "REDACTED"
+	}
+	u.Fragment = ""
+	return u.String()
 }
 
 // newResource describes the process to the tracing backend. service.name is

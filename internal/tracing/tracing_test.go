@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,5 +145,29 @@ func exportOneCall(t *testing.T, getenv func(string) string) {
 	defer cancel()
 	if err := tr.Shutdown(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An operator puts collector credentials in the endpoint URL; the broker
+// logs Tracer.Endpoint at start. It must not carry them.
+func TestEndpointCredentialsAreRedacted(t *testing.T) {
+	endpoint := "https://tenant:s3cret-pass@otlp.example:4317/v1/traces?api-key=t0ken-value"
+	tr, err := Setup(context.Background(), func(k string) string {
+		if k == EnvEndpoint {
+			return endpoint
+		}
+		return ""
+	}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	for _, secret := range []string{"s3cret-pass", "t0ken-value", "tenant"} {
+		if strings.Contains(tr.Endpoint, secret) {
+			t.Errorf("Endpoint %q shows %q", tr.Endpoint, secret)
+		}
+	}
+	if !strings.Contains(tr.Endpoint, "otlp.example:4317") {
+		t.Errorf("Endpoint %q no longer says where spans go", tr.Endpoint)
 	}
 }

@@ -75,33 +75,40 @@ const (
 	// ERROR_REASON_POOL_UNKNOWN ("POOL_UNKNOWN", NOT_FOUND): DeletePool on a
 	// pool that does not exist (never held a key, or already retired).
 	ErrorReason_ERROR_REASON_POOL_UNKNOWN ErrorReason = 8
+	// ERROR_REASON_REPORTS_RATE_LIMITED ("REPORTS_RATE_LIMITED",
+	// RESOURCE_EXHAUSTED with a RetryInfo): ReportFailure from one caller, or
+	// about one key, came faster than the broker takes them. The first
+	// reports already decided the key's state; dropping the rest is safe.
+	ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED ErrorReason = 10
 )
 
 // Enum value maps for ErrorReason.
 var (
 	ErrorReason_name = map[int32]string{
-		0: "ERROR_REASON_UNSPECIFIED",
-		1: "ERROR_REASON_POOL_EMPTY",
-		2: "ERROR_REASON_NO_HEALTHY_KEY",
-		3: "ERROR_REASON_KEY_UNKNOWN",
-		4: "ERROR_REASON_LEASE_UNKNOWN",
-		5: "ERROR_REASON_LEASE_EXPIRED",
-		6: "ERROR_REASON_STORE_UNAVAILABLE",
-		9: "ERROR_REASON_NO_BUDGET",
-		7: "ERROR_REASON_POOL_NOT_EMPTY",
-		8: "ERROR_REASON_POOL_UNKNOWN",
+		0:  "ERROR_REASON_UNSPECIFIED",
+		1:  "ERROR_REASON_POOL_EMPTY",
+		2:  "ERROR_REASON_NO_HEALTHY_KEY",
+		3:  "ERROR_REASON_KEY_UNKNOWN",
+		4:  "ERROR_REASON_LEASE_UNKNOWN",
+		5:  "ERROR_REASON_LEASE_EXPIRED",
+		6:  "ERROR_REASON_STORE_UNAVAILABLE",
+		9:  "ERROR_REASON_NO_BUDGET",
+		7:  "ERROR_REASON_POOL_NOT_EMPTY",
+		8:  "ERROR_REASON_POOL_UNKNOWN",
+		10: "ERROR_REASON_REPORTS_RATE_LIMITED",
 	}
 	ErrorReason_value = map[string]int32{
-		"ERROR_REASON_UNSPECIFIED":       0,
-		"ERROR_REASON_POOL_EMPTY":        1,
-		"ERROR_REASON_NO_HEALTHY_KEY":    2,
-		"ERROR_REASON_KEY_UNKNOWN":       3,
-		"ERROR_REASON_LEASE_UNKNOWN":     4,
-		"ERROR_REASON_LEASE_EXPIRED":     5,
-		"ERROR_REASON_STORE_UNAVAILABLE": 6,
-		"ERROR_REASON_NO_BUDGET":         9,
-		"ERROR_REASON_POOL_NOT_EMPTY":    7,
-		"ERROR_REASON_POOL_UNKNOWN":      8,
+		"ERROR_REASON_UNSPECIFIED":          0,
+		"ERROR_REASON_POOL_EMPTY":           1,
+		"ERROR_REASON_NO_HEALTHY_KEY":       2,
+		"ERROR_REASON_KEY_UNKNOWN":          3,
+		"ERROR_REASON_LEASE_UNKNOWN":        4,
+		"ERROR_REASON_LEASE_EXPIRED":        5,
+		"ERROR_REASON_STORE_UNAVAILABLE":    6,
+		"ERROR_REASON_NO_BUDGET":            9,
+		"ERROR_REASON_POOL_NOT_EMPTY":       7,
+		"ERROR_REASON_POOL_UNKNOWN":         8,
+		"ERROR_REASON_REPORTS_RATE_LIMITED": 10,
 	}
 )
 
@@ -3112,7 +3119,7 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\achecked\x18\x02 \x01(\x03R\achecked\x12\x18\n" +
 	"\achanged\x18\x03 \x01(\x03R\achanged\x12\x16\n" +
 	"\x06faults\x18\x04 \x01(\x03R\x06faults\x12\x16\n" +
-	"\x06errors\x18\x05 \x01(\x03R\x06errors*\xc7\x02\n" +
+	"\x06errors\x18\x05 \x01(\x03R\x06errors*\xee\x02\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ERROR_REASON_POOL_EMPTY\x10\x01\x12\x1f\n" +
@@ -3123,7 +3130,9 @@ const file_keybroker_v1_keybroker_proto_rawDesc = "" +
 	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x06\x12\x1a\n" +
 	"\x16ERROR_REASON_NO_BUDGET\x10\t\x12\x1f\n" +
 	"\x1bERROR_REASON_POOL_NOT_EMPTY\x10\a\x12\x1d\n" +
-	"\x19ERROR_REASON_POOL_UNKNOWN\x10\b*\xb8\x01\n" +
+	"\x19ERROR_REASON_POOL_UNKNOWN\x10\b\x12%\n" +
+	"!ERROR_REASON_REPORTS_RATE_LIMITED\x10\n" +
+	"*\xb8\x01\n" +
 	"\bKeyState\x12\x19\n" +
 	"\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_STATE_ACTIVE\x10\x01\x12\x1a\n" +

@@ -45,10 +45,9 @@ const (
 // Errors use canonical gRPC codes. Where a caller can act on the cause, the
 // status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
 // from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
-// LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
-// from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-// LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
-// google.rpc.RetryInfo when waiting will help.
+// LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY,
+// POOL_UNKNOWN, REPORTS_RATE_LIMITED), and a google.rpc.RetryInfo when
+// waiting will help.
 type KeyBrokerServiceClient interface {
 	// GetRandom leases one active key of a pool. An empty pool is
 	// FAILED_PRECONDITION (POOL_EMPTY). A pool whose keys are all cooling down
@@ -254,10 +253,9 @@ func (c *keyBrokerServiceClient) GetStatus(ctx context.Context, in *GetStatusReq
 // Errors use canonical gRPC codes. Where a caller can act on the cause, the
 // status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
 // from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
-// LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
-// from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-// LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
-// google.rpc.RetryInfo when waiting will help.
+// LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY,
+// POOL_UNKNOWN, REPORTS_RATE_LIMITED), and a google.rpc.RetryInfo when
+// waiting will help.
 type KeyBrokerServiceServer interface {
 	// GetRandom leases one active key of a pool. An empty pool is
 	// FAILED_PRECONDITION (POOL_EMPTY). A pool whose keys are all cooling down

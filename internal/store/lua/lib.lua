@@ -5,8 +5,9 @@
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
 
--- AUDIT_MAX caps each pool's audit trail (approximately: Redis trims whole
--- stream nodes). store.AuditLength says the same in Go.
+-- AUDIT_MAX caps each of a pool's audit streams (approximately: Redis trims
+-- whole stream nodes) unless the pool's audit_length is stored in
+-- kb:{pool}:audit:max. store.AuditLength says the same in Go.
 local AUDIT_MAX = 10000
 
 local ACTIVE, COOLING, SUSPECT, DISABLED = 'active', 'cooling_down', 'suspect', 'disabled'
@@ -18,6 +19,8 @@ local function kkey(id) return prefix .. 'k:' .. id end
 local function ix(state) return prefix .. 'ix:' .. state end
 local ALL, SELECTABLE, WAKE, EVENTS = prefix .. 'all', prefix .. 'active', prefix .. 'wake', prefix .. 'events'
 local DUE, AUDIT = prefix .. 'due', prefix .. 'audit'
+local DECISIONS, AUDIT_SEQ = prefix .. 'audit:decisions', prefix .. 'audit:seq'
+local AUDIT_CAP = prefix .. 'audit:max' -- the pool's audit_length, when set
 -- The removal brake and quarantine (see quarantine.lua's header):
 -- QTIME   zset: quarantined key id -> ms it was quarantined (for the purge)
 -- REMOVALS zset: 'id@ms' -> ms, the worker's quarantines in the window
@@ -39,11 +42,28 @@ local function unhold(id)
   end
 end
 
--- audit appends one state change to the pool's audit trail, a stream capped
--- at about AUDIT_MAX entries. old is '' for a key that was not in the pool.
+-- audit appends one state change to the pool's audit trail, capped at about
+-- AUDIT_MAX entries per stream. Changes callers cause (failure reports) and
+-- their ends (a cooldown over) go to one stream; decisions (an admin's Add
+-- or Remove, the worker's verdicts) to another, so no amount of caller
+-- churn can push an admin's Remove out of the trail. old is '' for a key
+-- that was not in the pool.
 local function audit(id, old, new, reason, actor, until_ms)
-  redis.call('XADD', AUDIT, 'MAXLEN', '~', AUDIT_MAX, '*',
-    't', now, 'k', id, 'f', old or '', 's', new, 'r', reason, 'a', actor, 'u', until_ms or 0)
+  local stream = DECISIONS
+  if actor == 'broker' or actor == 'report' or string.sub(actor, 1, 7) == 'report:' then
+    stream = AUDIT
+  end
+  -- Entry ids are unique across both streams (one sequence numbers them),
+  -- so a page of the merged history can end at any entry. Should Redis's
+  -- clock step back behind a stream's last id, Redis picks the id.
+  local t = redis.call('TIME')
+  local entry = (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) .. '-' .. redis.call('INCR', AUDIT_SEQ)
+  local cap = tonumber(redis.call('GET', AUDIT_CAP)) or AUDIT_MAX
+  local fields = {'t', now, 'k', id, 'f', old or '', 's', new, 'r', reason, 'a', actor, 'u', until_ms or 0}
+  local added = redis.pcall('XADD', stream, 'MAXLEN', '~', cap, entry, unpack(fields))
+  if type(added) == 'table' and added.err then
+    redis.call('XADD', stream, 'MAXLEN', '~', cap, '*', unpack(fields))
+  end
 end
 
 -- set_state moves a key to a state and keeps every index in step with it:

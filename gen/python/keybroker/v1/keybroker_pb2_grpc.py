@@ -14,10 +14,9 @@ class KeyBrokerServiceStub(object):
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
-    LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
-    from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-    LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
-    google.rpc.RetryInfo when waiting will help.
+    LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY,
+    POOL_UNKNOWN, REPORTS_RATE_LIMITED), and a google.rpc.RetryInfo when
+    waiting will help.
     """
 
     def __init__(self, channel):
@@ -97,10 +96,9 @@ class KeyBrokerServiceServicer(object):
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
-    LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
-    from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-    LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
-    google.rpc.RetryInfo when waiting will help.
+    LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY,
+    POOL_UNKNOWN, REPORTS_RATE_LIMITED), and a google.rpc.RetryInfo when
+    waiting will help.
     """
 
     def GetRandom(self, request, context):
@@ -304,10 +302,9 @@ class KeyBrokerService(object):
     Errors use canonical gRPC codes. Where a caller can act on the cause, the
     status carries a google.rpc.ErrorInfo with domain "keybroker" and a reason
     from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, NO_BUDGET, KEY_UNKNOWN,
-    LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE), and a
-    from ErrorReason (POOL_EMPTY, NO_HEALTHY_KEY, KEY_UNKNOWN, LEASE_UNKNOWN,
-    LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY, POOL_UNKNOWN), and a
-    google.rpc.RetryInfo when waiting will help.
+    LEASE_UNKNOWN, LEASE_EXPIRED, STORE_UNAVAILABLE, POOL_NOT_EMPTY,
+    POOL_UNKNOWN, REPORTS_RATE_LIMITED), and a google.rpc.RetryInfo when
+    waiting will help.
     """
 
     @staticmethod

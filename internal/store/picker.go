@@ -30,6 +30,8 @@ type Picker struct {
 	pools sync.Map // pool name → *pickerPool
 
 	flushMu sync.Mutex // one Flush at a time
+	flusher string     // names this picker's usage batches (UsageBatch)
+	seq     int64      // the last usage batch's number, under flushMu
 }
 
 type pickerPool struct {
@@ -37,8 +39,9 @@ type pickerPool struct {
 	secrets sync.Map // key id → plaintext secret
 	cached  int      // entries in secrets, approximately (under mu)
 
-	mu    sync.Mutex
-	usage map[string]*Usage // key id → leases not yet written
+	mu      sync.Mutex
+	usage   map[string]*Usage // key id → leases not yet written
+	unsaved []UsageBatch      // batches a failed flush could not write, retried first and as they were (under Picker.flushMu)
 }
 
 // maxCachedSecrets bounds one pool's secret cache; past it the cache
@@ -46,7 +49,7 @@ type pickerPool struct {
 const maxCachedSecrets = 1 << 20
 
 // NewPicker returns a Picker over the store.
-func (s *Store) NewPicker() *Picker { return &Picker{st: s} }
+func (s *Store) NewPicker() *Picker { return &Picker{st: s, flusher: NewFlusherName()} }
 
 // Pick leases a random active key of pool. With no active key it returns
 // a *NoKeyError, like Store.Pick.
@@ -141,27 +144,11 @@ func (pp *pickerPool) take() []Usage {
 	return out
 }
 
-// keep puts back counts a flush could not write (bounded by the pool's
-// keys: they merge by key id).
-func (pp *pickerPool) keep(batch []Usage) {
-	pp.mu.Lock()
-	defer pp.mu.Unlock()
-	for _, b := range batch {
-		u := pp.usage[b.ID]
-		if u == nil {
-			u = &Usage{ID: b.ID}
-			pp.usage[b.ID] = u
-		}
-		u.Leases += b.Leases
-		if b.LastUsed.After(u.LastUsed) {
-			u.LastUsed = b.LastUsed
-		}
-	}
-}
-
 // Flush writes the lease counts added up since the last flush and returns
 // how many keys' records it wrote; counts it cannot write are kept for
-// the next one. Call it after the server has stopped, for the last calls.
+// the next one, as the numbered batch they were sent in, so that a retry
+// of a batch that landed unacknowledged does not count twice. Call it
+// after the server has stopped, for the last calls.
 func (p *Picker) Flush(ctx context.Context) (int, error) {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
@@ -169,15 +156,19 @@ func (p *Picker) Flush(ctx context.Context) (int, error) {
 	var errs []error
 	p.pools.Range(func(name, v any) bool {
 		pp := v.(*pickerPool)
-		batch := pp.take()
-		if len(batch) == 0 {
-			return true
+		batches := pp.unsaved
+		pp.unsaved = nil
+		if usage := pp.take(); len(usage) > 0 {
+			p.seq++
+			batches = append(batches, UsageBatch{Flusher: p.flusher, Seq: p.seq, Usage: usage})
 		}
-		n, err := p.st.RecordUsage(ctx, name.(string), batch)
-		written += n
-		if err != nil {
-			pp.keep(batch[n:])
-			errs = append(errs, err)
+		for i, b := range batches {
+			if _, err := p.st.RecordUsageBatch(ctx, name.(string), b); err != nil {
+				pp.unsaved = batches[i:]
+				errs = append(errs, err)
+				break
+			}
+			written += len(b.Usage)
 		}
 		return true
 	})

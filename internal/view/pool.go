@@ -76,8 +76,8 @@ type pool struct {
 	touched map[keyID]struct{} // set from newer reads (or dropped) during a resync
 
 	umu        sync.Mutex
-	retired    []store.Usage // counts of keys that left the view, not flushed yet
-	unsaved    []store.Usage // counts a failed flush could not write
+	retired    []store.Usage      // counts of keys that left the view, not flushed yet
+	unsaved    []store.UsageBatch // batches a failed flush could not write, retried first and as they were
 	queueMu    sync.Mutex
 	queue      []string      // key ids named by notifications, not applied yet
 	queued     chan struct{} // signals the follower; capacity 1

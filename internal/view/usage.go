@@ -34,41 +34,48 @@ func (v *View) flushLoop(ctx context.Context) {
 
 // Flush writes the lease counts and last-used times counted in memory to
 // Redis, pool by pool, and returns how many keys' records it wrote. Counts
-// a write fails to deliver are kept for the next flush. Call it after the
-// server has stopped, for the leases of the last calls. Flushes run one at
-// a time: when Flush returns, every count picked before it was called has
-// been written (or kept for the next flush), even if the periodic flush
-// had taken it.
+// a write fails to deliver are kept for the next flush, as the numbered
+// batch they were sent in: the store applies a batch once, so a retry of
+// one that landed before its reply was lost does not count its leases
+// twice. Call it after the server has stopped, for the leases of the last
+// calls. Flushes run one at a time: when Flush returns, every count picked
+// before it was called has been written (or kept for the next flush), even
+// if the periodic flush had taken it.
 func (v *View) Flush(ctx context.Context) int {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
 	written := 0
 	for _, p := range v.all() {
-		batch := p.takeUsage()
-		if len(batch) == 0 {
-			continue
+		batches := p.takeUnsaved()
+		for recs := p.takeUsage(); len(recs) > 0; recs = recs[min(usageBatchSize, len(recs)):] {
+			v.seq++
+			batches = append(batches, store.UsageBatch{Flusher: v.flusher, Seq: v.seq, Usage: recs[:min(usageBatchSize, len(recs))]})
 		}
-		n, err := v.keys.RecordUsage(ctx, p.name, batch)
-		written += n
-		if err == nil {
-			continue
-		}
-		if ctx.Err() == nil { // at shutdown the final flush retries them
-			v.log.Warn("view: cannot write lease counts; keeping them for the next flush", "pool", p.name, "keys", len(batch)-n, "err", err)
-		}
-		if dropped := p.keepUnsaved(batch[n:]); dropped > 0 {
-			v.log.Error("view: dropped lease counts that could not be written", "pool", p.name, "keys", dropped)
+		for i, b := range batches {
+			if _, err := v.keys.RecordUsageBatch(ctx, p.name, b); err != nil {
+				if ctx.Err() == nil { // at shutdown the final flush retries them
+					v.log.Warn("view: cannot write lease counts; keeping them for the next flush", "pool", p.name, "batches", len(batches)-i, "err", err)
+				}
+				if dropped := p.keepUnsaved(batches[i:]); dropped > 0 {
+					v.log.Error("view: dropped lease counts that could not be written", "pool", p.name, "keys", dropped)
+				}
+				break
+			}
+			written += len(b.Usage)
 		}
 	}
 	return written
 }
 
-// takeUsage collects and resets every count not yet written: those of
-// failed flushes, of keys that left the view, and of the keys in it.
+// usageBatchSize is how many keys' counts one usage batch carries.
+const usageBatchSize = 1000
+
+// takeUsage collects and resets every count not yet sent: those of keys
+// that left the view, and of the keys in it.
 func (p *pool) takeUsage() []store.Usage {
 	p.umu.Lock()
-	batch := append(p.unsaved, p.retired...)
-	p.unsaved, p.retired = nil, nil
+	batch := p.retired
+	p.retired = nil
 	p.umu.Unlock()
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -83,17 +90,33 @@ func (p *pool) takeUsage() []store.Usage {
 	return batch
 }
 
-// keepUnsaved keeps a batch that could not be written for the next flush,
-// up to maxUnsaved records, and returns how many it dropped.
-func (p *pool) keepUnsaved(batch []store.Usage) int {
+// takeUnsaved returns the batches failed flushes kept, oldest first.
+func (p *pool) takeUnsaved() []store.UsageBatch {
 	p.umu.Lock()
 	defer p.umu.Unlock()
-	p.unsaved = append(batch, p.unsaved...)
-	if over := len(p.unsaved) - maxUnsaved; over > 0 {
-		p.unsaved = p.unsaved[over:]
-		return over
+	b := p.unsaved
+	p.unsaved = nil
+	return b
+}
+
+// keepUnsaved keeps batches that could not be written for the next flush,
+// up to maxUnsaved records (the oldest batches go first), and returns how
+// many records it dropped.
+func (p *pool) keepUnsaved(batches []store.UsageBatch) int {
+	p.umu.Lock()
+	defer p.umu.Unlock()
+	p.unsaved = append(batches, p.unsaved...)
+	records := 0
+	for _, b := range p.unsaved {
+		records += len(b.Usage)
 	}
-	return 0
+	dropped := 0
+	for records > maxUnsaved && len(p.unsaved) > 1 {
+		records -= len(p.unsaved[0].Usage)
+		dropped += len(p.unsaved[0].Usage)
+		p.unsaved = p.unsaved[1:]
+	}
+	return dropped
 }
 
 // restartWindows starts a new least_used window in every such pool.

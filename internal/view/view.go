@@ -57,6 +57,8 @@ type View struct {
 	run   *runState                        // nil until Run starts
 
 	flushMu sync.Mutex // one Flush at a time, so a Flush that returns has seen earlier ones land
+	flusher string     // names this view's usage batches in Redis (store.UsageBatch)
+	seq     int64      // the last usage batch's number, under flushMu
 }
 
 // runState is what pools need from a running View to start their own
@@ -134,6 +136,7 @@ func New(keys *store.Store, policies Policies, opts ...Option) *View {
 		flushEvery:  time.Second,
 		window:      time.Minute,
 		pageSize:    1000,
+		flusher:     store.NewFlusherName(),
 	}
 	for _, o := range opts {
 		o(v)

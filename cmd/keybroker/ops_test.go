@@ -68,9 +68,9 @@ func TestMetricsMoveWithTheScenario(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	report(added.KeyIds[0], 429, "rate_limit_exceeded")
-	report(added.KeyIds[1], 401, "invalid_api_key")
-	report(added.KeyIds[2], 503, "")
+	report(added.GetKeyIds()[0], 429, "rate_limit_exceeded")
+	report(added.GetKeyIds()[1], 401, "invalid_api_key")
+	report(added.GetKeyIds()[2], 503, "")
 	b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "not a pool"}) // INVALID_ARGUMENT
 	after, page := scrape(t, metricsAddr)
 
@@ -104,7 +104,7 @@ func TestMetricsMoveWithTheScenario(t *testing.T) {
 	if delta(`keybroker_redis_command_duration_seconds_count{command="evalsha"}`) < 4 {
 		t.Errorf("Redis command latency not recorded:\n%s", grep(page, "redis_command"))
 	}
-	if strings.Contains(page, "sk-METRICS") || strings.Contains(page, added.KeyIds[0]) {
+	if strings.Contains(page, "sk-METRICS") || strings.Contains(page, added.GetKeyIds()[0]) {
 		t.Error("the metrics page shows a secret or a key id")
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
@@ -142,9 +142,9 @@ func TestConfigReloadChangesBehaviour(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return rep.StateUntil.AsTime().Sub(start).Round(time.Second)
+		return rep.GetStateUntil().AsTime().Sub(start).Round(time.Second)
 	}
-	if got := cooldown(added.KeyIds[0]); got != 5*time.Second {
+	if got := cooldown(added.GetKeyIds()[0]); got != 5*time.Second {
 		t.Fatalf("cooldown before reload = %v, want 5s", got)
 	}
 	os.WriteFile(cfg, []byte("defaults:\n  cooldown_default: 2m\n"), 0o600)
@@ -153,7 +153,7 @@ func TestConfigReloadChangesBehaviour(t *testing.T) {
 		logs := b.out.String()
 		return strings.Contains(logs, "config reloaded"), "\n" + logs
 	})
-	if got := cooldown(added.KeyIds[1]); got != 2*time.Minute {
+	if got := cooldown(added.GetKeyIds()[1]); got != 2*time.Minute {
 		t.Fatalf("cooldown after reload = %v, want 2m", got)
 	}
 }

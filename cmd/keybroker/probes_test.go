@@ -124,8 +124,8 @@ func runProbe(c k8sContainer, p *k8sProbe, addrs map[int]string) error {
 		if err != nil {
 			return fmt.Errorf("grpc probe (plaintext, as the kubelet makes it): %w", err)
 		}
-		if resp.Status != healthpb.HealthCheckResponse_SERVING {
-			return fmt.Errorf("grpc probe: %s", resp.Status)
+		if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			return fmt.Errorf("grpc probe: %s", resp.GetStatus())
 		}
 		return nil
 	}

@@ -173,11 +173,11 @@ func TestEncryptionLifecycle(t *testing.T) {
 	k2 := dataKeyLine("k2")
 	b = startBrokerEnv(t, []string{"KEYBROKER_ENCRYPTION_KEYS=" + k2 + "," + k1}, "--redis", rs.Addr)
 	got, err := b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "p"})
-	if err != nil || !strings.HasPrefix(got.Secret, "sk-LIFECYCLE-plain-") {
+	if err != nil || !strings.HasPrefix(got.GetSecret(), "sk-LIFECYCLE-plain-") {
 		t.Fatalf("GetRandom after rotation = %v, %v", got, err)
 	}
-	if got.KeyId != added.KeyIds[0] && got.KeyId != added.KeyIds[1] {
-		t.Fatalf("key ids changed with encryption: %s not in %v", got.KeyId, added.KeyIds)
+	if got.GetKeyId() != added.GetKeyIds()[0] && got.GetKeyId() != added.GetKeyIds()[1] {
+		t.Fatalf("key ids changed with encryption: %s not in %v", got.GetKeyId(), added.GetKeyIds())
 	}
 	b.stop(t)
 	out, code = runBinary(t, []string{"KEYBROKER_ENCRYPTION_KEYS=" + k2 + "," + k1}, "rekey", "--redis", rs.Addr, "--pools", "p")
@@ -239,7 +239,7 @@ func TestNothingLeaks(t *testing.T) {
 		{HttpStatus: 403, ErrorMessage: "sk-LEAKCHECK-dddddddddddd04 not allowed here"},
 	}
 	for i, r := range reports {
-		r.Pool, r.Key = "p", &pb.ReportFailureRequest_KeyId{KeyId: added.KeyIds[i%len(added.KeyIds)]}
+		r.Pool, r.Key = "p", &pb.ReportFailureRequest_KeyId{KeyId: added.GetKeyIds()[i%len(added.GetKeyIds())]}
 		_, err := b.client.ReportFailure(as(clientTok), r)
 		note(err)
 	}

@@ -38,7 +38,7 @@ func TestStatusAndBuildInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(st.Version, "v9.9.9") || st.GetWorker().GetName() != "status-test" || !st.StoreReachable || len(st.Pools) != 1 {
+	if !strings.HasPrefix(st.GetVersion(), "v9.9.9") || st.GetWorker().GetName() != "status-test" || !st.GetStoreReachable() || len(st.GetPools()) != 1 {
 		t.Fatalf("GetStatus = %v", st)
 	}
 	get := func(path string) string {

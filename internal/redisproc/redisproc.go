@@ -143,7 +143,7 @@ func waitReady(addr string, exited chan error) error {
 		select {
 		case err := <-exited:
 			exited <- err // Stop and start read it again
-			return fmt.Errorf("%w on %s: %v", errExited, addr, err)
+			return fmt.Errorf("%w on %s: %w", errExited, addr, err)
 		default:
 		}
 		if ping(addr) == nil {

@@ -70,7 +70,7 @@ func TestReportTransitions(t *testing.T) {
 				t.Fatalf("Report = %s → %s, want %s → %s", tr.From, tr.To, tt.from, tt.to)
 			}
 			changed := tt.kind != failure.Transient && tt.kind != failure.Unclassified && tt.from != Suspect &&
-				!(tt.from == Disabled && tt.kind == failure.RateLimited)
+				(tt.from != Disabled || tt.kind != failure.RateLimited)
 			if changed && tr.Reason != "because" || !changed && tr.Reason == "because" {
 				t.Fatalf("reason = %q; a state change records the new reason, no change keeps the old", tr.Reason)
 			}

@@ -29,15 +29,15 @@ type collector struct {
 func (c *collector) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, rs := range req.ResourceSpans {
+	for _, rs := range req.GetResourceSpans() {
 		for _, kv := range rs.GetResource().GetAttributes() {
 			if kv.GetKey() == "service.name" {
 				c.services = append(c.services, kv.GetValue().GetStringValue())
 			}
 		}
-		for _, ss := range rs.ScopeSpans {
-			for _, sp := range ss.Spans {
-				c.spans = append(c.spans, sp.Name)
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				c.spans = append(c.spans, sp.GetName())
 			}
 		}
 	}

@@ -31,7 +31,7 @@ func (a answer) write(w http.ResponseWriter) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(a.status)
-	io.WriteString(w, a.body)
+	_, _ = io.WriteString(w, a.body)
 }
 
 // upstream is a fake provider that answers per key and counts hits.
@@ -205,7 +205,7 @@ func TestTransportStreamsWithoutBuffering(t *testing.T) {
 	released := make(chan bool, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "data: {\"delta\":\"Hel\"}\n\n")
+		_, _ = io.WriteString(w, "data: {\"delta\":\"Hel\"}\n\n")
 		w.(http.Flusher).Flush()
 		select {
 		case <-firstRead:
@@ -213,7 +213,7 @@ func TestTransportStreamsWithoutBuffering(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			released <- false
 		}
-		io.WriteString(w, "data: {\"delta\":\"lo\"}\n\ndata: [DONE]\n\n")
+		_, _ = io.WriteString(w, "data: {\"delta\":\"lo\"}\n\ndata: [DONE]\n\n")
 	}))
 	defer srv.Close()
 

@@ -85,7 +85,7 @@ func startBrokerAt(t *testing.T, addr string, env []string, args ...string) *bro
 	go func() { b.exited <- b.cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = b.cmd.Process.Kill()
-		<-b.exited
+		<-b.exited //nolint:errcheck // drains "signal: killed" (`_ =` trips S1005)
 	})
 	b.conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -123,6 +123,15 @@ func (b *brokerProc) stop(t *testing.T) error {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("broker did not stop on SIGTERM:\n%s", b.out)
 		return nil
+	}
+}
+
+// writeFile writes a test's config or keys file, failing the test if it
+// cannot: a missing file would test a different startup path.
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -284,9 +293,9 @@ func TestServeRejectsBadStartUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	badConfig := filepath.Join(t.TempDir(), "pools.yaml")
-	os.WriteFile(badConfig, []byte("pools:\n  main:\n    cooldown_defualt: 5s\n"), 0o600)
+	writeFile(t, badConfig, "pools:\n  main:\n    cooldown_defualt: 5s\n")
 	badKeys := filepath.Join(t.TempDir(), "keys.txt")
-	os.WriteFile(badKeys, []byte("sk-bad-secret-1\n"), 0o600) // no pool for it
+	writeFile(t, badKeys, "sk-bad-secret-1\n") // no pool for it
 	tests := []struct {
 		name string
 		args []string

@@ -76,15 +76,15 @@ func TestSoak(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.Header.Get("Authorization"), "-dead-") {
 			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":{"code":"invalid_api_key","message":"Incorrect API key provided"}}`))
+			_, _ = w.Write([]byte(`{"error":{"code":"invalid_api_key","message":"Incorrect API key provided"}}`))
 			return
 		}
-		w.Write([]byte(`{"object":"list","data":[]}`))
+		_, _ = w.Write([]byte(`{"object":"list","data":[]}`))
 	}))
 	defer upstream.Close()
 	cfg := filepath.Join(t.TempDir(), "pools.yaml")
-	os.WriteFile(cfg, []byte("pools:\n  soak:\n    provider: openai\n    base_url: "+upstream.URL+
-		"\n    validator: {kind: openai, interval: 2s, retry_interval: 1s, disabled_interval: 5s, timeout: 2s, rate_limit: 1000, concurrency: 8}\n"), 0o600)
+	writeFile(t, cfg, "pools:\n  soak:\n    provider: openai\n    base_url: "+upstream.URL+
+		"\n    validator: {kind: openai, interval: 2s, retry_interval: 1s, disabled_interval: 5s, timeout: 2s, rate_limit: 1000, concurrency: 8}\n")
 
 	addrs, metricsAddrs := make([]string, 3), make([]string, 3)
 	brokers := make([]*brokerProc, 3)
@@ -205,8 +205,10 @@ func soakFaults(t *testing.T, ctx context.Context, length time.Duration, rs *red
 	}
 	kill := func(i int) {
 		b := brokers[i]
-		b.cmd.Process.Signal(syscall.SIGKILL)
-		<-b.exited
+		if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Errorf("kill broker %d: %v", i, err) // the fault did not happen
+		}
+		<-b.exited //nolint:errcheck // drains "signal: killed" (`_ =` trips S1005)
 		b.exited <- nil
 		time.Sleep(500 * time.Millisecond) // the fault: the broker stays down a while
 		start(i)

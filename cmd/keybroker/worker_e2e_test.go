@@ -136,7 +136,11 @@ func TestWorkerCommandAlone(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited; exited <- nil })
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited //nolint:errcheck // drains "signal: killed" (`_ =` trips S1005)
+		exited <- nil
+	})
 
 	defer func() {
 		if t.Failed() {

@@ -30,7 +30,11 @@ func TestStatusAndBuildInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := run(t, b)
-	defer stop()
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	if _, err := b.Store().Add(context.Background(), "p", []string{"sk-status-test-0123456789"}); err != nil {
 		t.Fatal(err)
 	}

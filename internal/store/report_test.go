@@ -95,7 +95,9 @@ func TestReportCoolingKeepsTheLaterEnd(t *testing.T) {
 	ctx := context.Background()
 	id := f.add(t, "p", 1)[0]
 	now := f.clock.Now()
-	f.st.Report(ctx, "p", id, Failure{Kind: failure.RateLimited, Reason: "a", Until: now.Add(time.Minute)})
+	if _, err := f.st.Report(ctx, "p", id, Failure{Kind: failure.RateLimited, Reason: "a", Until: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
 	tr, _ := f.st.Report(ctx, "p", id, Failure{Kind: failure.RateLimited, Reason: "b", Until: now.Add(time.Second)})
 	if !tr.Until.Equal(now.Add(time.Minute)) {
 		t.Fatalf("a shorter cooldown moved the end to %v", tr.Until)

@@ -19,7 +19,8 @@
 #     directory, for promtool check rules / check metrics (KEYBROKER_PROMTOOL).
 #   - npm packages pinned in package-lock.json files (npm ci): tools/ (buf,
 #     protoc-gen-es, the googleapis google/rpc protos) and clients/ts.
-# Then: gofmt, go vet, buf lint, the generated-code freshness check (gen/,
+#   - golangci-lint, pinned, built with go install into tools/bin.
+# Then: gofmt, go vet, golangci-lint (.golangci.yml), buf lint, the generated-code freshness check (gen/,
 # every language), buf breaking against the previous commit, a short
 # bounded run of every fuzz target (FUZZTIME, default 5s each), the store
 # and server suites on Redis Cluster and Sentinel, a 30s soak
@@ -95,6 +96,14 @@ fi
 
 step "go vet"
 go vet ./...
+
+step "golangci-lint (.golangci.yml)"
+# Pinned; built once with go install into tools/bin (about 2 minutes cold).
+golangci_version=v2.15.0
+if ! tools/bin/golangci-lint version 2>/dev/null | grep -q "${golangci_version#v}"; then
+	GOBIN="$PWD/tools/bin" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@${golangci_version}"
+fi
+tools/bin/golangci-lint run ./...
 
 step "buf lint"
 buf lint

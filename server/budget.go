@@ -156,32 +156,44 @@ func (s *Service) noBudget(pool string, bp *budget.Pool, now time.Time) error {
 
 // keyBudgets fills in the budget of each listed key from the shared count.
 func (s *Service) keyBudgets(ctx context.Context, pool string, keys []*pb.Key) {
-	if s.budgets == nil || len(keys) == 0 {
-		return
-	}
-	bp, _ := s.budgets.Lookup(pool)
-	if bp == nil {
-		return
-	}
-	now := s.now()
-	w := bp.Window()
-	win := budget.WindowOf(now, w)
 	ids := make([]string, len(keys))
 	for i, k := range keys {
 		ids[i] = k.GetKeyId()
 	}
+	budgets := s.Budgets(ctx, pool, ids)
+	for _, k := range keys {
+		k.Budget = budgets[k.GetKeyId()]
+	}
+}
+
+// Budgets returns the rate-limit budget of each key of ids that has a
+// limit, in the current window, as GetAll and the status page show it.
+// Keys without a limit, or a pool budgets do not track, are absent; a
+// failed read is logged and yields nothing (budgets are advisory here).
+func (s *Service) Budgets(ctx context.Context, pool string, ids []string) map[string]*pb.KeyBudget {
+	if s.budgets == nil || len(ids) == 0 {
+		return nil
+	}
+	bp, _ := s.budgets.Lookup(pool)
+	if bp == nil {
+		return nil
+	}
+	now := s.now()
+	w := bp.Window()
+	win := budget.WindowOf(now, w)
 	used, err := s.keys.BudgetUsed(ctx, pool, win, ids)
 	if err != nil {
-		s.log.WarnContext(ctx, "read budgets for GetAll", "pool", pool, "err", err)
-		return
+		s.log.WarnContext(ctx, "read key budgets", "pool", pool, "err", err)
+		return nil
 	}
-	for _, k := range keys {
-		lim, src := bp.Limit(k.GetKeyId())
+	out := make(map[string]*pb.KeyBudget, len(ids))
+	for _, id := range ids {
+		lim, src := bp.Limit(id)
 		if !lim.Limited() {
 			continue
 		}
-		u := used[k.GetKeyId()]
-		k.Budget = &pb.KeyBudget{
+		u := used[id]
+		out[id] = &pb.KeyBudget{
 			RequestsLimit:     lim.Reqs,
 			RequestsRemaining: remaining(lim.Reqs, u[0]),
 			TokensLimit:       lim.Toks,
@@ -190,6 +202,7 @@ func (s *Service) keyBudgets(ctx context.Context, pool string, keys []*pb.Key) {
 			Source:            src.String(),
 		}
 	}
+	return out
 }
 
 func remaining(limit, used int64) int64 {

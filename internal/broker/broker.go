@@ -295,7 +295,8 @@ func (b *Broker) build(ctx context.Context) error {
 	b.metrics.Prepare(knownPools(ctx, b.store, b.cfg.Policies, b.log))
 	if b.cfg.Listen != "" {
 		b.statusPage.set(statuspage.New(b.store, b.cfg.Policies, b.statusSource(),
-			statuspage.WithAuthSource(b.authPolicy), statuspage.WithLogger(b.log)).Handler())
+			statuspage.WithAuthSource(b.authPolicy), statuspage.WithLogger(b.log), statuspage.WithNotices(b.holdNotices),
+			statuspage.WithBudgets(b.keyBudgets)).Handler())
 	}
 	return nil
 }

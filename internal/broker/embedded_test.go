@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/keybroker/keybroker/internal/redistest"
 )
 
 // Another user on the same machine finds the embedded store's loopback
@@ -22,18 +22,12 @@ func TestEmbeddedStoreRefusesOtherLocalUsers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	owner, err := redis.ParseURL(m.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	broker := redis.NewClient(owner)
-	defer broker.Close()
+	broker := redistest.DialURL(t, m.URL)
 	if err := broker.Set(ctx, "kb:broker-key", "plain c2VjcmV0", 0).Err(); err != nil {
 		t.Fatalf("the broker cannot use its own store: %v", err)
 	}
 
-	stranger := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	defer stranger.Close()
+	stranger := redistest.Dial(t, m.Addr())
 	if v, err := stranger.Get(ctx, "kb:broker-key").Result(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
 		t.Fatalf("a client without the password read %q (err %v)", v, err)
 	}

@@ -55,6 +55,19 @@ func Dial(t testing.TB, addr string) *redis.Client {
 	return c
 }
 
+// DialURL is Dial for a redis:// URL (with its password, database and
+// address).
+func DialURL(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("redistest: parse %q: %v", url, err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // Client is a raw Redis client, as Dial, Server.Client and
 // Deployment.Client return.
 type Client = redis.UniversalClient

@@ -42,6 +42,7 @@ type keyRow struct {
 	Until, LastUsed           time.Time
 	Leases, Failures          int64
 	Balance                   string
+	Budget                    string
 }
 
 // event is one audit entry with its pool.
@@ -174,6 +175,7 @@ func (p *Page) pool(w http.ResponseWriter, r *http.Request) {
 	for _, k := range page.Keys {
 		d.Keys = append(d.Keys, keyView(k))
 	}
+	p.addBudgets(ctx, name, d.Keys)
 	if page.More && len(page.Keys) > 0 {
 		d.Next = page.Keys[len(page.Keys)-1].ID
 	}
@@ -203,5 +205,20 @@ func (p *Page) render(w http.ResponseWriter, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := p.tmpl.ExecuteTemplate(w, name, data); err != nil {
 		p.log.Warn("status page: render", "page", name, "err", err)
+	}
+}
+
+// addBudgets fills in the rows' budgets, when the broker tracks them.
+func (p *Page) addBudgets(ctx context.Context, pool string, rows []keyRow) {
+	if p.budgets == nil || len(rows) == 0 {
+		return
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	budgets := p.budgets(ctx, pool, ids)
+	for i := range rows {
+		rows[i].Budget = budgets[rows[i].ID]
 	}
 }

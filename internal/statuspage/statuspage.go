@@ -51,6 +51,7 @@ type Page struct {
 	status   server.StatusSource
 	auth     func() *auth.Policy
 	notices  func(ctx context.Context) []Notice
+	budgets  func(ctx context.Context, pool string, ids []string) map[string]string
 	refresh  time.Duration
 	pageSize int
 	recentN  int
@@ -80,6 +81,13 @@ func WithAuthSource(current func() *auth.Policy) Option {
 // its removals) to the store's own.
 func WithNotices(f func(ctx context.Context) []Notice) Option {
 	return func(p *Page) { p.notices = f }
+}
+
+// WithBudgets shows each key's rate-limit budget in its window, as f
+// describes it by key id ("12 of 100 requests left until 10:04:00"); keys
+// f omits show a dash.
+func WithBudgets(f func(ctx context.Context, pool string, ids []string) map[string]string) Option {
+	return func(p *Page) { p.budgets = f }
 }
 
 // WithRefresh sets how often the browser reloads the page (default 10s).

@@ -72,8 +72,9 @@ func TestRotationAndRekey(t *testing.T) {
 	}
 	ring1 := keyring(t, "k1", map[string][]byte{"k1": k1})
 	st1 := New(rdb, ids, WithKeyring(ring1), WithBatchSize(7))
-	if _, err := st1.List(ctx, "p", Query{Limit: 100}); !errors.Is(err, ErrPlaintext) {
-		t.Fatalf("plaintext keys read once encryption is on: %v, want ErrPlaintext", err)
+	if page, err := st1.List(ctx, "p", Query{Limit: 100}); err != nil || len(page.Keys) != 20 ||
+		!page.Keys[0].Unreadable || !errors.Is(page.Keys[0].UnreadableErr, ErrPlaintext) || page.Keys[0].Secret != "" {
+		t.Fatalf("plaintext keys once encryption is on: %v; want them listed unreadable (ErrPlaintext)", err)
 	}
 	if _, err := st1.Rekey(ctx, "p"); !errors.Is(err, ErrPlaintext) {
 		t.Fatalf("Rekey sealed plaintext without being told to: %v", err)

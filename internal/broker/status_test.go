@@ -87,7 +87,11 @@ func TestStatusPageShowsHeldRemovals(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := run(t, b)
-	defer stop()
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	ctx := context.Background()
 	ids, err := b.Store().Add(ctx, "held", []string{"sk-held-test-aaaaaaaaaa01", "sk-held-test-aaaaaaaaaa02", "sk-held-test-aaaaaaaaaa03"})
 	if err != nil {
@@ -143,7 +147,11 @@ func TestStatusPageShowsBudgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := run(t, b)
-	defer stop()
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	c := pb.NewKeyBrokerServiceClient(dial(t, b.Addr()))
 	if _, err := c.Add(callCtx(t), &pb.AddRequest{Pool: "b", Secrets: []string{"sk-budget-page-0123456789"}}); err != nil {
 		t.Fatal(err)

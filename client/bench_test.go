@@ -25,7 +25,7 @@ func BenchmarkTransport(b *testing.B) {
 	}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, okBody)
+		_, _ = io.WriteString(w, okBody)
 	}))
 	defer up.Close()
 	kb := newClient(b, br.Addr)

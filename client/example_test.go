@@ -83,7 +83,7 @@ func ExampleClient_ReportFailure() {
 	// … call the provider with key.Secret; it answers 429 rate_limit_exceeded, Retry-After: 20 …
 	rep, err := kb.ReportFailure(ctx, &pb.ReportFailureRequest{
 		Pool:       "openai-main",
-		Key:        &pb.ReportFailureRequest_LeaseId{LeaseId: key.Lease.LeaseId},
+		Key:        &pb.ReportFailureRequest_LeaseId{LeaseId: key.GetLease().GetLeaseId()},
 		HttpStatus: 429,
 		ErrorCode:  "rate_limit_exceeded",
 		RetryAfter: durationpb.New(20 * time.Second),
@@ -91,7 +91,7 @@ func ExampleClient_ReportFailure() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(rep.Kind, rep.State)
+	fmt.Println(rep.GetKind(), rep.GetState())
 
 	_, err = kb.GetRandom(ctx, "openai-main")
 	fmt.Println(client.Reason(err), client.RetryDelay(err) > 0)

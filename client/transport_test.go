@@ -31,7 +31,7 @@ func (a answer) write(w http.ResponseWriter) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(a.status)
-	io.WriteString(w, a.body)
+	_, _ = io.WriteString(w, a.body)
 }
 
 // upstream is a fake provider that answers per key and counts hits.
@@ -153,11 +153,11 @@ func TestTransportReportsRefusals(t *testing.T) {
 				}
 			}
 			key := leasedKey(t, b.Keys(t, s.pool), s.wantFailed)
-			if key.State != s.wantState || key.FailureCount != s.wantFailed {
-				t.Fatalf("key is %v (%s) with %d failures, want %v with %d", key.State, key.Reason, key.FailureCount, s.wantState, s.wantFailed)
+			if key.GetState() != s.wantState || key.GetFailureCount() != s.wantFailed {
+				t.Fatalf("key is %v (%s) with %d failures, want %v with %d", key.GetState(), key.GetReason(), key.GetFailureCount(), s.wantState, s.wantFailed)
 			}
-			if s.wantUntil > 0 && time.Until(key.StateUntil.AsTime()) < s.wantUntil {
-				t.Fatalf("state_until %v is less than %v away", key.StateUntil.AsTime(), s.wantUntil)
+			if s.wantUntil > 0 && time.Until(key.GetStateUntil().AsTime()) < s.wantUntil {
+				t.Fatalf("state_until %v is less than %v away", key.GetStateUntil().AsTime(), s.wantUntil)
 			}
 		})
 	}
@@ -170,7 +170,7 @@ func leasedKey(t *testing.T, keys map[string]*pb.Key, failures int64) *pb.Key {
 	t.Helper()
 	var leased, other *pb.Key
 	for _, k := range keys {
-		if k.FailureCount > 0 && leased == nil {
+		if k.GetFailureCount() > 0 && leased == nil {
 			leased = k
 		} else {
 			other = k
@@ -179,7 +179,7 @@ func leasedKey(t *testing.T, keys map[string]*pb.Key, failures int64) *pb.Key {
 	if leased == nil {
 		leased = other
 	}
-	if failures > 0 && (other == nil || other.FailureCount != 0 || other.State != pb.KeyState_KEY_STATE_ACTIVE) {
+	if failures > 0 && (other == nil || other.GetFailureCount() != 0 || other.GetState() != pb.KeyState_KEY_STATE_ACTIVE) {
 		t.Fatalf("the key not leased is %v with %d failures, want active with 0", other.GetState(), other.GetFailureCount())
 	}
 	return leased
@@ -205,7 +205,7 @@ func TestTransportStreamsWithoutBuffering(t *testing.T) {
 	released := make(chan bool, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, "data: {\"delta\":\"Hel\"}\n\n")
+		_, _ = io.WriteString(w, "data: {\"delta\":\"Hel\"}\n\n")
 		w.(http.Flusher).Flush()
 		select {
 		case <-firstRead:
@@ -213,7 +213,7 @@ func TestTransportStreamsWithoutBuffering(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			released <- false
 		}
-		io.WriteString(w, "data: {\"delta\":\"lo\"}\n\ndata: [DONE]\n\n")
+		_, _ = io.WriteString(w, "data: {\"delta\":\"lo\"}\n\ndata: [DONE]\n\n")
 	}))
 	defer srv.Close()
 
@@ -322,7 +322,7 @@ func TestTransportReusesLeases(t *testing.T) {
 	kb := newClient(t, b.Addr)
 	leases := func(pool string) (n int64) {
 		for _, k := range b.Keys(t, pool) {
-			n += k.LeaseCount
+			n += k.GetLeaseCount()
 		}
 		return n
 	}
@@ -377,7 +377,7 @@ func TestTransportReusesLeaseUntilItExpires(t *testing.T) {
 		discardBody(resp)
 		now = now.Add(3 * time.Minute) // the lease lasts the default 5m
 	}
-	if n := b.Keys(t, "expiry")[tr.cache.cur.keyID].LeaseCount; n != 2 {
+	if n := b.Keys(t, "expiry")[tr.cache.cur.keyID].GetLeaseCount(); n != 2 {
 		t.Fatalf("3 requests 3 minutes apart took %d leases, want 2", n)
 	}
 }
@@ -397,7 +397,7 @@ func TestTransportRestoresLongErrorBodies(t *testing.T) {
 	if string(got) != long {
 		t.Fatalf("caller got %d bytes of the %d-byte body", len(got), len(long))
 	}
-	if k := b.Keys(t, "long"); len(k) != 1 || firstKey(k).FailureCount != 1 {
+	if k := b.Keys(t, "long"); len(k) != 1 || firstKey(k).GetFailureCount() != 1 {
 		t.Fatalf("the truncated body was not reported: %v", k)
 	}
 }

@@ -43,7 +43,7 @@ var buildTypeScript = sync.OnceValue(func() error {
 	cmd := exec.Command("npm", args...)
 	cmd.Dir = "ts"
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("npm %s in clients/ts: %v\n%s", strings.Join(args, " "), err, out)
+		return fmt.Errorf("npm %s in clients/ts: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return nil
 })

@@ -160,7 +160,7 @@ var buildGrpcurl = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(toolDir, "grpcurl")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/fullstorydev/grpcurl/cmd/grpcurl").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("build the pinned grpcurl (go.mod tool directive): %v\n%s", err, out)
+		return "", fmt.Errorf("build the pinned grpcurl (go.mod tool directive): %w\n%s", err, out)
 	}
 	return bin, nil
 })
@@ -173,7 +173,7 @@ var buildKeybroker = sync.OnceValue(func() error {
 	}
 	out, err := exec.Command("go", "build", "-o", filepath.Join(toolDir, "keybroker"), "github.com/keybroker/keybroker/cmd/keybroker").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("build keybroker: %v\n%s", err, out)
+		return fmt.Errorf("build keybroker: %w\n%s", err, out)
 	}
 	return nil
 })

@@ -90,7 +90,7 @@ func startSecureBroker(t *testing.T) *secureBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go gs.Serve(lis)
+	go func() { _ = gs.Serve(lis) }() // nil after Stop; a dead listener fails the test's RPCs
 	t.Cleanup(gs.Stop)
 	return &secureBroker{addr: lis.Addr().String(), ca: ca, keyID: added.KeyIDs[0]}
 }
@@ -241,7 +241,7 @@ func TestAuditTrailNamesTheCaller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := added.KeyIds[0]
+	id := added.GetKeyIds()[0]
 	if _, err := c.ReportFailure(as(matrixClientToken), &pb.ReportFailureRequest{Pool: matrixPool, Key: &pb.ReportFailureRequest_KeyId{KeyId: id}, HttpStatus: 429}); err != nil {
 		t.Fatal(err)
 	}
@@ -253,8 +253,8 @@ func TestAuditTrailNamesTheCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	var actors []string
-	for _, e := range h.Events {
-		actors = append(actors, e.State.String()+" by "+e.Actor)
+	for _, e := range h.GetEvents() {
+		actors = append(actors, e.GetState().String()+" by "+e.GetActor())
 	}
 	slices.Sort(actors)
 	want := []string{"KEY_STATE_ACTIVE by admin:admin", "KEY_STATE_COOLING_DOWN by report:client-p", "KEY_STATE_REMOVED by admin:admin"}
@@ -284,8 +284,8 @@ func TestListPoolsHonoursPoolLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out []string
-		for _, p := range resp.Pools {
-			out = append(out, p.Pool)
+		for _, p := range resp.GetPools() {
+			out = append(out, p.GetPool())
 		}
 		return out
 	}

@@ -24,7 +24,7 @@ func checkInvalid(t *testing.T, err error, secretText string) {
 	}
 	named := false
 	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok && len(br.FieldViolations) > 0 && br.FieldViolations[0].Field != "" {
+		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 && br.GetFieldViolations()[0].GetField() != "" {
 			named = true
 		}
 	}

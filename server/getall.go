@@ -51,7 +51,7 @@ func (s *Service) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAll
 				"pool", pool, "key_id", k.ID, "err", k.UnreadableErr)
 		}
 	}
-	s.keyBudgets(ctx, pool, resp.Keys)
+	s.keyBudgets(ctx, pool, resp.GetKeys())
 	if page.More {
 		resp.NextPageToken = encodePageToken(pool, req.GetState(), page.Keys[len(page.Keys)-1].ID)
 	}

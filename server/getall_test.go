@@ -73,8 +73,8 @@ func TestGetAll(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := resp.GetCounts()
-			if c.GetTotal() != wantCounts.Total || c.GetActive() != wantCounts.Active || c.GetCoolingDown() != wantCounts.CoolingDown ||
-				c.GetSuspect() != wantCounts.Suspect || c.GetDisabled() != wantCounts.Disabled {
+			if c.GetTotal() != wantCounts.GetTotal() || c.GetActive() != wantCounts.GetActive() || c.GetCoolingDown() != wantCounts.GetCoolingDown() ||
+				c.GetSuspect() != wantCounts.GetSuspect() || c.GetDisabled() != wantCounts.GetDisabled() {
 				t.Errorf("%s: counts %v, want %v", tc.state, c, wantCounts)
 			}
 			var got []string

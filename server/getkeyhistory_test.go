@@ -36,7 +36,7 @@ func TestGetKeyHistoryShowsWhoChangedWhat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := add.KeyIds[0]
+	id := add.GetKeyIds()[0]
 	if _, err := svc.ReportFailure(ctx, &pb.ReportFailureRequest{Pool: "p", Key: &pb.ReportFailureRequest_KeyId{KeyId: id}, HttpStatus: 401, ErrorCode: "invalid_api_key"}); err != nil {
 		t.Fatal(err)
 	}
@@ -50,11 +50,11 @@ func TestGetKeyHistoryShowsWhoChangedWhat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		events = append(events, resp.Events...)
-		if resp.NextPageToken == "" {
+		events = append(events, resp.GetEvents()...)
+		if resp.GetNextPageToken() == "" {
 			break
 		}
-		req.PageToken = resp.NextPageToken
+		req.PageToken = resp.GetNextPageToken()
 	}
 	want := []struct {
 		from, to      pb.KeyState
@@ -69,7 +69,7 @@ func TestGetKeyHistoryShowsWhoChangedWhat(t *testing.T) {
 	}
 	for i, w := range want {
 		e := events[i]
-		if e.PreviousState != w.from || e.State != w.to || e.Reason != w.reason || e.Actor != w.actor || e.KeyId != id || e.Time == nil {
+		if e.GetPreviousState() != w.from || e.GetState() != w.to || e.GetReason() != w.reason || e.GetActor() != w.actor || e.GetKeyId() != id || e.GetTime() == nil {
 			t.Errorf("event %d = %v, want %+v", i, e, w)
 		}
 	}
@@ -100,7 +100,7 @@ func TestGetKeyHistoryValidates(t *testing.T) {
 		wantInvalid(t, err, tt.field)
 	}
 	resp, err := svc.GetKeyHistory(ctx, &pb.GetKeyHistoryRequest{Pool: "p", KeyId: id, PageToken: token})
-	if err != nil || len(resp.Events) != 0 || resp.NextPageToken != "" {
+	if err != nil || len(resp.GetEvents()) != 0 || resp.GetNextPageToken() != "" {
 		t.Fatalf("history of an unknown key = %v, %v; want empty", resp, err)
 	}
 }
@@ -113,7 +113,7 @@ func TestGetAllShowsBalanceAndRefusesRemovedFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	expires := time.UnixMilli(1_900_000_000_000)
-	_, err = st.Apply(ctx, "p", add.KeyIds[0], store.Check{Seen: store.Active, Valid: true, Reason: "verified",
+	_, err = st.Apply(ctx, "p", add.GetKeyIds()[0], store.Check{Seen: store.Active, Valid: true, Reason: "verified",
 		Balance: &store.Balance{LimitUSD: 20, UsedUSD: 12.5, Expires: expires}, Next: store.Schedule{Active: time.Hour}, Actor: "worker"})
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestGetAllShowsBalanceAndRefusesRemovedFilter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := all.Keys[0].GetBalance()
+	b := all.GetKeys()[0].GetBalance()
 	if b.GetLimitUsd() != 20 || b.GetUsedUsd() != 12.5 || !b.GetExpireTime().AsTime().Equal(expires) || b.GetCheckTime() == nil {
 		t.Fatalf("balance = %v", b)
 	}

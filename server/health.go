@@ -79,7 +79,7 @@ func MonitorHealth(ctx context.Context, hs *health.Server, ping func(context.Con
 	defer t.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, max(interval, time.Second))
-		now, err, failed := cfg.round(pctx, ping)
+		now, failed, err := cfg.round(pctx, ping)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -109,14 +109,16 @@ func MonitorHealth(ctx context.Context, hs *health.Server, ping func(context.Con
 	}
 }
 
-// round pings the store and probes the pools once.
-func (cfg *healthConfig) round(ctx context.Context, ping func(context.Context) error) (healthState, error, map[string]error) {
+// round pings the store and probes the pools once. It returns the state,
+// the pools whose probe failed with their causes, and the ping's error (for
+// the log; a failed ping is part of the state, not a failure of round).
+func (cfg *healthConfig) round(ctx context.Context, ping func(context.Context) error) (healthState, map[string]error, error) {
 	err := ping(ctx)
 	st := healthState{store: err == nil}
 	degradedOK := cfg.canServe != nil && cfg.canServe()
 	st.broker = st.store || degradedOK
 	if cfg.probe == nil {
-		return st, err, nil
+		return st, nil, err
 	}
 	names := cfg.pools()
 	failed := cfg.probe(ctx, names)
@@ -131,7 +133,7 @@ func (cfg *healthConfig) round(ctx context.Context, ping func(context.Context) e
 	if len(names) > 0 {
 		st.broker = anyOK
 	}
-	return st, err, failed
+	return st, failed, err
 }
 
 func servingStatus(ok bool) healthpb.HealthCheckResponse_ServingStatus {

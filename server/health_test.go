@@ -21,7 +21,7 @@ func checkStatus(t *testing.T, hs *health.Server, service string) healthpb.Healt
 	if err != nil {
 		return healthpb.HealthCheckResponse_SERVICE_UNKNOWN // not set yet
 	}
-	return resp.Status
+	return resp.GetStatus()
 }
 
 func waitStatus(t *testing.T, hs *health.Server, service string, want healthpb.HealthCheckResponse_ServingStatus) {

@@ -21,7 +21,7 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 
 func TestHTTPProbesFollowHealth(t *testing.T) {
 	hs := health.NewServer()
-	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("keybroker_up 1\n")) })
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("keybroker_up 1\n")) })
 	h := HTTPHandler(hs, metrics)
 
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)

@@ -30,7 +30,7 @@ func TestOversizedRequestIsRefused(t *testing.T) {
 		t.Fatalf("broker unusable after an oversized request: %v", err)
 	}
 	all, err := h.client.GetAll(ctx, &pb.GetAllRequest{Pool: "big", PageSize: 1 << 30})
-	if err != nil || len(all.Keys) != 1 {
+	if err != nil || len(all.GetKeys()) != 1 {
 		t.Fatalf("GetAll with a huge page size = %v, %v", all, err)
 	}
 }

@@ -38,8 +38,8 @@ pools:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.State != want {
-			t.Errorf("pool %s: a 500 saying quota left the key %s, want %s", pool, resp.State, want)
+		if resp.GetState() != want {
+			t.Errorf("pool %s: a 500 saying quota left the key %s, want %s", pool, resp.GetState(), want)
 		}
 	}
 }

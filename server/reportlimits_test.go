@@ -77,7 +77,7 @@ func TestReportFloodIsRateLimitedPerCallerAndKey(t *testing.T) {
 	limited := func(err error) bool {
 		st := status.Convert(err)
 		for _, d := range st.Details() {
-			if info, ok := d.(*errdetails.ErrorInfo); ok && info.Reason == ReasonString(pb.ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED) {
+			if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == ReasonString(pb.ErrorReason_ERROR_REASON_REPORTS_RATE_LIMITED) {
 				return st.Code() == codes.ResourceExhausted
 			}
 		}
@@ -173,8 +173,8 @@ func TestCallerTextNeverBecomesAReason(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.Reason == "" || strings.Contains(resp.Reason, "zqmarker") {
-			t.Fatalf("error_code %q stored as reason %q", code, resp.Reason)
+		if resp.GetReason() == "" || strings.Contains(resp.GetReason(), "zqmarker") {
+			t.Fatalf("error_code %q stored as reason %q", code, resp.GetReason())
 		}
 	}
 }

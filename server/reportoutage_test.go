@@ -93,11 +93,11 @@ func TestQueuedReportParksTheKeyInTheView(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GetRandom during the outage = %v; the other key should serve", err)
 		}
-		if got.KeyId == reported {
+		if got.GetKeyId() == reported {
 			t.Fatal("a key reported rate limited (queued) was leased again during the outage")
 		}
-		if got.KeyId != other {
-			t.Fatalf("leased %s, want %s", got.KeyId, other)
+		if got.GetKeyId() != other {
+			t.Fatalf("leased %s, want %s", got.GetKeyId(), other)
 		}
 	}
 
@@ -127,7 +127,7 @@ func TestOutageReportsCannotFillTheBuffer(t *testing.T) {
 		{Pool: "no-such-pool", Key: &pb.ReportFailureRequest_KeyId{KeyId: rig.ids[0]}, HttpStatus: 429},
 	} {
 		if _, err := rig.svc.ReportFailure(t.Context(), req); status.Code(err) != codes.Unavailable {
-			t.Errorf("report of an unknown key %s/%s during the outage = %v, want UNAVAILABLE", req.Pool, req.GetKeyId(), err)
+			t.Errorf("report of an unknown key %s/%s during the outage = %v, want UNAVAILABLE", req.GetPool(), req.GetKeyId(), err)
 		}
 	}
 	for range 20 {

@@ -48,7 +48,7 @@ func TestReportsSurviveAnOutage(t *testing.T) {
 		code   string
 	}{{a, 429, "rate_limit_exceeded"}, {a, 401, "invalid_api_key"}, {b, 429, "insufficient_quota"}} {
 		resp, err := report(r.id, r.status, r.code)
-		if err != nil || !resp.Queued || resp.State != pb.KeyState_KEY_STATE_UNSPECIFIED {
+		if err != nil || !resp.GetQueued() || resp.GetState() != pb.KeyState_KEY_STATE_UNSPECIFIED {
 			t.Fatalf("report during the outage = %v, %v; want queued", resp, err)
 		}
 	}

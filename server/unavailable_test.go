@@ -76,7 +76,7 @@ func TestRedisUnreachable(t *testing.T) {
 	// Failure reports are not refused: they wait in the buffer
 	// (reportqueue_test.go follows them until they land).
 	resp, err := h.client.ReportFailure(h.ctx(t), &pb.ReportFailureRequest{Pool: pool, Key: &pb.ReportFailureRequest_KeyId{KeyId: id}, HttpStatus: 429})
-	if err != nil || !resp.Queued {
+	if err != nil || !resp.GetQueued() {
 		t.Errorf("ReportFailure during the outage = %v, %v; want it queued", resp, err)
 	}
 	waitHealth(t, h, healthpb.HealthCheckResponse_NOT_SERVING)

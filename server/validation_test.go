@@ -54,7 +54,7 @@ func TestInvalidArgument(t *testing.T) {
 	}
 	getAll := func(req *pb.GetAllRequest) call {
 		return func(ctx context.Context) error {
-			if req.Pool == "" {
+			if req.GetPool() == "" {
 				req.Pool = tokenPool
 			}
 			_, err := h.client.GetAll(ctx, req)
@@ -81,7 +81,7 @@ func TestInvalidArgument(t *testing.T) {
 	}
 	report := func(req *pb.ReportFailureRequest) call {
 		return func(ctx context.Context) error {
-			if req.Pool == "" {
+			if req.GetPool() == "" {
 				req.Pool = okPool
 			}
 			if req.Key == nil {

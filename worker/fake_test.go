@@ -179,7 +179,7 @@ func (f *fake) checkRequest(r *http.Request) {
 func writeRaw(w http.ResponseWriter, status int, contentType, body string) {
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
-	io.WriteString(w, body)
+	_, _ = io.WriteString(w, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body string) {

@@ -23,13 +23,13 @@ func TestPoolAuthHeaderAndClassifyRules(t *testing.T) {
 		}
 		switch r.Header.Get("X-Api-Key") {
 		case good:
-			w.Write([]byte(`{"object":"list","data":[]}`))
+			_, _ = w.Write([]byte(`{"object":"list","data":[]}`))
 		case broke:
 			w.WriteHeader(http.StatusInternalServerError)
-			w.Write([]byte(`{"error":{"message":"upstream says: your QUOTA is used up","type":"relay_error"}}`))
+			_, _ = w.Write([]byte(`{"error":{"message":"upstream says: your QUOTA is used up","type":"relay_error"}}`))
 		default:
 			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":{"code":"invalid_api_key","message":"no key"}}`))
+			_, _ = w.Write([]byte(`{"error":{"code":"invalid_api_key","message":"no key"}}`))
 		}
 	}))
 	defer relay.Close()

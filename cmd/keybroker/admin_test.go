@@ -63,14 +63,14 @@ func TestKeysImport100k(t *testing.T) {
 		t.Fatalf("list -o json: exit %d, %.200s%s", code, out, errOut)
 	}
 	ids := map[string]bool{}
-	for _, k := range listed.Keys {
-		ids[k.KeyId] = true
-		if k.Secret != "" || k.State != pb.KeyState_KEY_STATE_ACTIVE {
+	for _, k := range listed.GetKeys() {
+		ids[k.GetKeyId()] = true
+		if k.GetSecret() != "" || k.GetState() != pb.KeyState_KEY_STATE_ACTIVE {
 			t.Fatalf("listed key %v: want masked and active", k)
 		}
 	}
-	if len(listed.Keys) != n || len(ids) != n || listed.Counts.Total != n {
-		t.Fatalf("list: %d keys, %d distinct ids, total %d; want %d", len(listed.Keys), len(ids), listed.Counts.Total, n)
+	if len(listed.GetKeys()) != n || len(ids) != n || listed.GetCounts().GetTotal() != n {
+		t.Fatalf("list: %d keys, %d distinct ids, total %d; want %d", len(listed.GetKeys()), len(ids), listed.GetCounts().GetTotal(), n)
 	}
 
 	code, out, errOut = cli(t, b.Addr, "", "keys", "export", "--pool", "bulk", "--reveal")
@@ -107,7 +107,7 @@ func TestKeysCommands(t *testing.T) {
 	ids := b.Keys(t, "cli")
 	var id1 string
 	for id, k := range ids {
-		if k.MaskedSecret == "sk-cl…cdef" && id1 == "" {
+		if k.GetMaskedSecret() == "sk-cl…cdef" && id1 == "" {
 			id1 = id
 		}
 	}

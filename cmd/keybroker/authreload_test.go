@@ -55,7 +55,9 @@ func TestAuthFileReloadRevokesATokenWithoutRestart(t *testing.T) {
 	}
 
 	write("tokens:\n" + authEntry("ops", "admin", admin) + authEntry("fresh", "client", fresh))
-	b.cmd.Process.Signal(syscall.SIGHUP)
+	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
 	testkit.Eventually(t, 10*time.Second, 10*time.Millisecond, "the revoked token to be refused", func() bool {
 		return status.Code(call(leaked)) == codes.Unauthenticated
 	})
@@ -68,7 +70,9 @@ func TestAuthFileReloadRevokesATokenWithoutRestart(t *testing.T) {
 
 	// A broken version is refused and the policy in force kept.
 	write("tokens:\n  - {name: x, role: superuser}\n")
-	b.cmd.Process.Signal(syscall.SIGHUP)
+	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
 	testkit.Eventually(t, 10*time.Second, 10*time.Millisecond, "the broken version to be reported", func() bool {
 		return strings.Contains(b.out.String(), "auth file reload failed")
 	})

@@ -36,7 +36,7 @@ var binary = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(dir, "keybroker")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return bin, nil
 })
@@ -85,7 +85,7 @@ func startBrokerAt(t *testing.T, addr string, env []string, args ...string) *bro
 	go func() { b.exited <- b.cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = b.cmd.Process.Kill()
-		<-b.exited
+		<-b.exited //nolint:errcheck // drains "signal: killed" (`_ =` trips S1005)
 	})
 	b.conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -108,7 +108,7 @@ func (b *brokerProc) waitHealth(t *testing.T, want healthpb.HealthCheckResponse_
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		resp, err := b.health.Check(ctx, &healthpb.HealthCheckRequest{})
 		cancel()
-		return err == nil && resp.Status == want, fmt.Sprintf("last: %s %v\n%s", resp.GetStatus(), err, b.out)
+		return err == nil && resp.GetStatus() == want, fmt.Sprintf("last: %s %v\n%s", resp.GetStatus(), err, b.out)
 	})
 }
 
@@ -123,6 +123,15 @@ func (b *brokerProc) stop(t *testing.T) error {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("broker did not stop on SIGTERM:\n%s", b.out)
 		return nil
+	}
+}
+
+// writeFile writes a test's config or keys file, failing the test if it
+// cannot: a missing file would test a different startup path.
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -154,7 +163,7 @@ func TestServeEmbeddedEndToEnd(t *testing.T) {
 	}
 
 	add, err := b.client.Add(ctx, &pb.AddRequest{Pool: "openai", Secrets: secrets})
-	if err != nil || add.AddedCount != 2 {
+	if err != nil || add.GetAddedCount() != 2 {
 		t.Fatalf("Add = %v, %v", add, err)
 	}
 	leased := map[string]bool{}
@@ -163,19 +172,19 @@ func TestServeEmbeddedEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		leased[r.Secret] = true
+		leased[r.GetSecret()] = true
 	}
 	if len(leased) != 2 {
 		t.Fatalf("60 leases returned %d distinct keys, want 2", len(leased))
 	}
 
-	for _, id := range add.KeyIds {
+	for _, id := range add.GetKeyIds() {
 		rep, err := b.client.ReportFailure(ctx, &pb.ReportFailureRequest{
 			Pool: "openai", Key: &pb.ReportFailureRequest_KeyId{KeyId: id},
 			HttpStatus: 429, ErrorType: "requests", ErrorCode: "rate_limit_exceeded",
 			RetryAfter: durationpb.New(time.Second),
 		})
-		if err != nil || rep.State != pb.KeyState_KEY_STATE_COOLING_DOWN {
+		if err != nil || rep.GetState() != pb.KeyState_KEY_STATE_COOLING_DOWN {
 			t.Fatalf("ReportFailure = %v, %v", rep, err)
 		}
 	}
@@ -190,7 +199,7 @@ func TestServeEmbeddedEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return all.Counts.Active == 2, fmt.Sprint(all.Counts)
+		return all.GetCounts().GetActive() == 2, fmt.Sprint(all.GetCounts())
 	})
 
 	if err := b.stop(t); err != nil {
@@ -210,7 +219,7 @@ func TestServeEmbeddedEndToEnd(t *testing.T) {
 func retryDelay(st *status.Status) time.Duration {
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok {
-			return ri.RetryDelay.AsDuration()
+			return ri.GetRetryDelay().AsDuration()
 		}
 	}
 	return 0
@@ -229,7 +238,7 @@ func TestServeOnRedisKeepsKeysAcrossRestarts(t *testing.T) {
 	b := startBroker(t, args...)
 	ctx := ctxT(t)
 	first, err := b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "anthropic"})
-	if err != nil || first.Secret != "sk-ant-seed-2222222222222222" {
+	if err != nil || first.GetSecret() != "sk-ant-seed-2222222222222222" {
 		t.Fatalf("GetRandom = %v, %v", first, err)
 	}
 	if err := b.stop(t); err != nil {
@@ -241,11 +250,11 @@ func TestServeOnRedisKeepsKeysAcrossRestarts(t *testing.T) {
 		t.Errorf("second seed did not find the keys present:\n%s", b.out)
 	}
 	again, err := b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "anthropic"})
-	if err != nil || again.KeyId != first.KeyId {
-		t.Fatalf("after restart GetRandom = %v, %v; want key id %s", again, err, first.KeyId)
+	if err != nil || again.GetKeyId() != first.GetKeyId() {
+		t.Fatalf("after restart GetRandom = %v, %v; want key id %s", again, err, first.GetKeyId())
 	}
 	all, err := b.client.GetAll(ctx, &pb.GetAllRequest{Pool: "main"})
-	if err != nil || all.Counts.Total != 1 {
+	if err != nil || all.GetCounts().GetTotal() != 1 {
 		t.Fatalf("GetAll main = %v, %v", all, err)
 	}
 	if err := b.stop(t); err != nil {
@@ -284,9 +293,9 @@ func TestServeRejectsBadStartUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	badConfig := filepath.Join(t.TempDir(), "pools.yaml")
-	os.WriteFile(badConfig, []byte("pools:\n  main:\n    cooldown_defualt: 5s\n"), 0o600)
+	writeFile(t, badConfig, "pools:\n  main:\n    cooldown_defualt: 5s\n")
 	badKeys := filepath.Join(t.TempDir(), "keys.txt")
-	os.WriteFile(badKeys, []byte("sk-bad-secret-1\n"), 0o600) // no pool for it
+	writeFile(t, badKeys, "sk-bad-secret-1\n") // no pool for it
 	tests := []struct {
 		name string
 		args []string

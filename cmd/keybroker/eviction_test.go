@@ -30,7 +30,9 @@ func TestServeRefusesAnEvictingRedis(t *testing.T) {
 	}
 
 	b := startBroker(t, "--redis", rs.Addr, "--allow-redis-eviction")
-	b.stop(t)
+	if err := b.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, b.out)
+	}
 	if !strings.Contains(b.out.String(), "--allow-redis-eviction is set") {
 		t.Fatalf("no warning when running on an evicting Redis:\n%s", b.out)
 	}
@@ -40,7 +42,9 @@ func TestServeRefusesAnEvictingRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = startBroker(t, "--redis", "redis://app:app-password-123@"+rs.Addr, "--allow-redis-eviction=false")
-	b.stop(t)
+	if err := b.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, b.out)
+	}
 	if !strings.Contains(b.out.String(), "cannot read Redis's maxmemory-policy") {
 		t.Fatalf("no warning when CONFIG is forbidden:\n%s", b.out)
 	}

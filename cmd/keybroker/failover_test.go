@@ -53,8 +53,8 @@ func TestServeSurvivesClusterFailover(t *testing.T) {
 	c.KillMasterOf("kb:{p}:all")
 	storeWithin(t, b, "p", 30*time.Second)
 	all, err := b.client.GetAll(ctxT(t), &pb.GetAllRequest{Pool: "p"})
-	if err != nil || all.Counts.Total != 2 || all.Keys[0].KeyId == "" {
-		t.Fatalf("after failover GetAll = %v, %v; want the 2 keys %v", all, err, added.KeyIds)
+	if err != nil || all.GetCounts().GetTotal() != 2 || all.GetKeys()[0].GetKeyId() == "" {
+		t.Fatalf("after failover GetAll = %v, %v; want the 2 keys %v", all, err, added.GetKeyIds())
 	}
 }
 
@@ -68,7 +68,7 @@ func TestServeSurvivesSentinelFailover(t *testing.T) {
 	s.WaitReplicated()
 	s.Failover()
 	storeWithin(t, b, "p", 30*time.Second)
-	if all, err := b.client.GetAll(ctxT(t), &pb.GetAllRequest{Pool: "p"}); err != nil || all.Counts.Total != 1 {
+	if all, err := b.client.GetAll(ctxT(t), &pb.GetAllRequest{Pool: "p"}); err != nil || all.GetCounts().GetTotal() != 1 {
 		t.Fatalf("after failover GetAll = %v, %v", all, err)
 	}
 	b.waitHealth(t, 1)
@@ -95,7 +95,7 @@ func TestLeasesOutliveAShortOutage(t *testing.T) {
 		if err != nil {
 			return healthpb.HealthCheckResponse_UNKNOWN
 		}
-		return resp.Status
+		return resp.GetStatus()
 	}
 	until := func(what string, cond func() bool) {
 		t.Helper()
@@ -174,7 +174,7 @@ func TestClusterMasterLossIsSeenPerPool(t *testing.T) {
 		if err != nil {
 			return healthpb.HealthCheckResponse_UNKNOWN
 		}
-		return resp.Status
+		return resp.GetStatus()
 	}
 	until := func(what string, cond func() bool) {
 		t.Helper()

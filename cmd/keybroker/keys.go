@@ -41,11 +41,11 @@ func setupAdd(fs *flag.FlagSet) runFunc {
 		}
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "KEY ID\tSECRET")
-		for i, id := range resp.KeyIds {
+		for i, id := range resp.GetKeyIds() {
 			fmt.Fprintf(tw, "%s\t%s\n", id, secret.Mask(strings.TrimSpace(args[i])))
 		}
 		tw.Flush()
-		fmt.Fprintf(env.stdout, "pool %s: %d added, %d already present\n", *pool, resp.AddedCount, resp.PresentCount)
+		fmt.Fprintf(env.stdout, "pool %s: %d added, %d already present\n", *pool, resp.GetAddedCount(), resp.GetPresentCount())
 		return nil
 	}
 }
@@ -64,9 +64,9 @@ func setupRemove(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return fmt.Errorf("remove from pool %q: %w", *pool, err)
 		}
-		fmt.Fprintf(env.stdout, "pool %s: %d removed", *pool, resp.RemovedCount)
-		if len(resp.NotFoundKeyIds) > 0 {
-			fmt.Fprintf(env.stdout, ", not found: %s", strings.Join(resp.NotFoundKeyIds, " "))
+		fmt.Fprintf(env.stdout, "pool %s: %d removed", *pool, resp.GetRemovedCount())
+		if len(resp.GetNotFoundKeyIds()) > 0 {
+			fmt.Fprintf(env.stdout, ", not found: %s", strings.Join(resp.GetNotFoundKeyIds(), " "))
 		}
 		fmt.Fprintln(env.stdout)
 		return nil

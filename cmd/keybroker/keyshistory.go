@@ -35,14 +35,14 @@ func setupHistory(fs *flag.FlagSet) runFunc {
 		}
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tFROM\tTO\tREASON\tACTOR\tUNTIL")
-		for _, e := range all.Events {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", timeOrDash(e.Time), fromState(e.PreviousState), stateName(e.State),
-				orDash(e.Reason), orDash(e.Actor), timeOrDash(e.StateUntil))
+		for _, e := range all.GetEvents() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", timeOrDash(e.GetTime()), fromState(e.GetPreviousState()), stateName(e.GetState()),
+				orDash(e.GetReason()), orDash(e.GetActor()), timeOrDash(e.GetStateUntil()))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(env.stdout, "%d events of key %s in pool %s\n", len(all.Events), args[0], *pool)
+		_, err = fmt.Fprintf(env.stdout, "%d events of key %s in pool %s\n", len(all.GetEvents()), args[0], *pool)
 		return err
 	}
 }
@@ -53,14 +53,14 @@ func history(env adminEnv, kb *client.Client, req *pb.GetKeyHistoryRequest, limi
 	for {
 		page, err := kb.Stub().GetKeyHistory(env.ctx, req)
 		if err != nil {
-			return nil, fmt.Errorf("history of key %s in pool %q: %w", req.KeyId, req.Pool, err)
+			return nil, fmt.Errorf("history of key %s in pool %q: %w", req.GetKeyId(), req.GetPool(), err)
 		}
-		all.Events = append(all.Events, page.Events...)
-		if len(all.Events) >= limit || page.NextPageToken == "" {
-			all.Events = all.Events[:min(len(all.Events), limit)]
+		all.Events = append(all.Events, page.GetEvents()...)
+		if len(all.GetEvents()) >= limit || page.GetNextPageToken() == "" {
+			all.Events = all.GetEvents()[:min(len(all.GetEvents()), limit)]
 			return all, nil
 		}
-		req.PageToken = page.NextPageToken
+		req.PageToken = page.GetNextPageToken()
 	}
 }
 

@@ -86,7 +86,7 @@ func (im *importer) pool(b keysfile.Batch) error {
 			im.endProgress()
 			return fmt.Errorf("import into pool %q after %d of %d keys: %w", b.Pool, im.done, im.total, err)
 		}
-		added, present = added+resp.AddedCount, present+resp.PresentCount
+		added, present = added+resp.GetAddedCount(), present+resp.GetPresentCount()
 		im.done += len(chunk)
 		if im.progress != nil {
 			fmt.Fprintf(im.progress, "\rimporting: %d/%d keys", im.done, im.total)

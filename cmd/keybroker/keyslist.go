@@ -79,8 +79,8 @@ func setupExport(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		for _, k := range all.Keys {
-			if _, err := fmt.Fprintf(env.stdout, "%s\t%s\n", sel.pool, k.Secret); err != nil {
+		for _, k := range all.GetKeys() {
+			if _, err := fmt.Fprintf(env.stdout, "%s\t%s\n", sel.pool, k.GetSecret()); err != nil {
 				return err
 			}
 		}
@@ -93,10 +93,10 @@ func collect(env adminEnv, kb *client.Client, req *pb.GetAllRequest) (*pb.GetAll
 	all := &pb.GetAllResponse{}
 	for page, err := range kb.Pages(env.ctx, req) {
 		if err != nil {
-			return nil, fmt.Errorf("list pool %q: %w", req.Pool, err)
+			return nil, fmt.Errorf("list pool %q: %w", req.GetPool(), err)
 		}
-		all.Keys = append(all.Keys, page.Keys...)
-		all.Counts = page.Counts
+		all.Keys = append(all.Keys, page.GetKeys()...)
+		all.Counts = page.GetCounts()
 	}
 	return all, nil
 }
@@ -104,14 +104,14 @@ func collect(env adminEnv, kb *client.Client, req *pb.GetAllRequest) (*pb.GetAll
 func printKeyTable(w io.Writer, all *pb.GetAllResponse) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY ID\tSECRET\tSTATE\tREASON\tUNTIL\tLAST USED")
-	for _, k := range all.Keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.KeyId, k.MaskedSecret, stateName(k.State),
-			orDash(k.Reason), timeOrDash(k.StateUntil), timeOrDash(k.LastUsedTime))
+	for _, k := range all.GetKeys() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.GetKeyId(), k.GetMaskedSecret(), stateName(k.GetState()),
+			orDash(k.GetReason()), timeOrDash(k.GetStateUntil()), timeOrDash(k.GetLastUsedTime()))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d keys; pool: %s\n", len(all.Keys), countsLine(all.Counts))
+	_, err := fmt.Fprintf(w, "%d keys; pool: %s\n", len(all.GetKeys()), countsLine(all.GetCounts()))
 	return err
 }
 

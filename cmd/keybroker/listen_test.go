@@ -53,12 +53,16 @@ func TestServeWarnsOfPlaintextTokens(t *testing.T) {
 	go func() { b.exited <- cmd.Wait() }()
 	b.dialTo(t, "127.0.0.1:"+port)
 	b.waitHealth(t, 1)
-	b.stop(t)
+	if err := b.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, b.out)
+	}
 	if !strings.Contains(buf.String(), "bearer tokens (and leased secrets) cross the network in the clear") {
 		t.Fatalf("no plaintext warning:\n%s", buf)
 	}
 	loop := startBrokerEnv(t, []string{"KEYBROKER_ADMIN_TOKEN=admin-token-0123456789"})
-	loop.stop(t)
+	if err := loop.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, loop.out)
+	}
 	if strings.Contains(loop.out.String(), "in the clear") {
 		t.Fatalf("warned on loopback:\n%s", loop.out)
 	}

@@ -28,7 +28,7 @@ func TestKeysHistoryShowsWhoMovedAKey(t *testing.T) {
 	// Flags after the positional arguments, and the JSON shape of the RPC.
 	code, out, errOut = cli(t, b.Addr, "", "keys", "history", "hist", ids[0], "-o", "json", "--limit", "1")
 	var resp pb.GetKeyHistoryResponse
-	if code != 0 || protojson.Unmarshal([]byte(out), &resp) != nil || len(resp.Events) != 1 || resp.Events[0].Reason != "rate_limit_exceeded" {
+	if code != 0 || protojson.Unmarshal([]byte(out), &resp) != nil || len(resp.GetEvents()) != 1 || resp.GetEvents()[0].GetReason() != "rate_limit_exceeded" {
 		t.Fatalf("keys history -o json --limit 1: %d\n%s%s", code, out, errOut)
 	}
 	if code, _, errOut = cli(t, b.Addr, "", "keys", "history", "hist"); code != 2 || !strings.Contains(errOut, "POOL KEY_ID") {
@@ -77,7 +77,7 @@ func TestStatusCommand(t *testing.T) {
 	}
 	code, out, _ = cli(t, b.Addr, "", "status", "-o", "json")
 	var resp pb.GetStatusResponse
-	if code != 0 || protojson.Unmarshal([]byte(out), &resp) != nil || !resp.StoreReachable || len(resp.Pools) != 1 {
+	if code != 0 || protojson.Unmarshal([]byte(out), &resp) != nil || !resp.GetStoreReachable() || len(resp.GetPools()) != 1 {
 		t.Fatalf("status -o json: %d\n%s", code, out)
 	}
 }

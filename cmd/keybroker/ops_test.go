@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
@@ -68,10 +69,12 @@ func TestMetricsMoveWithTheScenario(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	report(added.KeyIds[0], 429, "rate_limit_exceeded")
-	report(added.KeyIds[1], 401, "invalid_api_key")
-	report(added.KeyIds[2], 503, "")
-	b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "not a pool"}) // INVALID_ARGUMENT
+	report(added.GetKeyIds()[0], 429, "rate_limit_exceeded")
+	report(added.GetKeyIds()[1], 401, "invalid_api_key")
+	report(added.GetKeyIds()[2], 503, "")
+	if _, err := b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "not a pool"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("GetRandom on an invalid pool name = %v, want INVALID_ARGUMENT (the error series below counts it)", err)
+	}
 	after, page := scrape(t, metricsAddr)
 
 	delta := func(series string) float64 { return after[series] - before[series] }
@@ -104,7 +107,7 @@ func TestMetricsMoveWithTheScenario(t *testing.T) {
 	if delta(`keybroker_redis_command_duration_seconds_count{command="evalsha"}`) < 4 {
 		t.Errorf("Redis command latency not recorded:\n%s", grep(page, "redis_command"))
 	}
-	if strings.Contains(page, "sk-METRICS") || strings.Contains(page, added.KeyIds[0]) {
+	if strings.Contains(page, "sk-METRICS") || strings.Contains(page, added.GetKeyIds()[0]) {
 		t.Error("the metrics page shows a secret or a key id")
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
@@ -129,7 +132,7 @@ func grep(text, sub string) string {
 // broker and sends SIGHUP: the next report uses the new cooldown.
 func TestConfigReloadChangesBehaviour(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "pools.yaml")
-	os.WriteFile(cfg, []byte("defaults:\n  cooldown_default: 5s\n"), 0o600)
+	writeFile(t, cfg, "defaults:\n  cooldown_default: 5s\n")
 	b := startBroker(t, "--config", cfg, "--config-reload-interval", "1h") // only SIGHUP reloads
 	ctx := ctxT(t)
 	added, err := b.client.Add(ctx, &pb.AddRequest{Pool: "r", Secrets: []string{"sk-reload-00000000001", "sk-reload-00000000002"}})
@@ -142,18 +145,20 @@ func TestConfigReloadChangesBehaviour(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return rep.StateUntil.AsTime().Sub(start).Round(time.Second)
+		return rep.GetStateUntil().AsTime().Sub(start).Round(time.Second)
 	}
-	if got := cooldown(added.KeyIds[0]); got != 5*time.Second {
+	if got := cooldown(added.GetKeyIds()[0]); got != 5*time.Second {
 		t.Fatalf("cooldown before reload = %v, want 5s", got)
 	}
-	os.WriteFile(cfg, []byte("defaults:\n  cooldown_default: 2m\n"), 0o600)
-	b.cmd.Process.Signal(syscall.SIGHUP)
+	writeFile(t, cfg, "defaults:\n  cooldown_default: 2m\n")
+	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
 	testkit.EventuallyWhy(t, 20*time.Second, 10*time.Millisecond, "the broker reloads its config after SIGHUP", func() (bool, string) {
 		logs := b.out.String()
 		return strings.Contains(logs, "config reloaded"), "\n" + logs
 	})
-	if got := cooldown(added.KeyIds[1]); got != 2*time.Minute {
+	if got := cooldown(added.GetKeyIds()[1]); got != 2*time.Minute {
 		t.Fatalf("cooldown after reload = %v, want 2m", got)
 	}
 }
@@ -161,8 +166,8 @@ func TestConfigReloadChangesBehaviour(t *testing.T) {
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
-	os.WriteFile(good, []byte("pools:\n  a:\n    provider: anthropic\n"), 0o600)
-	os.WriteFile(bad, []byte("pools:\n  a:\n    provider: anthropic\n    lease_ttl: forever\n"), 0o600)
+	writeFile(t, good, "pools:\n  a:\n    provider: anthropic\n")
+	writeFile(t, bad, "pools:\n  a:\n    provider: anthropic\n    lease_ttl: forever\n")
 	if out, code := runBinary(t, nil, "config", "check", good); code != 0 || !strings.Contains(out, "ok (1 pools declared)") {
 		t.Fatalf("check good: %d %s", code, out)
 	}
@@ -178,14 +183,14 @@ func TestConfigCheck(t *testing.T) {
 func TestValidatorMetrics(t *testing.T) {
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "Bearer sk-metrics-valid-0000000001" {
-			w.Write([]byte(`{"object":"list","data":[]}`))
+			_, _ = w.Write([]byte(`{"object":"list","data":[]}`))
 			return
 		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer fake.Close()
 	cfg := filepath.Join(t.TempDir(), "pools.yaml")
-	os.WriteFile(cfg, []byte("pools:\n  v:\n    provider: openai\n    base_url: "+fake.URL+"\n    validator: {kind: openai, interval: 1h}\n"), 0o600)
+	writeFile(t, cfg, "pools:\n  v:\n    provider: openai\n    base_url: "+fake.URL+"\n    validator: {kind: openai, interval: 1h}\n")
 	metricsAddr := freeAddr(t)
 	b := startBroker(t, "--config", cfg, "--metrics-addr", metricsAddr, "--worker-poll", "20ms")
 	if _, err := b.client.Add(ctxT(t), &pb.AddRequest{Pool: "v", Secrets: []string{"sk-metrics-valid-0000000001", "sk-metrics-flaky-0000000002"}}); err != nil {

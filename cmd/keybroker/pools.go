@@ -45,9 +45,9 @@ func setupPools(fs *flag.FlagSet) runFunc {
 		}
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "POOL\tTOTAL\tACTIVE\tCOOLING_DOWN\tSUSPECT\tDISABLED\tQUARANTINED")
-		for _, p := range list.Pools {
+		for _, p := range list.GetPools() {
 			c := p.GetCounts()
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", p.Pool, c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(),
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", p.GetPool(), c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(),
 				c.GetDisabled(), c.GetQuarantined())
 		}
 		return tw.Flush()

@@ -124,8 +124,8 @@ func runProbe(c k8sContainer, p *k8sProbe, addrs map[int]string) error {
 		if err != nil {
 			return fmt.Errorf("grpc probe (plaintext, as the kubelet makes it): %w", err)
 		}
-		if resp.Status != healthpb.HealthCheckResponse_SERVING {
-			return fmt.Errorf("grpc probe: %s", resp.Status)
+		if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			return fmt.Errorf("grpc probe: %s", resp.GetStatus())
 		}
 		return nil
 	}
@@ -154,7 +154,7 @@ func TestManifestProbesAgainstATLSBroker(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // "signal: killed" expected
 
 	for _, file := range []string{"../../deploy/kubernetes/shared.yaml", "../../deploy/kubernetes/sidecar.yaml"} {
 		c := keybrokerContainer(t, file)
@@ -201,7 +201,7 @@ func TestListensWhileWaitingForRedis(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // "signal: killed" expected
 	get := func(path string) (int, error) {
 		resp, err := http.Get("http://" + httpAddr + path)
 		if err != nil {

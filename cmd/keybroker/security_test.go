@@ -107,15 +107,15 @@ func TestUnixSocketPermissions(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { cmd.Process.Kill() }) // if the wait below fails
+		t.Cleanup(func() { _ = cmd.Process.Kill() }) // if the wait below fails
 		var fi os.FileInfo
 		testkit.EventuallyWhy(t, 10*time.Second, 20*time.Millisecond, "the socket appears", func() (bool, string) {
 			var err error
 			fi, err = os.Stat(sock)
 			return err == nil, fmt.Sprint(err)
 		})
-		cmd.Process.Kill()
-		cmd.Wait()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait() // "signal: killed" expected
 		if got := fi.Mode().Perm(); got != want {
 			t.Errorf("--unix-socket-mode %q: socket mode %#o, want %#o", mode, got, want)
 		}
@@ -136,7 +136,9 @@ func TestEncryptionLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.stop(t)
+	if err := b.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, b.out)
+	}
 	if !strings.Contains(redistest.Dump(t, raw), "LIFECYCLE") {
 		t.Fatal("test premise: secrets are plaintext before encryption is turned on")
 	}
@@ -173,13 +175,15 @@ func TestEncryptionLifecycle(t *testing.T) {
 	k2 := dataKeyLine("k2")
 	b = startBrokerEnv(t, []string{"KEYBROKER_ENCRYPTION_KEYS=" + k2 + "," + k1}, "--redis", rs.Addr)
 	got, err := b.client.GetRandom(ctx, &pb.GetRandomRequest{Pool: "p"})
-	if err != nil || !strings.HasPrefix(got.Secret, "sk-LIFECYCLE-plain-") {
+	if err != nil || !strings.HasPrefix(got.GetSecret(), "sk-LIFECYCLE-plain-") {
 		t.Fatalf("GetRandom after rotation = %v, %v", got, err)
 	}
-	if got.KeyId != added.KeyIds[0] && got.KeyId != added.KeyIds[1] {
-		t.Fatalf("key ids changed with encryption: %s not in %v", got.KeyId, added.KeyIds)
+	if got.GetKeyId() != added.GetKeyIds()[0] && got.GetKeyId() != added.GetKeyIds()[1] {
+		t.Fatalf("key ids changed with encryption: %s not in %v", got.GetKeyId(), added.GetKeyIds())
 	}
-	b.stop(t)
+	if err := b.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, b.out)
+	}
 	out, code = runBinary(t, []string{"KEYBROKER_ENCRYPTION_KEYS=" + k2 + "," + k1}, "rekey", "--redis", rs.Addr, "--pools", "p")
 	if code != 0 || !strings.Contains(out, "2 resealed with k2") {
 		t.Fatalf("rotation rekey: exit %d\n%s", code, out)
@@ -239,7 +243,7 @@ func TestNothingLeaks(t *testing.T) {
 		{HttpStatus: 403, ErrorMessage: "sk-LEAKCHECK-dddddddddddd04 not allowed here"},
 	}
 	for i, r := range reports {
-		r.Pool, r.Key = "p", &pb.ReportFailureRequest_KeyId{KeyId: added.KeyIds[i%len(added.KeyIds)]}
+		r.Pool, r.Key = "p", &pb.ReportFailureRequest_KeyId{KeyId: added.GetKeyIds()[i%len(added.GetKeyIds())]}
 		_, err := b.client.ReportFailure(as(clientTok), r)
 		note(err)
 	}
@@ -255,7 +259,9 @@ func TestNothingLeaks(t *testing.T) {
 	if len(errs) != 7 { // 3 bad Adds, a client's Add, a wrong token, a bad lease, a bad Remove
 		t.Fatalf("scenario produced %d errors, want 7; the failure paths did not all run: %q", len(errs), errs)
 	}
-	b.stop(t)
+	if err := b.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, b.out)
+	}
 
 	logs := b.out.String()
 	if !strings.Contains(logs, "secrets revealed") || !strings.Contains(logs, `"actor":"admin_token[0]"`) {
@@ -276,7 +282,7 @@ func TestAdminCLIOverTLS(t *testing.T) {
 	srv := ca.Server("broker")
 	admin := ca.Client("ops-admin")
 	auth := filepath.Join(t.TempDir(), "auth.yaml")
-	os.WriteFile(auth, []byte("certificates:\n  - {name: ops, role: admin, subject_cn: ops-admin}\n"), 0o600)
+	writeFile(t, auth, "certificates:\n  - {name: ops, role: admin, subject_cn: ops-admin}\n")
 	const tok = "cli-admin-token-000000001"
 	addr := freeAddr(t)
 	bin, _ := binary()
@@ -287,7 +293,7 @@ func TestAdminCLIOverTLS(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }() // "signal: killed" expected
 
 	add := []string{"keys", "add", "--addr", addr, "--cacert", ca.CertFile, "--token", tok, "--pool", "p", "sk-cli-over-tls-000001"}
 	testkit.EventuallyWhy(t, 10*time.Second, 50*time.Millisecond, "keys add over TLS with a token succeeds", func() (bool, string) {

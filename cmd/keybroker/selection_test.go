@@ -39,7 +39,7 @@ func TestServeReplicasFollowEachOther(t *testing.T) {
 	}
 	waitLeases(t, a, "p", 22)
 
-	for _, id := range add.KeyIds {
+	for _, id := range add.GetKeyIds() {
 		if _, err := a.client.ReportFailure(ctx, &pb.ReportFailureRequest{Pool: "p", Key: &pb.ReportFailureRequest_KeyId{KeyId: id}, HttpStatus: 429}); err != nil {
 			t.Fatal(err)
 		}
@@ -59,8 +59,8 @@ func waitLeases(t *testing.T, br *brokerProc, pool string, want int64) {
 			t.Fatal(err)
 		}
 		got := int64(0)
-		for _, k := range all.Keys {
-			got += k.LeaseCount
+		for _, k := range all.GetKeys() {
+			got += k.GetLeaseCount()
 		}
 		return got == want, fmt.Sprintf("they add up to %d", got)
 	})

@@ -76,15 +76,15 @@ func TestSoak(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.Header.Get("Authorization"), "-dead-") {
 			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":{"code":"invalid_api_key","message":"Incorrect API key provided"}}`))
+			_, _ = w.Write([]byte(`{"error":{"code":"invalid_api_key","message":"Incorrect API key provided"}}`))
 			return
 		}
-		w.Write([]byte(`{"object":"list","data":[]}`))
+		_, _ = w.Write([]byte(`{"object":"list","data":[]}`))
 	}))
 	defer upstream.Close()
 	cfg := filepath.Join(t.TempDir(), "pools.yaml")
-	os.WriteFile(cfg, []byte("pools:\n  soak:\n    provider: openai\n    base_url: "+upstream.URL+
-		"\n    validator: {kind: openai, interval: 2s, retry_interval: 1s, disabled_interval: 5s, timeout: 2s, rate_limit: 1000, concurrency: 8}\n"), 0o600)
+	writeFile(t, cfg, "pools:\n  soak:\n    provider: openai\n    base_url: "+upstream.URL+
+		"\n    validator: {kind: openai, interval: 2s, retry_interval: 1s, disabled_interval: 5s, timeout: 2s, rate_limit: 1000, concurrency: 8}\n")
 
 	addrs, metricsAddrs := make([]string, 3), make([]string, 3)
 	brokers := make([]*brokerProc, 3)
@@ -100,7 +100,7 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aliveIDs, deadIDs := added.KeyIds[:len(alive)], added.KeyIds[len(alive):]
+	aliveIDs, deadIDs := added.GetKeyIds()[:len(alive)], added.GetKeyIds()[len(alive):]
 
 	ledger := &soakLedger{leases: map[string][]time.Time{}, acked: map[string]int{}, errored: map[string]int{}}
 	ctx, cancel := context.WithTimeout(context.Background(), length)
@@ -157,12 +157,12 @@ func soakClient(t *testing.T, ctx context.Context, seed int, addrs, deadIDs []st
 		resp, err := c.GetRandom(cctx, &pb.GetRandomRequest{Pool: "soak"})
 		l.ops.Add(1)
 		if err == nil {
-			l.lease(resp.KeyId)
-			if r.IntN(10) == 0 && !slices.Contains(deadIDs, resp.KeyId) {
-				_, rerr := c.ReportFailure(cctx, &pb.ReportFailureRequest{Pool: "soak", Key: &pb.ReportFailureRequest_KeyId{KeyId: resp.KeyId},
+			l.lease(resp.GetKeyId())
+			if r.IntN(10) == 0 && !slices.Contains(deadIDs, resp.GetKeyId()) {
+				_, rerr := c.ReportFailure(cctx, &pb.ReportFailureRequest{Pool: "soak", Key: &pb.ReportFailureRequest_KeyId{KeyId: resp.GetKeyId()},
 					HttpStatus: 429, ErrorCode: "rate_limit_exceeded", RetryAfter: durationpb.New(300 * time.Millisecond)})
 				l.ops.Add(1)
-				l.report(resp.KeyId, rerr == nil)
+				l.report(resp.GetKeyId(), rerr == nil)
 				soakTolerate(t, l, rerr)
 			}
 		} else {
@@ -205,8 +205,10 @@ func soakFaults(t *testing.T, ctx context.Context, length time.Duration, rs *red
 	}
 	kill := func(i int) {
 		b := brokers[i]
-		b.cmd.Process.Signal(syscall.SIGKILL)
-		<-b.exited
+		if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Errorf("kill broker %d: %v", i, err) // the fault did not happen
+		}
+		<-b.exited //nolint:errcheck // drains "signal: killed" (`_ =` trips S1005)
 		b.exited <- nil
 		time.Sleep(500 * time.Millisecond) // the fault: the broker stays down a while
 		start(i)
@@ -252,16 +254,16 @@ func soakState(t *testing.T, b *brokerProc) map[string]*pb.Key {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range page.Keys {
-			if _, dup := out[k.KeyId]; dup {
-				t.Errorf("key %s listed twice", k.KeyId)
+		for _, k := range page.GetKeys() {
+			if _, dup := out[k.GetKeyId()]; dup {
+				t.Errorf("key %s listed twice", k.GetKeyId())
 			}
-			out[k.KeyId] = k
+			out[k.GetKeyId()] = k
 		}
-		if page.NextPageToken == "" {
+		if page.GetNextPageToken() == "" {
 			return out
 		}
-		req.PageToken = page.NextPageToken
+		req.PageToken = page.GetNextPageToken()
 	}
 }
 
@@ -280,7 +282,7 @@ func soakSettle(t *testing.T, b *brokerProc, deadIDs []string) map[string]*pb.Ke
 			}
 		}
 		for _, k := range state {
-			if k.State != pb.KeyState_KEY_STATE_ACTIVE {
+			if k.GetState() != pb.KeyState_KEY_STATE_ACTIVE {
 				idle++
 			}
 		}
@@ -319,10 +321,10 @@ func soakWatchRemovals(t *testing.T, ctx context.Context, addr string, deadIDs [
 			cctx, cancel := context.WithTimeout(ctx, time.Second)
 			page, err := c.GetAll(cctx, &pb.GetAllRequest{Pool: "soak", PageSize: 1000})
 			cancel()
-			if err == nil && page.NextPageToken == "" {
+			if err == nil && page.GetNextPageToken() == "" {
 				present := map[string]bool{}
-				for _, k := range page.Keys {
-					present[k.KeyId] = true
+				for _, k := range page.GetKeys() {
+					present[k.GetKeyId()] = true
 				}
 				for _, id := range deadIDs {
 					if _, seen := gone[id]; !seen && !present[id] {
@@ -360,12 +362,12 @@ func soakCheckReports(t *testing.T, state map[string]*pb.Key, l *soakLedger) {
 	acked, applied := 0, int64(0)
 	for id, k := range state {
 		acked += l.acked[id]
-		applied += k.FailureCount
-		if k.FailureCount < int64(l.acked[id]) {
-			t.Errorf("key %s: %d reports accepted, %d applied: reports were lost", id, l.acked[id], k.FailureCount)
+		applied += k.GetFailureCount()
+		if k.GetFailureCount() < int64(l.acked[id]) {
+			t.Errorf("key %s: %d reports accepted, %d applied: reports were lost", id, l.acked[id], k.GetFailureCount())
 		}
-		if k.FailureCount > int64(l.acked[id]+l.errored[id]) {
-			t.Errorf("key %s: %d reports applied, more than the %d sent: a report was applied twice", id, k.FailureCount, l.acked[id]+l.errored[id])
+		if k.GetFailureCount() > int64(l.acked[id]+l.errored[id]) {
+			t.Errorf("key %s: %d reports applied, more than the %d sent: a report was applied twice", id, k.GetFailureCount(), l.acked[id]+l.errored[id])
 		}
 	}
 	if acked == 0 {
@@ -386,25 +388,25 @@ func soakCheckAudit(t *testing.T, b *brokerProc, aliveIDs []string, state map[st
 			if err != nil {
 				t.Fatal(err)
 			}
-			events = append(events, h.Events...)
-			if h.NextPageToken == "" {
+			events = append(events, h.GetEvents()...)
+			if h.GetNextPageToken() == "" {
 				break
 			}
-			req.PageToken = h.NextPageToken
+			req.PageToken = h.GetNextPageToken()
 		}
 		// The trail's own order is the order of the changes (times can tie
 		// within a millisecond); put it oldest first.
-		if n := len(events); n > 1 && events[0].Time.AsTime().After(events[n-1].Time.AsTime()) {
+		if n := len(events); n > 1 && events[0].GetTime().AsTime().After(events[n-1].GetTime().AsTime()) {
 			slices.Reverse(events)
 		}
 		for i := 1; i < len(events); i++ {
-			if events[i].PreviousState != events[i-1].State {
-				t.Errorf("key %s: audit trail breaks: %s then %s→%s", id, events[i-1].State, events[i].PreviousState, events[i].State)
+			if events[i].GetPreviousState() != events[i-1].GetState() {
+				t.Errorf("key %s: audit trail breaks: %s then %s→%s", id, events[i-1].GetState(), events[i].GetPreviousState(), events[i].GetState())
 				break
 			}
 		}
-		if n := len(events); n == 0 || events[n-1].State != state[id].State {
-			t.Errorf("key %s: trail ends in %v, key is %s", id, events, state[id].State)
+		if n := len(events); n == 0 || events[n-1].GetState() != state[id].GetState() {
+			t.Errorf("key %s: trail ends in %v, key is %s", id, events, state[id].GetState())
 		}
 	}
 }

@@ -51,7 +51,7 @@ func setupStatus(fs *flag.FlagSet) runFunc {
 		fmt.Fprintln(tw, "POOL\tTOTAL\tACTIVE\tCOOLING_DOWN\tSUSPECT\tDISABLED")
 		for _, p := range st.GetPools() {
 			c := p.GetCounts()
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", p.Pool, c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(), c.GetDisabled())
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", p.GetPool(), c.GetTotal(), c.GetActive(), c.GetCoolingDown(), c.GetSuspect(), c.GetDisabled())
 		}
 		return tw.Flush()
 	}

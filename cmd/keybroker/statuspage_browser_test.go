@@ -75,7 +75,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	if _, err := b.client.Add(ctx, &pb.AddRequest{Pool: "anthropic-main", Secrets: []string{"sk-ant-browser-SECRETBODY-0004"}}); err != nil {
 		t.Fatal(err)
 	}
-	cooled := added.KeyIds[1]
+	cooled := added.GetKeyIds()[1]
 	if _, err := b.client.ReportFailure(ctx, &pb.ReportFailureRequest{Pool: "openai-main", Key: &pb.ReportFailureRequest_KeyId{KeyId: cooled},
 		HttpStatus: 429, ErrorCode: "rate_limit_exceeded", ErrorType: "requests"}); err != nil {
 		t.Fatal(err)

@@ -69,14 +69,14 @@ func checkWorkerDecides(t *testing.T, b *brokerProc, actor string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, bad := add.KeyIds[0], add.KeyIds[1]
+	good, bad := add.GetKeyIds()[0], add.GetKeyIds()[1]
 	state := func(id string) *pb.Key {
 		all, err := b.client.GetAll(ctx, &pb.GetAllRequest{Pool: "main"})
 		if err != nil {
 			return nil
 		}
-		for _, k := range all.Keys {
-			if k.KeyId == id {
+		for _, k := range all.GetKeys() {
+			if k.GetKeyId() == id {
 				return k
 			}
 		}
@@ -86,7 +86,7 @@ func checkWorkerDecides(t *testing.T, b *brokerProc, actor string) {
 		return state(bad).GetState() == pb.KeyState_KEY_STATE_QUARANTINED && state(good).GetLastValidatedTime() != nil
 	})
 	hist, err := b.client.GetKeyHistory(ctx, &pb.GetKeyHistoryRequest{Pool: "main", KeyId: bad})
-	if err != nil || len(hist.Events) != 3 || hist.Events[0].State != pb.KeyState_KEY_STATE_QUARANTINED || hist.Events[0].Actor != actor {
+	if err != nil || len(hist.GetEvents()) != 3 || hist.GetEvents()[0].GetState() != pb.KeyState_KEY_STATE_QUARANTINED || hist.GetEvents()[0].GetActor() != actor {
 		t.Fatalf("history of the bad key = %v, %v", hist, err)
 	}
 	if _, err := b.client.ReportFailure(ctx, &pb.ReportFailureRequest{Pool: "main", Key: &pb.ReportFailureRequest_KeyId{KeyId: good}, HttpStatus: 401}); err != nil {
@@ -136,7 +136,11 @@ func TestWorkerCommandAlone(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited; exited <- nil })
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited //nolint:errcheck // drains "signal: killed" (`_ =` trips S1005)
+		exited <- nil
+	})
 
 	defer func() {
 		if t.Failed() {

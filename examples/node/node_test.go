@@ -20,7 +20,7 @@ import (
 var npmCI = sync.OnceValue(func() error {
 	out, err := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("npm ci (package-lock.json): %v\n%s", err, out)
+		return fmt.Errorf("npm ci (package-lock.json): %w\n%s", err, out)
 	}
 	return nil
 })
@@ -66,8 +66,8 @@ func TestNodeExampleLeasesAndReports(t *testing.T) {
 	if len(lines) != 2 || lines[0]["keyId"] != id || lines[1]["state"] != "KEY_STATE_COOLING_DOWN" || lines[1]["kind"] != "FAILURE_KIND_RATE_LIMITED" {
 		t.Fatalf("output:\n%s\nwant a lease of %s, then a report that cools it down", stdout.String(), id)
 	}
-	if k := b.Keys(t, "openai-main")[id]; k.State != pb.KeyState_KEY_STATE_COOLING_DOWN || k.LeaseCount != 1 || k.FailureCount != 1 {
-		t.Fatalf("the broker has the key as %v, leased %d times, %d failures", k.State, k.LeaseCount, k.FailureCount)
+	if k := b.Keys(t, "openai-main")[id]; k.GetState() != pb.KeyState_KEY_STATE_COOLING_DOWN || k.GetLeaseCount() != 1 || k.GetFailureCount() != 1 {
+		t.Fatalf("the broker has the key as %v, leased %d times, %d failures", k.GetState(), k.GetLeaseCount(), k.GetFailureCount())
 	}
 }
 

@@ -89,7 +89,7 @@ func (s *seedService) GetRandom(ctx context.Context, _ *pb.GetRandomRequest) (*p
 	if err != nil {
 		return nil, err
 	}
-	return &pb.GetRandomResponse{Secret: secret, KeyId: s.canned.KeyId, Lease: s.canned.Lease}, nil
+	return &pb.GetRandomResponse{Secret: secret, KeyId: s.canned.GetKeyId(), Lease: s.canned.GetLease()}, nil
 }
 
 // startRefs starts the bare and the seed reference servers; the seed

@@ -24,7 +24,11 @@ func TestAuditLengthFromThePolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := run(t, b)
-	defer stop()
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	rdb := rs.Client()
 	defer rdb.Close()
 	testkit.Eventually(t, 10*time.Second, 10*time.Millisecond, "audit_length in Redis", func() bool {

@@ -35,7 +35,11 @@ func TestStatusAndBuildInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := run(t, b)
-	defer stop()
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	if _, err := b.Store().Add(context.Background(), "p", []string{"sk-status-test-0123456789"}); err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +47,7 @@ func TestStatusAndBuildInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(st.Version, "v9.9.9") || st.GetWorker().GetName() != "status-test" || !st.StoreReachable || len(st.Pools) != 1 {
+	if !strings.HasPrefix(st.GetVersion(), "v9.9.9") || st.GetWorker().GetName() != "status-test" || !st.GetStoreReachable() || len(st.GetPools()) != 1 {
 		t.Fatalf("GetStatus = %v", st)
 	}
 	get := func(path string) string {
@@ -83,7 +87,11 @@ func TestStatusPageShowsHeldRemovals(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := run(t, b)
-	defer stop()
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	ctx := context.Background()
 	ids, err := b.Store().Add(ctx, "held", []string{"sk-held-test-aaaaaaaaaa01", "sk-held-test-aaaaaaaaaa02", "sk-held-test-aaaaaaaaaa03"})
 	if err != nil {
@@ -139,7 +147,11 @@ func TestStatusPageShowsBudgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := run(t, b)
-	defer stop()
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	c := pb.NewKeyBrokerServiceClient(dial(t, b.Addr()))
 	if _, err := c.Add(callCtx(t), &pb.AddRequest{Pool: "b", Secrets: []string{"sk-budget-page-0123456789"}}); err != nil {
 		t.Fatal(err)

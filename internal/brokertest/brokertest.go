@@ -96,7 +96,7 @@ func (b *Broker) Add(t testing.TB, pool string, secrets ...string) []string {
 	if err != nil {
 		t.Fatalf("brokertest: Add to %q: %v", pool, err)
 	}
-	return resp.KeyIds
+	return resp.GetKeyIds()
 }
 
 // Keys returns every key of pool by key id, paging through GetAll. It
@@ -112,13 +112,13 @@ func (b *Broker) Keys(t testing.TB, pool string) map[string]*pb.Key {
 		if err != nil {
 			t.Fatalf("brokertest: GetAll %q: %v", pool, err)
 		}
-		for _, k := range resp.Keys {
-			out[k.KeyId] = k
+		for _, k := range resp.GetKeys() {
+			out[k.GetKeyId()] = k
 		}
-		if resp.NextPageToken == "" {
+		if resp.GetNextPageToken() == "" {
 			return out
 		}
-		req.PageToken = resp.NextPageToken
+		req.PageToken = resp.GetNextPageToken()
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,8 @@ func TestDurationUnmarshalErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Unmarshal(%q) = %v, want an error containing %q", tt.src, err, tt.want)
 		}
-		if _, ok := err.(*yaml.TypeError); !ok {
+		typeError := &yaml.TypeError{}
+		if errors.As(err, &typeError) {
 			t.Errorf("Unmarshal(%q) error is %T, want *yaml.TypeError so decoding continues", tt.src, err)
 		}
 	}

@@ -49,7 +49,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	cfg := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && err != io.EOF {
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		r.yaml(err)
 	}
 	if cfg.Pools == nil { // "pools:" with nothing after it
@@ -69,14 +69,14 @@ func parseTree(data []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
 		return nil, err
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 	case err != nil:
 		return nil, err
 	default:

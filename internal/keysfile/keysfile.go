@@ -72,7 +72,7 @@ func parseLine(text, defaultPool string) (pool, sec string, skip bool, err error
 		return "", "", false, fmt.Errorf("pool name is not valid (1 to 64 of [A-Za-z0-9._-], starting with a letter or digit)")
 	}
 	if sec, err = secret.Normalize(sec); err != nil {
-		return "", "", false, fmt.Errorf("secret %v", err)
+		return "", "", false, fmt.Errorf("secret %w", err)
 	}
 	return pool, sec, false, nil
 }

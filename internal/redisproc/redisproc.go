@@ -88,7 +88,7 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	<-s.exited
+	<-s.exited //nolint:errcheck // drains "signal: killed", the exit we asked for (`_ =` trips S1005)
 	s.cmd = nil
 }
 
@@ -126,7 +126,7 @@ func (s *Server) start() error {
 	go func() { exited <- cmd.Wait() }()
 	if err := waitReady(s.Addr, exited); err != nil {
 		_ = cmd.Process.Kill()
-		<-exited
+		<-exited //nolint:errcheck // drains the Wait result; the readiness error is the one to report
 		return err
 	}
 	s.cmd, s.exited = cmd, exited
@@ -143,7 +143,7 @@ func waitReady(addr string, exited chan error) error {
 		select {
 		case err := <-exited:
 			exited <- err // Stop and start read it again
-			return fmt.Errorf("%w on %s: %v", errExited, addr, err)
+			return fmt.Errorf("%w on %s: %w", errExited, addr, err)
 		default:
 		}
 		if ping(addr) == nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,20 +209,36 @@ func (c *Cluster) waitPromoted(slot int64, dead string) {
 	c.t.Fatalf("no replica took over slot %d from %s within 30s", slot, dead)
 }
 
-// slotOwner asks node which master serves slot.
+// slotOwner asks node which master serves slot ("" if none is known). It
+// uses CLUSTER SHARDS (Redis 7), which names each node's role rather than
+// relying on CLUSTER SLOTS listing the master first.
 func slotOwner(node string, slot int64) string {
 	cl := redis.NewClient(&redis.Options{Addr: node, MaxRetries: -1})
 	defer cl.Close()
-	ranges, err := cl.ClusterSlots(context.Background()).Result()
+	shards, err := cl.ClusterShards(context.Background()).Result()
 	if err != nil {
 		return ""
 	}
-	for _, r := range ranges {
-		if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
-			return r.Nodes[0].Addr
+	for _, sh := range shards {
+		if !servesSlot(sh.Slots, slot) {
+			continue
+		}
+		for _, n := range sh.Nodes {
+			if n.Role == "master" && n.Health == "online" {
+				return net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+			}
 		}
 	}
 	return ""
+}
+
+func servesSlot(ranges []redis.SlotRange, slot int64) bool {
+	for _, r := range ranges {
+		if r.Start <= slot && slot <= r.End {
+			return true
+		}
+	}
+	return false
 }
 
 // waitHealthy waits until every live node reports cluster_state:ok.

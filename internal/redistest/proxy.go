@@ -79,8 +79,11 @@ func (p *Proxy) forward(c net.Conn) {
 	if !p.track(c, up) {
 		return
 	}
-	go func() { io.Copy(up, c); up.Close() }()
-	io.Copy(c, up)
+	go func() {
+		_, _ = io.Copy(up, c) // ends when either side closes, the proxy's normal end
+		up.Close()
+	}()
+	_, _ = io.Copy(c, up)
 	c.Close()
 	p.mu.Lock()
 	delete(p.conns, c)

@@ -116,11 +116,15 @@ func TestParseKeys(t *testing.T) {
 
 func TestLoadKeysRefusesReadableFiles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keys")
-	os.WriteFile(path, []byte("k="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, KeyLen))), 0o644)
+	if err := os.WriteFile(path, []byte("k="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, KeyLen))), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := LoadKeys(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("LoadKeys on a 0644 file = %v", err)
 	}
-	os.Chmod(path, 0o600)
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := LoadKeys(path); err != nil {
 		t.Fatal(err)
 	}

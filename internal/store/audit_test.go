@@ -60,10 +60,18 @@ func TestHistoryPagesNewestFirst(t *testing.T) {
 	ids := f.add(t, "p", 300) // many other keys' entries between this key's
 	id := ids[7]
 	for range 6 {
-		f.st.Report(ctx, "p", id, Failure{Kind: failure.QuotaExhausted, Reason: "insufficient_quota"})
-		f.st.Add(ctx, "p", secrets(300)) // no entries: all present
-		f.st.Report(ctx, "p", ids[8], Failure{Kind: failure.InvalidKey, Reason: "x"})
-		f.st.Apply(ctx, "p", id, Check{Seen: Disabled, Valid: true, Reason: "verified", Actor: "worker"})
+		if _, err := f.st.Report(ctx, "p", id, Failure{Kind: failure.QuotaExhausted, Reason: "insufficient_quota"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.st.Add(ctx, "p", secrets(300)); err != nil { // no entries: all present
+			t.Fatal(err)
+		}
+		if _, err := f.st.Report(ctx, "p", ids[8], Failure{Kind: failure.InvalidKey, Reason: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.st.Apply(ctx, "p", id, Check{Seen: Disabled, Valid: true, Reason: "verified", Actor: "worker"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var all []AuditEntry
 	q := HistoryQuery{KeyID: id, Limit: 5}

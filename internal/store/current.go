@@ -54,7 +54,7 @@ func (s *Store) ActivePage(ctx context.Context, pool, after string, limit int, s
 	}
 	r := reply(res)
 	if err := r.err(nil); err != nil || len(r)%3 != 1 {
-		return ActivePage{}, fmt.Errorf("read active keys of pool %q: malformed reply (%v)", pool, err)
+		return ActivePage{}, fmt.Errorf("read active keys of pool %q: malformed reply (%w)", pool, err)
 	}
 	page := ActivePage{Total: int(r.int(0)), Keys: make([]Current, 0, len(r)/3)}
 	for i := 1; i < len(r); i += 3 {
@@ -80,7 +80,7 @@ func (s *Store) Fetch(ctx context.Context, pool string, ids []string) ([]Current
 		}
 		r := reply(res)
 		if err := r.err(nil); err != nil || len(r) != 3*len(chunk) {
-			return nil, fmt.Errorf("fetch keys of pool %q: malformed reply (%v)", pool, err)
+			return nil, fmt.Errorf("fetch keys of pool %q: malformed reply (%w)", pool, err)
 		}
 		for i, id := range chunk {
 			out = append(out, s.current(pool, id, r.str(3*i), r.str(3*i+1), r.str(3*i+2)))

@@ -51,7 +51,9 @@ func TestListFiltersByStateAndShowsBookkeeping(t *testing.T) {
 	ctx := context.Background()
 	ids := f.add(t, "p", 5)
 	until := f.clock.Now().Add(time.Minute).Truncate(time.Millisecond)
-	f.st.Report(ctx, "p", ids[2], Failure{Kind: failure.RateLimited, Reason: "rate_limit_exceeded", Until: until})
+	if _, err := f.st.Report(ctx, "p", ids[2], Failure{Kind: failure.RateLimited, Reason: "rate_limit_exceeded", Until: until}); err != nil {
+		t.Fatal(err)
+	}
 	page, err := f.st.List(ctx, "p", Query{State: CoolingDown, Limit: 10})
 	if err != nil {
 		t.Fatal(err)

@@ -67,8 +67,12 @@ func TestPickAllCoolingDownSaysWhenTheFirstReturns(t *testing.T) {
 	ctx := context.Background()
 	ids := f.add(t, "p", 2)
 	now := f.clock.Now()
-	f.st.Report(ctx, "p", ids[0], Failure{Kind: failure.RateLimited, Reason: "r", Until: now.Add(30 * time.Second)})
-	f.st.Report(ctx, "p", ids[1], Failure{Kind: failure.RateLimited, Reason: "r", Until: now.Add(10 * time.Second)})
+	if _, err := f.st.Report(ctx, "p", ids[0], Failure{Kind: failure.RateLimited, Reason: "r", Until: now.Add(30 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Report(ctx, "p", ids[1], Failure{Kind: failure.RateLimited, Reason: "r", Until: now.Add(10 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
 
 	_, err := f.st.Pick(ctx, "p")
 	var nk *NoKeyError
@@ -91,7 +95,9 @@ func TestPickNoHealthyKeyWithoutCooldown(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	ids := f.add(t, "p", 1)
-	f.st.Report(ctx, "p", ids[0], Failure{Kind: failure.InvalidKey, Reason: "invalid_api_key"})
+	if _, err := f.st.Report(ctx, "p", ids[0], Failure{Kind: failure.InvalidKey, Reason: "invalid_api_key"}); err != nil {
+		t.Fatal(err)
+	}
 	_, err := f.st.Pick(ctx, "p")
 	var nk *NoKeyError
 	if !errors.As(err, &nk) || nk.Total != 1 || nk.CoolingDown != 0 || !nk.NextWake.IsZero() {

@@ -54,7 +54,7 @@ func (s *Store) Hold(ctx context.Context, pool string, window time.Duration) (Ho
 	}
 	r := reply(res)
 	if err := r.err(nil); err != nil || len(r) != 4 {
-		return Hold{}, fmt.Errorf("read removal hold of pool %q: malformed reply (%v)", pool, err)
+		return Hold{}, fmt.Errorf("read removal hold of pool %q: malformed reply (%w)", pool, err)
 	}
 	return Hold{Since: millis(r.int(0)), Reason: r.str(1), Keys: r.int(2), Recent: r.int(3)}, nil
 }

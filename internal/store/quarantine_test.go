@@ -202,7 +202,9 @@ func TestRestore(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	ids := f.add(t, "p", 4)
-	f.st.Apply(ctx, "p", ids[3], Check{Seen: Active, Valid: true, Reason: "verified", Next: every, Actor: "w"})
+	if _, err := f.st.Apply(ctx, "p", ids[3], Check{Seen: Active, Valid: true, Reason: "verified", Next: every, Actor: "w"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range ids[:3] {
 		strike(t, f, id)
 	}
@@ -338,7 +340,9 @@ func TestReportDisableIsRecheckedAfterDisabledInterval(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	ids := f.add(t, "p", 2)
-	f.st.Apply(ctx, "p", ids[0], Check{Seen: Active, Valid: true, Reason: "verified", Next: every, Actor: "w"})
+	if _, err := f.st.Apply(ctx, "p", ids[0], Check{Seen: Active, Valid: true, Reason: "verified", Next: every, Actor: "w"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.st.Report(ctx, "p", ids[0], Failure{Kind: failure.PermissionDenied, Reason: "unsupported_country_region_territory",
 		Recheck: every.Disabled}); err != nil {
 		t.Fatal(err)
@@ -358,8 +362,12 @@ func TestValidatorThatCannotSeeARefusalDoesNotClearIt(t *testing.T) {
 	ctx := context.Background()
 	ids := f.add(t, "p", 3)
 	billing := []failure.Kind{failure.InvalidKey, failure.QuotaExhausted}
-	f.st.Report(ctx, "p", ids[0], Failure{Kind: failure.PermissionDenied, Reason: "unsupported_country_region_territory"})
-	f.st.Report(ctx, "p", ids[1], Failure{Kind: failure.QuotaExhausted, Reason: "insufficient_quota"})
+	if _, err := f.st.Report(ctx, "p", ids[0], Failure{Kind: failure.PermissionDenied, Reason: "unsupported_country_region_territory"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Report(ctx, "p", ids[1], Failure{Kind: failure.QuotaExhausted, Reason: "insufficient_quota"}); err != nil {
+		t.Fatal(err)
+	}
 	for i, want := range []State{Disabled, Active} {
 		tr, err := f.st.Apply(ctx, "p", ids[i], Check{Seen: Disabled, Valid: true, Reason: "verified", Next: every, Actor: "w", Observes: billing})
 		if err != nil || tr.To != want {

@@ -70,7 +70,7 @@ func TestReportTransitions(t *testing.T) {
 				t.Fatalf("Report = %s → %s, want %s → %s", tr.From, tr.To, tt.from, tt.to)
 			}
 			changed := tt.kind != failure.Transient && tt.kind != failure.Unclassified && tt.from != Suspect &&
-				!(tt.from == Disabled && tt.kind == failure.RateLimited)
+				(tt.from != Disabled || tt.kind != failure.RateLimited)
 			if changed && tr.Reason != "because" || !changed && tr.Reason == "because" {
 				t.Fatalf("reason = %q; a state change records the new reason, no change keeps the old", tr.Reason)
 			}
@@ -95,7 +95,9 @@ func TestReportCoolingKeepsTheLaterEnd(t *testing.T) {
 	ctx := context.Background()
 	id := f.add(t, "p", 1)[0]
 	now := f.clock.Now()
-	f.st.Report(ctx, "p", id, Failure{Kind: failure.RateLimited, Reason: "a", Until: now.Add(time.Minute)})
+	if _, err := f.st.Report(ctx, "p", id, Failure{Kind: failure.RateLimited, Reason: "a", Until: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
 	tr, _ := f.st.Report(ctx, "p", id, Failure{Kind: failure.RateLimited, Reason: "b", Until: now.Add(time.Second)})
 	if !tr.Until.Equal(now.Add(time.Minute)) {
 		t.Fatalf("a shorter cooldown moved the end to %v", tr.Until)

@@ -34,7 +34,7 @@ func (s *Store) Retire(ctx context.Context, pool string) error {
 		return nil
 	}
 	if rerr := s.rdb.SAdd(ctx, poolsKey, pool).Err(); rerr != nil {
-		return fmt.Errorf("retire pool %q: put it back after %v: %w", pool, err, rerr)
+		return fmt.Errorf("retire pool %q: put it back after %w: %w", pool, err, rerr)
 	}
 	if err != nil {
 		return fmt.Errorf("retire pool %q: count keys: %w", pool, err)

@@ -240,7 +240,9 @@ func TestApplyDoesNotOverruleANewerChange(t *testing.T) {
 func TestApplyUnknownKey(t *testing.T) {
 	f := newFixture(t)
 	ids := f.add(t, "p", 1)
-	f.st.Remove(context.Background(), "p", ids)
+	if _, err := f.st.Remove(context.Background(), "p", ids); err != nil {
+		t.Fatal(err)
+	}
 	_, err := f.st.Apply(context.Background(), "p", ids[0], Check{Seen: Active, Valid: true, Next: every})
 	if !errors.Is(err, ErrKeyUnknown) {
 		t.Fatalf("Apply on a removed key = %v, want ErrKeyUnknown", err)

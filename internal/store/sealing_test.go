@@ -154,7 +154,9 @@ func TestBrokerKeyRefusesMissingOrWrongKeysAndWritesNothing(t *testing.T) {
 	}
 	legacy := New(rdb, secret.NewIDs(plainKey))
 	sealedStore := New(rdb, secret.NewIDs(plainKey), WithKeyring(ring))
-	sealedStore.Add(ctx, "p", []string{"sk-needs-the-key-1"})
+	if _, err := sealedStore.Add(ctx, "p", []string{"sk-needs-the-key-1"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := legacy.Pick(ctx, "p"); err == nil {
 		t.Error("a store without keys handed out a sealed secret")
 	}

@@ -24,7 +24,7 @@ func servedSerial(t *testing.T, cfg *tls.Config, ca *testpki.CA) string {
 	go func() {
 		c, err := l.Accept()
 		if err == nil {
-			c.(*tls.Conn).Handshake()
+			_ = c.(*tls.Conn).Handshake() // the client side reports the outcome
 			c.Close()
 		}
 	}()
@@ -80,8 +80,11 @@ func TestReloadPicksUpRotatedCertificates(t *testing.T) {
 	copyFile(t, b.CertFile, cert)
 	copyFile(t, b.KeyFile, key)
 	future := time.Now().Add(time.Second) // a distinct mtime even on coarse clocks
-	os.Chtimes(cert, future, future)
-	os.Chtimes(key, future, future)
+	for _, p := range []string{cert, key} {
+		if err := os.Chtimes(p, future, future); err != nil {
+			t.Fatal(err)
+		}
+	}
 	testkit.Eventually(t, 10*time.Second, 10*time.Millisecond, "the rotated certificate is served", func() bool {
 		return servedSerial(t, cfg, ca) == b.Cert.SerialNumber.String()
 	})
@@ -91,7 +94,9 @@ func TestBrokenRotationKeepsTheOldCertificate(t *testing.T) {
 	ca := testpki.NewCA(t, "ca")
 	a := ca.Server("server-a")
 	f, cert, _ := installed(t, a)
-	os.WriteFile(cert, []byte("not a certificate"), 0o600)
+	if err := os.WriteFile(cert, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.Reload(); err == nil {
 		t.Fatal("a broken certificate was accepted")
 	}

@@ -29,15 +29,15 @@ type collector struct {
 func (c *collector) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, rs := range req.ResourceSpans {
+	for _, rs := range req.GetResourceSpans() {
 		for _, kv := range rs.GetResource().GetAttributes() {
 			if kv.GetKey() == "service.name" {
 				c.services = append(c.services, kv.GetValue().GetStringValue())
 			}
 		}
-		for _, ss := range rs.ScopeSpans {
-			for _, sp := range ss.Spans {
-				c.spans = append(c.spans, sp.Name)
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				c.spans = append(c.spans, sp.GetName())
 			}
 		}
 	}
@@ -64,7 +64,7 @@ func serve(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerOption)
 	}
 	s := grpc.NewServer(opts...)
 	register(s)
-	go s.Serve(l)
+	go func() { _ = s.Serve(l) }() // nil after Stop; a dead listener fails the test's RPCs
 	t.Cleanup(s.Stop)
 	return l.Addr().String(), s
 }
@@ -161,7 +161,7 @@ func TestEndpointCredentialsAreRedacted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Shutdown(context.Background())
+	defer func() { _ = tr.Shutdown(context.Background()) }() // no collector behind otlp.example: only the redaction is under test
 	for _, secret := range []string{"s3cret-pass", "t0ken-value", "tenant"} {
 		if strings.Contains(tr.Endpoint, secret) {
 			t.Errorf("Endpoint %q shows %q", tr.Endpoint, secret)

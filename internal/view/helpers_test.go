@@ -3,7 +3,6 @@ package view_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -124,12 +123,6 @@ func testSecrets(prefix string, n int) []string {
 		out[i] = fmt.Sprintf("sk-%s-%05d-abcdefghijklmnopqrstuvwx", prefix, i)
 	}
 	return out
-}
-
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	slices.Sort(s)
-	return s
 }
 
 // redisPipe is the transaction pipeline tests write raw changes with.

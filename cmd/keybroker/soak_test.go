@@ -56,8 +56,8 @@ func (l *soakLedger) report(id string, ok bool) {
 // TestSoak runs three broker processes, each with its worker, against one
 // persistent Redis under steady load from several clients, kills and
 // restarts a broker and Redis on a schedule, and then checks that nothing
-// was lost: every key there exactly once, no removed key leased after its
-// removal, every accepted failure report applied exactly once, each key's
+// was lost: every key there exactly once (the rejected ones quarantined,
+// never deleted), no quarantined key leased after it was quarantined, every accepted failure report applied exactly once, each key's
 // audit trail one unbroken chain, and goroutines and memory stable.
 //
 // It runs when KEYBROKER_SOAK is a duration (scripts/test.sh: 30s;
@@ -84,7 +84,11 @@ func TestSoak(t *testing.T) {
 	defer upstream.Close()
 	cfg := filepath.Join(t.TempDir(), "pools.yaml")
 	writeFile(t, cfg, "pools:\n  soak:\n    provider: openai\n    base_url: "+upstream.URL+
-		"\n    validator: {kind: openai, interval: 2s, retry_interval: 1s, disabled_interval: 5s, timeout: 2s, rate_limit: 1000, concurrency: 8}\n")
+		"\n    validator: {kind: openai, interval: 2s, retry_interval: 1s, disabled_interval: 5s, timeout: 2s, rate_limit: 1000, concurrency: 8}"+
+		// The 10 rejected keys are 5 % of the pool: the removal brake lets
+		// them all be quarantined (a broken upstream is the brake's test,
+		// not the soak's), each confirmed a second after its first strike.
+		"\n    max_removals: 10\n    confirm_delay: 1s\n")
 
 	addrs, metricsAddrs := make([]string, 3), make([]string, 3)
 	brokers := make([]*brokerProc, 3)
@@ -110,7 +114,7 @@ func TestSoak(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); soakClient(t, ctx, c, addrs, deadIDs, ledger) }()
 	}
-	removed := soakWatchRemovals(t, ctx, brokers[0].addr, deadIDs)
+	removed := soakWatchQuarantines(t, ctx, brokers[0].addr, deadIDs)
 	warm := make(chan soakSample, 1)
 	faults := soakFaults(t, ctx, length, rs, brokers, start, metricsAddrs[0], warm)
 	wg.Wait()
@@ -120,8 +124,11 @@ func TestSoak(t *testing.T) {
 	b := brokers[0]
 	state := soakSettle(t, b, deadIDs)
 
-	soakCheckKeys(t, state, aliveIDs)
-	soakCheckRemovedNeverLeased(t, <-removed, deadIDs, ledger)
+	soakCheckKeys(t, state, aliveIDs, deadIDs)
+	for _, id := range deadIDs {
+		delete(state, id) // the checks below are about the good keys
+	}
+	soakCheckQuarantinedNeverLeased(t, <-removed, deadIDs, ledger)
 	soakCheckReports(t, state, ledger)
 	soakCheckAudit(t, b, aliveIDs, state)
 	soakCheckStable(t, <-warm, soakSampleOf(t, metricsAddrs[0]))
@@ -267,49 +274,51 @@ func soakState(t *testing.T, b *brokerProc) map[string]*pb.Key {
 	}
 }
 
-// soakSettle waits until the workers have removed every rejected key and
-// every other key is active again (the cooldowns of the last reports
+// soakSettle waits until the workers have quarantined every rejected key
+// and every other key is active again (the cooldowns of the last reports
 // ended and were woken), so the state it returns no longer moves under
 // the checks.
 func soakSettle(t *testing.T, b *brokerProc, deadIDs []string) map[string]*pb.Key {
 	var state map[string]*pb.Key
-	testkit.EventuallyWhy(t, time.Minute, 100*time.Millisecond, "the rejected keys are removed and the rest active", func() (bool, string) {
+	testkit.EventuallyWhy(t, time.Minute, 100*time.Millisecond, "the rejected keys are quarantined and the rest active", func() (bool, string) {
 		state = soakState(t, b)
 		left, idle := 0, 0
 		for _, id := range deadIDs {
-			if _, ok := state[id]; ok {
+			if state[id].GetState() != pb.KeyState_KEY_STATE_QUARANTINED {
 				left++
 			}
 		}
-		for _, k := range state {
-			if k.GetState() != pb.KeyState_KEY_STATE_ACTIVE {
+		for id, k := range state {
+			if !slices.Contains(deadIDs, id) && k.GetState() != pb.KeyState_KEY_STATE_ACTIVE {
 				idle++
 			}
 		}
-		return left == 0 && idle == 0, fmt.Sprintf("%d rejected keys still there, %d keys not active", left, idle)
+		return left == 0 && idle == 0, fmt.Sprintf("%d rejected keys not quarantined, %d good keys not active", left, idle)
 	})
 	return state
 }
 
-func soakCheckKeys(t *testing.T, state map[string]*pb.Key, aliveIDs []string) {
-	if len(state) != len(aliveIDs) {
-		t.Errorf("pool holds %d keys, want exactly the %d good ones", len(state), len(aliveIDs))
+// soakCheckKeys requires every key, good or rejected, in the pool exactly
+// once: the worker quarantines, it never deletes.
+func soakCheckKeys(t *testing.T, state map[string]*pb.Key, aliveIDs, deadIDs []string) {
+	if len(state) != len(aliveIDs)+len(deadIDs) {
+		t.Errorf("pool holds %d keys, want exactly the %d added", len(state), len(aliveIDs)+len(deadIDs))
 	}
-	for _, id := range aliveIDs {
+	for _, id := range append(append([]string{}, aliveIDs...), deadIDs...) {
 		if _, ok := state[id]; !ok {
-			t.Errorf("good key %s was lost", id)
+			t.Errorf("key %s was lost", id)
 		}
 	}
 }
 
-// soakWatchRemovals notes when each rejected key is first seen gone from
-// the pool (listing it every 100ms), so the check below does not depend on
-// the audit trail, whose length is capped.
-func soakWatchRemovals(t *testing.T, ctx context.Context, addr string, deadIDs []string) <-chan map[string]time.Time {
+// soakWatchQuarantines notes when each rejected key is first seen
+// quarantined (listing the pool every 100ms), so the check below does not
+// depend on the audit trail, whose length is capped.
+func soakWatchQuarantines(t *testing.T, ctx context.Context, addr string, deadIDs []string) <-chan map[string]time.Time {
 	out := make(chan map[string]time.Time, 1)
 	go func() {
-		gone := map[string]time.Time{}
-		defer func() { out <- gone }()
+		seen := map[string]time.Time{}
+		defer func() { out <- seen }()
 		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			t.Error(err)
@@ -317,18 +326,14 @@ func soakWatchRemovals(t *testing.T, ctx context.Context, addr string, deadIDs [
 		}
 		defer conn.Close()
 		c := pb.NewKeyBrokerServiceClient(conn)
-		for ctx.Err() == nil && len(gone) < len(deadIDs) {
+		for ctx.Err() == nil && len(seen) < len(deadIDs) {
 			cctx, cancel := context.WithTimeout(ctx, time.Second)
-			page, err := c.GetAll(cctx, &pb.GetAllRequest{Pool: "soak", PageSize: 1000})
+			page, err := c.GetAll(cctx, &pb.GetAllRequest{Pool: "soak", PageSize: 1000, State: pb.KeyState_KEY_STATE_QUARANTINED})
 			cancel()
 			if err == nil && page.GetNextPageToken() == "" {
-				present := map[string]bool{}
 				for _, k := range page.GetKeys() {
-					present[k.GetKeyId()] = true
-				}
-				for _, id := range deadIDs {
-					if _, seen := gone[id]; !seen && !present[id] {
-						gone[id] = time.Now()
+					if _, ok := seen[k.GetKeyId()]; !ok && slices.Contains(deadIDs, k.GetKeyId()) {
+						seen[k.GetKeyId()] = time.Now()
 					}
 				}
 			}
@@ -338,18 +343,18 @@ func soakWatchRemovals(t *testing.T, ctx context.Context, addr string, deadIDs [
 	return out
 }
 
-// soakCheckRemovedNeverLeased fails if any client leased a rejected key
-// more than a second after it was seen gone (the view's propagation is
-// milliseconds; a second leaves room for a loaded machine).
-func soakCheckRemovedNeverLeased(t *testing.T, gone map[string]time.Time, deadIDs []string, l *soakLedger) {
+// soakCheckQuarantinedNeverLeased fails if any client leased a rejected
+// key more than a second after it was seen quarantined (the view's
+// propagation is milliseconds; a second leaves room for a loaded machine).
+func soakCheckQuarantinedNeverLeased(t *testing.T, seen map[string]time.Time, deadIDs []string, l *soakLedger) {
 	for _, id := range deadIDs {
-		removed, ok := gone[id]
+		at0, ok := seen[id]
 		if !ok {
-			continue // removed after the run's load ended: nothing to check
+			continue // quarantined after the run's load ended: nothing to check
 		}
 		for _, at := range l.leases[id] {
-			if at.After(removed.Add(time.Second)) {
-				t.Errorf("removed key %s was leased %s after it was seen gone", id, at.Sub(removed))
+			if at.After(at0.Add(time.Second)) {
+				t.Errorf("quarantined key %s was leased %s after it was seen quarantined", id, at.Sub(at0))
 			}
 		}
 	}

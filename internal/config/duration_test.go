@@ -85,7 +85,7 @@ func TestDurationUnmarshalErrors(t *testing.T) {
 			t.Errorf("Unmarshal(%q) = %v, want an error containing %q", tt.src, err, tt.want)
 		}
 		typeError := &yaml.TypeError{}
-		if errors.As(err, &typeError) {
+		if !errors.As(err, &typeError) {
 			t.Errorf("Unmarshal(%q) error is %T, want *yaml.TypeError so decoding continues", tt.src, err)
 		}
 	}

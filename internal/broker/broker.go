@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -517,14 +518,11 @@ func (b *Broker) authPolicy() *auth.Policy {
 
 // redactedAddrs lists Redis addresses for the log, without credentials.
 func redactedAddrs(addrs []string) string {
-	out := ""
+	out := make([]string, len(addrs))
 	for i, a := range addrs {
-		if i > 0 {
-			out += ","
-		}
-		out += store.RedactURL(a)
+		out[i] = store.RedactURL(a)
 	}
-	return out
+	return strings.Join(out, ",")
 }
 
 // stalest shows the view-age gauge the oldest answer of any pool, so a

@@ -29,6 +29,12 @@ package store
 //	                       removal brake holds
 //	kb:{pool}:held         set: suspect key ids the brake keeps from
 //	                       quarantine (the hold lifts when it empties)
+//	kb:{pool}:bl           hash: <id>:t a key's budget tier, <id>:l its
+//	                       limits learned from headers ("reqs toks");
+//	                       removed with the key
+//	kb:{pool}:bw:<window>  hash: <id>:r, <id>:t requests and tokens of
+//	                       the window's budget claimed by replicas or seen
+//	                       spent by the provider (expires a few windows on)
 //
 // A key's hash may also hold w, its selection weight (absent: 1); fb, the
 // ms of the worker's first bad answer while suspect; pk, the failure kind

@@ -6,6 +6,10 @@
 -- (ms); then groups of six: key id, window number, request limit, requests
 -- wanted, token limit, tokens wanted (limit 0: not limited). Returns per
 -- group: requests granted, tokens granted, requests used, tokens used.
+-- A count that is not a whole number of at least 0 (written by someone
+-- else with access to Redis) counts as 0 and is overwritten: it can give
+-- back at most one window's limit, never an unbounded grant or an error
+-- that turns budgets off.
 local ttl = tonumber(ARGV[3])
 local out = {}
 local touched = {}
@@ -14,8 +18,8 @@ for i = 4, #ARGV, 6 do
   local lim_r, want_r = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local lim_t, want_t = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
   local h = prefix .. 'bw:' .. win
-  local used_r = tonumber(redis.call('HGET', h, id .. ':r') or '0')
-  local used_t = tonumber(redis.call('HGET', h, id .. ':t') or '0')
+  local used_r = count(redis.call('HGET', h, id .. ':r'))
+  local used_t = count(redis.call('HGET', h, id .. ':t'))
   local got_r, got_t = 0, 0
   if lim_r > 0 and want_r > 0 then
     got_r = math.min(want_r, math.max(lim_r - used_r, 0))
@@ -27,8 +31,14 @@ for i = 4, #ARGV, 6 do
   if (lim_r > 0 and want_r > 0 and got_r == 0) or (lim_t > 0 and want_t > 0 and got_t == 0) then
     got_r, got_t = 0, 0
   end
-  if got_r > 0 then used_r = redis.call('HINCRBY', h, id .. ':r', got_r) end
-  if got_t > 0 then used_t = redis.call('HINCRBY', h, id .. ':t', got_t) end
+  if got_r > 0 then
+    used_r = used_r + got_r
+    redis.call('HSET', h, id .. ':r', used_r)
+  end
+  if got_t > 0 then
+    used_t = used_t + got_t
+    redis.call('HSET', h, id .. ':t', used_t)
+  end
   if not touched[h] then
     touched[h] = true
     redis.call('PEXPIRE', h, ttl)

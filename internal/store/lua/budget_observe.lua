@@ -14,7 +14,7 @@ for i = 4, #ARGV, 6 do
   local learn_r, learn_t = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
   local h = prefix .. 'bw:' .. win
   for field, floor in pairs({[id .. ':r'] = floor_r, [id .. ':t'] = floor_t}) do
-    if floor >= 0 and floor > tonumber(redis.call('HGET', h, field) or '0') then
+    if floor >= 0 and floor > count(redis.call('HGET', h, field)) then
       redis.call('HSET', h, field, floor)
       redis.call('PEXPIRE', h, ttl)
     end

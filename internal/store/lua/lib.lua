@@ -15,6 +15,16 @@ local QUARANTINED = 'quarantined'
 local REMOVED = 'removed' -- never stored: only in transitions and the audit trail
 local STATES = {ACTIVE, COOLING, SUSPECT, DISABLED, QUARANTINED}
 
+-- count reads a stored counter: anything but a whole number from 0 to
+-- 2^53 (written by someone else with access to Redis) reads as 0.
+local function count(v)
+  local n = tonumber(v)
+  if not n or n ~= n or n < 0 or n >= 2^53 or n ~= math.floor(n) then
+    return 0
+  end
+  return n
+end
+
 local function kkey(id) return prefix .. 'k:' .. id end
 local function ix(state) return prefix .. 'ix:' .. state end
 local ALL, SELECTABLE, WAKE, EVENTS = prefix .. 'all', prefix .. 'active', prefix .. 'wake', prefix .. 'events'
@@ -116,6 +126,7 @@ local function delete_key(id, st, reason, actor)
   redis.call('ZREM', QTIME, id)
   unhold(id)
   redis.call('DEL', kkey(id))
+  redis.call('HDEL', prefix .. 'bl', id .. ':t', id .. ':l')
   audit(id, st, REMOVED, reason, actor, 0)
 end
 

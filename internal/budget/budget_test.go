@@ -159,23 +159,23 @@ func TestClaimsAskAheadOfTheNextWindow(t *testing.T) {
 	k.grant(ask{win: 0}, 10, 0, 10, 0)
 	k.take(100, 0, 2000, 100, Cost{Uses: 5})
 	// Early in the window: top up the current one only.
-	asks := k.plan("k", 200, 0, 2000, 150, false, nil)
+	asks := k.plan("k", 200, 0, 2000, 50, false, nil)
 	if len(asks) != 1 || asks[0].win != 0 || asks[0].reqs != 25 {
 		t.Errorf("plan early = %+v; want 25 more of window 0 (6 × 5 taken − 5 left)", asks)
 	}
 	// Close to the end: also the next window's first slice.
 	k.take(1800, 0, 2000, 100, Cost{Uses: 1})
-	asks = k.plan("k", 1900, 0, 2000, 150, false, nil)
+	asks = k.plan("k", 1900, 0, 2000, 50, false, nil)
 	if len(asks) == 0 || asks[len(asks)-1].win != 1 {
 		t.Errorf("plan near the end = %+v; want a slice of window 1 too", asks)
 	}
 	// An idle key asks for nothing unless forced.
 	idle := newKey(Limit{Reqs: 100}, SourcePool)
 	idle.seen = -10
-	if asks := idle.plan("i", 5000, 2, 6000, 150, false, nil); len(asks) != 0 {
+	if asks := idle.plan("i", 5000, 2, 6000, 50, false, nil); len(asks) != 0 {
 		t.Errorf("idle key planned %+v", asks)
 	}
-	if asks := idle.plan("i", 5000, 2, 6000, 150, true, nil); len(asks) != 1 {
+	if asks := idle.plan("i", 5000, 2, 6000, 50, true, nil); len(asks) != 1 {
 		t.Errorf("forced plan of an idle key = %+v, want one ask", asks)
 	}
 }
@@ -280,5 +280,37 @@ func TestTiersWinOverThePoolsLimits(t *testing.T) {
 	}
 	if l, src := p.Limit("other"); l.Reqs != 10 || src != SourcePool {
 		t.Errorf("other key: %+v %v, want the pool's 10", l, src)
+	}
+}
+
+// TestSlicesShrinkAsTheWindowEnds: what a replica holds when a window ends
+// is lost to every replica, so near the end a slice covers only the ticks
+// left at the key's rate, not the six ticks it covers mid-window.
+func TestSlicesShrinkAsTheWindowEnds(t *testing.T) {
+	for _, tt := range []struct {
+		now  int64
+		want int64
+	}{
+		{now: 1000, want: 30}, // 20 ticks left: six ticks of 5
+		{now: 1860, want: 15}, // 140 ms left: three ticks
+		{now: 1960, want: 5},  // one tick
+	} {
+		k := newKey(Limit{Reqs: 100}, SourcePool)
+		k.grant(ask{win: 0}, 5, 0, 5, 0)
+		k.take(tt.now-10, 0, 2000, 0, Cost{Uses: 5})
+		asks := k.plan("k", tt.now, 0, 2000, 50, false, nil)
+		if len(asks) == 0 || asks[0].win != 0 || asks[0].reqs != tt.want {
+			t.Errorf("at %d ms: plan = %+v; want %d of window 0", tt.now, asks, tt.want)
+		}
+	}
+	// A key used less than once a tick still gets one call near the end,
+	// not the two it gets mid-window.
+	k := newKey(Limit{Reqs: 100}, SourcePool)
+	k.seen = 0
+	if asks := k.plan("k", 1960, 0, 2000, 50, false, nil); len(asks) == 0 || asks[0].reqs != 1 {
+		t.Errorf("idle-ish key near the end planned %+v; want one call", asks)
+	}
+	if asks := k.plan("k", 500, 0, 2000, 50, false, nil); len(asks) == 0 || asks[0].reqs != 2 {
+		t.Errorf("idle-ish key mid-window planned %+v; want two calls", asks)
 	}
 }

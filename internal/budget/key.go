@@ -119,12 +119,12 @@ func (k *key) spend(uses int64, c Cost, reqs, toks int64) (int64, int64) {
 	return reqs, toks
 }
 
-// want is how much a claim for window win asks: enough for six ticks at
-// the rate leases were taken since the last plan (at least minReqs calls),
-// less what is left. tookR and tookT are that rate.
-func (k *key) want(tookR, tookT, haveR, haveT, minReqs int64) (reqs, toks int64) {
+// want is how much a claim asks: enough for cover ticks at the rate
+// leases were taken since the last plan (at least minReqs calls), less
+// what is left. tookR and tookT are that rate.
+func (k *key) want(tookR, tookT, haveR, haveT, cover, minReqs int64) (reqs, toks int64) {
 	if k.limit.Reqs > 0 {
-		target := min(max(6*tookR, minReqs), k.limit.Reqs)
+		target := min(max(cover*tookR, minReqs), k.limit.Reqs)
 		reqs = max(target-haveR, 0)
 	}
 	if k.limit.Toks > 0 {
@@ -134,10 +134,30 @@ func (k *key) want(tookR, tookT, haveR, haveT, minReqs int64) (reqs, toks int64)
 		if perCall <= 0 {
 			perCall = max(k.limit.Toks/max(k.limit.Reqs, 1), 1)
 		}
-		target := min(max(6*tookT, 6*tookR*perCall, minReqs*perCall, 1), k.limit.Toks)
+		target := min(max(cover*tookT, cover*tookR*perCall, minReqs*perCall, 1), k.limit.Toks)
 		toks = max(target-haveT, 0)
 	}
 	return reqs, toks
+}
+
+// Slice sizes, in ticks of the key's recent rate: a slice covers the
+// claims that may come late, not more, since what a replica holds when the
+// window ends is lost to every replica. Near the end of a window the
+// slice of that window covers only the ticks left, and at least one call
+// instead of two.
+const (
+	coverTicks = 6
+	minSlice   = 2
+)
+
+// cover is how many ticks, and at least how many calls, a slice of the
+// current window should hold with ticksLeft ticks to its end.
+func cover(ticksLeft int64) (ticks, least int64) {
+	ticks = min(max(ticksLeft, 1), coverTicks)
+	if ticks < 3 {
+		return ticks, 1
+	}
+	return ticks, minSlice
 }
 
 // ask is one claim the replica sends: for key id, in window win.
@@ -149,11 +169,11 @@ type ask struct {
 }
 
 // plan says what to claim for this key at nowMs in window win (which ends
-// at endMs): more of the current window when the slice runs low, and the
-// first slice of the next window shortly before it starts, for keys in
-// use. force asks even for keys not used lately (a lease found no
-// budget). Callers append the asks to one claim.
-func (k *key) plan(id string, nowMs, win, endMs, aheadMs int64, force bool, out []ask) []ask {
+// at endMs), with claims every tickMs: more of the current window when
+// the slice runs low, and the first slice of the next window four ticks
+// before it starts, for keys in use. force asks even for keys not used
+// lately (a lease found no budget). Callers append the asks to one claim.
+func (k *key) plan(id string, nowMs, win, endMs, tickMs int64, force bool, out []ask) []ask {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if !k.limit.Limited() {
@@ -175,19 +195,20 @@ func (k *key) plan(id string, nowMs, win, endMs, aheadMs int64, force bool, out 
 		return out
 	}
 	if k.spent != win && nowMs >= k.outUntil {
-		if r, t := k.want(tookR, tookT, k.reqs, k.toks, 2); r > 0 || t > 0 {
+		ticks, least := cover((endMs - nowMs + tickMs - 1) / tickMs)
+		if r, t := k.want(tookR, tookT, k.reqs, k.toks, ticks, least); r > 0 || t > 0 {
 			out = append(out, ask{k: k, id: id, win: win, reqs: r, toks: t})
 		}
 	}
 	// The next window's first slice, shortly before it starts (leases in
 	// the last moments of this window take from it too), topped up as
 	// it runs low.
-	if (busy || force) && endMs-nowMs <= aheadMs && k.spent != win+1 {
+	if (busy || force) && endMs-nowMs <= 4*tickMs && k.spent != win+1 {
 		haveR, haveT := int64(0), int64(0)
 		if k.next == win+1 {
 			haveR, haveT = k.nreqs, k.ntoks
 		}
-		if r, t := k.want(tookR, tookT, haveR, haveT, 2); r > 0 || t > 0 {
+		if r, t := k.want(tookR, tookT, haveR, haveT, coverTicks, minSlice); r > 0 || t > 0 {
 			out = append(out, ask{k: k, id: id, win: win + 1, reqs: r, toks: t})
 		}
 	}

@@ -176,10 +176,10 @@ func (p *Pool) plan(now time.Time, force bool) []ask {
 	ms, w := now.UnixMilli(), p.window.Load()
 	win := windowOfMs(ms, w)
 	end := (win + 1) * w
-	ahead := 4 * p.tick().Milliseconds()
+	tick := p.tick().Milliseconds()
 	var out []ask
 	for id, k := range *p.keys.Load() {
-		out = k.plan(id, ms, win, end, ahead, force, out)
+		out = k.plan(id, ms, win, end, tick, force, out)
 	}
 	return out
 }

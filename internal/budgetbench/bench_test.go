@@ -113,11 +113,31 @@ func BenchmarkBudgets(b *testing.B) {
 			fmt.Printf("          (%d failed otherwise, %d refusals without RetryInfo; load generator up to %s late; took %s)\n",
 				o.failed.Load(), o.refusedNoRetry.Load(), late.Round(time.Millisecond), elapsed.Round(time.Millisecond))
 		}
+		if os.Getenv("BUDGETBENCH_PHASES") != "" && o.refused.Load() > 0 {
+			fmt.Printf("          refusals by tenth of the window:%s\n", o.phases())
+		}
 	}
 }
 
-// benchRuns is the table; BUDGETBENCH_QUICK=1 keeps one window per row.
+// benchRuns is the table; BUDGETBENCH_QUICK=1 keeps one window per row,
+// BUDGETBENCH_REPLICAS=N only the rows with N replicas.
 func benchRuns() []benchRun {
+	all := allRuns()
+	only := os.Getenv("BUDGETBENCH_REPLICAS")
+	if only == "" {
+		return all
+	}
+	var out []benchRun
+	for _, r := range all {
+		if fmt.Sprint(r.replicas) == only {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// allRuns is the whole table.
+func allRuns() []benchRun {
 	var out []benchRun
 	windows := 3
 	if os.Getenv("BUDGETBENCH_QUICK") != "" {

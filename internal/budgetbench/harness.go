@@ -66,6 +66,18 @@ func keySecrets(n int) []string {
 type outcome struct {
 	ok, upstream429, refused, failed atomic.Int64
 	refusedNoRetry                   atomic.Int64 // refusals without a RetryInfo
+	// refusedAt counts refusals by the tenth of the budget window they
+	// came in: where in the window a broker said no.
+	refusedAt [10]atomic.Int64
+}
+
+// phases is refusedAt as text.
+func (o *outcome) phases() string {
+	s := ""
+	for i := range o.refusedAt {
+		s += fmt.Sprintf(" %d", o.refusedAt[i].Load())
+	}
+	return s
 }
 
 // call makes one request through hc and counts its outcome.
@@ -77,6 +89,7 @@ func call(ctx context.Context, hc *http.Client, url string, tokens int64, o *out
 		switch client.ErrorReason(err) {
 		case "NO_BUDGET", "NO_HEALTHY_KEY":
 			o.refused.Add(1)
+			o.refusedAt[phaseOf(time.Now())].Add(1)
 			if client.RetryDelay(err) <= 0 {
 				o.refusedNoRetry.Add(1)
 			}
@@ -94,6 +107,12 @@ func call(ctx context.Context, hc *http.Client, url string, tokens int64, o *out
 	default:
 		o.failed.Add(1)
 	}
+}
+
+// phaseOf is the tenth of the bench's budget window t falls in.
+func phaseOf(t time.Time) int {
+	w := benchWindow.Milliseconds()
+	return int(t.UnixMilli() % w * 10 / w)
 }
 
 // openLoop sends rate calls per second for d, each at its scheduled time

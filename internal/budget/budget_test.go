@@ -159,23 +159,23 @@ func TestClaimsAskAheadOfTheNextWindow(t *testing.T) {
 	k.grant(ask{win: 0}, 10, 0, 10, 0)
 	k.take(100, 0, 2000, 100, Cost{Uses: 5})
 	// Early in the window: top up the current one only.
-	asks := k.plan("k", 200, 0, 2000, 50, false, nil)
+	asks := k.plan("k", instant{now: 200, win: 0, end: 2000, tick: 50, window: 2000}, false, nil)
 	if len(asks) != 1 || asks[0].win != 0 || asks[0].reqs != 25 {
 		t.Errorf("plan early = %+v; want 25 more of window 0 (6 × 5 taken − 5 left)", asks)
 	}
 	// Close to the end: also the next window's first slice.
 	k.take(1800, 0, 2000, 100, Cost{Uses: 1})
-	asks = k.plan("k", 1900, 0, 2000, 50, false, nil)
+	asks = k.plan("k", instant{now: 1900, win: 0, end: 2000, tick: 50, window: 2000}, false, nil)
 	if len(asks) == 0 || asks[len(asks)-1].win != 1 {
 		t.Errorf("plan near the end = %+v; want a slice of window 1 too", asks)
 	}
 	// An idle key asks for nothing unless forced.
 	idle := newKey(Limit{Reqs: 100}, SourcePool)
 	idle.seen = -10
-	if asks := idle.plan("i", 5000, 2, 6000, 50, false, nil); len(asks) != 0 {
+	if asks := idle.plan("i", instant{now: 5000, win: 2, end: 6000, tick: 50, window: 2000}, false, nil); len(asks) != 0 {
 		t.Errorf("idle key planned %+v", asks)
 	}
-	if asks := idle.plan("i", 5000, 2, 6000, 50, true, nil); len(asks) != 1 {
+	if asks := idle.plan("i", instant{now: 5000, win: 2, end: 6000, tick: 50, window: 2000}, true, nil); len(asks) != 1 {
 		t.Errorf("forced plan of an idle key = %+v, want one ask", asks)
 	}
 }
@@ -298,7 +298,7 @@ func TestSlicesShrinkAsTheWindowEnds(t *testing.T) {
 		k := newKey(Limit{Reqs: 100}, SourcePool)
 		k.grant(ask{win: 0}, 5, 0, 5, 0)
 		k.take(tt.now-10, 0, 2000, 0, Cost{Uses: 5})
-		asks := k.plan("k", tt.now, 0, 2000, 50, false, nil)
+		asks := k.plan("k", instant{now: tt.now, win: 0, end: 2000, tick: 50, window: 2000}, false, nil)
 		if len(asks) == 0 || asks[0].win != 0 || asks[0].reqs != tt.want {
 			t.Errorf("at %d ms: plan = %+v; want %d of window 0", tt.now, asks, tt.want)
 		}
@@ -307,10 +307,31 @@ func TestSlicesShrinkAsTheWindowEnds(t *testing.T) {
 	// not the two it gets mid-window.
 	k := newKey(Limit{Reqs: 100}, SourcePool)
 	k.seen = 0
-	if asks := k.plan("k", 1960, 0, 2000, 50, false, nil); len(asks) == 0 || asks[0].reqs != 1 {
+	if asks := k.plan("k", instant{now: 1960, win: 0, end: 2000, tick: 50, window: 2000}, false, nil); len(asks) == 0 || asks[0].reqs != 1 {
 		t.Errorf("idle-ish key near the end planned %+v; want one call", asks)
 	}
-	if asks := k.plan("k", 500, 0, 2000, 50, false, nil); len(asks) == 0 || asks[0].reqs != 2 {
+	if asks := k.plan("k", instant{now: 500, win: 0, end: 2000, tick: 50, window: 2000}, false, nil); len(asks) == 0 || asks[0].reqs != 2 {
 		t.Errorf("idle-ish key mid-window planned %+v; want two calls", asks)
+	}
+}
+
+// TestOneBigLeaseDoesNotClaimTheWindow: a lease that takes 32 uses at once
+// (a client reusing its lease) must not make the key's rate look like a
+// whole window's budget. The replica's claim goes by at most twice the
+// even pace (100 calls over 40 ticks: 5 a tick, 30 over six ticks), so
+// the other replicas keep their share.
+func TestOneBigLeaseDoesNotClaimTheWindow(t *testing.T) {
+	k := newKey(Limit{Reqs: 100}, SourcePool)
+	k.grant(ask{win: 0}, 40, 0, 40, 0)
+	if n, ok := k.take(100, 0, 2000, 100, Cost{Uses: 32}); !ok || n != 32 {
+		t.Fatalf("take 32 = %d, %v", n, ok)
+	}
+	asks := k.plan("k", instant{now: 150, win: 0, end: 2000, tick: 50, window: 2000}, false, nil)
+	if len(asks) != 1 || asks[0].reqs != 30-8 {
+		t.Errorf("plan after one 32-use lease = %+v; want 22 (six ticks at twice the even pace, 30, less the 8 left)", asks)
+	}
+	asks = k.plan("k", instant{now: 160, win: 0, end: 2000, tick: 50, window: 2000}, true, nil)
+	if len(asks) != 1 || asks[0].reqs > 30-8 {
+		t.Errorf("forced plan = %+v; want at most 22", asks)
 	}
 }

@@ -168,17 +168,33 @@ type ask struct {
 	reqs, toks int64
 }
 
-// plan says what to claim for this key at nowMs in window win (which ends
-// at endMs), with claims every tickMs: more of the current window when
-// the slice runs low, and the first slice of the next window four ticks
-// before it starts, for keys in use. force asks even for keys not used
-// lately (a lease found no budget). Callers append the asks to one claim.
-func (k *key) plan(id string, nowMs, win, endMs, tickMs int64, force bool, out []ask) []ask {
+// instant is when a plan is made: now (unix ms) in window win of length
+// windowMs, which ends at endMs, with claims every tickMs.
+type instant struct {
+	now, win, end, tick, window int64
+}
+
+// pace is twice the rate per tick that would spend limit evenly over a
+// window: the most a replica's claims go by. Leases that take many uses
+// at once (a client reusing its lease asks for 32) would otherwise make
+// the rate look like a whole window's budget, and the replica would
+// claim it, leaving the others none while it holds more than it can use.
+func (at instant) pace(limit int64) int64 {
+	return max((2*limit*at.tick+at.window-1)/at.window, 1)
+}
+
+// plan says what to claim for this key at instant at: more of the current
+// window when the slice runs low, and the first slice of the next window
+// four ticks before it starts, for keys in use. force asks even for keys
+// not used lately (a lease found no budget). Callers append the asks to
+// one claim.
+func (k *key) plan(id string, at instant, force bool, out []ask) []ask {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if !k.limit.Limited() {
 		return out
 	}
+	nowMs, win, endMs, tickMs := at.now, at.win, at.end, at.tick
 	k.roll(win)
 	// The rate is taken per tick: only the periodic plan updates it
 	// (decaying by a quarter unless leases keep it up); a plan forced
@@ -189,6 +205,12 @@ func (k *key) plan(id string, nowMs, win, endMs, tickMs int64, force bool, out [
 		k.rateT = max(k.tookT, k.rateT-k.rateT/4)
 		tookR, tookT = k.rateR, k.rateT
 		k.tookR, k.tookT = 0, 0
+	}
+	if k.limit.Reqs > 0 {
+		tookR = min(tookR, at.pace(k.limit.Reqs))
+	}
+	if k.limit.Toks > 0 {
+		tookT = min(tookT, at.pace(k.limit.Toks))
 	}
 	busy := k.seen != none && k.seen >= win-1
 	if !busy && !force {

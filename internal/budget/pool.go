@@ -175,11 +175,10 @@ func (p *Pool) Limit(id string) (Limit, Source) {
 func (p *Pool) plan(now time.Time, force bool) []ask {
 	ms, w := now.UnixMilli(), p.window.Load()
 	win := windowOfMs(ms, w)
-	end := (win + 1) * w
-	tick := p.tick().Milliseconds()
+	at := instant{now: ms, win: win, end: (win + 1) * w, tick: p.tick().Milliseconds(), window: w}
 	var out []ask
 	for id, k := range *p.keys.Load() {
-		out = k.plan(id, ms, win, end, tick, force, out)
+		out = k.plan(id, at, force, out)
 	}
 	return out
 }

@@ -94,7 +94,10 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
-step "go vet"
+step "go build and go vet"
+# vet compiles packages with their tests; build catches a non-test file
+# that only compiles next to them.
+go build ./...
 go vet ./...
 
 step "golangci-lint (.golangci.yml)"

@@ -96,7 +96,7 @@ func BenchmarkBudgets(b *testing.B) {
 		}
 		alignToWindow()
 		up.resetCounts()
-		o := &outcome{}
+		o := &outcome{window: benchWindow}
 		d := time.Duration(r.windows) * benchWindow
 		start := time.Now()
 		late := openLoop(context.Background(), hcs, up.URL, capacity*r.load, d, benchCost, o)

@@ -66,9 +66,11 @@ func keySecrets(n int) []string {
 type outcome struct {
 	ok, upstream429, refused, failed atomic.Int64
 	refusedNoRetry                   atomic.Int64 // refusals without a RetryInfo
-	// refusedAt counts refusals by the tenth of the budget window they
-	// came in: where in the window a broker said no.
+	// refusedAt counts refusals by the tenth of the budget window (of
+	// length window; 0: not counted) they came in: where in the window a
+	// broker said no.
 	refusedAt [10]atomic.Int64
+	window    time.Duration
 }
 
 // phases is refusedAt as text.
@@ -89,7 +91,9 @@ func call(ctx context.Context, hc *http.Client, url string, tokens int64, o *out
 		switch client.ErrorReason(err) {
 		case "NO_BUDGET", "NO_HEALTHY_KEY":
 			o.refused.Add(1)
-			o.refusedAt[phaseOf(time.Now())].Add(1)
+			if o.window > 0 {
+				o.refusedAt[phaseOf(time.Now(), o.window)].Add(1)
+			}
 			if client.RetryDelay(err) <= 0 {
 				o.refusedNoRetry.Add(1)
 			}
@@ -109,9 +113,9 @@ func call(ctx context.Context, hc *http.Client, url string, tokens int64, o *out
 	}
 }
 
-// phaseOf is the tenth of the bench's budget window t falls in.
-func phaseOf(t time.Time) int {
-	w := benchWindow.Milliseconds()
+// phaseOf is the tenth of the budget window of length window t falls in.
+func phaseOf(t time.Time, window time.Duration) int {
+	w := window.Milliseconds()
 	return int(t.UnixMilli() % w * 10 / w)
 }
 

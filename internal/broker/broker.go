@@ -294,6 +294,9 @@ func (b *Broker) build(ctx context.Context) error {
 	}
 	b.metrics.WatchKeysWithPolicy(b.store, func(pool string) int { return b.cfg.Policies.Pool(pool).LowWater() }, 5*time.Second, b.log)
 	b.metrics.Prepare(knownPools(ctx, b.store, b.cfg.Policies, b.log))
+	if b.budgets != nil && b.view != nil {
+		b.metrics.WatchBudgets(budgetGauges{b}, 5*time.Second, b.log)
+	}
 	if b.cfg.Listen != "" {
 		b.statusPage.set(statuspage.New(b.store, b.cfg.Policies, b.statusSource(),
 			statuspage.WithAuthSource(b.authPolicy), statuspage.WithLogger(b.log), statuspage.WithNotices(b.holdNotices),

@@ -216,3 +216,14 @@ func (k *key) limitNow() Limit {
 func (t *Tracker) Lookup0(pool string) *Pool {
 	return (*t.pools.Load())[pool]
 }
+
+// Pools returns the pools this replica tracks that have limited keys.
+func (t *Tracker) Pools() []string {
+	var out []string
+	for name, p := range *t.pools.Load() {
+		if p.active.Load() {
+			out = append(out, name)
+		}
+	}
+	return out
+}

@@ -1,12 +1,14 @@
 package metrics
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // firstScrape returns the series names a broker exposes before anything
@@ -20,6 +22,7 @@ func firstScrape(t *testing.T) map[string]bool {
 	m.WatchKeysWithPolicy(fakePools{}, func(string) int { return 3 }, 1e9, nil)
 	m.WatchStoreContact(fixedContact(0))
 	m.WatchReportQueue(func() int { return 0 })
+	m.WatchBudgets(fakeBudgets{}, 1e9, nil)
 	families, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +41,16 @@ func firstScrape(t *testing.T) map[string]bool {
 		names[n] = true
 	}
 	return names
+}
+
+// fakeBudgets is one pool with budgets, as a broker that leases from a
+// pool with limits shows it.
+type fakeBudgets struct{}
+
+func (fakeBudgets) BudgetPools() []string { return []string{"p"} }
+
+func (fakeBudgets) BudgetTotals(context.Context, string) (BudgetTotals, bool, error) {
+	return BudgetTotals{RequestsLimit: 100, RequestsRemaining: 40, TokensLimit: 1000, TokensRemaining: 400, Reset: time.Now().Add(time.Second)}, true, nil
 }
 
 var metricName = regexp.MustCompile(`\b(keybroker_[a-z_]+|grpc_server_[a-z_]+)`)

@@ -247,3 +247,19 @@ func (v *View) all() []*pool {
 	}
 	return out
 }
+
+// ActiveIDs returns the ids of the keys of pool the view can lease, and
+// whether the pool is loaded: the budget gauges sum over them.
+func (v *View) ActiveIDs(pool string) ([]string, bool) {
+	p := v.lookup(pool)
+	if p == nil || !p.ready.Load() {
+		return nil, false
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	ids := make([]string, len(p.ents))
+	for i := range p.ents {
+		ids[i] = p.idAt(i)
+	}
+	return ids, true
+}

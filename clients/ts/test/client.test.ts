@@ -64,7 +64,7 @@ test("keys are presented as each provider expects", async () => {
     [geminiAuth, "x-goog-api-key"],
   ] as const) {
     const f = leasedFetch(kb, "ts-auth", { auth });
-    const resp = await f(`${upstream}/v1/messages`, { method: "POST", body: "{}", headers: { "x-api-key": "placeholder" } });
+    const resp: Response = await f(`${upstream}/v1/messages`, { method: "POST", body: "{}", headers: { "x-api-key": "placeholder" } });
     assert.equal(resp.status, 200);
     assert.equal(((await resp.json()) as { auth: string }).auth, header);
   }
@@ -167,7 +167,7 @@ test("a refused key is parked and the request sent again with another", async ()
   // Whichever key is leased, every answer is a success: the dead key is
   // reported (suspect, no longer leased) and the request sent again.
   for (let i = 0; i < 20 && (await keys("ts-retry")).get(dead)!.state === pb.KeyState.ACTIVE; i++) {
-    const resp = await f(`${upstream}/v1/chat/completions`, { method: "POST", body: "{}" });
+    const resp: Response = await f(`${upstream}/v1/chat/completions`, { method: "POST", body: "{}" });
     assert.equal(resp.status, 200);
   }
   assert.equal((await keys("ts-retry")).get(dead)!.state, pb.KeyState.SUSPECT);

@@ -200,12 +200,15 @@ class ClientTest(unittest.TestCase):
 
             leases = 0
 
-            def get_random(self, pool):
+            def get_random(self, pool, **kw):
                 Counting.leases += 1
-                return kb.get_random(pool)
+                return kb.get_random(pool, **kw)
 
             def report_failure(self, req):
                 return kb.report_failure(req)
+
+            def report_usage(self, req):
+                return kb.report_usage(req)
 
         http = httpx.Client(transport=LeasedTransport(Counting(), "py-reuse", lease_reuse=3))
         self.addCleanup(http.close)

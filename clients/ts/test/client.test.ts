@@ -10,6 +10,7 @@ import OpenAI from "openai";
 import {
   Code,
   ConnectError,
+  type GetRandomOptions,
   KeyBroker,
   LeaseError,
   anthropicAuth,
@@ -186,8 +187,9 @@ test("a reused lease costs one GetRandom for many requests", async () => {
   // The broker counts leases in memory, so count the client's calls.
   let leases = 0;
   const counting = {
-    getRandom: (pool: string) => (leases++, kb.getRandom(pool)),
+    getRandom: (pool: string, o?: GetRandomOptions) => (leases++, kb.getRandom(pool, o)),
     reportFailure: kb.reportFailure.bind(kb),
+    reportUsage: kb.reportUsage.bind(kb),
   } as unknown as KeyBroker;
   const f = leasedFetch(counting, "ts-reuse", { leaseReuse: { maxUses: 3 } });
   for (let i = 0; i < 6; i++) assert.equal((await f(`${upstream}/v1/models`)).status, 200);

@@ -25,7 +25,10 @@ import (
 // fetch / httpx transport and classify the report it sends as the broker
 // does: the reading must be the table's, which the Go Transport and the
 // worker's validators are held to as well. Answers that are not refusals
-// (5xx, a relay's 200 with an error body) must send no report.
+// (5xx, a relay's 200 with an error body) must send no report. The usage
+// each answer's rate-limit headers state (successes included) must be
+// reported as failure.ReadRateLimits reads it, and answers stating none
+// must send no usage.
 func TestTypeScriptClientReadsAnswersAsTheWorkerDoes(t *testing.T) {
 	requireTypeScript(t)
 	checkAnswers(t, func(env []string) {
@@ -54,8 +57,9 @@ func checkAnswers(t *testing.T, runSuite func(env []string)) {
 			http.NotFound(w, r)
 			return
 		}
-		rec.serve(i)
-		answers[i].Write(w, time.Now())
+		now := time.Now()
+		rec.serve(i, r.Header.Get("Authorization"), now)
+		answers[i].Write(w, now)
 	}))
 	t.Cleanup(up.Close)
 	runSuite([]string{"KEYBROKER_ADDR=" + serveRecorder(t, rec), "UPSTREAM_URL=" + up.URL, "ANSWERS=" + strconv.Itoa(len(answers))})
@@ -69,12 +73,108 @@ func checkAnswers(t *testing.T, runSuite func(env []string)) {
 			}
 			continue
 		}
-		if len(got) != 1 {
-			t.Errorf("%s: %d reports, want 1", a.Name, len(got))
+		if served := len(rec.serves[i]); len(got) != served {
+			t.Errorf("%s: %d reports, want one per time it was served: %d", a.Name, len(got), served)
 			continue
 		}
-		a.Check(t, failure.Classify(a.Provider, observation(got[0]), time.Now()))
+		for _, r := range got {
+			a.Check(t, failure.Classify(a.Provider, observation(r), time.Now()))
+		}
 	}
+	checkUsage(t, answers, rec)
+}
+
+// checkUsage checks that each answer's rate-limit headers were reported
+// as failure.ReadRateLimits reads them, once, and that answers stating
+// no window sent no usage.
+func checkUsage(t *testing.T, answers []failuretest.Answer, rec *recorder) {
+	t.Helper()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.usageErrs) > 0 {
+		t.Errorf("ReportUsage: %v", rec.usageErrs)
+	}
+	stated := 0
+	for i, a := range answers {
+		if len(rec.serves[i]) == 0 {
+			t.Errorf("%s: not served", a.Name)
+		}
+		for _, s := range rec.serves[i] {
+			if checkAnswerUsage(t, a, s, rec.usages[s.lease]) {
+				stated++
+			}
+			delete(rec.usages, s.lease)
+		}
+	}
+	if len(rec.usages) > 0 {
+		t.Errorf("usages of leases no answer was served with: %v", rec.usages)
+	}
+	if stated < 5 {
+		t.Errorf("only %d answers served state a rate-limit window; the check needs more", stated)
+	}
+}
+
+// checkAnswerUsage checks the usages reported for one serving of a, and
+// reports whether its headers state a window.
+func checkAnswerUsage(t *testing.T, a failuretest.Answer, s serving, got []*pb.Usage) bool {
+	t.Helper()
+	want := failure.ReadRateLimits(a.Header(s.at), s.at)
+	if !want.Requests.Stated() && !want.Tokens.Stated() {
+		if len(got) != 0 {
+			t.Errorf("%s: usage reported for headers that state no window: %v", a.Name, got)
+		}
+		return false
+	}
+	if len(got) != 1 {
+		t.Errorf("%s: %d usages reported, want 1: %v", a.Name, len(got), got)
+		return true
+	}
+	// Headers that name a time are whole seconds, read a moment later.
+	slack := 50 * time.Millisecond
+	if len(a.RFC3339)+len(a.HTTPDate) > 0 {
+		slack = 1500 * time.Millisecond
+	}
+	checkWindow(t, a.Name+" requests", got[0].GetRequests(), want.Requests, slack)
+	checkWindow(t, a.Name+" tokens", got[0].GetTokens(), want.Tokens, slack)
+	if age := got[0].GetAge(); age == nil || age.AsDuration() < 0 || age.AsDuration() > 10*time.Second {
+		t.Errorf("%s: usage age %v, want between 0 and 10s", a.Name, age)
+	}
+	return true
+}
+
+// checkWindow fails t unless got is the reported form of want.
+func checkWindow(t *testing.T, what string, got *pb.RateLimitWindow, want failure.Window, slack time.Duration) {
+	t.Helper()
+	if !want.Stated() {
+		if got != nil {
+			t.Errorf("%s: reported %v, want nothing", what, got)
+		}
+		return
+	}
+	if got == nil {
+		t.Errorf("%s: not reported, want %+v", what, want)
+		return
+	}
+	if (got.Limit != nil) != want.HasLimit || got.GetLimit() != want.Limit ||
+		(got.Remaining != nil) != want.HasRemaining || got.GetRemaining() != want.Remaining {
+		t.Errorf("%s: limit %v remaining %v, want %+v", what, optional(got.Limit), optional(got.Remaining), want)
+	}
+	if want.Reset == 0 {
+		if got.GetResetAfter() != nil {
+			t.Errorf("%s: reset_after %v, want none", what, got.GetResetAfter().AsDuration())
+		}
+		return
+	}
+	if d := got.GetResetAfter().AsDuration(); got.GetResetAfter() == nil || d > want.Reset+slack || d < want.Reset-slack {
+		t.Errorf("%s: reset_after %v, want %v (±%v)", what, d, want.Reset, slack)
+	}
+}
+
+func optional(v *int64) any {
+	if v == nil {
+		return "unset"
+	}
+	return *v
 }
 
 // refusal is a status the clients report (as the Go Transport does).
@@ -88,23 +188,61 @@ func refusal(status int) bool {
 
 // recorder is a broker that leases one key and records each report with
 // the answer the upstream served last (the suites send one request at a
-// time, and a report follows its answer).
+// time, and a report follows its answer). Each lease has its own id and
+// secret, so that usages, sent later in batches, are matched with the
+// answer served with the lease's secret.
 type recorder struct {
 	pb.UnimplementedKeyBrokerServiceServer
-	mu      sync.Mutex
-	served  int
-	reports map[int][]*pb.ReportFailureRequest
+	mu        sync.Mutex
+	served    int
+	reports   map[int][]*pb.ReportFailureRequest
+	leases    int
+	serves    map[int][]serving // by answer
+	usages    map[string][]*pb.Usage
+	usageErrs []string
 }
 
-func (r *recorder) serve(i int) {
+// serving is one time an answer was served: with which lease, when.
+type serving struct {
+	lease string
+	at    time.Time
+}
+
+const tableSecret = "sk-table-0123456789abcdef-"
+
+func (r *recorder) serve(i int, authorization string, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.served = i
+	if r.serves == nil {
+		r.serves = map[int][]serving{}
+	}
+	n, _ := strings.CutPrefix(authorization, "Bearer "+tableSecret)
+	r.serves[i] = append(r.serves[i], serving{"lease-" + n, at})
 }
 
 func (r *recorder) GetRandom(context.Context, *pb.GetRandomRequest) (*pb.GetRandomResponse, error) {
-	return &pb.GetRandomResponse{Secret: "sk-table-0123456789abcdef", KeyId: "0123456789abcdef",
-		Lease: &pb.Lease{LeaseId: "lease-1", ExpireTime: timestamppb.New(time.Now().Add(time.Minute))}}, nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.leases++
+	n := strconv.Itoa(r.leases)
+	return &pb.GetRandomResponse{Secret: tableSecret + n, KeyId: "0123456789abcdef",
+		Lease: &pb.Lease{LeaseId: "lease-" + n, ExpireTime: timestamppb.New(time.Now().Add(time.Minute))}}, nil
+}
+
+func (r *recorder) ReportUsage(_ context.Context, req *pb.ReportUsageRequest) (*pb.ReportUsageResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if req.GetPool() != "table" {
+		r.usageErrs = append(r.usageErrs, "pool "+req.GetPool())
+	}
+	if r.usages == nil {
+		r.usages = map[string][]*pb.Usage{}
+	}
+	for _, u := range req.GetUsages() {
+		r.usages[u.GetLeaseId()] = append(r.usages[u.GetLeaseId()], u)
+	}
+	return &pb.ReportUsageResponse{AcceptedCount: int32(len(req.GetUsages()))}, nil
 }
 
 func (r *recorder) ReportFailure(_ context.Context, req *pb.ReportFailureRequest) (*pb.ReportFailureResponse, error) {

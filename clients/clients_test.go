@@ -9,8 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keybroker/keybroker/internal/brokertest"
+	"github.com/keybroker/keybroker/internal/config"
 )
 
 // TestTypeScriptClient builds clients/ts (npm ci when its node_modules is
@@ -56,9 +58,27 @@ func TestPythonClient(t *testing.T) {
 	run(t, filepath.Join("python"), env, py, "-m", "unittest", "-v", "tests.test_client")
 }
 
-// brokerEnv starts a broker and a fake provider for one suite.
+// brokerEnv starts a broker and a fake provider for one suite. The
+// broker's policy gives each suite ("ts", "py") budgeted pools small
+// enough that a burst of leases is refused with NO_BUDGET:
+//   - <suite>-budget: 3 calls a minute, so a refusal asks for a wait
+//     longer than the clients' 1s retry bound and is returned at once;
+//   - <suite>-budget-uses: the same, for reused leases' granted uses;
+//   - <suite>-budget-short: 1 call per 1s window, so a refusal asks for
+//     less than a second and is retried after it;
+//   - <suite>-budget-tokens: 1000 tokens a minute, for estimated tokens.
+//
+// Other pools have no declared limits: they are budgeted by what the
+// clients' usage reports teach the broker.
 func brokerEnv(t *testing.T) []string {
-	b := brokertest.Start(t, nil)
+	cfg := config.Default()
+	for _, suite := range []string{"ts", "py"} {
+		cfg.Pools[suite+"-budget"] = config.Pool{Limits: config.Limits{RequestsPerMinute: 3}}
+		cfg.Pools[suite+"-budget-uses"] = config.Pool{Limits: config.Limits{RequestsPerMinute: 3}}
+		cfg.Pools[suite+"-budget-short"] = config.Pool{Limits: config.Limits{RequestsPerMinute: 60, Window: config.Duration(time.Second)}}
+		cfg.Pools[suite+"-budget-tokens"] = config.Pool{Limits: config.Limits{TokensPerMinute: 1000}}
+	}
+	b := brokertest.Start(t, cfg)
 	up := fakeProvider(t)
 	return []string{"KEYBROKER_ADDR=" + b.Addr, "UPSTREAM_URL=" + up.URL}
 }

@@ -14,6 +14,9 @@ import (
 //     reset headers, as a rate-limited key gets;
 //   - sk-dead-*: 401 invalid_api_key, as a revoked key gets;
 //   - sk-down-*: 503, the provider's own trouble (never the key's);
+//   - sk-rl-*: 200 with OpenAI's rate-limit headers (1000 requests and
+//     50000 tokens a window, 10 and 1000 of them used), which the
+//     clients report to the broker as usage;
 //   - any other key: 200, saying which header carried the key (never the
 //     key itself), as a chat completion when the path asks for one.
 //
@@ -39,6 +42,14 @@ func fakeProvider(t *testing.T) *httptest.Server {
 		case strings.HasPrefix(key, "sk-down-"):
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte(`{"error":{"message":"The server is overloaded.","type":"server_error","param":null,"code":null}}`))
+		case strings.HasPrefix(key, "sk-rl-"):
+			for k, v := range map[string]string{
+				"X-Ratelimit-Limit-Requests": "1000", "X-Ratelimit-Remaining-Requests": "990", "X-Ratelimit-Reset-Requests": "1s",
+				"X-Ratelimit-Limit-Tokens": "50000", "X-Ratelimit-Remaining-Tokens": "49000", "X-Ratelimit-Reset-Tokens": "6s",
+			} {
+				w.Header().Set(k, v)
+			}
+			_ = json.NewEncoder(w).Encode(chatCompletion("served with " + header))
 		case strings.HasSuffix(r.URL.Path, "/chat/completions"):
 			_ = json.NewEncoder(w).Encode(chatCompletion("served with " + header))
 		default:

@@ -36,6 +36,11 @@ type Answer struct {
 
 // Want is how an answer must be classified.
 type Want struct {
+	// Success means the answer is not a refusal: every reader must take
+	// it for a success and report no failure (Kind and Reason are then
+	// empty). Successes are in the table for their rate-limit headers,
+	// which clients report as usage (failure.ReadRateLimits).
+	Success    bool     `json:"success"`
 	Kind       string   `json:"kind"`
 	Reason     string   `json:"reason"`
 	RetryAfter duration `json:"retry_after"`
@@ -101,6 +106,9 @@ func (a Answer) Write(w http.ResponseWriter, now time.Time) {
 	w.WriteHeader(a.Status)
 	_, _ = w.Write(a.Payload())
 }
+
+// Refusal reports whether the answer is a refusal, which Check reads.
+func (a Answer) Refusal() bool { return !a.Want.Success }
 
 // Check fails t unless v is the answer's expected reading. Headers that
 // name a time are whole seconds, so a wait read from one may fall short

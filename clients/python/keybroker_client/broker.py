@@ -17,9 +17,12 @@ from .errors import BrokerError
 class RetryPolicy:
     """RetryPolicy says how calls failing with UNAVAILABLE are retried.
 
+    Calls refused with RESOURCE_EXHAUSTED NO_BUDGET (every key spent its
+    rate-limit budget) are retried after exactly the broker's RetryInfo.
     max_backoff caps one wait and bounds the broker's RetryInfo: a longer
-    requested wait (a pool cooling down for a minute) is raised at once,
-    so the caller decides instead of blocking.
+    requested wait (a pool cooling down for a minute, a budget window
+    ending in 20s) is raised at once, so the caller decides instead of
+    blocking.
     """
 
     max_attempts: int = 4
@@ -67,9 +70,16 @@ class KeyBroker:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def get_random(self, pool: str) -> pb.GetRandomResponse:
-        """get_random leases one active key of pool."""
-        return self.call(self.stub.GetRandom, pb.GetRandomRequest(pool=pool))
+    def get_random(self, pool: str, *, estimated_tokens: int = 0, uses: int = 0) -> pb.GetRandomResponse:
+        """get_random leases one active key of pool.
+
+        On a pool with budgets, estimated_tokens (what the call will cost in
+        provider tokens) is reserved from the key's token budget, and uses
+        asks the lease to cover that many calls: lease.uses says how many it
+        does, for lease.uses_valid_for from when the request was sent.
+        """
+        req = pb.GetRandomRequest(pool=pool, estimated_tokens=max(int(estimated_tokens), 0), uses=max(int(uses), 0))
+        return self.call(self.stub.GetRandom, req)
 
     def add(self, pool: str, secrets: list[str]) -> pb.AddResponse:
         """add puts secrets into pool, idempotently."""
@@ -78,6 +88,10 @@ class KeyBroker:
     def report_failure(self, req: pb.ReportFailureRequest) -> pb.ReportFailureResponse:
         """report_failure tells the broker what the provider said when it refused a leased key."""
         return self.call(self.stub.ReportFailure, req)
+
+    def report_usage(self, req: pb.ReportUsageRequest) -> pb.ReportUsageResponse:
+        """report_usage sends what providers' rate-limit headers said (the transports do it in the background)."""
+        return self.call(self.stub.ReportUsage, req)
 
     def get_all(self, req: pb.GetAllRequest) -> pb.GetAllResponse:
         """get_all returns one page of a pool's keys."""
@@ -91,7 +105,7 @@ class KeyBroker:
                 return method(request, timeout=max(deadline - time.monotonic(), 0), metadata=self._metadata)
             except grpc.RpcError as rpc_err:
                 err = BrokerError.from_rpc_error(rpc_err)
-            if err.code != grpc.StatusCode.UNAVAILABLE or attempt >= self._retry.max_attempts:
+            if not _retriable(err) or attempt >= self._retry.max_attempts:
                 raise err
             wait = self._wait(attempt, err)
             if wait is None or time.monotonic() + wait >= deadline:
@@ -104,3 +118,18 @@ class KeyBroker:
             return err.retry_delay if err.retry_delay <= self._retry.max_backoff else None
         ceiling = min(self._retry.initial_backoff * 2 ** (attempt - 1), self._retry.max_backoff)
         return random.uniform(0, ceiling)
+
+
+def _retriable(err: BrokerError) -> bool:
+    """Waiting may help: UNAVAILABLE, and a pool's keys out of budget.
+
+    RESOURCE_EXHAUSTED NO_BUDGET says when a key has budget again, and is
+    retried only then.
+    """
+    if err.code == grpc.StatusCode.UNAVAILABLE:
+        return True
+    return (
+        err.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        and err.reason_enum == pb.ERROR_REASON_NO_BUDGET
+        and err.retry_delay > 0
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
@@ -88,3 +89,83 @@ def _retry_after_header(headers, now: float) -> float | None:
         return max(parsedate_to_datetime(v).timestamp() - now, 0.0)
     except (TypeError, ValueError):
         return None
+
+
+@dataclass(frozen=True)
+class RateLimitWindow:
+    """One provider rate-limit window as an answer's headers state it.
+
+    A count the provider did not send (or sent as anything but a
+    non-negative integer) is None; reset is seconds until the window is
+    whole again, 0.0 when not said.
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float = 0.0
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """An answer's request and token windows; None when not stated."""
+
+    requests: RateLimitWindow | None = None
+    tokens: RateLimitWindow | None = None
+
+
+# The providers' windows, in the order the Go client's
+# failure.ReadRateLimits reads them: OpenAI's (resets as durations), then
+# Anthropic's (resets as RFC 3339 times).
+_REQUEST_WINDOWS = [
+    ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", _reset_duration),
+    (
+        "anthropic-ratelimit-requests-limit",
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-reset",
+        _reset_time,
+    ),
+]
+_TOKEN_WINDOWS = [
+    ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens", _reset_duration),
+    (
+        "anthropic-ratelimit-tokens-limit",
+        "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-tokens-reset",
+        _reset_time,
+    ),
+]
+
+
+def read_rate_limits(headers, now: float | None = None) -> RateLimits:
+    """read_rate_limits reads the request and token windows an answer's headers state.
+
+    For each, the first provider's headers that state a limit or a
+    remaining count, as the Go client's failure.ReadRateLimits does. Every
+    answer carries them, successes included, which is what lets the
+    broker budget keys before the provider refuses them.
+    """
+    now = time.time() if now is None else now
+    return RateLimits(_read_window(headers, _REQUEST_WINDOWS, now), _read_window(headers, _TOKEN_WINDOWS, now))
+
+
+def _read_window(headers, windows, now: float) -> RateLimitWindow | None:
+    for limit_h, remaining_h, reset_h, parse in windows:
+        limit, remaining = _count(headers, limit_h), _count(headers, remaining_h)
+        if limit is None and remaining is None:
+            continue
+        reset = parse((headers.get(reset_h) or "").strip(), now)
+        return RateLimitWindow(limit, remaining, min(reset, _MAX) if reset > 0 else 0.0)  # NaN is not > 0
+    return None
+
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_MAX_INT64 = (1 << 63) - 1
+
+
+def _count(headers, name: str) -> int | None:
+    """A count as Go's strconv.ParseInt reads it (sign, ASCII digits, int64), if not negative."""
+    v = (headers.get(name) or "").strip()
+    if not _INT.fullmatch(v):
+        return None
+    n = int(v)
+    return n if 0 <= n <= _MAX_INT64 else None

@@ -8,7 +8,7 @@ import threading
 import zlib
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator, Callable, Iterator
 
 import httpx
 from keybroker.v1 import keybroker_pb2 as pb
@@ -18,6 +18,7 @@ from .broker import KeyBroker
 from .errors import BrokerError
 from .providererror import parse_provider_error
 from .ratelimit import retry_after
+from .usage import UsageReporter, UsageStats, usage_of
 
 DEFAULT_MAX_ERROR_BODY = 64 << 10
 """How much of a refusal's body is read to report it; the rest still reaches the caller."""
@@ -45,12 +46,30 @@ class LeaseError(Exception):
         self.retry_delay = cause.retry_delay
 
 
+_DEFAULT_REUSE_USES = 32
+"""How many calls a transport reusing leases without a limit asks a budgeted pool to cover."""
+
+
 @dataclass
 class _Leased:
     secret: str
     key_id: str
     lease_id: str
     expire: float  # unix seconds
+    uses: int = 0  # calls the broker's budget granted; 0: any number until expire
+    uses_expire: float = 0.0  # time.monotonic() when the granted uses end; 0.0: when the lease does
+
+
+def _leased(r: pb.GetRandomResponse, sent: float) -> _Leased:
+    """Read a grant; sent (time.monotonic()) is when GetRandom was sent.
+
+    The uses' validity counts from then: the broker answered later, so the
+    budget's window ends no sooner than sent plus uses_valid_for.
+    """
+    l = _Leased(r.secret, r.key_id, r.lease.lease_id, r.lease.expire_time.ToNanoseconds() / 1e9, r.lease.uses)
+    if l.uses > 0 and r.lease.HasField("uses_valid_for"):
+        l.uses_expire = sent + r.lease.uses_valid_for.ToNanoseconds() / 1e9
+    return l
 
 
 class _Leaser:
@@ -60,7 +79,9 @@ class _Leaser:
     worker thread.
     """
 
-    def __init__(self, broker, pool, auth, retry_on_key_failure, lease_reuse, max_error_body, logger):
+    def __init__(
+        self, broker, pool, auth, retry_on_key_failure, lease_reuse, max_error_body, logger, usage_reports, estimate_tokens
+    ):
         self._kb = broker
         self._pool = pool
         self._auth = auth
@@ -68,33 +89,76 @@ class _Leaser:
         self._max_body = max(max_error_body, 0)
         self._log = logger or logging.getLogger("keybroker_client")
         self._reuse = lease_reuse
+        self._estimate = estimate_tokens
+        self._usage = UsageReporter(broker, pool, self._log) if usage_reports else None
         self._lock = threading.Lock()
         self._cur: _Leased | None = None
         self._uses = 0
+        self._filling = False
+
+    def usage_stats(self) -> UsageStats:
+        """usage_stats says how many observations were sent to the broker, and dropped (queue full)."""
+        return self._usage.stats() if self._usage else UsageStats(0, 0)
 
     def _cached(self) -> _Leased | None:
+        """The reused lease for one more request, or None when there is none worth using."""
         with self._lock:
             if self._reuse is None or self._cur is None:
                 return None
-            if time.time() >= self._cur.expire:
+            l = self._cur
+            if time.time() >= l.expire or (l.uses_expire and time.monotonic() >= l.uses_expire):
                 self._cur = None
                 return None
-            l = self._cur
             self._uses += 1
-            if self._reuse > 0 and self._uses >= self._reuse:
+            if self._reuse > 0 and self._uses >= self._reuse or l.uses > 0 and self._uses >= l.uses:
                 self._cur = None
             return l
 
-    def _lease_new(self) -> _Leased:
+    def _start_fill(self) -> bool:
+        """Whether this request leases the key to reuse: only one at a time does.
+
+        Requests arriving together on an empty cache would otherwise each
+        reserve many uses of a key and waste all but one lease's budget;
+        the others lease a key for their own call only.
+        """
+        with self._lock:
+            if self._reuse is None or self._filling:
+                return False
+            self._filling = True
+            return True
+
+    def _want_uses(self) -> int:
+        return min(self._reuse, 1 << 20) if self._reuse else _DEFAULT_REUSE_USES
+
+    def _tokens(self, request: httpx.Request) -> int:
+        n = self._estimate(request) if self._estimate else None
+        return max(int(n), 0) if n else 0
+
+    def _lease_new(self, tokens: int = 0) -> _Leased:
+        fill = self._start_fill()
         try:
-            r = self._kb.get_random(self._pool)
-        except BrokerError as err:
-            raise LeaseError(self._pool, err) from err
-        l = _Leased(r.secret, r.key_id, r.lease.lease_id, r.lease.expire_time.ToNanoseconds() / 1e9)
-        if self._reuse is not None and self._reuse != 1:
-            with self._lock:
-                self._cur, self._uses = l, 1
-        return l
+            sent = time.monotonic()
+            try:
+                r = self._kb.get_random(self._pool, estimated_tokens=tokens, uses=self._want_uses() if fill else 1)
+            except BrokerError as err:
+                raise LeaseError(self._pool, err) from err
+            l = _leased(r, sent)
+            if fill and self._reuse != 1 and l.uses != 1:
+                with self._lock:
+                    self._cur, self._uses = l, 1
+            return l
+        finally:
+            if fill:
+                with self._lock:
+                    self._filling = False
+
+    def _observe(self, response: httpx.Response, key: _Leased) -> None:
+        """Queue what the answer's rate-limit headers say, for the broker's budgets."""
+        if self._usage is None:
+            return
+        u = usage_of(response.headers, key.lease_id)
+        if u is not None:
+            self._usage.add(u)
 
     def _drop(self, l: _Leased) -> None:
         with self._lock:
@@ -153,7 +217,19 @@ class LeasedTransport(_Leaser, httpx.BaseTransport):
     the broker blames the key (never for 5xx, nor for a streamed body).
     lease_reuse keeps a key until its lease expires, or for lease_reuse
     requests when > 0 (None: a lease per request); a refused key is
-    dropped at once. Thread-safe.
+    dropped at once. On a budgeted pool it asks GetRandom to cover
+    lease_reuse calls (32 when 0) and uses the lease at most as many times
+    as the broker granted (lease.uses), never after lease.uses_valid_for
+    from when it asked.
+
+    usage_reports (default True) reads the rate-limit headers of every
+    answer, successes included, and a background thread sends them to the
+    broker in batches (ReportUsage) for its budgets; a request never waits
+    for it, and a full queue (4096) drops the observation and counts it
+    (usage_stats()). close() sends what is queued. estimate_tokens, a
+    callable(request) -> int | None, says what a request will cost in
+    provider tokens; GetRandom reserves it from the key's token budget.
+    Thread-safe.
     """
 
     def __init__(
@@ -167,29 +243,38 @@ class LeasedTransport(_Leaser, httpx.BaseTransport):
         lease_reuse: int | None = None,
         max_error_body: int = DEFAULT_MAX_ERROR_BODY,
         logger: logging.Logger | None = None,
+        usage_reports: bool = True,
+        estimate_tokens: Callable[[httpx.Request], int | None] | None = None,
     ):
-        super().__init__(broker, pool, auth, retry_on_key_failure, lease_reuse, max_error_body, logger)
+        super().__init__(
+            broker, pool, auth, retry_on_key_failure, lease_reuse, max_error_body, logger, usage_reports, estimate_tokens
+        )
         self._base = base or httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        key = self._lease()
+        key = self._lease(request)
         response = self._base.handle_request(self._with_key(request, key))
+        self._observe(response, key)
         if not self._inspect(response, key) or not self._retry or not _replayable(request):
             return response
         try:
-            again = self._lease()
+            again = self._lease(request)
         except LeaseError:
             return response  # no other key: the provider's refusal stands
         response.close()
         response = self._base.handle_request(self._with_key(request, again))
+        self._observe(response, again)
         self._inspect(response, again)
         return response
 
     def close(self) -> None:
+        """close sends the queued usage reports and closes base."""
+        if self._usage:
+            self._usage.close()
         self._base.close()
 
-    def _lease(self) -> _Leased:
-        return self._cached() or self._lease_new()
+    def _lease(self, request: httpx.Request) -> _Leased:
+        return self._cached() or self._lease_new(self._tokens(request))
 
     def _inspect(self, response: httpx.Response, key: _Leased) -> bool:
         if response.status_code not in _REPORTABLE:
@@ -217,29 +302,38 @@ class AsyncLeasedTransport(_Leaser, httpx.AsyncBaseTransport):
         lease_reuse: int | None = None,
         max_error_body: int = DEFAULT_MAX_ERROR_BODY,
         logger: logging.Logger | None = None,
+        usage_reports: bool = True,
+        estimate_tokens: Callable[[httpx.Request], int | None] | None = None,
     ):
-        super().__init__(broker, pool, auth, retry_on_key_failure, lease_reuse, max_error_body, logger)
+        super().__init__(
+            broker, pool, auth, retry_on_key_failure, lease_reuse, max_error_body, logger, usage_reports, estimate_tokens
+        )
         self._base = base or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        key = await self._lease()
+        key = await self._lease(request)
         response = await self._base.handle_async_request(self._with_key(request, key))
+        self._observe(response, key)
         if not await self._inspect(response, key) or not self._retry or not _replayable(request):
             return response
         try:
-            again = await self._lease()
+            again = await self._lease(request)
         except LeaseError:
             return response
         await response.aclose()
         response = await self._base.handle_async_request(self._with_key(request, again))
+        self._observe(response, again)
         await self._inspect(response, again)
         return response
 
     async def aclose(self) -> None:
+        """aclose sends the queued usage reports (in a worker thread) and closes base."""
+        if self._usage:
+            await asyncio.to_thread(self._usage.close)
         await self._base.aclose()
 
-    async def _lease(self) -> _Leased:
-        return self._cached() or await asyncio.to_thread(self._lease_new)
+    async def _lease(self, request: httpx.Request) -> _Leased:
+        return self._cached() or await asyncio.to_thread(self._lease_new, self._tokens(request))
 
     async def _inspect(self, response: httpx.Response, key: _Leased) -> bool:
         if response.status_code not in _REPORTABLE:

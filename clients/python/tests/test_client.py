@@ -30,6 +30,7 @@ from keybroker_client import (
     LeasedTransport,
     LeaseError,
     RetryPolicy,
+    UsageStats,
 )
 
 ADDR = os.environ.get("KEYBROKER_ADDR")
@@ -200,18 +201,147 @@ class ClientTest(unittest.TestCase):
 
             leases = 0
 
-            def get_random(self, pool):
+            def get_random(self, pool, **kw):
                 Counting.leases += 1
-                return kb.get_random(pool)
+                return kb.get_random(pool, **kw)
 
             def report_failure(self, req):
                 return kb.report_failure(req)
+
+            def report_usage(self, req):
+                return kb.report_usage(req)
 
         http = httpx.Client(transport=LeasedTransport(Counting(), "py-reuse", lease_reuse=3))
         self.addCleanup(http.close)
         for _ in range(6):
             self.assertEqual(http.get(f"{UPSTREAM}/v1/models").status_code, 200)
         self.assertEqual(Counting.leases, 2)
+
+    # Budgets (docs/budgets.md). clients_test.go declares py-budget and
+    # py-budget-uses (3 calls a minute), py-budget-short (1 call per 1s
+    # window) and py-budget-tokens (1000 tokens a minute); other pools
+    # learn their limits from the usage the clients report.
+
+    def refusing(self):
+        kb = KeyBroker(ADDR, retry=RetryPolicy(max_attempts=1))
+        self.addCleanup(kb.close)
+        return kb
+
+    def test_usage_reports_teach_the_broker_a_keys_limits(self):
+        (key_id,) = self.kb.add("py-learn", ["sk-rl-py-0000000000000020"]).key_ids
+        (off,) = self.kb.add("py-learn-off", ["sk-rl-py-0000000000000021"]).key_ids
+        reporting = LeasedTransport(self.kb, "py-learn")
+        quiet = LeasedTransport(self.kb, "py-learn-off", usage_reports=False)
+        with httpx.Client(transport=reporting) as a, httpx.Client(transport=quiet) as b:
+            self.assertEqual(a.post(f"{UPSTREAM}/v1/chat/completions", content=b"{}").status_code, 200)
+            self.assertEqual(b.post(f"{UPSTREAM}/v1/chat/completions", content=b"{}").status_code, 200)
+        # Closing the clients sent the queued reports.
+        self.assertEqual(reporting.usage_stats(), UsageStats(sent=1, dropped=0))
+        self.assertEqual(quiet.usage_stats(), UsageStats(sent=0, dropped=0))
+        # Replicas load learned limits in the background: give it a few seconds.
+        for _ in range(50):
+            k = self.keys("py-learn")[key_id]
+            if k.HasField("budget"):
+                break
+            time.sleep(0.1)
+        self.assertEqual(k.budget.source, "learned")
+        self.assertEqual(k.budget.requests_limit, 1000)
+        self.assertEqual(k.budget.tokens_limit, 50000)
+        self.assertFalse(self.keys("py-learn-off")[off].HasField("budget"), "a pool without reports learned nothing")
+
+    def test_burst_beyond_the_budget_is_refused_with_no_budget(self):
+        self.kb.add("py-budget", ["sk-good-py-0000000000000022"])
+        http = httpx.Client(transport=LeasedTransport(self.refusing(), "py-budget"))
+        self.addCleanup(http.close)
+        err = None
+        for _ in range(10):
+            try:
+                http.get(f"{UPSTREAM}/v1/models")
+            except LeaseError as e:
+                err = e
+                break
+        self.assertIsNotNone(err, "no refusal in 10 calls on a pool of 3 a minute")
+        self.assertEqual(err.cause.code, grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertEqual(err.reason, "NO_BUDGET")
+        self.assertEqual(err.reason_enum, pb.ERROR_REASON_NO_BUDGET)
+        self.assertTrue(0 < err.retry_delay <= 60, f"retry delay {err.retry_delay}s, want within the minute")
+        # The default policy does not wait that long (unless the minute is
+        # about to end): it raises the refusal at once.
+        started = time.monotonic()
+        with self.assertRaises(BrokerError) as cm:
+            self.kb.get_random("py-budget")
+        if cm.exception.retry_delay > 1:
+            self.assertLess(time.monotonic() - started, 0.5, "waited for a RetryInfo beyond max_backoff")
+        self.assertEqual(cm.exception.reason, "NO_BUDGET")
+
+    def test_no_budget_is_retried_after_a_short_retry_info(self):
+        self.kb.add("py-budget-short", ["sk-good-py-0000000000000023"])
+        refusing = self.refusing()
+        try:
+            refusing.get_random("py-budget-short")
+        except BrokerError:
+            pass
+        with self.assertRaises(BrokerError) as cm:
+            refusing.get_random("py-budget-short")
+        self.assertEqual(cm.exception.reason, "NO_BUDGET")
+        self.assertLessEqual(cm.exception.retry_delay, 1.0)
+        # The default client waits each refusal's RetryInfo, so three leases
+        # in a row all succeed, the last two in later windows.
+        started = time.monotonic()
+        for _ in range(3):
+            self.kb.get_random("py-budget-short")
+        self.assertGreaterEqual(time.monotonic() - started, 0.9)
+
+    def test_estimated_tokens_are_reserved_from_the_token_budget(self):
+        self.kb.add("py-budget-tokens", ["sk-good-py-0000000000000024"])
+        refusing = self.refusing()
+        big = httpx.Client(transport=LeasedTransport(refusing, "py-budget-tokens", estimate_tokens=lambda req: 5000))
+        small = httpx.Client(
+            transport=LeasedTransport(
+                refusing, "py-budget-tokens", estimate_tokens=lambda req: 10 if req.method == "POST" else None
+            )
+        )
+        self.addCleanup(big.close)
+        self.addCleanup(small.close)
+        with self.assertRaises(LeaseError) as cm:
+            big.post(f"{UPSTREAM}/v1/chat/completions", content=b"{}")
+        self.assertEqual(cm.exception.reason, "NO_BUDGET", "a call estimated beyond the key's 1000 tokens a minute")
+        self.assertEqual(small.post(f"{UPSTREAM}/v1/chat/completions", content=b"{}").status_code, 200)
+
+    def test_reused_lease_serves_no_more_calls_than_granted(self):
+        self.kb.add("py-budget-uses", ["sk-good-py-0000000000000025"])
+        refusing = self.refusing()
+        asked, granted = [], []
+
+        class Counting:
+            def get_random(self, pool, **kw):
+                asked.append(kw)
+                r = refusing.get_random(pool, **kw)
+                granted.append(r.lease.uses)
+                return r
+
+            def report_failure(self, req):
+                return refusing.report_failure(req)
+
+            def report_usage(self, req):
+                return refusing.report_usage(req)
+
+        http = httpx.Client(transport=LeasedTransport(Counting(), "py-budget-uses", lease_reuse=0))
+        self.addCleanup(http.close)
+        served = 0
+        for _ in range(6):
+            if len(asked) > 1:
+                break
+            try:
+                resp = http.get(f"{UPSTREAM}/v1/models")
+            except LeaseError:
+                continue
+            if len(asked) == 1:
+                self.assertEqual(resp.status_code, 200)
+                served += 1
+        self.assertEqual(asked[0]["uses"], 32, "a reusing transport asks for 32 uses")
+        self.assertTrue(1 <= granted[0] <= 3, f"granted {granted[0]} uses of a 3-a-minute key")
+        self.assertEqual(served, granted[0], "the lease served exactly the uses the broker granted")
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,21 +1,30 @@
 // KeyBroker: the generated Connect client over gRPC (HTTP/2), with a
-// default deadline, a bearer token, and retries of UNAVAILABLE that honour
-// the broker's RetryInfo, as the Go client does.
+// default deadline, a bearer token, and retries of UNAVAILABLE (and of
+// RESOURCE_EXHAUSTED NO_BUDGET) that honour the broker's RetryInfo, as the
+// Go client does.
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
   KeyBrokerService,
+  ErrorReason,
   ReportFailureRequestSchema,
+  ReportUsageRequestSchema,
   type AddResponse,
   type GetRandomResponse,
   type ReportFailureRequest,
   type ReportFailureResponse,
+  type ReportUsageRequest,
+  type ReportUsageResponse,
 } from "./gen/keybroker/v1/keybroker_pb";
-import { retryDelayMs } from "./errors";
+import { reason, retryDelayMs } from "./errors";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
-/** RetryPolicy says how calls failing with UNAVAILABLE are retried. */
+/**
+ * RetryPolicy says how calls failing with UNAVAILABLE are retried, and
+ * calls refused with RESOURCE_EXHAUSTED NO_BUDGET (every key spent its
+ * rate-limit budget): those after exactly the broker's RetryInfo.
+ */
 export interface RetryPolicy {
   /** maxAttempts is how many times a call is tried in all; 1 turns retries off. */
   maxAttempts: number;
@@ -23,7 +32,8 @@ export interface RetryPolicy {
   initialBackoffMs: number;
   /**
    * maxBackoffMs caps one wait and bounds the broker's RetryInfo: a longer
-   * requested wait (a pool cooling down for a minute) is returned at once.
+   * requested wait (a pool cooling down for a minute, a budget window
+   * ending in 20s) is returned at once, so the caller decides.
    */
   maxBackoffMs: number;
 }
@@ -46,25 +56,41 @@ export interface KeyBrokerOptions {
   retry?: RetryPolicy;
 }
 
+/** GetRandomOptions are what a lease asks of a budgeted pool. */
+export interface GetRandomOptions {
+  /** estimatedTokens is what the call will cost in provider tokens (prompt plus completion); 0 reserves none. */
+  estimatedTokens?: number;
+  /** uses is how many calls the lease is meant for (0 or unset: 1). */
+  uses?: number;
+}
+
 /** KeyBroker calls a keybroker. Make one per broker and share it. */
 export class KeyBroker {
   /** stub is the generated client, for the RPCs the methods below do not cover. */
   readonly stub: Client<typeof KeyBrokerService>;
 
   constructor(opts: KeyBrokerOptions) {
-    const interceptors: Interceptor[] = [retryInterceptor(opts.retry ?? defaultRetryPolicy)];
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    const interceptors: Interceptor[] = [retryInterceptor(opts.retry ?? defaultRetryPolicy, timeoutMs)];
     if (opts.token) interceptors.unshift(bearer(opts.token));
     const transport = createGrpcTransport({
       baseUrl: /^https?:\/\//.test(opts.address) ? opts.address : `http://${opts.address}`,
-      defaultTimeoutMs: opts.timeoutMs ?? 5000,
+      defaultTimeoutMs: timeoutMs,
       interceptors,
     });
     this.stub = createClient(KeyBrokerService, transport);
   }
 
-  /** getRandom leases one active key of pool. */
-  getRandom(pool: string): Promise<GetRandomResponse> {
-    return this.stub.getRandom({ pool });
+  /**
+   * getRandom leases one active key of pool. On a pool with budgets,
+   * estimatedTokens (what the call will cost in provider tokens) is
+   * reserved from the key's token budget, and uses asks the lease to cover
+   * that many calls: Lease.uses says how many it does, for
+   * Lease.usesValidFor from when the request was sent.
+   */
+  getRandom(pool: string, opts: GetRandomOptions = {}): Promise<GetRandomResponse> {
+    const tokens = Math.max(Math.floor(Number(opts.estimatedTokens ?? 0)), 0);
+    return this.stub.getRandom({ pool, estimatedTokens: BigInt(Number.isFinite(tokens) ? tokens : 0), uses: opts.uses ?? 0 });
   }
 
   /** add puts secrets into pool, idempotently. */
@@ -76,6 +102,14 @@ export class KeyBroker {
   reportFailure(req: MessageInitShape<typeof ReportFailureRequestSchema>): Promise<ReportFailureResponse> {
     return this.stub.reportFailure(create(ReportFailureRequestSchema, req) as ReportFailureRequest);
   }
+
+  /**
+   * reportUsage sends what providers' rate-limit headers said about leased
+   * keys (at most 1000 usages); leasedFetch does it in the background.
+   */
+  reportUsage(req: MessageInitShape<typeof ReportUsageRequestSchema>): Promise<ReportUsageResponse> {
+    return this.stub.reportUsage(create(ReportUsageRequestSchema, req) as ReportUsageRequest);
+  }
 }
 
 function bearer(token: string): Interceptor {
@@ -85,22 +119,35 @@ function bearer(token: string): Interceptor {
   };
 }
 
-// retryInterceptor retries UNAVAILABLE: waits what RetryInfo asks (if no
-// more than maxBackoffMs) or a jittered backoff, never past the deadline.
-function retryInterceptor(p: RetryPolicy): Interceptor {
+// retryInterceptor retries UNAVAILABLE and NO_BUDGET: waits what
+// RetryInfo asks (if no more than maxBackoffMs) or a jittered backoff, and
+// never when the wait would outlast the call's deadline (timeoutMs from
+// the first attempt): then the caller gets the error at once.
+function retryInterceptor(p: RetryPolicy, timeoutMs: number): Interceptor {
   return (next) => async (req) => {
+    const deadline = Date.now() + timeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
         return await next(req);
       } catch (err) {
-        if (!(err instanceof ConnectError) || err.code !== Code.Unavailable || attempt >= p.maxAttempts) throw err;
+        if (!retriable(err) || attempt >= p.maxAttempts) throw err;
         const asked = retryDelayMs(err);
         if (asked > p.maxBackoffMs) throw err;
         const wait = asked > 0 ? asked : Math.random() * Math.min(p.initialBackoffMs * 2 ** (attempt - 1), p.maxBackoffMs);
+        if (timeoutMs > 0 && Date.now() + wait >= deadline) throw err;
         if (!(await sleep(wait, req.signal))) throw err;
       }
     }
   };
+}
+
+// retriable reports whether waiting may help: UNAVAILABLE, and a pool's
+// keys out of budget (RESOURCE_EXHAUSTED NO_BUDGET), which says when they
+// have budget again and is retried only then.
+function retriable(err: unknown): err is ConnectError {
+  if (!(err instanceof ConnectError)) return false;
+  if (err.code === Code.Unavailable) return true;
+  return err.code === Code.ResourceExhausted && reason(err) === ErrorReason.NO_BUDGET && retryDelayMs(err) > 0;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {

@@ -66,3 +66,82 @@ function parseResetTime(v: string, now: number): number {
   const t = Date.parse(v);
   return Number.isNaN(t) ? 0 : Math.max(t - now, 0);
 }
+
+/**
+ * RateLimitWindow is one provider rate-limit window as an answer's headers
+ * state it: a count the provider did not send (or sent as anything but a
+ * non-negative integer) is undefined; resetMs is 0 when not said.
+ */
+export interface RateLimitWindow {
+  limit?: bigint;
+  remaining?: bigint;
+  resetMs: number;
+}
+
+/** RateLimits are an answer's request and token windows; undefined when not stated. */
+export interface RateLimits {
+  requests?: RateLimitWindow;
+  tokens?: RateLimitWindow;
+}
+
+interface WindowHeaders {
+  limit: string;
+  remaining: string;
+  reset: string;
+  parse: (v: string, now: number) => number;
+}
+
+// The providers' windows, in the order the Go client's
+// failure.ReadRateLimits reads them: OpenAI's (resets as durations), then
+// Anthropic's (resets as RFC 3339 times).
+const requestWindows: WindowHeaders[] = [
+  { limit: "x-ratelimit-limit-requests", remaining: "x-ratelimit-remaining-requests", reset: "x-ratelimit-reset-requests", parse: parseResetDuration },
+  {
+    limit: "anthropic-ratelimit-requests-limit",
+    remaining: "anthropic-ratelimit-requests-remaining",
+    reset: "anthropic-ratelimit-requests-reset",
+    parse: parseResetTime,
+  },
+];
+const tokenWindows: WindowHeaders[] = [
+  { limit: "x-ratelimit-limit-tokens", remaining: "x-ratelimit-remaining-tokens", reset: "x-ratelimit-reset-tokens", parse: parseResetDuration },
+  {
+    limit: "anthropic-ratelimit-tokens-limit",
+    remaining: "anthropic-ratelimit-tokens-remaining",
+    reset: "anthropic-ratelimit-tokens-reset",
+    parse: parseResetTime,
+  },
+];
+
+/**
+ * readRateLimits reads the request and token windows an answer's headers
+ * state, as the Go client's failure.ReadRateLimits does: for each, the
+ * first provider's headers that state a limit or a remaining count.
+ * Every answer carries them, successes included, which is what lets the
+ * broker budget keys before the provider refuses them.
+ */
+export function readRateLimits(h: Headers, now = Date.now()): RateLimits {
+  return { requests: readWindow(h, requestWindows, now), tokens: readWindow(h, tokenWindows, now) };
+}
+
+function readWindow(h: Headers, windows: WindowHeaders[], now: number): RateLimitWindow | undefined {
+  for (const wh of windows) {
+    const limit = headerCount(h, wh.limit);
+    const remaining = headerCount(h, wh.remaining);
+    if (limit === undefined && remaining === undefined) continue;
+    const reset = wh.parse((h.get(wh.reset) ?? "").trim(), now);
+    return { limit, remaining, resetMs: reset > 0 ? Math.min(reset, MAX_MS) : 0 };
+  }
+  return undefined;
+}
+
+const MAX_INT64 = (1n << 63n) - 1n;
+
+// headerCount reads a count as Go's strconv.ParseInt does (an optional
+// sign, decimal digits, within int64), keeping only non-negative ones.
+function headerCount(h: Headers, name: string): bigint | undefined {
+  const v = (h.get(name) ?? "").trim();
+  if (!/^[+-]?[0-9]+$/.test(v)) return undefined;
+  const n = BigInt(v);
+  return n >= 0n && n <= MAX_INT64 ? n : undefined;
+}

@@ -2,7 +2,8 @@
 // leasedFetch, one request at a time. clients/answers_test.go serves the
 // answers at UPSTREAM_URL/answer/{i}/..., runs a broker that records the
 // reports at KEYBROKER_ADDR, and checks that each report reads as the
-// table says, as the Go client and the worker must.
+// table says, as the Go client and the worker must, and that each usage
+// report says what the answer's rate-limit headers say.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { KeyBroker, leasedFetch } from "../src/index";
@@ -18,4 +19,7 @@ test("every answer of the shared table goes through leasedFetch", { skip: !addr 
     assert.notEqual(resp.status, 404, `answer ${i} is not served`);
     await resp.arrayBuffer(); // the caller reads the whole answer
   }
+  // The usage reports go in the background; close sends the last ones.
+  await f.close();
+  assert.equal(f.usageStats().dropped, 0);
 });

@@ -10,6 +10,8 @@ import OpenAI from "openai";
 import {
   Code,
   ConnectError,
+  connectError,
+  type GetRandomOptions,
   KeyBroker,
   LeaseError,
   anthropicAuth,
@@ -64,7 +66,7 @@ test("keys are presented as each provider expects", async () => {
     [geminiAuth, "x-goog-api-key"],
   ] as const) {
     const f = leasedFetch(kb, "ts-auth", { auth });
-    const resp = await f(`${upstream}/v1/messages`, { method: "POST", body: "{}", headers: { "x-api-key": "placeholder" } });
+    const resp: Response = await f(`${upstream}/v1/messages`, { method: "POST", body: "{}", headers: { "x-api-key": "placeholder" } });
     assert.equal(resp.status, 200);
     assert.equal(((await resp.json()) as { auth: string }).auth, header);
   }
@@ -167,7 +169,7 @@ test("a refused key is parked and the request sent again with another", async ()
   // Whichever key is leased, every answer is a success: the dead key is
   // reported (suspect, no longer leased) and the request sent again.
   for (let i = 0; i < 20 && (await keys("ts-retry")).get(dead)!.state === pb.KeyState.ACTIVE; i++) {
-    const resp = await f(`${upstream}/v1/chat/completions`, { method: "POST", body: "{}" });
+    const resp: Response = await f(`${upstream}/v1/chat/completions`, { method: "POST", body: "{}" });
     assert.equal(resp.status, 200);
   }
   assert.equal((await keys("ts-retry")).get(dead)!.state, pb.KeyState.SUSPECT);
@@ -186,10 +188,127 @@ test("a reused lease costs one GetRandom for many requests", async () => {
   // The broker counts leases in memory, so count the client's calls.
   let leases = 0;
   const counting = {
-    getRandom: (pool: string) => (leases++, kb.getRandom(pool)),
+    getRandom: (pool: string, o?: GetRandomOptions) => (leases++, kb.getRandom(pool, o)),
     reportFailure: kb.reportFailure.bind(kb),
+    reportUsage: kb.reportUsage.bind(kb),
   } as unknown as KeyBroker;
   const f = leasedFetch(counting, "ts-reuse", { leaseReuse: { maxUses: 3 } });
   for (let i = 0; i < 6; i++) assert.equal((await f(`${upstream}/v1/models`)).status, 200);
   assert.equal(leases, 2);
+});
+
+// Budgets (docs/budgets.md). clients_test.go declares ts-budget (3 calls a
+// minute), ts-budget-short (1 call per 1s window) and ts-budget-tokens
+// (1000 tokens a minute); other pools learn their limits from the usage
+// the clients report.
+
+const refusing = new KeyBroker({ address: `http://${addr}`, retry: { maxAttempts: 1, initialBackoffMs: 50, maxBackoffMs: 1000 } });
+
+async function refusedLease(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => assert.fail("leased beyond the pool's budget"),
+    (e: unknown) => e,
+  );
+}
+
+test("usage reports teach the broker a key's limits", async () => {
+  const [id] = (await kb.add("ts-learn", ["sk-rl-ts-0000000000000020"])).keyIds;
+  const [off] = (await kb.add("ts-learn-off", ["sk-rl-ts-0000000000000021"])).keyIds;
+  const f = leasedFetch(kb, "ts-learn");
+  const quiet = leasedFetch(kb, "ts-learn-off", { usageReports: false });
+  assert.equal((await f(`${upstream}/v1/chat/completions`, { method: "POST", body: "{}" })).status, 200);
+  assert.equal((await quiet(`${upstream}/v1/chat/completions`, { method: "POST", body: "{}" })).status, 200);
+  await f.flush();
+  await quiet.flush();
+  assert.deepEqual(f.usageStats(), { sent: 1, dropped: 0 });
+  assert.deepEqual(quiet.usageStats(), { sent: 0, dropped: 0 });
+
+  // The broker learned the limits the provider's headers stated (its
+  // replicas load learned limits in the background: give it a few seconds).
+  let budget = (await keys("ts-learn")).get(id)!.budget;
+  for (let i = 0; i < 50 && !budget; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    budget = (await keys("ts-learn")).get(id)!.budget;
+  }
+  assert.equal(budget?.source, "learned");
+  assert.equal(budget?.requestsLimit, 1000n);
+  assert.equal(budget?.tokensLimit, 50000n);
+  assert.equal((await keys("ts-learn-off")).get(off)!.budget, undefined, "a pool without reports learned nothing");
+  await f.close();
+});
+
+test("a burst beyond the budget is refused with NO_BUDGET and a retry delay", async () => {
+  await kb.add("ts-budget", ["sk-good-ts-0000000000000022"]);
+  const f = leasedFetch(refusing, "ts-budget");
+  let err: unknown;
+  for (let i = 0; i < 10 && !err; i++) {
+    err = await f(`${upstream}/v1/models`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  }
+  assert.ok(err instanceof LeaseError, `no refusal in 10 calls on a pool of 3 a minute: ${err}`);
+  assert.equal(connectError(err)?.code, Code.ResourceExhausted);
+  assert.equal(reason(err), ErrorReason.NO_BUDGET);
+  const delay = retryDelayMs(err);
+  assert.ok(delay > 0 && delay <= 60_000, `retry delay ${delay}ms, want within the minute`);
+
+  // The default policy does not wait that long (unless the minute is about
+  // to end): it returns the refusal at once.
+  const started = Date.now();
+  const again = await refusedLease(kb.getRandom("ts-budget"));
+  if (retryDelayMs(again) > 1000) assert.ok(Date.now() - started < 500, "waited for a RetryInfo beyond maxBackoffMs");
+  assert.equal(reason(again), ErrorReason.NO_BUDGET);
+});
+
+test("NO_BUDGET is retried after its RetryInfo when that is short", async () => {
+  await kb.add("ts-budget-short", ["sk-good-ts-0000000000000023"]);
+  // One call per 1s window: without retries, back-to-back leases are refused.
+  await refusing.getRandom("ts-budget-short").catch(() => {});
+  const refused = await refusedLease(refusing.getRandom("ts-budget-short"));
+  assert.equal(reason(refused), ErrorReason.NO_BUDGET);
+  assert.ok(retryDelayMs(refused) <= 1000, `retry delay ${retryDelayMs(refused)}ms, want within the 1s window`);
+  // The default client waits each refusal's RetryInfo, so three leases in
+  // a row all succeed, the last two in later windows.
+  const started = Date.now();
+  for (let i = 0; i < 3; i++) await kb.getRandom("ts-budget-short");
+  assert.ok(Date.now() - started >= 900, `three leases of a 1-per-second pool in ${Date.now() - started}ms`);
+});
+
+test("estimated tokens are reserved from the key's token budget", async () => {
+  await kb.add("ts-budget-tokens", ["sk-good-ts-0000000000000024"]);
+  const big = leasedFetch(refusing, "ts-budget-tokens", { estimateTokens: () => 5000 });
+  const small = leasedFetch(refusing, "ts-budget-tokens", { estimateTokens: (_input, init) => (init?.method === "POST" ? 10 : undefined) });
+  const err = await refusedLease(big(`${upstream}/v1/chat/completions`, { method: "POST", body: "{}" }));
+  assert.equal(reason(err), ErrorReason.NO_BUDGET, "a call estimated beyond the key's 1000 tokens a minute");
+  assert.equal((await small(`${upstream}/v1/chat/completions`, { method: "POST", body: "{}" })).status, 200);
+});
+
+test("a reused lease serves no more calls than the broker granted", async () => {
+  await kb.add("ts-budget-uses", ["sk-good-ts-0000000000000025"]);
+  const asked: (GetRandomOptions | undefined)[] = [];
+  const granted: number[] = [];
+  const counting = {
+    getRandom: async (pool: string, o?: GetRandomOptions) => {
+      asked.push(o);
+      const r = await refusing.getRandom(pool, o);
+      granted.push(r.lease?.uses ?? 0);
+      return r;
+    },
+    reportFailure: kb.reportFailure.bind(kb),
+    reportUsage: kb.reportUsage.bind(kb),
+  } as unknown as KeyBroker;
+  const f = leasedFetch(counting, "ts-budget-uses", { leaseReuse: {} });
+  // Calls until the fetch asks for a second lease (or is refused one).
+  let served = 0;
+  for (let i = 0; i < 6 && asked.length <= 1; i++) {
+    const resp: unknown = await f(`${upstream}/v1/models`).catch((e: unknown) => e);
+    if (asked.length === 1) {
+      assert.equal((resp as Response).status, 200);
+      served++;
+    }
+  }
+  assert.equal(asked[0]?.uses, 32, "a reusing fetch asks for 32 uses");
+  assert.ok(granted[0] >= 1 && granted[0] <= 3, `granted ${granted[0]} uses of a 3-a-minute key`);
+  assert.equal(served, granted[0], "the lease served exactly the uses the broker granted");
 });

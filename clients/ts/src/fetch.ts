@@ -147,7 +147,12 @@ export function leasedFetch(kb: KeyBroker, pool: string, opts: LeasedFetchOption
       const sent = Date.now();
       let r: GetRandomResponse;
       try {
-        r = await kb.getRandom(pool, { estimatedTokens: opts.estimateTokens?.(input, init), uses: fill ? cache.wantUses() : 1 });
+        r = await kb.getRandom(pool, {
+          estimatedTokens: opts.estimateTokens?.(input, init),
+          uses: fill ? cache.wantUses() : 1,
+          // The request's own signal (an SDK's timeout) bounds the lease too.
+          signal: init?.signal ?? (input instanceof Request ? input.signal : undefined),
+        });
       } catch (err) {
         throw new LeaseError(pool, err);
       }

@@ -22,6 +22,15 @@ func TestTypeScriptClient(t *testing.T) {
 	run(t, "ts", brokerEnv(t), "node", "--test", "--test-reporter=spec", "dist/test/client.test.js")
 }
 
+// TestTypeScriptClientUnits runs clients/ts's tests with fake brokers
+// (test/unit.test.ts): the usage queue's bound and batches, failed
+// batches counted, a reused lease's uses window, and NO_BUDGET retries
+// bounded by the call's own deadline. They need no broker.
+func TestTypeScriptClientUnits(t *testing.T) {
+	requireTypeScript(t)
+	run(t, "ts", nil, "node", "--test", "--test-reporter=spec", "dist/test/unit.test.js")
+}
+
 // requireTypeScript skips without Node.js, and builds clients/ts once per
 // run: npm ci when its node_modules is missing (the build runs as its
 // prepare script), else the build alone.
@@ -56,6 +65,14 @@ func TestPythonClient(t *testing.T) {
 	py := python(t)
 	env := append(brokerEnv(t), "PYTHONPATH="+pythonPath(t), "PYTHONDONTWRITEBYTECODE=1")
 	run(t, filepath.Join("python"), env, py, "-m", "unittest", "-v", "tests.test_client")
+}
+
+// TestPythonClientUnits runs clients/python's tests with fake brokers
+// (tests/test_unit.py), which need no broker.
+func TestPythonClientUnits(t *testing.T) {
+	py := python(t)
+	env := []string{"PYTHONPATH=" + pythonPath(t), "PYTHONDONTWRITEBYTECODE=1"}
+	run(t, filepath.Join("python"), env, py, "-m", "unittest", "-v", "tests.test_unit")
 }
 
 // brokerEnv starts a broker and a fake provider for one suite. The

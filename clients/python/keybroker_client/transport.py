@@ -97,7 +97,7 @@ class _Leaser:
         self._filling = False
 
     def usage_stats(self) -> UsageStats:
-        """usage_stats says how many observations were sent to the broker, and dropped (queue full)."""
+        """usage_stats says how many observations were sent to the broker, dropped (queue full) and failed."""
         return self._usage.stats() if self._usage else UsageStats(0, 0)
 
     def _cached(self) -> _Leased | None:
@@ -226,7 +226,8 @@ class LeasedTransport(_Leaser, httpx.BaseTransport):
     answer, successes included, and a background thread sends them to the
     broker in batches (ReportUsage) for its budgets; a request never waits
     for it, and a full queue (4096) drops the observation and counts it
-    (usage_stats()). close() sends what is queued. estimate_tokens, a
+    (usage_stats(); a batch the broker did not take is logged and counted
+    as failed). close() sends what is queued. estimate_tokens, a
     callable(request) -> int | None, says what a request will cost in
     provider tokens; GetRandom reserves it from the key's token budget.
     Thread-safe.

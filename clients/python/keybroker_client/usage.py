@@ -33,10 +33,16 @@ _STOP = object()
 
 @dataclass(frozen=True)
 class UsageStats:
-    """How usage reporting went: observations sent, and dropped because the queue was full."""
+    """How usage reporting went, in observations.
+
+    sent: the broker took their batch; dropped: the queue was full (or the
+    reporter closed); failed: their batch's ReportUsage failed (and was
+    logged).
+    """
 
     sent: int
     dropped: int
+    failed: int = 0
 
 
 def usage_of(headers, lease_id: str, now: float | None = None) -> pb.Usage | None:
@@ -69,18 +75,22 @@ class UsageReporter:
     holds BATCH; the thread ends after IDLE seconds without work, so an
     idle transport holds no thread. close() sends what is queued (waiting
     up to timeout seconds) and drops, counting them, later observations.
+    A batch that fails is logged (pool and count, never a key) and counted
+    as failed. flush_interval replaces FLUSH (tests).
     """
 
-    def __init__(self, broker, pool: str, logger: logging.Logger):
+    def __init__(self, broker, pool: str, logger: logging.Logger, *, flush_interval: float = FLUSH):
         self._kb = broker
         self._pool = pool
         self._log = logger
+        self._flush = flush_interval
         self._q: queue.Queue = queue.Queue(maxsize=QUEUE)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
         self._sent = 0
         self._dropped = 0
+        self._failed = 0
 
     def add(self, usage: pb.Usage, at: float | None = None) -> None:
         """add queues an observation without ever blocking; a full queue drops it."""
@@ -101,7 +111,7 @@ class UsageReporter:
 
     def stats(self) -> UsageStats:
         with self._lock:
-            return UsageStats(self._sent, self._dropped)
+            return UsageStats(self._sent, self._dropped, self._failed)
 
     def close(self, timeout: float = 10.0) -> None:
         """close sends what is queued and stops; observations added later are dropped."""
@@ -135,7 +145,7 @@ class UsageReporter:
                         return
 
     def _collect(self) -> tuple[list, bool]:
-        """Wait for a first observation (up to IDLE), then more for up to FLUSH or a full batch."""
+        """Wait for a first observation (up to IDLE), then more for up to the flush interval or a full batch."""
         try:
             first = self._q.get(timeout=IDLE)
         except queue.Empty:
@@ -143,7 +153,7 @@ class UsageReporter:
         if first is _STOP:
             return [], True
         batch = [first]
-        deadline = time.monotonic() + FLUSH
+        deadline = time.monotonic() + self._flush
         while len(batch) < BATCH:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -185,6 +195,8 @@ class UsageReporter:
             self._kb.report_usage(pb.ReportUsageRequest(pool=self._pool, usages=usages))
         except Exception as err:  # noqa: BLE001 - a failed batch must not end the sender
             self._log.warning("keybroker: report usage: pool=%s observations=%d: %s", self._pool, len(batch), err)
+            with self._lock:
+                self._failed += len(batch)
             return
         with self._lock:
             self._sent += len(batch)

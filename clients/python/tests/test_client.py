@@ -236,8 +236,8 @@ class ClientTest(unittest.TestCase):
             self.assertEqual(a.post(f"{UPSTREAM}/v1/chat/completions", content=b"{}").status_code, 200)
             self.assertEqual(b.post(f"{UPSTREAM}/v1/chat/completions", content=b"{}").status_code, 200)
         # Closing the clients sent the queued reports.
-        self.assertEqual(reporting.usage_stats(), UsageStats(sent=1, dropped=0))
-        self.assertEqual(quiet.usage_stats(), UsageStats(sent=0, dropped=0))
+        self.assertEqual(reporting.usage_stats(), UsageStats(sent=1, dropped=0, failed=0))
+        self.assertEqual(quiet.usage_stats(), UsageStats(sent=0, dropped=0, failed=0))
         # Replicas load learned limits in the background: give it a few seconds.
         for _ in range(50):
             k = self.keys("py-learn")[key_id]

@@ -50,7 +50,10 @@ export interface KeyBrokerOptions {
   address: string;
   /** token, when set, is sent as "authorization: Bearer <token>". */
   token?: string;
-  /** timeoutMs is the deadline of every call, retries included (default 5000). */
+  /**
+   * timeoutMs is the deadline of every call, retries included (default
+   * 5000; 0: none); a call's own timeoutMs or signal replaces it.
+   */
   timeoutMs?: number;
   /** retry replaces defaultRetryPolicy. */
   retry?: RetryPolicy;
@@ -62,6 +65,13 @@ export interface GetRandomOptions {
   estimatedTokens?: number;
   /** uses is how many calls the lease is meant for (0 or unset: 1). */
   uses?: number;
+  /**
+   * timeoutMs is this call's deadline, retries included, in place of the
+   * KeyBroker's (0: none).
+   */
+  timeoutMs?: number;
+  /** signal ends the call, and any retry wait, when it aborts. */
+  signal?: AbortSignal;
 }
 
 /** KeyBroker calls a keybroker. Make one per broker and share it. */
@@ -71,11 +81,11 @@ export class KeyBroker {
 
   constructor(opts: KeyBrokerOptions) {
     const timeoutMs = opts.timeoutMs ?? 5000;
-    const interceptors: Interceptor[] = [retryInterceptor(opts.retry ?? defaultRetryPolicy, timeoutMs)];
+    const interceptors: Interceptor[] = [retryInterceptor(opts.retry ?? defaultRetryPolicy)];
     if (opts.token) interceptors.unshift(bearer(opts.token));
     const transport = createGrpcTransport({
       baseUrl: /^https?:\/\//.test(opts.address) ? opts.address : `http://${opts.address}`,
-      defaultTimeoutMs: timeoutMs,
+      defaultTimeoutMs: timeoutMs > 0 ? timeoutMs : undefined,
       interceptors,
     });
     this.stub = createClient(KeyBrokerService, transport);
@@ -86,11 +96,15 @@ export class KeyBroker {
    * estimatedTokens (what the call will cost in provider tokens) is
    * reserved from the key's token budget, and uses asks the lease to cover
    * that many calls: Lease.uses says how many it does, for
-   * Lease.usesValidFor from when the request was sent.
+   * Lease.usesValidFor from when the request was sent. timeoutMs and
+   * signal bound this call (a NO_BUDGET retry never waits past them).
    */
   getRandom(pool: string, opts: GetRandomOptions = {}): Promise<GetRandomResponse> {
     const tokens = Math.max(Math.floor(Number(opts.estimatedTokens ?? 0)), 0);
-    return this.stub.getRandom({ pool, estimatedTokens: BigInt(Number.isFinite(tokens) ? tokens : 0), uses: opts.uses ?? 0 });
+    return this.stub.getRandom(
+      { pool, estimatedTokens: BigInt(Number.isFinite(tokens) ? tokens : 0), uses: opts.uses ?? 0 },
+      { timeoutMs: opts.timeoutMs, signal: opts.signal },
+    );
   }
 
   /** add puts secrets into pool, idempotently. */
@@ -121,24 +135,44 @@ function bearer(token: string): Interceptor {
 
 // retryInterceptor retries UNAVAILABLE and NO_BUDGET: waits what
 // RetryInfo asks (if no more than maxBackoffMs) or a jittered backoff, and
-// never when the wait would outlast the call's deadline (timeoutMs from
-// the first attempt): then the caller gets the error at once.
-function retryInterceptor(p: RetryPolicy, timeoutMs: number): Interceptor {
+// never when the wait would outlast the call's own deadline: then the
+// caller gets the error at once. The deadline is what Connect put in the
+// request's grpc-timeout (the call's timeoutMs option, else the
+// KeyBroker's; none when 0), counted from the first attempt; an
+// AbortSignal given to the call aborts req.signal, which ends a wait at
+// once. A retry carries the time left in its grpc-timeout, so the broker
+// never works past the caller's deadline either.
+function retryInterceptor(p: RetryPolicy): Interceptor {
   return (next) => async (req) => {
-    const deadline = Date.now() + timeoutMs;
+    const timeoutMs = grpcTimeoutMs(req.header.get("grpc-timeout"));
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
         return await next(req);
       } catch (err) {
-        if (!retriable(err) || attempt >= p.maxAttempts) throw err;
+        if (!retriable(err) || attempt >= p.maxAttempts || req.signal.aborted) throw err;
         const asked = retryDelayMs(err);
         if (asked > p.maxBackoffMs) throw err;
         const wait = asked > 0 ? asked : Math.random() * Math.min(p.initialBackoffMs * 2 ** (attempt - 1), p.maxBackoffMs);
-        if (timeoutMs > 0 && Date.now() + wait >= deadline) throw err;
+        if (deadline !== undefined && Date.now() + wait >= deadline) throw err;
         if (!(await sleep(wait, req.signal))) throw err;
+        if (deadline !== undefined) {
+          const left = Math.ceil(deadline - Date.now());
+          if (left <= 0) throw err;
+          req.header.set("grpc-timeout", `${left}m`);
+        }
       }
     }
   };
+}
+
+// grpcTimeoutMs reads a grpc-timeout header ("250m", "5S", ...) in
+// milliseconds; undefined when there is none (or it does not parse).
+function grpcTimeoutMs(v: string | null): number | undefined {
+  const m = v ? /^(\d{1,8})([HMSmun])$/.exec(v) : null;
+  if (!m) return undefined;
+  const unit = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as "H" | "M" | "S" | "m" | "u" | "n"];
+  return Number(m[1]) * unit;
 }
 
 // retriable reports whether waiting may help: UNAVAILABLE, and a pool's

@@ -48,7 +48,8 @@ export interface LeasedFetchOptions {
   maxErrorBody?: number;
   /**
    * onReportError hears about reports the broker did not take (default:
-   * ignored); keyId is "" for a failed batch of usage reports.
+   * ignored); keyId is "" for a failed batch of usage reports, which
+   * usageStats also counts as failed.
    */
   onReportError?: (err: unknown, keyId: string) => void;
 }
@@ -58,7 +59,7 @@ export interface LeasedFetchOptions {
  * controls: flush sends the queued observations now; close flushes and
  * stops reporting (await it before a process exits to send the last
  * ones: the reporter's timers never keep Node.js alive); usageStats says
- * how many were sent and dropped.
+ * how many were sent, dropped and failed.
  */
 export type LeasedFetch = typeof fetch & UsageControls;
 
@@ -68,7 +69,7 @@ export interface UsageControls {
   flush(): Promise<void>;
   /** close flushes and stops reporting. */
   close(): Promise<void>;
-  /** usageStats says how many observations were sent, and dropped because the queue was full. */
+  /** usageStats says how many observations were sent, dropped because the queue was full, and lost in failed batches. */
   usageStats(): UsageStats;
 }
 
@@ -146,7 +147,12 @@ export function leasedFetch(kb: KeyBroker, pool: string, opts: LeasedFetchOption
       const sent = Date.now();
       let r: GetRandomResponse;
       try {
-        r = await kb.getRandom(pool, { estimatedTokens: opts.estimateTokens?.(input, init), uses: fill ? cache.wantUses() : 1 });
+        r = await kb.getRandom(pool, {
+          estimatedTokens: opts.estimateTokens?.(input, init),
+          uses: fill ? cache.wantUses() : 1,
+          // The request's own signal (an SDK's timeout) bounds the lease too.
+          signal: init?.signal ?? (input instanceof Request ? input.signal : undefined),
+        });
       } catch (err) {
         throw new LeaseError(pool, err);
       }
@@ -218,7 +224,7 @@ export function leasedFetch(kb: KeyBroker, pool: string, opts: LeasedFetchOption
   return Object.assign(fetchWithLeasedKey, {
     flush: async () => usage?.flush(),
     close: async () => usage?.close(),
-    usageStats: (): UsageStats => usage?.stats() ?? { sent: 0, dropped: 0 },
+    usageStats: (): UsageStats => usage?.stats() ?? { sent: 0, dropped: 0, failed: 0 },
   });
 }
 

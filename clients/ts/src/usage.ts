@@ -28,10 +28,16 @@ interface Usage {
   tokens?: WindowInit;
 }
 
-/** UsageStats says how usage reporting went: observations sent, and dropped because the queue was full. */
+/**
+ * UsageStats says how usage reporting went, in observations: sent (the
+ * broker took their batch), dropped (the queue was full, or the reporter
+ * closed) and failed (their batch's ReportUsage failed; the error went to
+ * onReportError).
+ */
 export interface UsageStats {
   sent: number;
   dropped: number;
+  failed: number;
 }
 
 /** usageOf reads what an answer's headers say about the key's windows; undefined when they say nothing. */
@@ -72,6 +78,7 @@ export class UsageReporter {
   private closed = false;
   private sent = 0;
   private dropped = 0;
+  private failed = 0;
 
   constructor(
     private readonly kb: KeyBroker,
@@ -91,7 +98,7 @@ export class UsageReporter {
 
   /** stats says how reporting went so far. */
   stats(): UsageStats {
-    return { sent: this.sent, dropped: this.dropped };
+    return { sent: this.sent, dropped: this.dropped, failed: this.failed };
   }
 
   /** flush sends everything queued now and resolves when the broker has answered (or failed to). */
@@ -148,6 +155,7 @@ export class UsageReporter {
       await this.kb.reportUsage({ pool: this.pool, usages });
       this.sent += batch.length;
     } catch (err) {
+      this.failed += batch.length;
       this.onError?.(err);
     }
   }

@@ -22,4 +22,5 @@ test("every answer of the shared table goes through leasedFetch", { skip: !addr 
   // The usage reports go in the background; close sends the last ones.
   await f.close();
   assert.equal(f.usageStats().dropped, 0);
+  assert.equal(f.usageStats().failed, 0);
 });

@@ -220,8 +220,8 @@ test("usage reports teach the broker a key's limits", async () => {
   assert.equal((await quiet(`${upstream}/v1/chat/completions`, { method: "POST", body: "{}" })).status, 200);
   await f.flush();
   await quiet.flush();
-  assert.deepEqual(f.usageStats(), { sent: 1, dropped: 0 });
-  assert.deepEqual(quiet.usageStats(), { sent: 0, dropped: 0 });
+  assert.deepEqual(f.usageStats(), { sent: 1, dropped: 0, failed: 0 });
+  assert.deepEqual(quiet.usageStats(), { sent: 0, dropped: 0, failed: 0 });
 
   // The broker learned the limits the provider's headers stated (its
   // replicas load learned limits in the background: give it a few seconds).

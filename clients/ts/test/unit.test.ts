@@ -122,12 +122,13 @@ function fakeLeaseBroker(validMs: number, answerAfterMs = 0) {
 const ok = (async () => new Response("{}", { status: 200 })) as typeof fetch;
 
 test("a reused lease is not used after its uses_valid_for", async () => {
-  const fake = fakeLeaseBroker(50);
+  // A window long enough that a stalled machine still reuses within it.
+  const fake = fakeLeaseBroker(1000);
   const f = leasedFetch(fake.kb, "p", { fetch: ok, leaseReuse: {}, usageReports: false });
   await f("http://provider.invalid/");
   await f("http://provider.invalid/");
   assert.equal(fake.leases(), 1, "within its window the lease is reused");
-  await new Promise((r) => setTimeout(r, 80));
+  await new Promise((r) => setTimeout(r, 1100));
   await f("http://provider.invalid/");
   assert.equal(fake.leases(), 2, "after its window a request leases again");
 });

@@ -73,6 +73,7 @@ type usageReporter struct {
 	running atomic.Bool
 	dropped atomic.Int64
 	sent    atomic.Int64
+	failed  atomic.Int64
 }
 
 // add queues u without ever blocking; a full queue drops it.
@@ -140,21 +141,24 @@ func (r *usageReporter) send(batch []observed) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), usageDeadline)
 	defer cancel()
-	if _, err := r.kb.stub.ReportUsage(ctx, &pb.ReportUsageRequest{Pool: r.pool, Usages: usages}); err == nil {
-		r.sent.Add(int64(len(batch)))
+	if _, err := r.kb.stub.ReportUsage(ctx, &pb.ReportUsageRequest{Pool: r.pool, Usages: usages}); err != nil {
+		r.failed.Add(int64(len(batch)))
+		return
 	}
+	r.sent.Add(int64(len(batch)))
 }
 
-// UsageStats is what a Transport's usage reporting did: observations sent
-// to the broker, and dropped because the queue was full (the broker
-// unreachable or slow).
+// UsageStats is what a Transport's usage reporting did, in observations:
+// sent to the broker, dropped because the queue was full (the broker
+// unreachable or slow), and in batches the broker did not take (Failed:
+// refused, or not answered within 5s).
 type UsageStats struct {
-	Sent, Dropped int64
+	Sent, Dropped, Failed int64
 }
 
 // UsageStats says how usage reporting went so far.
 func (t *Transport) UsageStats() UsageStats {
-	return UsageStats{Sent: t.usage.sent.Load(), Dropped: t.usage.dropped.Load()}
+	return UsageStats{Sent: t.usage.sent.Load(), Dropped: t.usage.dropped.Load(), Failed: t.usage.failed.Load()}
 }
 
 // WithoutUsageReports turns off reading rate-limit headers and sending

@@ -129,10 +129,11 @@ func checkAnswerUsage(t *testing.T, a failuretest.Answer, s serving, got []*pb.U
 		t.Errorf("%s: %d usages reported, want 1: %v", a.Name, len(got), got)
 		return true
 	}
-	// Headers that name a time are whole seconds, read a moment later.
+	// Headers that name a time are whole seconds, read by the client up
+	// to most of a second later on a loaded machine (failuretest.Check).
 	slack := 50 * time.Millisecond
 	if len(a.RFC3339)+len(a.HTTPDate) > 0 {
-		slack = 1500 * time.Millisecond
+		slack = 2 * time.Second
 	}
 	checkWindow(t, a.Name+" requests", got[0].GetRequests(), want.Requests, slack)
 	checkWindow(t, a.Name+" tokens", got[0].GetTokens(), want.Tokens, slack)

@@ -47,7 +47,7 @@ func (s *Service) GetAll(ctx context.Context, req *pb.GetAllRequest) (*pb.GetAll
 	for i, k := range page.Keys {
 		resp.Keys[i] = keyToProto(k, req.GetReveal())
 		if k.Unreadable {
-			s.log.WarnContext(ctx, "stored secret cannot be opened; listed as unreadable (restore its data key or remove the key)",
+			s.log.WarnContext(ctx, "sealed value cannot be opened; key listed as unreadable (restore its data key or remove the key)",
 				"pool", pool, "key_id", k.ID, "err", k.UnreadableErr)
 		}
 	}

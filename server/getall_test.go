@@ -8,6 +8,7 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/secret"
+	"github.com/keybroker/keybroker/server"
 )
 
 func TestGetAll(t *testing.T) {
@@ -42,6 +43,36 @@ func TestGetAll(t *testing.T) {
 			if r.GetKeyId() != k.GetKeyId() || r.GetSecret() != sec || r.GetMaskedSecret() != k.GetMaskedSecret() {
 				t.Errorf("revealed key %s: secret %q masked %q, want %q", r.GetKeyId(), r.GetSecret(), r.GetMaskedSecret(), sec)
 			}
+		}
+	})
+
+	// Someone with write access to Redis puts another secret under a key
+	// id: the key is listed unreadable, never revealed, and the warning
+	// names the key id only, neither the planted secret nor the real one.
+	t.Run("a planted secret is unreadable and never logged", func(t *testing.T) {
+		const pool = "ga-planted"
+		genuine, planted := "sk-ga-planted-genuine-000001", "sk-ga-planted-ATTACKER-00001"
+		ids := h.add(t, pool, genuine)
+		h.redis.Client().HSet(h.ctx(t), "kb:{"+pool+"}:k:"+ids[0], "s", planted)
+		resp, err := h.client.GetAll(h.ctx(t), &pb.GetAllRequest{Pool: pool, Reveal: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := resp.GetKeys()[0]; k.GetSecret() != "" || k.GetMaskedSecret() != server.UnreadableSecret {
+			t.Errorf("planted key listed as %q / %q, want unreadable", k.GetSecret(), k.GetMaskedSecret())
+		}
+		warned := false
+		for _, line := range h.logs.Lines(t) {
+			text := fmt.Sprint(line)
+			if strings.Contains(text, planted) || strings.Contains(text, genuine) {
+				t.Fatalf("a log line carries a secret: %s", text)
+			}
+			if line["key_id"] == ids[0] && strings.Contains(fmt.Sprint(line["msg"]), "cannot be opened") {
+				warned = true
+			}
+		}
+		if !warned {
+			t.Error("no warning names the unreadable key")
 		}
 	})
 

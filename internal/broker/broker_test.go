@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/broker"
+	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/redistest"
 	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/testkit"
@@ -45,6 +47,37 @@ func run(t *testing.T, b *broker.Broker) (stop func() error) {
 			return nil
 		}
 	}
+}
+
+// startHTTP builds and runs a broker serving gRPC and its HTTP port
+// (status page, /metrics) on loopback, stopped at cleanup, where Run must
+// return nil.
+func startHTTP(t *testing.T, cfg broker.Config) *broker.Broker {
+	t.Helper()
+	cfg.Listen, cfg.MetricsAddr = "127.0.0.1:0", "127.0.0.1:0"
+	b, err := broker.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, b)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return b
+}
+
+// policyOf loads a policy file written with text.
+func policyOf(t *testing.T, text string) *config.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "pools.yaml")
+	writeFile(t, path, text)
+	pols, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pols
 }
 
 func dial(t *testing.T, addr string) *grpc.ClientConn {
@@ -93,24 +126,11 @@ func TestNewWithoutRedisRunsTheEmbeddedStore(t *testing.T) {
 // periodic flush is an hour away); then Redis is closed.
 func TestRunShutsDownInOrder(t *testing.T) {
 	rs := redistest.Start(t)
-	b, err := broker.New(t.Context(), broker.Config{
+	b, c, hc, id, stop := startServing(t, broker.Config{
 		Redis:           store.RedisConfig{Addrs: []string{rs.Addr}},
-		Listen:          "127.0.0.1:0",
 		FlushInterval:   time.Hour,
 		ShutdownTimeout: 100 * time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := run(t, b)
-	conn := dial(t, b.Addr())
-	c := pb.NewKeyBrokerServiceClient(conn)
-	added, err := c.Add(callCtx(t), &pb.AddRequest{Pool: "p", Secrets: []string{"sk-shutdown-0123456789"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := added.GetKeyIds()[0]
-	testkit.Eventually(t, wait, 5*time.Millisecond, "the view serves the key", func() bool { return b.View().Contains("p", id) })
 	for range 3 {
 		if _, err := c.GetRandom(callCtx(t), &pb.GetRandomRequest{Pool: "p"}); err != nil {
 			t.Fatal(err)
@@ -118,7 +138,6 @@ func TestRunShutsDownInOrder(t *testing.T) {
 	}
 	// A call that never finishes on its own: a health Watch stream, which
 	// the server holds open until it is stopped.
-	hc := healthpb.NewHealthClient(conn)
 	watch, err := hc.Watch(callCtx(t), &healthpb.HealthCheckRequest{Service: server.StoreService})
 	if err != nil {
 		t.Fatal(err)

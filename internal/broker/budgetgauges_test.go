@@ -1,10 +1,8 @@
 package broker_test
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,7 +11,6 @@ import (
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/broker"
-	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/redistest"
 	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/testkit"
@@ -24,28 +21,11 @@ import (
 // id; a lease spends from it.
 func TestMetricsShowPoolBudgets(t *testing.T) {
 	rs := redistest.Start(t)
-	path := filepath.Join(t.TempDir(), "pools.yaml")
 	// Two keys of 60 requests and 6000 tokens per 1-minute window.
-	writeFile(t, path, "pools:\n  b:\n    limits:\n      requests_per_minute: 60\n      tokens_per_minute: 6000\n")
-	pols, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := broker.New(context.Background(), broker.Config{
-		Redis:       store.RedisConfig{Addrs: []string{rs.Client().Options().Addr}},
-		Listen:      "127.0.0.1:0",
-		MetricsAddr: "127.0.0.1:0",
-		Policies:    pols,
+	b := startHTTP(t, broker.Config{
+		Redis:    store.RedisConfig{Addrs: []string{rs.Addr}},
+		Policies: policyOf(t, "pools:\n  b:\n    limits:\n      requests_per_minute: 60\n      tokens_per_minute: 6000\n"),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := run(t, b)
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
 	c := pb.NewKeyBrokerServiceClient(dial(t, b.Addr()))
 	secrets := []string{"sk-budget-gauge-0123456789", "sk-budget-gauge-9876543210"}
 	if _, err := c.Add(callCtx(t), &pb.AddRequest{Pool: "b", Secrets: secrets}); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
 	"github.com/keybroker/keybroker/internal/broker"
 	"github.com/keybroker/keybroker/internal/buildinfo"
-	"github.com/keybroker/keybroker/internal/config"
 	"github.com/keybroker/keybroker/internal/redistest"
 	"github.com/keybroker/keybroker/internal/store"
 	"github.com/keybroker/keybroker/internal/testkit"
@@ -24,22 +22,11 @@ import (
 // and the per-pool min_keys.
 func TestStatusAndBuildInfo(t *testing.T) {
 	rs := redistest.Start(t)
-	b, err := broker.New(context.Background(), broker.Config{
-		Redis:       store.RedisConfig{Addrs: []string{rs.Client().Options().Addr}},
-		Listen:      "127.0.0.1:0",
-		MetricsAddr: "127.0.0.1:0",
-		Worker:      &broker.WorkerConfig{Name: "status-test"},
-		Version:     buildinfo.Version{Version: "v9.9.9", GoVersion: "go1.x"},
+	b := startHTTP(t, broker.Config{
+		Redis:   store.RedisConfig{Addrs: []string{rs.Addr}},
+		Worker:  &broker.WorkerConfig{Name: "status-test"},
+		Version: buildinfo.Version{Version: "v9.9.9", GoVersion: "go1.x"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := run(t, b)
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
 	if _, err := b.Store().Add(context.Background(), "p", []string{"sk-status-test-0123456789"}); err != nil {
 		t.Fatal(err)
 	}
@@ -78,20 +65,7 @@ func TestStatusAndBuildInfo(t *testing.T) {
 // holds and how to lift it, so an operator sees it without reading metrics.
 func TestStatusPageShowsHeldRemovals(t *testing.T) {
 	rs := redistest.Start(t)
-	b, err := broker.New(context.Background(), broker.Config{
-		Redis:       store.RedisConfig{Addrs: []string{rs.Client().Options().Addr}},
-		Listen:      "127.0.0.1:0",
-		MetricsAddr: "127.0.0.1:0",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := run(t, b)
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	b := startHTTP(t, broker.Config{Redis: store.RedisConfig{Addrs: []string{rs.Addr}}})
 	ctx := context.Background()
 	ids, err := b.Store().Add(ctx, "held", []string{"sk-held-test-aaaaaaaaaa01", "sk-held-test-aaaaaaaaaa02", "sk-held-test-aaaaaaaaaa03"})
 	if err != nil {
@@ -131,27 +105,10 @@ func TestStatusPageShowsHeldRemovals(t *testing.T) {
 // window on the status page, after a lease spent some of it.
 func TestStatusPageShowsBudgets(t *testing.T) {
 	rs := redistest.Start(t)
-	path := filepath.Join(t.TempDir(), "pools.yaml")
-	writeFile(t, path, "pools:\n  b:\n    limits:\n      requests_per_minute: 100\n")
-	pols, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := broker.New(context.Background(), broker.Config{
-		Redis:       store.RedisConfig{Addrs: []string{rs.Client().Options().Addr}},
-		Listen:      "127.0.0.1:0",
-		MetricsAddr: "127.0.0.1:0",
-		Policies:    pols,
+	b := startHTTP(t, broker.Config{
+		Redis:    store.RedisConfig{Addrs: []string{rs.Addr}},
+		Policies: policyOf(t, "pools:\n  b:\n    limits:\n      requests_per_minute: 100\n"),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := run(t, b)
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
 	c := pb.NewKeyBrokerServiceClient(dial(t, b.Addr()))
 	if _, err := c.Add(callCtx(t), &pb.AddRequest{Pool: "b", Secrets: []string{"sk-budget-page-0123456789"}}); err != nil {
 		t.Fatal(err)

@@ -295,7 +295,7 @@ func (b *Broker) build(ctx context.Context) error {
 	b.metrics.WatchKeysWithPolicy(b.store, func(pool string) int { return b.cfg.Policies.Pool(pool).LowWater() }, 5*time.Second, b.log)
 	b.metrics.Prepare(knownPools(ctx, b.store, b.cfg.Policies, b.log))
 	if b.budgets != nil && b.view != nil {
-		b.metrics.WatchBudgets(budgetGauges{b}, 5*time.Second, b.log)
+		b.metrics.WatchBudgets(budgetGauges{b}, 5*time.Second)
 	}
 	if b.cfg.Listen != "" {
 		b.statusPage.set(statuspage.New(b.store, b.cfg.Policies, b.statusSource(),

@@ -12,14 +12,14 @@ type budgetGauges struct{ b *Broker }
 
 func (g budgetGauges) BudgetPools() []string { return g.b.budgets.Pools() }
 
-func (g budgetGauges) BudgetTotals(ctx context.Context, pool string) (metrics.BudgetTotals, bool, error) {
+func (g budgetGauges) BudgetTotals(ctx context.Context, pool string) (metrics.BudgetTotals, bool) {
 	ids, loaded := g.b.view.ActiveIDs(pool)
 	if !loaded {
-		return metrics.BudgetTotals{}, false, nil
+		return metrics.BudgetTotals{}, false
 	}
 	budgets := g.b.svc.Budgets(ctx, pool, ids)
 	if len(budgets) == 0 { // no limited key, or the count could not be read (logged)
-		return metrics.BudgetTotals{}, false, nil
+		return metrics.BudgetTotals{}, false
 	}
 	var t metrics.BudgetTotals
 	for _, kb := range budgets {
@@ -31,5 +31,5 @@ func (g budgetGauges) BudgetTotals(ctx context.Context, pool string) (metrics.Bu
 			t.Reset = r
 		}
 	}
-	return t, true, nil
+	return t, true
 }

@@ -169,7 +169,7 @@ type ask struct {
 }
 
 // instant is when a plan is made: now (unix ms) in window win of length
-// windowMs, which ends at endMs, with claims every tickMs.
+// window ms, which ends at end, with claims every tick ms.
 type instant struct {
 	now, win, end, tick, window int64
 }
@@ -194,8 +194,7 @@ func (k *key) plan(id string, at instant, force bool, out []ask) []ask {
 	if !k.limit.Limited() {
 		return out
 	}
-	nowMs, win, endMs, tickMs := at.now, at.win, at.end, at.tick
-	k.roll(win)
+	k.roll(at.win)
 	// The rate is taken per tick: only the periodic plan updates it
 	// (decaying by a quarter unless leases keep it up); a plan forced
 	// between ticks claims by it without wearing it down.
@@ -212,26 +211,26 @@ func (k *key) plan(id string, at instant, force bool, out []ask) []ask {
 	if k.limit.Toks > 0 {
 		tookT = min(tookT, at.pace(k.limit.Toks))
 	}
-	busy := k.seen != none && k.seen >= win-1
+	busy := k.seen != none && k.seen >= at.win-1
 	if !busy && !force {
 		return out
 	}
-	if k.spent != win && nowMs >= k.outUntil {
-		ticks, least := cover((endMs - nowMs + tickMs - 1) / tickMs)
+	if k.spent != at.win && at.now >= k.outUntil {
+		ticks, least := cover((at.end - at.now + at.tick - 1) / at.tick)
 		if r, t := k.want(tookR, tookT, k.reqs, k.toks, ticks, least); r > 0 || t > 0 {
-			out = append(out, ask{k: k, id: id, win: win, reqs: r, toks: t})
+			out = append(out, ask{k: k, id: id, win: at.win, reqs: r, toks: t})
 		}
 	}
 	// The next window's first slice, shortly before it starts (leases in
 	// the last moments of this window take from it too), topped up as
 	// it runs low.
-	if (busy || force) && endMs-nowMs <= 4*tickMs && k.spent != win+1 {
+	if (busy || force) && at.end-at.now <= 4*at.tick && k.spent != at.win+1 {
 		haveR, haveT := int64(0), int64(0)
-		if k.next == win+1 {
+		if k.next == at.win+1 {
 			haveR, haveT = k.nreqs, k.ntoks
 		}
 		if r, t := k.want(tookR, tookT, haveR, haveT, coverTicks, minSlice); r > 0 || t > 0 {
-			out = append(out, ask{k: k, id: id, win: win + 1, reqs: r, toks: t})
+			out = append(out, ask{k: k, id: id, win: at.win + 1, reqs: r, toks: t})
 		}
 	}
 	return out

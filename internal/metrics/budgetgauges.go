@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,8 +20,9 @@ type BudgetSource interface {
 	// BudgetPools lists the pools whose budgets are in force here.
 	BudgetPools() []string
 	// BudgetTotals sums a pool's budgets; ok is false when it cannot
-	// be told (the pool's keys are not in memory).
-	BudgetTotals(ctx context.Context, pool string) (t BudgetTotals, ok bool, err error)
+	// be told (the pool's keys are not in memory, or the shared count
+	// could not be read, which the source logs).
+	BudgetTotals(ctx context.Context, pool string) (t BudgetTotals, ok bool)
 }
 
 var (
@@ -39,14 +39,13 @@ var (
 type budgetCollector struct {
 	src     BudgetSource
 	timeout time.Duration
-	log     *slog.Logger
 	now     func() time.Time
 }
 
 // WatchBudgets registers the budget gauges, read from src at each scrape
 // within timeout (at most a second).
-func (m *Metrics) WatchBudgets(src BudgetSource, timeout time.Duration, log *slog.Logger) {
-	m.Registry.MustRegister(&budgetCollector{src: src, timeout: min(timeout, time.Second), log: log, now: time.Now})
+func (m *Metrics) WatchBudgets(src BudgetSource, timeout time.Duration) {
+	m.Registry.MustRegister(&budgetCollector{src: src, timeout: min(timeout, time.Second), now: time.Now})
 }
 
 func (c *budgetCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -59,11 +58,7 @@ func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	for _, pool := range c.src.BudgetPools() {
-		t, ok, err := c.src.BudgetTotals(ctx, pool)
-		if err != nil {
-			c.log.Warn("metrics: read budgets", "pool", pool, "err", err)
-			continue
-		}
+		t, ok := c.src.BudgetTotals(ctx, pool)
 		if !ok {
 			continue
 		}

@@ -22,7 +22,7 @@ func firstScrape(t *testing.T) map[string]bool {
 	m.WatchKeysWithPolicy(fakePools{}, func(string) int { return 3 }, 1e9, nil)
 	m.WatchStoreContact(fixedContact(0))
 	m.WatchReportQueue(func() int { return 0 })
-	m.WatchBudgets(fakeBudgets{}, 1e9, nil)
+	m.WatchBudgets(fakeBudgets{}, 1e9)
 	families, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -49,8 +49,8 @@ type fakeBudgets struct{}
 
 func (fakeBudgets) BudgetPools() []string { return []string{"p"} }
 
-func (fakeBudgets) BudgetTotals(context.Context, string) (BudgetTotals, bool, error) {
-	return BudgetTotals{RequestsLimit: 100, RequestsRemaining: 40, TokensLimit: 1000, TokensRemaining: 400, Reset: time.Now().Add(time.Second)}, true, nil
+func (fakeBudgets) BudgetTotals(context.Context, string) (BudgetTotals, bool) {
+	return BudgetTotals{RequestsLimit: 100, RequestsRemaining: 40, TokensLimit: 1000, TokensRemaining: 400, Reset: time.Now().Add(time.Second)}, true
 }
 
 var metricName = regexp.MustCompile(`\b(keybroker_[a-z_]+|grpc_server_[a-z_]+)`)

@@ -145,6 +145,38 @@ func (b *secureBroker) calls() map[string]func(context.Context, pb.KeyBrokerServ
 			_, err := c.ReleaseRemovals(ctx, &pb.ReleaseRemovalsRequest{Pool: matrixPool})
 			return err
 		},
+		"ReportUsage": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.ReportUsage(ctx, &pb.ReportUsageRequest{Pool: matrixPool, Usages: []*pb.Usage{{LeaseId: "forged"}}})
+			return err
+		},
+		"GetKeyHistory": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.GetKeyHistory(ctx, &pb.GetKeyHistoryRequest{Pool: matrixPool, KeyId: b.keyID})
+			return err
+		},
+		"GetStatus": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.GetStatus(ctx, &pb.GetStatusRequest{})
+			return err
+		},
+		// The pool holds a key, so an admin's call is refused for that,
+		// after authorization: past the check is what this matrix asks.
+		"DeletePool": func(ctx context.Context, c pb.KeyBrokerServiceClient) error {
+			_, err := c.DeletePool(ctx, &pb.DeletePoolRequest{Pool: matrixPool})
+			if status.Code(err) == codes.FailedPrecondition {
+				return nil
+			}
+			return err
+		},
+	}
+}
+
+// Every RPC of the service is in the matrix, so a new one cannot ship
+// without saying who may call it.
+func TestAuthorizationMatrixCoversEveryRPC(t *testing.T) {
+	calls := (&secureBroker{}).calls()
+	for _, m := range pb.KeyBrokerService_ServiceDesc.Methods {
+		if _, ok := calls[m.MethodName]; !ok {
+			t.Errorf("%s is not in the authorization matrix", m.MethodName)
+		}
 	}
 }
 
@@ -155,11 +187,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 	unmapped := b.ca.Client(matrixUnmappedCertCN)
 
 	const ok, unauth, denied = codes.OK, codes.Unauthenticated, codes.PermissionDenied
-	clientOnly := map[string]codes.Code{"GetRandom": ok, "ReportFailure": ok, "GetAll": denied, "Add": denied, "Remove": denied, "ListPools": denied,
-		"Restore": denied, "ReleaseRemovals": denied}
+	clientOnly := map[string]codes.Code{"GetRandom": ok, "ReportFailure": ok, "ReportUsage": ok, "GetAll": denied, "Add": denied, "Remove": denied,
+		"ListPools": denied, "Restore": denied, "ReleaseRemovals": denied, "GetKeyHistory": denied, "GetStatus": denied, "DeletePool": denied}
 	all := func(c codes.Code) map[string]codes.Code {
-		return map[string]codes.Code{"GetRandom": c, "ReportFailure": c, "GetAll": c, "Add": c, "Remove": c, "ListPools": c,
-			"Restore": c, "ReleaseRemovals": c}
+		return map[string]codes.Code{"GetRandom": c, "ReportFailure": c, "ReportUsage": c, "GetAll": c, "Add": c, "Remove": c, "ListPools": c,
+			"Restore": c, "ReleaseRemovals": c, "GetKeyHistory": c, "GetStatus": c, "DeletePool": c}
 	}
 	callers := []struct {
 		name   string

@@ -335,3 +335,42 @@ func TestOneBigLeaseDoesNotClaimTheWindow(t *testing.T) {
 		t.Errorf("forced plan = %+v; want at most 22", asks)
 	}
 }
+
+// A broken upstream that answers "nothing left, back in a day" for every
+// key, or a caller with a valid lease who reports so, parks a key for one
+// window at most and never lifts the count past the limit: the key leases
+// again in the next window.
+func TestAReportCannotParkAKeyPastItsWindow(t *testing.T) {
+	st := newStore(t)
+	clock := testkit.NewClock(start.Add(500 * time.Millisecond))
+	tr := New(st, policies(twoSeconds(10, 0), nil), WithClock(clock.Now))
+	p := tr.Track("p")
+	ctx := context.Background()
+	for _, id := range []string{"k1", "k2"} {
+		p.key(id)
+		obs := Observation{ID: id, At: clock.Now(),
+			Reqs: Header{Limit: 1_000_000, Remaining: 0, HasLimit: true, HasRemaining: true, Reset: 24 * time.Hour}}
+		if err := tr.Observe(ctx, "p", []Observation{obs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used, err := st.BudgetUsed(ctx, "p", WindowOf(clock.Now(), 2*time.Second), []string{"k1", "k2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, u := range used {
+		if u[0] > 10 {
+			t.Errorf("%s: count %d after the report; the declared limit is 10", id, u[0])
+		}
+	}
+	if at, ok := p.RetryAt(clock.Now()); !ok || at.After(start.Add(2500*time.Millisecond)) {
+		t.Errorf("RetryAt = %v; want within one window of the report (by %v)", at, start.Add(2500*time.Millisecond))
+	}
+	clock.Advance(2600 * time.Millisecond) // past the park, in the next window
+	if err := tr.ClaimNow(ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Take("k1", clock.Now(), Cost{Uses: 1}); !ok {
+		t.Error("the key is still parked a window after the report")
+	}
+}

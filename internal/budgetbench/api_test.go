@@ -3,12 +3,15 @@ package budgetbench
 import (
 	"context"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/keybroker/keybroker/gen/keybroker/v1"
+	"github.com/keybroker/keybroker/internal/config"
+	"github.com/keybroker/keybroker/internal/redistest"
 )
 
 // TestReportUsageOnlyForIssuedLeases: a caller with a valid client token
@@ -70,5 +73,51 @@ func TestAddGivesKeysTiers(t *testing.T) {
 	})
 	if got.GetRequestsLimit() != 40 {
 		t.Errorf("tiered key's budget = %v, want 40 calls per window from tier big", got)
+	}
+}
+
+// A caller with a valid client token and a real lease floods ReportUsage
+// (40,000 observations). What it costs Redis stays bounded by the pool's
+// keys, not by the reports: the window counts (a hash per live window) and
+// the learned limits (a field per key), nothing per report.
+func TestUsageFloodDoesNotGrowRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	win := config.Duration(2 * time.Second)
+	pol := &config.Config{Pools: map[string]config.Pool{"flood": {Limits: config.Limits{Window: win}}}}
+	b := startBroker(t, rs.Addr, pol, time.Now)
+	ctx := context.Background()
+	if _, err := b.kb.Add(ctx, "flood", keySecrets(3)); err != nil {
+		t.Fatal(err)
+	}
+	lease, err := b.kb.GetRandom(ctx, "flood")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func() int {
+		n, err := rs.Client().Eval(ctx, "return #redis.call('KEYS', ARGV[1])", nil, "kb:{flood}:*").Int()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := keys()
+	usages := make([]*pb.Usage, 1000)
+	for i := range usages {
+		usages[i] = &pb.Usage{LeaseId: lease.GetLease().GetLeaseId(),
+			Requests: &pb.RateLimitWindow{Limit: proto.Int64(int64(100 + i)), Remaining: proto.Int64(int64(i % 50))}}
+	}
+	for range 40 {
+		if _, err := b.kb.Stub().ReportUsage(ctx, &pb.ReportUsageRequest{Pool: "flood", Usages: usages}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// At most the learned limits' hash and the windows the reports fell
+	// in (two, across a boundary) are new.
+	if after := keys(); after > before+3 {
+		t.Errorf("Redis keys of the pool: %d before the flood, %d after; want at most 3 more", before, after)
+	}
+	lims, err := rs.Client().HLen(ctx, "kb:{flood}:bl").Result()
+	if err != nil || lims > 3 {
+		t.Errorf("learned limits: %d fields (%v); want at most one per key", lims, err)
 	}
 }
